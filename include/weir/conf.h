@@ -1,0 +1,93 @@
+/* Configuration: string keys and values, one table of keys, librdkafka-style. */
+#ifndef WEIR_CONF_H
+#define WEIR_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "weir/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A weir_conf holds a value for every key of weir's one configuration table
+ * (docs/CONFIGURATION.md is generated from that table). Keys start at their
+ * defaults. Values are validated when set, so a conf that accepted a value can
+ * always be read back as its type.
+ *
+ * Keys under the pass-through prefixes `kafka.` (librdkafka properties) and
+ * `kafka.producer.` / `kafka.consumer.` accept any value; they are checked by
+ * librdkafka when a Kafka client is created.
+ *
+ * Thread-safety: a weir_conf is not synchronised. Reading one conf from several
+ * threads is safe while no thread sets a value.
+ */
+typedef struct weir_conf weir_conf;
+
+/* Creates a conf with every key at its default. Returns NULL only when out of memory.
+ * The caller owns it and frees it with weir_conf_destroy(). */
+weir_conf *weir_conf_new(void);
+
+/* Frees `conf` and every value it holds. Accepts NULL. */
+void weir_conf_destroy(weir_conf *conf);
+
+/* Returns an independent copy of `conf` (caller frees it), or NULL when out of memory. */
+weir_conf *weir_conf_dup(const weir_conf *conf);
+
+/*
+ * Sets `key` to `value` after validating it against the key's type and range.
+ * On error returns WEIR_ERR_INVALID_ARG and writes one line naming the key and
+ * the accepted values into `errstr` (may be NULL); the conf is unchanged.
+ * Copies both strings.
+ */
+weir_err weir_conf_set(weir_conf *conf, const char *key, const char *value, char *errstr,
+                       size_t errstr_size);
+
+/*
+ * Reads `path`: one `key=value` per line, blank lines and lines starting with
+ * `#` ignored, whitespace around key and value trimmed. Stops at the first bad
+ * line with an error naming the file, line number and key. Returns WEIR_ERR_IO
+ * when the file cannot be read.
+ */
+weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, size_t errstr_size);
+
+/* The current value of `key` as text (its default if never set), or NULL for an
+ * unknown key. The string is owned by `conf` and valid until the key is set again. */
+const char *weir_conf_get(const weir_conf *conf, const char *key);
+
+/* Returns 1 when `key` was set explicitly, 0 when it still has its default. */
+int weir_conf_is_set(const weir_conf *conf, const char *key);
+
+/* Typed readers. They return 0 / false for unknown keys or keys of another type
+ * (a programming error that asserts in debug builds). Durations are in
+ * milliseconds; a disabled duration ("off") reads as 0. */
+int64_t weir_conf_get_int(const weir_conf *conf, const char *key);
+int64_t weir_conf_get_duration_ms(const weir_conf *conf, const char *key);
+int weir_conf_get_bool(const weir_conf *conf, const char *key);
+
+/*
+ * Calls `fn` for every explicitly set key that starts with `prefix`, with the
+ * key's remainder after the prefix and its value, in the order they were set.
+ * Used to pass `kafka.*` keys through to librdkafka.
+ */
+void weir_conf_foreach_prefix(const weir_conf *conf, const char *prefix,
+                              void (*fn)(void *opaque, const char *name, const char *value),
+                              void *opaque);
+
+/*
+ * Parses a duration: an integer followed by `ms`, `s`, `m`, `h` or `d`
+ * (`0` alone is allowed). Returns WEIR_ERR_INVALID_ARG for anything else,
+ * including overflow and negative values. Thread-safe.
+ */
+weir_err weir_parse_duration(const char *text, int64_t *out_ms);
+
+/* Writes the Markdown reference of every key (docs/CONFIGURATION.md) to `out`. */
+void weir_conf_write_doc(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
