@@ -1,0 +1,75 @@
+/* Sinks: where firings and side-output records go (files, Kafka, DynamoDB). */
+#ifndef WEIR_SINK_H
+#define WEIR_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/conf.h"
+#include "weir/err.h"
+#include "weir/event.h"
+#include "weir/window.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A sink is a small object behind a table of functions. Firings arrive through
+ * `firing` (formatted by the sink: JSON lines, Kafka messages, DynamoDB items);
+ * side outputs (late and invalid records) arrive unchanged through `record`.
+ * A sink may buffer; `flush` waits until everything accepted so far is durable
+ * at its destination or returns the error that prevents it.
+ *
+ * Backpressure: `firing` and `record` may block (bounded) while the destination
+ * is behind; they never drop. A non-zero return from them is a final failure
+ * that stops the job; the sink keeps a one-line reason for weir_sink_error().
+ *
+ * Thread-safety: a sink is used by one pipeline thread at a time.
+ */
+typedef struct weir_sink weir_sink;
+
+typedef struct weir_sink_ops {
+    const char *name; /* "file", "kafka", "dynamodb" */
+    weir_err (*firing)(weir_sink *s, const weir_firing *f);
+    weir_err (*record)(weir_sink *s, weir_slice record, int32_t partition);
+    weir_err (*flush)(weir_sink *s, int timeout_ms);
+    /* Serves callbacks and retries without blocking; may be NULL. */
+    weir_err (*poll)(weir_sink *s);
+    void (*destroy)(weir_sink *s);
+} weir_sink_ops;
+
+/* Every sink starts with this header; its ops fill it in. */
+struct weir_sink {
+    const weir_sink_ops *ops;
+    const char *key_field;        /* NULL in a global aggregation */
+    const weir_agg_spec *aggs;    /* the operator's aggregates, for field names */
+    size_t n_aggs;
+    uint64_t written;             /* firings or records accepted */
+    uint64_t retries;             /* retried deliveries (network sinks) */
+    char error[256];              /* last final error, "" if none */
+};
+
+/* Convenience wrappers that tolerate NULL sinks (they do nothing and succeed). */
+weir_err weir_sink_firing(weir_sink *s, const weir_firing *f);
+weir_err weir_sink_record(weir_sink *s, weir_slice record, int32_t partition);
+weir_err weir_sink_flush(weir_sink *s, int timeout_ms);
+weir_err weir_sink_poll(weir_sink *s);
+/* Flushes nothing: frees the sink. Accepts NULL. */
+void weir_sink_destroy(weir_sink *s);
+/* The sink's last final error message, "" if none. */
+const char *weir_sink_error(const weir_sink *s);
+
+/*
+ * A sink of JSON lines to `path` ("-" is standard output). Firings are written
+ * as weir_firing_to_json() lines; records as their raw bytes plus a newline.
+ * Output is buffered and written in large blocks. Returns NULL with a reason
+ * in errstr when the file cannot be opened. `aggs` must outlive the sink.
+ */
+weir_sink *weir_file_sink_new(const char *path, const char *key_field, const weir_agg_spec *aggs,
+                              size_t n_aggs, char *errstr, size_t errstr_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
