@@ -84,6 +84,16 @@ void weir_conf_foreach_prefix(const weir_conf *conf, const char *prefix,
  */
 weir_err weir_parse_duration(const char *text, int64_t *out_ms);
 
+/*
+ * The key a job flag sets ("--window" -> "window.size"), from the same table, or
+ * NULL when no key has that flag. *takes_value is 0 for boolean flags, which set
+ * "true" when given without a value. Thread-safe.
+ */
+const char *weir_conf_key_for_flag(const char *flag, int *takes_value);
+
+/* Writes one help line per flag of the table ("  --window DUR  ...") to `out`. */
+void weir_conf_write_flags(FILE *out);
+
 /* Writes the Markdown reference of every key (docs/CONFIGURATION.md) to `out`. */
 void weir_conf_write_doc(FILE *out);
 

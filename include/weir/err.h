@@ -14,18 +14,18 @@ extern "C" {
  */
 typedef enum weir_err {
     WEIR_OK = 0,
-    WEIR_ERR_INVALID_ARG = -1,   /* a bad argument, key or value: fix the call */
-    WEIR_ERR_NOMEM = -2,         /* allocation failed */
-    WEIR_ERR_IO = -3,            /* a read or write of a file or socket failed */
-    WEIR_ERR_PARSE = -4,         /* input bytes are malformed */
-    WEIR_ERR_CORRUPT = -5,       /* a snapshot or serialized structure fails validation */
-    WEIR_ERR_UNSUPPORTED = -6,   /* valid but not supported (a format version, a mode) */
-    WEIR_ERR_STATE = -7,         /* the object is in a state that does not allow the call */
-    WEIR_ERR_RETRIABLE = -8,     /* a transient failure of a peer: retrying can help */
-    WEIR_ERR_FATAL = -9,         /* a peer refused for good: retrying cannot help */
-    WEIR_ERR_NOT_FOUND = -10,    /* a named thing (table, topic, file, key) does not exist */
-    WEIR_ERR_AUTH = -11,         /* credentials are missing or refused */
-    WEIR_ERR_TIMEOUT = -12,      /* a peer did not answer in time: retrying can help */
+    WEIR_ERR_INVALID_ARG = -1, /* a bad argument, key or value: fix the call */
+    WEIR_ERR_NOMEM = -2,       /* allocation failed */
+    WEIR_ERR_IO = -3,          /* a read or write of a file or socket failed */
+    WEIR_ERR_PARSE = -4,       /* input bytes are malformed */
+    WEIR_ERR_CORRUPT = -5,     /* a snapshot or serialized structure fails validation */
+    WEIR_ERR_UNSUPPORTED = -6, /* valid but not supported (a format version, a mode) */
+    WEIR_ERR_STATE = -7,       /* the object is in a state that does not allow the call */
+    WEIR_ERR_RETRIABLE = -8,   /* a transient failure of a peer: retrying can help */
+    WEIR_ERR_FATAL = -9,       /* a peer refused for good: retrying cannot help */
+    WEIR_ERR_NOT_FOUND = -10,  /* a named thing (table, topic, file, key) does not exist */
+    WEIR_ERR_AUTH = -11,       /* credentials are missing or refused */
+    WEIR_ERR_TIMEOUT = -12,    /* a peer did not answer in time: retrying can help */
 } weir_err;
 
 /*

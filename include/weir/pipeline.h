@@ -24,10 +24,10 @@ typedef struct weir_record {
 } weir_record;
 
 typedef struct weir_pipeline_stats {
-    uint64_t records;                            /* records pushed */
-    uint64_t valid;                              /* decoded records */
-    uint64_t invalid;                            /* records that failed to decode */
-    uint64_t invalid_by[WEIR_REC_STATUS_COUNT];  /* invalid records by reason */
+    uint64_t records;                           /* records pushed */
+    uint64_t valid;                             /* decoded records */
+    uint64_t invalid;                           /* records that failed to decode */
+    uint64_t invalid_by[WEIR_REC_STATUS_COUNT]; /* invalid records by reason */
     weir_window_stats window;
 } weir_pipeline_stats;
 

@@ -42,12 +42,12 @@ typedef struct weir_sink_ops {
 /* Every sink starts with this header; its ops fill it in. */
 struct weir_sink {
     const weir_sink_ops *ops;
-    const char *key_field;        /* NULL in a global aggregation */
-    const weir_agg_spec *aggs;    /* the operator's aggregates, for field names */
+    const char *key_field;     /* NULL in a global aggregation */
+    const weir_agg_spec *aggs; /* the operator's aggregates, for field names */
     size_t n_aggs;
-    uint64_t written;             /* firings or records accepted */
-    uint64_t retries;             /* retried deliveries (network sinks) */
-    char error[256];              /* last final error, "" if none */
+    uint64_t written; /* firings or records accepted */
+    uint64_t retries; /* retried deliveries (network sinks) */
+    char error[256];  /* last final error, "" if none */
 };
 
 /* Convenience wrappers that tolerate NULL sinks (they do nothing and succeed). */

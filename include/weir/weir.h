@@ -2,12 +2,12 @@
 #ifndef WEIR_WEIR_H
 #define WEIR_WEIR_H
 
-#define WEIR_VERSION_MAJOR 0
-#define WEIR_VERSION_MINOR 1
-#define WEIR_VERSION_PATCH 0
+#define WEIR_VERSION_MAJOR  0
+#define WEIR_VERSION_MINOR  1
+#define WEIR_VERSION_PATCH  0
 #define WEIR_VERSION_STRING "0.1.0"
 /* One number that grows with every release: major*10000 + minor*100 + patch. */
-#define WEIR_VERSION_NUMBER                                                                      \
+#define WEIR_VERSION_NUMBER                                                                        \
     (WEIR_VERSION_MAJOR * 10000 + WEIR_VERSION_MINOR * 100 + WEIR_VERSION_PATCH)
 
 #include "weir/aggregate.h"

@@ -27,8 +27,8 @@ typedef struct weir_window_params {
     int64_t allowed_lateness_ms; /* L >= 0 */
     weir_emit_mode emit;
     weir_wm_params wm;
-    int partitions;              /* source partitions feeding this operator, >= 1 */
-    int global;                  /* one key for everything (the key is empty) */
+    int partitions; /* source partitions feeding this operator, >= 1 */
+    int global;     /* one key for everything (the key is empty) */
     weir_agg_spec aggs[WEIR_MAX_AGGS];
     size_t n_aggs;
 } weir_window_params;
@@ -62,11 +62,11 @@ typedef struct weir_window_stats {
     uint64_t future_skewed;   /* records that did not move the watermark (max future skew) */
     uint64_t windows_created; /* (window) instances created */
     uint64_t windows_freed;
-    uint64_t keys_created;    /* (key, window) pairs created */
-    uint64_t emissions;       /* firings delivered to the emit callback */
+    uint64_t keys_created; /* (key, window) pairs created */
+    uint64_t emissions;    /* firings delivered to the emit callback */
     uint64_t live_windows;
-    uint64_t live_keys;       /* (key, window) pairs alive now */
-    uint64_t state_bytes;     /* bytes of operator state now (tables, arenas, aggregates) */
+    uint64_t live_keys;   /* (key, window) pairs alive now */
+    uint64_t state_bytes; /* bytes of operator state now (tables, arenas, aggregates) */
 } weir_window_stats;
 
 /*

@@ -16,7 +16,8 @@ typedef struct key_def {
     key_type type;
     const char *def;    /* default, as text */
     int64_t min, max;   /* T_INT and T_DURATION (ms) */
-    const char *values; /* T_ENUM: accepted values separated by '|'; T_DURATION: "off" allowed if non-NULL */
+    const char *values; /* T_ENUM: accepted values separated by '|'; T_DURATION: "off" allowed if
+                           non-NULL */
     const char *flag;   /* the unique-users flag that sets it, for the reference */
     const char *doc;
 } key_def;
@@ -283,8 +284,7 @@ static int validate(const key_def *k, const char *v, char *errstr, size_t size)
     int64_t x;
     int b;
     switch (k->type) {
-    case T_STRING:
-        return 0;
+    case T_STRING: return 0;
     case T_BOOL:
         if (parse_bool(v, &b) == 0)
             return 0;
@@ -313,8 +313,7 @@ static int validate(const key_def *k, const char *v, char *errstr, size_t size)
         fmt_err(errstr, size,
                 "%s: invalid value \"%s\": accepted values are durations like 500ms, 10s, "
                 "1m, 2h%s%s",
-                k->name, v, k->min > 0 ? " (greater than 0)" : "",
-                k->values ? ", or off" : "");
+                k->name, v, k->min > 0 ? " (greater than 0)" : "", k->values ? ", or off" : "");
         return -1;
     }
     return -1;
@@ -402,8 +401,7 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            fmt_err(errstr, errstr_size, "%s:%d: expected key=value, got \"%s\"", path, lineno,
-                    s);
+            fmt_err(errstr, errstr_size, "%s:%d: expected key=value, got \"%s\"", path, lineno, s);
             rc = WEIR_ERR_INVALID_ARG;
             break;
         }
@@ -499,9 +497,7 @@ static const char *type_name(const key_def *k, char *buf, size_t size)
     case T_STRING: return "string";
     case T_BOOL: return "bool";
     case T_ENUM: snprintf(buf, size, "`%s`", k->values); return buf;
-    case T_INT:
-        snprintf(buf, size, "integer %" PRId64 "..%" PRId64, k->min, k->max);
-        return buf;
+    case T_INT: snprintf(buf, size, "integer %" PRId64 "..%" PRId64, k->min, k->max); return buf;
     case T_DURATION: return k->values ? "duration or `off`" : "duration";
     }
     return "";
@@ -525,5 +521,44 @@ void weir_conf_write_doc(FILE *out)
         fprintf(out, "| `%s` | %s | `%s` | %s%s%s | %s |\n", k->name, type_name(k, buf, sizeof buf),
                 k->def[0] ? k->def : "\"\"", k->flag ? "`" : "", k->flag ? k->flag : "",
                 k->flag ? "`" : "", k->doc);
+    }
+}
+
+const char *weir_conf_key_for_flag(const char *flag, int *takes_value)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (KEYS[i].flag && strcmp(KEYS[i].flag, flag) == 0) {
+            if (takes_value)
+                *takes_value = KEYS[i].type != T_BOOL;
+            return KEYS[i].name;
+        }
+    return NULL;
+}
+
+static const char *metavar(const key_def *k)
+{
+    switch (k->type) {
+    case T_STRING:
+        return strstr(k->name, "path") ? "PATH" : strstr(k->name, "field") ? "FIELD" : "NAME";
+    case T_INT: return "N";
+    case T_DURATION: return "DUR";
+    case T_BOOL: return "";
+    case T_ENUM: return k->values;
+    }
+    return "";
+}
+
+void weir_conf_write_flags(FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_def *k = &KEYS[i];
+        if (!k->flag)
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s %s", k->flag, metavar(k));
+        fprintf(out, "  %-34s %s [%s", left, k->doc, k->name);
+        if (k->type != T_BOOL && k->def[0])
+            fprintf(out, ", default %s", k->def);
+        fprintf(out, "]\n");
     }
 }

@@ -1,0 +1,464 @@
+/* The tumbling event-time window operator: lateness, firing, cleanup (docs/SEMANTICS.md). */
+#include "weir/window.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operators/window_int.h"
+
+/*
+ * Windows live in an array ordered by start. Those whose end - 1 is at or below
+ * the watermark have fired and form a prefix of the array (a late record can
+ * only create a window older than every unfired one), so deciding what to fire
+ * or free after a record looks at two windows, not all of them.
+ *
+ * Records are processed one at a time, exactly as SEMANTICS.md states; a batch
+ * only lets the operator prefetch the table slots of records a few places ahead,
+ * so that their cache misses overlap instead of queueing.
+ */
+
+#define PREFETCH_DISTANCE 8
+#define INITIAL_KEYS      16
+
+static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (!errstr || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    /* b >= 0 */
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t floor_start(int64_t ts, int64_t size)
+{
+    int64_t r = ts % size;
+    if (r < 0)
+        r += size;
+    return ts - r;
+}
+
+weir_err weir_window_params_from_conf(const weir_conf *conf, weir_window_params *p,
+                                      int *hll_precision, char *errstr, size_t errstr_size)
+{
+    (void)errstr;
+    (void)errstr_size;
+    memset(p, 0, sizeof *p);
+    p->size_ms = weir_conf_get_duration_ms(conf, "window.size");
+    p->allowed_lateness_ms = weir_conf_get_duration_ms(conf, "window.allowed.lateness");
+    p->emit = strcmp(weir_conf_get(conf, "emit.mode"), "final") == 0 ? WEIR_EMIT_FINAL
+                                                                     : WEIR_EMIT_UPDATES;
+    weir_wm_params_from_conf(conf, &p->wm);
+    p->partitions = 1;
+    p->global = weir_conf_get_bool(conf, "global");
+    *hll_precision = (int)weir_conf_get_int(conf, "hll.precision");
+    p->aggs[0] = (weir_agg_spec){&weir_agg_distinct_exact, "unique_user_count", NULL};
+    if (strcmp(weir_conf_get(conf, "distinct.mode"), "hll") == 0)
+        p->aggs[0] = (weir_agg_spec){&weir_agg_distinct_hll, "unique_user_count", hll_precision};
+    p->aggs[1] = (weir_agg_spec){&weir_agg_count, "event_count", NULL};
+    p->n_aggs = 2;
+    return WEIR_OK;
+}
+
+weir_window_op *weir_window_op_new(const weir_window_params *p, weir_emit_fn emit, void *opaque,
+                                   char *errstr, size_t errstr_size)
+{
+    if (p->size_ms <= 0 || p->allowed_lateness_ms < 0 || p->wm.out_of_orderness_ms < 0 ||
+        p->partitions < 1 || p->n_aggs > WEIR_MAX_AGGS) {
+        fmt_err(errstr, errstr_size,
+                "window operator: invalid parameters (size > 0, lateness >= 0, "
+                "out-of-orderness >= 0, partitions >= 1, at most %d aggregates)",
+                WEIR_MAX_AGGS);
+        return NULL;
+    }
+    weir_window_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return NULL;
+    op->p = *p;
+    op->emit = emit;
+    op->emit_opaque = opaque;
+    size_t off = sizeof(weir__kentry);
+    for (size_t i = 0; i < p->n_aggs; i++) {
+        const weir_agg_ops *ops = p->aggs[i].ops;
+        if (!ops || ops->state_size > 256 || !ops->init || !ops->add || !ops->result ||
+            !ops->free || !ops->serialize || !ops->deserialize || !ops->serialized_size) {
+            fmt_err(errstr, errstr_size, "window operator: aggregate %zu is incomplete", i);
+            free(op);
+            return NULL;
+        }
+        op->offs[i] = off;
+        off += (ops->state_size + 7) & ~(size_t)7;
+        if (ops->flags & WEIR_AGG_NEEDS_DENSE_ID)
+            op->need_dict = 1;
+    }
+    op->stride = off;
+    op->wm = weir_watermark_new(p->partitions, &p->wm);
+    if (!op->wm) {
+        free(op);
+        return NULL;
+    }
+    return op;
+}
+
+void weir__win_free(const weir_window_op *op, weir__win *w)
+{
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < w->nkeys; i++) {
+        weir__kentry *e = weir__entry(op, w, i);
+        for (size_t a = 0; a < op->p.n_aggs; a++)
+            op->p.aggs[a].ops->free((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
+    }
+    free(w->entries);
+    free(w->index);
+    weir__dict_free(&w->dict);
+    weir__arena_free(&w->arena);
+    free(w);
+}
+
+void weir_window_op_destroy(weir_window_op *op)
+{
+    if (!op)
+        return;
+    for (size_t i = 0; i < op->nwin; i++)
+        weir__win_free(op, op->wins[i]);
+    free(op->wins);
+    weir_watermark_destroy(op->wm);
+    free(op);
+}
+
+void weir_window_op_set_late_output(weir_window_op *op, weir_late_fn fn, void *opaque)
+{
+    op->late = fn;
+    op->late_opaque = opaque;
+}
+
+weir__win *weir__win_new(const weir_window_op *op, int64_t start)
+{
+    weir__win *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->start = start;
+    w->cap_keys = INITIAL_KEYS;
+    w->entries = malloc((size_t)w->cap_keys * op->stride);
+    w->imask = INITIAL_KEYS * 2 - 1;
+    w->index = calloc(w->imask + 1, sizeof(uint64_t));
+    if (!w->entries || !w->index || (op->need_dict && weir__dict_init(&w->dict, 64) != 0)) {
+        free(w->entries);
+        free(w->index);
+        weir__dict_free(&w->dict);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static int index_grow(const weir_window_op *op, weir__win *w)
+{
+    uint32_t cap = (w->imask + 1) * 2;
+    uint64_t *idx = calloc(cap, sizeof(uint64_t));
+    if (!idx)
+        return -1;
+    uint32_t mask = cap - 1;
+    for (uint32_t i = 0; i < w->nkeys; i++) {
+        uint64_t h = weir__entry(op, w, i)->hash;
+        uint32_t j = (uint32_t)h & mask;
+        while (idx[j])
+            j = (j + 1) & mask;
+        idx[j] = (h >> 32) << 32 | (uint64_t)(i + 1);
+    }
+    free(w->index);
+    w->index = idx;
+    w->imask = mask;
+    return 0;
+}
+
+weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
+                            size_t klen)
+{
+    uint64_t tag = (hash >> 32) << 32;
+    uint32_t i = (uint32_t)hash & w->imask;
+    for (;;) {
+        uint64_t s = w->index[i];
+        if (!s)
+            break;
+        if ((s & 0xFFFFFFFF00000000ull) == tag) {
+            weir__kentry *e = weir__entry(op, w, (uint32_t)s - 1);
+            if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0)
+                return e;
+        }
+        i = (i + 1) & w->imask;
+    }
+    /* A new key: the index stays at most half full, so probes stay short. */
+    if (klen > UINT32_MAX - 1)
+        return NULL;
+    if ((w->nkeys + 1) * 2 > w->imask + 1) {
+        if (index_grow(op, w) != 0)
+            return NULL;
+        i = (uint32_t)hash & w->imask;
+        while (w->index[i])
+            i = (i + 1) & w->imask;
+    }
+    if (w->nkeys == w->cap_keys) {
+        uint8_t *ne = realloc(w->entries, (size_t)w->cap_keys * 2 * op->stride);
+        if (!ne)
+            return NULL;
+        w->entries = ne;
+        w->cap_keys *= 2;
+    }
+    char *kcopy = NULL;
+    if (klen) {
+        kcopy = weir__arena_alloc(&w->arena, klen);
+        if (!kcopy)
+            return NULL;
+        memcpy(kcopy, key, klen);
+    }
+    weir__kentry *e = weir__entry(op, w, w->nkeys);
+    memset(e, 0, op->stride);
+    e->hash = hash;
+    e->key = kcopy ? kcopy : "";
+    e->klen = (uint32_t)klen;
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        op->p.aggs[a].ops->init((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
+    w->nkeys++;
+    w->index[i] = tag | w->nkeys;
+    op->st.keys_created++;
+    op->st.live_keys++;
+    return e;
+}
+
+/* The index of the first window with start >= `start`. */
+static size_t lower_bound(const weir_window_op *op, int64_t start)
+{
+    size_t lo = 0, hi = op->nwin;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (op->wins[mid]->start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static weir__win *get_window(weir_window_op *op, int64_t start, int64_t wm_before)
+{
+    if (op->hot < op->nwin && op->wins[op->hot]->start == start)
+        return op->wins[op->hot];
+    size_t pos = lower_bound(op, start);
+    if (pos < op->nwin && op->wins[pos]->start == start) {
+        op->hot = pos;
+        return op->wins[pos];
+    }
+    if (op->nwin == op->capwin) {
+        size_t cap = op->capwin ? op->capwin * 2 : 8;
+        weir__win **nw = realloc(op->wins, cap * sizeof(*nw));
+        if (!nw)
+            return NULL;
+        op->wins = nw;
+        op->capwin = cap;
+    }
+    weir__win *w = weir__win_new(op, start);
+    if (!w)
+        return NULL;
+    memmove(&op->wins[pos + 1], &op->wins[pos], (op->nwin - pos) * sizeof(*op->wins));
+    op->wins[pos] = w;
+    op->nwin++;
+    /* A window created behind the watermark (a late record within the allowed lateness)
+     * counts as fired: it belongs to the fired prefix. */
+    if (start + op->p.size_ms - 1 <= wm_before)
+        op->nfired++;
+    op->hot = pos;
+    op->st.windows_created++;
+    op->st.live_windows++;
+    return w;
+}
+
+static void emit_entry(weir_window_op *op, const weir__win *w, weir__kentry *e, int late)
+{
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
+    weir_firing f = {
+        .key = {e->key, e->klen},
+        .window_start = w->start,
+        .window_end = w->start + op->p.size_ms,
+        .late = late,
+        .values = op->values,
+        .n_values = op->p.n_aggs,
+    };
+    op->st.emissions++;
+    if (op->emit && op->emit(op->emit_opaque, &f) != 0)
+        op->emit_failed = 1;
+}
+
+static void emit_window(weir_window_op *op, const weir__win *w)
+{
+    for (uint32_t i = 0; i < w->nkeys; i++)
+        emit_entry(op, w, weir__entry(op, w, i), 0);
+}
+
+/* Fires the windows the watermark has passed and frees those past the lateness. */
+static void advance(weir_window_op *op)
+{
+    int64_t wm = weir_watermark_current(op->wm);
+    while (op->nfired < op->nwin) {
+        weir__win *w = op->wins[op->nfired];
+        if (w->start + op->p.size_ms - 1 > wm)
+            break;
+        if (op->p.emit == WEIR_EMIT_UPDATES)
+            emit_window(op, w);
+        op->nfired++;
+    }
+    size_t nfree = 0;
+    while (nfree < op->nfired) {
+        weir__win *w = op->wins[nfree];
+        if (add_sat(w->start + op->p.size_ms - 1, op->p.allowed_lateness_ms) > wm)
+            break;
+        if (op->p.emit == WEIR_EMIT_FINAL)
+            emit_window(op, w);
+        op->st.live_keys -= w->nkeys;
+        weir__win_free(op, w);
+        op->st.windows_freed++;
+        op->st.live_windows--;
+        nfree++;
+    }
+    if (nfree) {
+        memmove(op->wins, op->wins + nfree, (op->nwin - nfree) * sizeof(*op->wins));
+        op->nwin -= nfree;
+        op->nfired -= nfree;
+        op->hot = 0;
+    }
+}
+
+static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wall_ms)
+{
+    int64_t wm_before = weir_watermark_current(op->wm);
+    int64_t start = floor_start(ev->ts, op->p.size_ms);
+    int64_t last = start + op->p.size_ms - 1;
+    if (add_sat(last, op->p.allowed_lateness_ms) <= wm_before) {
+        op->st.late_dropped++;
+        if (op->late)
+            op->late(op->late_opaque, ev);
+        /* A late record is still a record of its partition: it keeps the partition active.
+         * Its time is behind the watermark, so it cannot move it. */
+        if (weir_watermark_observe(op->wm, ev->partition, ev->ts, wall_ms))
+            op->st.future_skewed++;
+        return WEIR_OK;
+    }
+    weir__win *w = get_window(op, start, wm_before);
+    if (!w)
+        return WEIR_ERR_NOMEM;
+    weir__kentry *e = weir__win_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
+    if (!e)
+        return WEIR_ERR_NOMEM;
+    weir_agg_input in = {ev, 0};
+    if (op->need_dict) {
+        in.dense_id = weir__dict_intern(&w->dict, ev->user_fp[0], ev->user_fp[1]);
+        if (in.dense_id == UINT32_MAX)
+            return WEIR_ERR_NOMEM;
+    }
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
+            WEIR_OK)
+            return WEIR_ERR_NOMEM;
+    op->st.accepted++;
+    if (last <= wm_before) {
+        op->st.late_accepted++;
+        if (op->p.emit == WEIR_EMIT_UPDATES) {
+            op->st.late_firings++;
+            emit_entry(op, w, e, 1);
+        }
+    }
+    if (weir_watermark_observe(op->wm, ev->partition, ev->ts, wall_ms))
+        op->st.future_skewed++;
+    if (weir_watermark_current(op->wm) != wm_before)
+        advance(op);
+    return WEIR_OK;
+}
+
+/* Prefetches the table slots a record will touch if it lands in the hot window. */
+static inline void prefetch_event(const weir_window_op *op, const weir_event *ev)
+{
+    if (op->hot >= op->nwin)
+        return;
+    const weir__win *w = op->wins[op->hot];
+    if (ev->ts < w->start || ev->ts - w->start >= op->p.size_ms)
+        return;
+    __builtin_prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
+    if (op->need_dict)
+        weir__dict_prefetch(&w->dict, ev->user_fp[1]);
+}
+
+weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
+                                int64_t wall_ms)
+{
+    for (size_t i = 0; i < n && i < PREFETCH_DISTANCE; i++)
+        prefetch_event(op, &events[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_DISTANCE < n)
+            prefetch_event(op, &events[i + PREFETCH_DISTANCE]);
+        weir_err rc = process_one(op, &events[i], wall_ms);
+        if (rc != WEIR_OK)
+            return rc;
+        if (op->emit_failed)
+            return WEIR_ERR_IO;
+    }
+    return WEIR_OK;
+}
+
+weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)
+{
+    int64_t before = weir_watermark_current(op->wm);
+    weir_watermark_tick(op->wm, wall_ms);
+    if (weir_watermark_current(op->wm) != before)
+        advance(op);
+    return op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+}
+
+weir_err weir_window_op_finish(weir_window_op *op)
+{
+    weir_watermark_finish(op->wm);
+    advance(op);
+    return op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+}
+
+int64_t weir_window_op_watermark(const weir_window_op *op)
+{
+    return weir_watermark_current(op->wm);
+}
+
+void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
+{
+    *out = op->st;
+    uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
+    for (size_t i = 0; i < op->nwin; i++) {
+        const weir__win *w = op->wins[i];
+        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride +
+                 (uint64_t)(w->imask + 1) * sizeof(uint64_t) + weir__dict_bytes(&w->dict) +
+                 w->arena.bytes;
+        for (uint32_t k = 0; k < w->nkeys; k++) {
+            const weir__kentry *e = weir__entry(op, w, k);
+            for (size_t a = 0; a < op->p.n_aggs; a++)
+                if (op->p.aggs[a].ops->heap_bytes)
+                    bytes += op->p.aggs[a].ops->heap_bytes((const uint8_t *)e + op->offs[a],
+                                                           op->p.aggs[a].params);
+        }
+    }
+    out->state_bytes = bytes;
+}
+
+weir_err weir_window_op_set_partitions(weir_window_op *op, int partitions)
+{
+    weir_err rc = weir_watermark_set_partitions(op->wm, partitions);
+    if (rc == WEIR_OK)
+        op->p.partitions = partitions;
+    return rc;
+}

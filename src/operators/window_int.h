@@ -1,0 +1,66 @@
+/* Internals of the window operator shared by window.c and window_snapshot.c. */
+#ifndef WEIR_OPERATORS_WINDOW_INT_H
+#define WEIR_OPERATORS_WINDOW_INT_H
+
+#include <stdint.h>
+
+#include "state/arena.h"
+#include "state/dict.h"
+#include "weir/window.h"
+
+/*
+ * A window keeps its (key, aggregates) entries densely in first-seen order (so
+ * firings are emitted in a reproducible order), an open-addressing index over
+ * them, its dictionary of distinct values, and an arena holding its key bytes.
+ * Freeing a window frees all of that at once.
+ */
+typedef struct weir__kentry {
+    uint64_t hash;
+    const char *key; /* in the window's arena */
+    uint32_t klen;
+    uint32_t pad;
+    /* aggregate states follow, at the operator's offsets */
+} weir__kentry;
+
+typedef struct weir__win {
+    int64_t start;
+    uint32_t nkeys, cap_keys;
+    uint8_t *entries; /* nkeys entries of the operator's stride */
+    uint64_t *index;  /* (hash high 32 bits << 32) | (entry + 1); 0 empty */
+    uint32_t imask;
+    weir__dict dict;
+    weir__arena arena;
+} weir__win;
+
+struct weir_window_op {
+    weir_window_params p;
+    size_t stride;              /* bytes per entry */
+    size_t offs[WEIR_MAX_AGGS]; /* state offset of each aggregate in an entry */
+    int need_dict;
+    weir_watermark *wm;
+    weir_emit_fn emit;
+    void *emit_opaque;
+    weir_late_fn late;
+    void *late_opaque;
+    weir__win **wins; /* ordered by start; the first nfired have fired */
+    size_t nwin, capwin, nfired;
+    size_t hot; /* index of the window used last */
+    weir_window_stats st;
+    int emit_failed;
+    uint64_t values[WEIR_MAX_AGGS];
+};
+
+static inline weir__kentry *weir__entry(const weir_window_op *op, const weir__win *w, uint32_t i)
+{
+    return (weir__kentry *)(w->entries + (size_t)i * op->stride);
+}
+
+/* Creates an empty window starting at `start`; NULL when out of memory. */
+weir__win *weir__win_new(const weir_window_op *op, int64_t start);
+/* Frees a window's aggregates and memory (no emission). */
+void weir__win_free(const weir_window_op *op, weir__win *w);
+/* Finds or inserts `key` in `w`; NULL when out of memory. */
+weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
+                            size_t klen);
+
+#endif
