@@ -3,7 +3,7 @@ CC      ?= cc
 BUILD   := build
 LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lmicrohttpd \
            -lsqlite3 -lm -lpthread
-BASE    := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra -Werror -MMD -MP
+BASE    := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -Wall -Wextra -Werror -MMD -MP
 REL     := $(BASE) -O2 -g -fPIC
 ASAN    := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined

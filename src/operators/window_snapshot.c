@@ -1,0 +1,483 @@
+/* Snapshot and restore of a window operator: msgpack, zstd-compressed, checksummed. */
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "operators/window_int.h"
+
+/*
+ * Byte layout (docs/SNAPSHOT.md), all integers little-endian:
+ *   0  8  magic "WEIRSNAP"
+ *   8  4  format version (1)
+ *  12  4  kind (1: window operator)
+ *  16  8  length of the msgpack body before compression
+ *  24  8  length of the compressed body that follows the header
+ *  32  8  XXH64 (seed 0) of the compressed body
+ *  40  .  zstd frame of the msgpack body
+ * The body is one msgpack array:
+ *   [config, watermark, counters, windows]
+ *   config    = [size_ms, allowed_lateness_ms, emit, global, [aggregate names]]
+ *   watermark = [combined, [max event time per partition]]
+ *   counters  = [accepted, late_dropped, late_accepted, late_firings, future_skewed,
+ *                windows_created, windows_freed, keys_created, emissions]
+ *   windows   = [[start, fired, dict_capacity, dict_count, dict_slots (bin),
+ *                 [[key (bin), key hash, [aggregate state (bin), ...]], ...]], ...]
+ * Key hashes are stored, not recomputed: the operator does not fix how callers hash.
+ * The checksum is verified and the body fully validated before the operator is
+ * touched, so a restore either replaces the whole state or changes nothing.
+ */
+
+#define MAGIC       "WEIRSNAP"
+#define VERSION     1
+#define KIND_WINDOW 1
+#define HEADER      40
+#define MAX_BODY    ((uint64_t)1 << 36)
+
+static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (!errstr || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)get64((const uint8_t[8]){p[0], p[1], p[2], p[3], 0, 0, 0, 0});
+}
+
+static int pack_dict(msgpack_packer *pk, const weir__dict *d)
+{
+    uint32_t cap = d->slots ? d->mask + 1 : 0;
+    msgpack_pack_uint32(pk, cap);
+    msgpack_pack_uint32(pk, d->count);
+    size_t n = (size_t)cap * 16;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        return -1;
+    for (uint32_t i = 0; i < cap; i++) {
+        put64(b + 16 * (size_t)i, d->slots[i].lo);
+        put32(b + 16 * (size_t)i + 8, d->slots[i].hi);
+        put32(b + 16 * (size_t)i + 12, d->slots[i].id1);
+    }
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, b, n);
+    free(b);
+    return 0;
+}
+
+weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t *out_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    weir_err rc = WEIR_ERR_NOMEM;
+    uint8_t *agg_buf = NULL;
+    size_t agg_cap = 0;
+
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_int64(&pk, op->p.size_ms);
+    msgpack_pack_int64(&pk, op->p.allowed_lateness_ms);
+    msgpack_pack_int(&pk, (int)op->p.emit);
+    msgpack_pack_int(&pk, op->p.global);
+    msgpack_pack_array(&pk, op->p.n_aggs);
+    for (size_t a = 0; a < op->p.n_aggs; a++) {
+        const char *name = op->p.aggs[a].ops->name;
+        msgpack_pack_str(&pk, strlen(name));
+        msgpack_pack_str_body(&pk, name, strlen(name));
+    }
+    int parts = weir_watermark_partitions(op->wm);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int64(&pk, weir_watermark_current(op->wm));
+    msgpack_pack_array(&pk, (size_t)parts);
+    for (int i = 0; i < parts; i++)
+        msgpack_pack_int64(&pk, weir_watermark_partition_max(op->wm, i));
+    const weir_window_stats *s = &op->st;
+    uint64_t counters[] = {s->accepted,      s->late_dropped,  s->late_accepted,
+                           s->late_firings,  s->future_skewed, s->windows_created,
+                           s->windows_freed, s->keys_created,  s->emissions};
+    size_t nc = sizeof counters / sizeof counters[0];
+    msgpack_pack_array(&pk, nc);
+    for (size_t i = 0; i < nc; i++)
+        msgpack_pack_uint64(&pk, counters[i]);
+    msgpack_pack_array(&pk, op->nwin);
+    for (size_t wi = 0; wi < op->nwin; wi++) {
+        const weir__win *w = op->wins[wi];
+        msgpack_pack_array(&pk, 6);
+        msgpack_pack_int64(&pk, w->start);
+        msgpack_pack_int(&pk, wi < op->nfired);
+        if (pack_dict(&pk, &w->dict) != 0)
+            goto done;
+        msgpack_pack_array(&pk, w->nkeys);
+        for (uint32_t k = 0; k < w->nkeys; k++) {
+            weir__kentry *e = weir__entry(op, w, k);
+            msgpack_pack_array(&pk, 3);
+            msgpack_pack_bin(&pk, e->klen);
+            msgpack_pack_bin_body(&pk, e->key, e->klen);
+            msgpack_pack_uint64(&pk, e->hash);
+            msgpack_pack_array(&pk, op->p.n_aggs);
+            for (size_t a = 0; a < op->p.n_aggs; a++) {
+                const weir_agg_spec *sp = &op->p.aggs[a];
+                void *state = (uint8_t *)e + op->offs[a];
+                size_t need = sp->ops->serialized_size(state, sp->params);
+                if (need > agg_cap) {
+                    uint8_t *nb = realloc(agg_buf, need);
+                    if (!nb)
+                        goto done;
+                    agg_buf = nb;
+                    agg_cap = need;
+                }
+                size_t n = sp->ops->serialize(state, agg_buf, sp->params);
+                msgpack_pack_bin(&pk, n);
+                msgpack_pack_bin_body(&pk, agg_buf, n);
+            }
+        }
+    }
+    size_t bound = ZSTD_compressBound(sb.size);
+    uint8_t *buf = malloc(HEADER + bound);
+    if (!buf)
+        goto done;
+    size_t clen = ZSTD_compress(buf + HEADER, bound, sb.data, sb.size, 3);
+    if (ZSTD_isError(clen)) {
+        free(buf);
+        goto done;
+    }
+    memcpy(buf, MAGIC, 8);
+    put32(buf + 8, VERSION);
+    put32(buf + 12, KIND_WINDOW);
+    put64(buf + 16, sb.size);
+    put64(buf + 24, clen);
+    put64(buf + 32, XXH64(buf + HEADER, clen, 0));
+    *out = buf;
+    *out_len = HEADER + clen;
+    rc = WEIR_OK;
+done:
+    free(agg_buf);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* Reading helpers: each returns 0 when the object has the expected shape. */
+static int get_i64(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *v = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return 0;
+    }
+    return -1;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    *v = o->via.u64;
+    return 0;
+}
+
+static const msgpack_object *arr(const msgpack_object *o, uint32_t n)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || (n != UINT32_MAX && o->via.array.size != n))
+        return NULL;
+    return o->via.array.ptr;
+}
+
+static void free_wins(const weir_window_op *op, weir__win **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        weir__win_free(op, w[i]);
+    free(w);
+}
+
+/* Rebuilds one window from its msgpack form into a fresh weir__win. */
+static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *fired, char *errstr,
+                              size_t errstr_size)
+{
+    const msgpack_object *f = arr(o, 6);
+    int64_t start, fl;
+    uint64_t cap, count;
+    if (!f || get_i64(&f[0], &start) || get_i64(&f[1], &fl) || get_u64(&f[2], &cap) ||
+        get_u64(&f[3], &count) || f[4].type != MSGPACK_OBJECT_BIN || !arr(&f[5], UINT32_MAX)) {
+        fmt_err(errstr, errstr_size, "snapshot: malformed window");
+        return NULL;
+    }
+    if (((start % op->p.size_ms) + op->p.size_ms) % op->p.size_ms != 0 || (fl != 0 && fl != 1)) {
+        fmt_err(errstr, errstr_size, "snapshot: window start not aligned to the window size");
+        return NULL;
+    }
+    *fired = (int)fl;
+    weir__win *w = weir__win_new(op, start);
+    if (!w)
+        return NULL;
+    if (op->need_dict) {
+        if (cap < 1 || cap > (1u << 31) || (cap & (cap - 1)) || count > cap ||
+            f[4].via.bin.size != cap * 16) {
+            fmt_err(errstr, errstr_size, "snapshot: malformed dictionary");
+            goto fail;
+        }
+        weir__dict_free(&w->dict);
+        if (weir__dict_init(&w->dict, (uint32_t)cap) != 0)
+            goto fail;
+        const uint8_t *b = (const uint8_t *)f[4].via.bin.ptr;
+        uint8_t *seen = calloc(count ? count : 1, 1);
+        if (!seen)
+            goto fail;
+        uint64_t used = 0;
+        for (uint64_t i = 0; i < cap; i++) {
+            weir__dict_slot s = {get64(b + 16 * i), get32(b + 16 * i + 8), get32(b + 16 * i + 12)};
+            if (s.id1 == 0)
+                continue;
+            if (s.id1 > count || seen[s.id1 - 1]) {
+                free(seen);
+                fmt_err(errstr, errstr_size, "snapshot: malformed dictionary ids");
+                goto fail;
+            }
+            seen[s.id1 - 1] = 1;
+            used++;
+            w->dict.slots[i] = s;
+        }
+        free(seen);
+        if (used != count || count == cap) {
+            fmt_err(errstr, errstr_size, "snapshot: dictionary count mismatch");
+            goto fail;
+        }
+        w->dict.count = (uint32_t)count;
+    } else if (cap != 0 || count != 0) {
+        fmt_err(errstr, errstr_size, "snapshot: unexpected dictionary");
+        goto fail;
+    }
+    uint32_t nkeys = f[5].via.array.size;
+    for (uint32_t k = 0; k < nkeys; k++) {
+        const msgpack_object *ke = arr(&f[5].via.array.ptr[k], 3);
+        const msgpack_object *aggs = ke ? arr(&ke[2], (uint32_t)op->p.n_aggs) : NULL;
+        uint64_t h;
+        if (!ke || ke[0].type != MSGPACK_OBJECT_BIN || !aggs || get_u64(&ke[1], &h)) {
+            fmt_err(errstr, errstr_size, "snapshot: malformed key entry");
+            goto fail;
+        }
+        const char *key = ke[0].via.bin.ptr;
+        uint32_t klen = ke[0].via.bin.size;
+        uint32_t before = w->nkeys;
+        weir__kentry *e = weir__win_key(op, w, h, klen ? key : "", klen);
+        if (!e)
+            goto fail;
+        op->st.keys_created--; /* win_key counts a creation; a restore creates nothing */
+        op->st.live_keys--;
+        if (w->nkeys == before) {
+            fmt_err(errstr, errstr_size, "snapshot: duplicate key in a window");
+            goto fail;
+        }
+        for (size_t a = 0; a < op->p.n_aggs; a++) {
+            const weir_agg_spec *sp = &op->p.aggs[a];
+            void *state = (uint8_t *)e + op->offs[a];
+            sp->ops->free(state, sp->params);
+            memset(state, 0, sp->ops->state_size);
+            if (aggs[a].type != MSGPACK_OBJECT_BIN ||
+                sp->ops->deserialize(state, (const uint8_t *)aggs[a].via.bin.ptr,
+                                     aggs[a].via.bin.size, sp->params) != WEIR_OK) {
+                /* Leave a valid empty state so that freeing the window is safe. */
+                memset(state, 0, sp->ops->state_size);
+                sp->ops->init(state, sp->params);
+                fmt_err(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
+                goto fail;
+            }
+        }
+    }
+    return w;
+fail:
+    weir__win_free(op, w);
+    return NULL;
+}
+
+weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t len, char *errstr,
+                                size_t errstr_size)
+{
+    if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
+        fmt_err(errstr, errstr_size, "snapshot: not a weir snapshot (bad magic or too short)");
+        return WEIR_ERR_CORRUPT;
+    }
+    uint32_t version = get32(buf + 8), kind = get32(buf + 12);
+    if (version != VERSION || kind != KIND_WINDOW) {
+        fmt_err(errstr, errstr_size,
+                "snapshot: format version %u kind %u, this build reads version %u kind %u", version,
+                kind, VERSION, KIND_WINDOW);
+        return WEIR_ERR_UNSUPPORTED;
+    }
+    uint64_t raw_len = get64(buf + 16), clen = get64(buf + 24);
+    if (clen != len - HEADER || raw_len > MAX_BODY) {
+        fmt_err(errstr, errstr_size, "snapshot: truncated or oversized (%zu bytes)", len);
+        return WEIR_ERR_CORRUPT;
+    }
+    if (XXH64(buf + HEADER, clen, 0) != get64(buf + 32)) {
+        fmt_err(errstr, errstr_size, "snapshot: checksum mismatch");
+        return WEIR_ERR_CORRUPT;
+    }
+    unsigned long long fsz = ZSTD_getFrameContentSize(buf + HEADER, clen);
+    if (fsz != raw_len) {
+        fmt_err(errstr, errstr_size, "snapshot: compressed body does not match its header");
+        return WEIR_ERR_CORRUPT;
+    }
+    char *body = malloc(raw_len ? raw_len : 1);
+    if (!body)
+        return WEIR_ERR_NOMEM;
+    size_t got = ZSTD_decompress(body, raw_len, buf + HEADER, clen);
+    if (ZSTD_isError(got) || got != raw_len) {
+        free(body);
+        fmt_err(errstr, errstr_size, "snapshot: cannot decompress the body");
+        return WEIR_ERR_CORRUPT;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    weir_err rc = WEIR_ERR_CORRUPT;
+    weir__win **wins = NULL;
+    size_t nw = 0, nfired = 0;
+    weir_window_stats saved = op->st;
+    int64_t *maxima = NULL;
+    if (msgpack_unpack_next(&up, body, raw_len, &off) != MSGPACK_UNPACK_SUCCESS || off != raw_len) {
+        fmt_err(errstr, errstr_size, "snapshot: malformed body");
+        goto done;
+    }
+    const msgpack_object *top = arr(&up.data, 4);
+    const msgpack_object *cfg = top ? arr(&top[0], 5) : NULL;
+    const msgpack_object *wmo = top ? arr(&top[1], 2) : NULL;
+    const msgpack_object *cnt = top ? arr(&top[2], 9) : NULL;
+    if (!cfg || !wmo || !cnt || !arr(&top[3], UINT32_MAX) || !arr(&wmo[1], UINT32_MAX) ||
+        !arr(&cfg[4], UINT32_MAX)) {
+        fmt_err(errstr, errstr_size, "snapshot: malformed body");
+        goto done;
+    }
+    int64_t size, late, emit, global;
+    if (get_i64(&cfg[0], &size) || get_i64(&cfg[1], &late) || get_i64(&cfg[2], &emit) ||
+        get_i64(&cfg[3], &global)) {
+        fmt_err(errstr, errstr_size, "snapshot: malformed configuration");
+        goto done;
+    }
+    int same_aggs = cfg[4].via.array.size == op->p.n_aggs;
+    for (size_t a = 0; same_aggs && a < op->p.n_aggs; a++) {
+        const msgpack_object *n = &cfg[4].via.array.ptr[a];
+        const char *name = op->p.aggs[a].ops->name;
+        same_aggs = n->type == MSGPACK_OBJECT_STR && n->via.str.size == strlen(name) &&
+                    memcmp(n->via.str.ptr, name, n->via.str.size) == 0;
+    }
+    if (size != op->p.size_ms || late != op->p.allowed_lateness_ms || emit != (int)op->p.emit ||
+        global != op->p.global || !same_aggs) {
+        fmt_err(errstr, errstr_size,
+                "snapshot: taken with window.size=%lldms window.allowed.lateness=%lldms "
+                "emit.mode=%s global=%s and other aggregates or not; this job has "
+                "window.size=%lldms window.allowed.lateness=%lldms emit.mode=%s global=%s "
+                "(use --reset-state to start empty)",
+                (long long)size, (long long)late, emit ? "final" : "updates",
+                global ? "true" : "false", (long long)op->p.size_ms,
+                (long long)op->p.allowed_lateness_ms, op->p.emit ? "final" : "updates",
+                op->p.global ? "true" : "false");
+        rc = WEIR_ERR_INVALID_ARG;
+        goto done;
+    }
+    int64_t combined;
+    uint32_t nparts = wmo[1].via.array.size;
+    if (get_i64(&wmo[0], &combined)) {
+        fmt_err(errstr, errstr_size, "snapshot: malformed watermark");
+        goto done;
+    }
+    maxima = calloc(nparts ? nparts : 1, sizeof(int64_t));
+    if (!maxima) {
+        rc = WEIR_ERR_NOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < nparts; i++)
+        if (get_i64(&wmo[1].via.array.ptr[i], &maxima[i])) {
+            fmt_err(errstr, errstr_size, "snapshot: malformed watermark");
+            goto done;
+        }
+    uint64_t c[9];
+    for (int i = 0; i < 9; i++)
+        if (get_u64(&cnt[i], &c[i])) {
+            fmt_err(errstr, errstr_size, "snapshot: malformed counters");
+            goto done;
+        }
+    uint32_t nwin = top[3].via.array.size;
+    wins = calloc(nwin ? nwin : 1, sizeof(*wins));
+    if (!wins) {
+        rc = WEIR_ERR_NOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < nwin; i++) {
+        int fired;
+        weir__win *w = load_window(op, &top[3].via.array.ptr[i], &fired, errstr, errstr_size);
+        if (!w)
+            goto done;
+        wins[nw++] = w;
+        if ((i > 0 && wins[i - 1]->start >= w->start) || (fired && nfired != i)) {
+            fmt_err(errstr, errstr_size, "snapshot: windows out of order");
+            goto done;
+        }
+        nfired += (size_t)fired;
+    }
+    /* Everything is valid: replace the operator's state. */
+    for (size_t i = 0; i < op->nwin; i++)
+        weir__win_free(op, op->wins[i]);
+    free(op->wins);
+    op->wins = wins;
+    op->nwin = op->capwin = nw;
+    op->nfired = nfired;
+    op->hot = 0;
+    wins = NULL;
+    nw = 0;
+    weir_watermark_restore(op->wm, maxima, (int)nparts, combined);
+    memset(&op->st, 0, sizeof op->st);
+    op->st.accepted = c[0];
+    op->st.late_dropped = c[1];
+    op->st.late_accepted = c[2];
+    op->st.late_firings = c[3];
+    op->st.future_skewed = c[4];
+    op->st.windows_created = c[5];
+    op->st.windows_freed = c[6];
+    op->st.keys_created = c[7];
+    op->st.emissions = c[8];
+    op->st.live_windows = op->nwin;
+    for (size_t i = 0; i < op->nwin; i++)
+        op->st.live_keys += op->wins[i]->nkeys;
+    saved = op->st;
+    rc = WEIR_OK;
+done:
+    op->st = saved;
+    free_wins(op, wins, nw);
+    free(maxima);
+    msgpack_unpacked_destroy(&up);
+    free(body);
+    return rc;
+}

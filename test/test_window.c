@@ -1,0 +1,382 @@
+/* Window operator: the worked example of SEMANTICS.md, watermarks, snapshot round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support/gen.h"
+#include "weir/weir.h"
+
+#define T0 1704110400000LL /* 2024-01-01T12:00:00Z */
+
+typedef struct got {
+    char lines[4096][160];
+    int n;
+} got;
+
+static int collect(void *opaque, const weir_firing *f)
+{
+    got *g = opaque;
+    assert_true(g->n < 4096);
+    snprintf(g->lines[g->n++], 160, "%.*s %lld %lld u=%llu n=%llu%s", (int)f->key.len, f->key.ptr,
+             (long long)(f->window_start - T0) / 1000, (long long)(f->window_end - T0) / 1000,
+             (unsigned long long)f->values[0], (unsigned long long)f->values[1],
+             f->late ? " late" : "");
+    return 0;
+}
+
+static weir_window_op *make_op(int64_t lateness_ms, weir_emit_mode emit, got *g)
+{
+    weir_conf *conf = weir_conf_new();
+    static int hll_p;
+    weir_window_params p;
+    assert_int_equal(weir_window_params_from_conf(conf, &p, &hll_p, NULL, 0), WEIR_OK);
+    p.allowed_lateness_ms = lateness_ms;
+    p.emit = emit;
+    weir_conf_destroy(conf);
+    char err[256];
+    weir_window_op *op = weir_window_op_new(&p, collect, g, err, sizeof err);
+    assert_non_null(op);
+    return op;
+}
+
+static weir_event ev(int64_t ts, const char *key, const char *user)
+{
+    weir_event e;
+    memset(&e, 0, sizeof e);
+    e.ts = ts;
+    e.key = (weir_slice){key, strlen(key)};
+    e.user = (weir_slice){user, strlen(user)};
+    /* Any fixed hash function works for the operator; use a simple one in tests. */
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    e.key_hash = h;
+    uint64_t u = 1469598103934665603ull;
+    for (const char *p = user; *p; p++)
+        u = (u ^ (unsigned char)*p) * 1099511628211ull;
+    e.user_fp[0] = u;
+    e.user_fp[1] = u * 0x9E3779B97F4A7C15ull + 1;
+    return e;
+}
+
+static void feed_example(weir_window_op *op)
+{
+    weir_event e[] = {
+        ev(T0 + 5000, "42", "u1"),  /* 12:00:05 */
+        ev(T0 + 65000, "42", "u2"), /* 12:01:05 */
+        ev(T0 + 58000, "42", "u3"), /* 12:00:58 */
+        ev(T0 + 71000, "42", "u1"), /* 12:01:11 */
+        ev(T0 + 40000, "42", "u4"), /* 12:00:40 */
+    };
+    /* One at a time, checking the watermark after each record as the table does. */
+    int64_t wm_after[] = {T0 - 5001, T0 + 54999, T0 + 54999, T0 + 60999, T0 + 60999};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(weir_window_op_process(op, &e[i], 1, 0), WEIR_OK);
+        assert_int_equal(weir_window_op_watermark(op), wm_after[i]);
+    }
+}
+
+static void test_worked_example_updates_l0(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_UPDATES, g);
+    feed_example(op);
+    assert_int_equal(g->n, 1);
+    assert_string_equal(g->lines[0], "42 0 60 u=2 n=2");
+    weir_window_stats st;
+    weir_window_op_stats(op, &st);
+    assert_int_equal(st.late_dropped, 1);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->lines[1], "42 60 120 u=2 n=2");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+static void test_worked_example_final_l0(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_FINAL, g);
+    feed_example(op);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    /* With L = 0 both modes emit the same records. */
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->lines[0], "42 0 60 u=2 n=2");
+    assert_string_equal(g->lines[1], "42 60 120 u=2 n=2");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+static void test_worked_example_updates_l30(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(30000, WEIR_EMIT_UPDATES, g);
+    feed_example(op);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->lines[0], "42 0 60 u=2 n=2");
+    assert_string_equal(g->lines[1], "42 0 60 u=3 n=3 late");
+    weir_window_stats st;
+    weir_window_op_stats(op, &st);
+    assert_int_equal(st.late_dropped, 0);
+    assert_int_equal(st.late_accepted, 1);
+    assert_int_equal(st.late_firings, 1);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, 3);
+    assert_string_equal(g->lines[2], "42 60 120 u=2 n=2");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+static void test_worked_example_final_l30(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(30000, WEIR_EMIT_FINAL, g);
+    feed_example(op);
+    /* Nothing is emitted before the state is freed (watermark >= 12:01:29.999). */
+    assert_int_equal(g->n, 0);
+    weir_event more = ev(T0 + 100000, "42", "u9"); /* 12:01:40: WM 12:01:29.999 */
+    assert_int_equal(weir_window_op_process(op, &more, 1, 0), WEIR_OK);
+    assert_int_equal(g->n, 1);
+    assert_string_equal(g->lines[0], "42 0 60 u=3 n=3");
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->lines[1], "42 60 120 u=3 n=3");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+static void test_negative_times_and_keys(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_UPDATES, g);
+    /* Floor modulo: -1 ms belongs to [-60 s, 0). */
+    weir_event e[] = {ev(T0 - 1, "a", "x"), ev(T0 - 1, "b", "x"), ev(T0, "a", "x"),
+                      ev(T0 - 60000, "a", "y")};
+    assert_int_equal(weir_window_op_process(op, e, 4, 0), WEIR_OK);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, 3);
+    assert_string_equal(g->lines[0], "a -60 0 u=2 n=2");
+    assert_string_equal(g->lines[1], "b -60 0 u=1 n=1");
+    assert_string_equal(g->lines[2], "a 0 60 u=1 n=1");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+static void test_watermark_partitions_idle_skew(void **state)
+{
+    (void)state;
+    weir_wm_params p = {
+        .out_of_orderness_ms = 10, .idle_timeout_ms = 1000, .max_future_skew_ms = 5000};
+    weir_watermark *wm = weir_watermark_new(2, &p);
+    assert_int_equal(weir_watermark_current(wm), WEIR_TS_MIN);
+    weir_watermark_observe(wm, 0, 100, 0);
+    /* Partition 1 has seen nothing: the minimum is still minus infinity. */
+    assert_int_equal(weir_watermark_current(wm), WEIR_TS_MIN);
+    weir_watermark_observe(wm, 1, 50, 0);
+    assert_int_equal(weir_watermark_current(wm), 39);
+    weir_watermark_observe(wm, 1, 500, 100);
+    assert_int_equal(weir_watermark_current(wm), 89);
+    /* Partition 0 goes silent; after the idle timeout it no longer holds the minimum. */
+    weir_watermark_observe(wm, 1, 700, 1200);
+    weir_watermark_tick(wm, 1200);
+    assert_true(weir_watermark_is_idle(wm, 0));
+    assert_int_equal(weir_watermark_current(wm), 689);
+    /* Its next record makes it active again, but the watermark never moves back. */
+    weir_watermark_observe(wm, 0, 120, 1300);
+    assert_false(weir_watermark_is_idle(wm, 0));
+    assert_int_equal(weir_watermark_current(wm), 689);
+    /* A record far ahead of the wall clock does not move the watermark. */
+    assert_int_equal(weir_watermark_observe(wm, 1, 1000000, 1300), 1);
+    assert_int_equal(weir_watermark_partition(wm, 1), 689);
+    /* Every partition idle: the watermark holds. */
+    weir_watermark_tick(wm, 10000);
+    assert_int_equal(weir_watermark_current(wm), 689);
+    weir_watermark_finish(wm);
+    assert_int_equal(weir_watermark_current(wm), WEIR_TS_MAX);
+    weir_watermark_destroy(wm);
+}
+
+static void test_idle_advance(void **state)
+{
+    (void)state;
+    weir_wm_params p = {.out_of_orderness_ms = 0, .idle_timeout_ms = 1000, .idle_advance = 1};
+    weir_watermark *wm = weir_watermark_new(1, &p);
+    weir_watermark_observe(wm, 0, 5000, 100000);
+    assert_int_equal(weir_watermark_current(wm), 4999);
+    weir_watermark_tick(wm, 100500);
+    assert_int_equal(weir_watermark_current(wm), 4999);
+    weir_watermark_tick(wm, 103000); /* silent 3 s: event time moved 3 s */
+    assert_int_equal(weir_watermark_current(wm), 7999);
+    weir_watermark_destroy(wm);
+}
+
+/* Feeds generated events through two operators, one snapshotted and restored midway;
+ * both must emit the same records afterwards. */
+typedef struct run {
+    got *g;
+} run;
+
+static void feed_generated(weir_window_op *op, const weir_gen_event *ge, size_t from, size_t to)
+{
+    weir_event batch[256];
+    char keys[256][16], users[256][16];
+    size_t n = 0;
+    for (size_t i = from; i < to; i++) {
+        snprintf(keys[n], 16, "p%u", ge[i].product);
+        snprintf(users[n], 16, "u%u", ge[i].user);
+        batch[n] = ev(ge[i].ts, keys[n], users[n]);
+        if (++n == 256 || i + 1 == to) {
+            assert_int_equal(weir_window_op_process(op, batch, n, 0), WEIR_OK);
+            n = 0;
+        }
+    }
+}
+
+static void snapshot_round_trip(weir_emit_mode emit, int64_t lateness)
+{
+    weir_gen_params gp;
+    weir_gen_defaults(&gp);
+    gp.events = 20000;
+    gp.products = 20;
+    gp.users = 300;
+    gp.rate = 100;
+    gp.disorder_ms = 8000;
+    gp.late_fraction = 0.05;
+    gp.late_max_ms = 90000;
+    weir_gen_event *ge = malloc(gp.events * sizeof *ge);
+    weir_gen_events(&gp, ge);
+    got *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    weir_window_op *one = make_op(lateness, emit, a);
+    weir_window_op *two = make_op(lateness, emit, b);
+    size_t half = gp.events / 2;
+    feed_generated(one, ge, 0, half);
+    feed_generated(two, ge, 0, half);
+    uint8_t *snap;
+    size_t len;
+    assert_int_equal(weir_window_op_snapshot(two, &snap, &len), WEIR_OK);
+    weir_window_op_destroy(two);
+    int before = b->n;
+    two = make_op(lateness, emit, b);
+    char err[256];
+    assert_int_equal(weir_window_op_restore(two, snap, len, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_window_op_watermark(two), weir_window_op_watermark(one));
+    /* A snapshot of the restored operator is byte-identical. */
+    uint8_t *snap2;
+    size_t len2;
+    assert_int_equal(weir_window_op_snapshot(two, &snap2, &len2), WEIR_OK);
+    assert_int_equal(len, len2);
+    assert_memory_equal(snap, snap2, len);
+    free(snap2);
+    feed_generated(one, ge, half, gp.events);
+    feed_generated(two, ge, half, gp.events);
+    weir_window_op_finish(one);
+    weir_window_op_finish(two);
+    assert_true(a->n > before + 10);
+    if (a->n != b->n)
+        for (int i = 0; i < (a->n > b->n ? a->n : b->n); i++)
+            if (i >= a->n || i >= b->n || strcmp(a->lines[i], b->lines[i])) {
+                fprintf(stderr, "diff at %d (before %d): %s | %s\n", i, before,
+                        i < a->n ? a->lines[i] : "-", i < b->n ? b->lines[i] : "-");
+                break;
+            }
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++)
+        assert_string_equal(a->lines[i], b->lines[i]);
+    weir_window_stats sa, sb;
+    weir_window_op_stats(one, &sa);
+    weir_window_op_stats(two, &sb);
+    assert_int_equal(sa.accepted, sb.accepted);
+    assert_int_equal(sa.late_dropped, sb.late_dropped);
+    assert_int_equal(sa.emissions, sb.emissions);
+    assert_true(sa.late_dropped > 0);
+
+    /* Every truncation and a corruption of each of a sample of bytes is refused, and a
+     * refused restore leaves the operator as it was. */
+    weir_window_op *three = make_op(lateness, emit, b);
+    weir_event probe = ev(T0, "k", "u");
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 8)
+        assert_int_not_equal(weir_window_op_restore(three, snap, cut, err, sizeof err), WEIR_OK);
+    for (size_t i = 0; i < len; i += 1 + len / 200) {
+        snap[i] ^= 0x5a;
+        assert_int_not_equal(weir_window_op_restore(three, snap, len, err, sizeof err), WEIR_OK);
+        snap[i] ^= 0x5a;
+    }
+    weir_window_stats s3;
+    weir_window_op_stats(three, &s3);
+    assert_int_equal(s3.live_windows, 0);
+    assert_int_equal(weir_window_op_process(three, &probe, 1, 0), WEIR_OK);
+    /* A snapshot from an operator of another meaning is refused with a reason. */
+    weir_window_op *other = make_op(lateness + 1000, emit, b);
+    assert_int_equal(weir_window_op_restore(other, snap, len, err, sizeof err),
+                     WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "window.allowed.lateness"));
+    weir_window_op_destroy(other);
+    weir_window_op_destroy(three);
+    weir_window_op_destroy(one);
+    weir_window_op_destroy(two);
+    free(snap);
+    free(ge);
+    free(a);
+    free(b);
+}
+
+static void test_snapshot_round_trip_updates(void **state)
+{
+    (void)state;
+    snapshot_round_trip(WEIR_EMIT_UPDATES, 30000);
+}
+
+static void test_snapshot_round_trip_final(void **state)
+{
+    (void)state;
+    snapshot_round_trip(WEIR_EMIT_FINAL, 20000);
+}
+
+static void test_exact_distinct_large(void **state)
+{
+    (void)state;
+    /* One key with many users crosses from the inline set to the bitmap; duplicates
+     * must not count twice on either side of that change. */
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_UPDATES, g);
+    char u[32];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 5000; i++) {
+            snprintf(u, sizeof u, "user-%d", i);
+            weir_event e = ev(T0 + i, "k", u);
+            assert_int_equal(weir_window_op_process(op, &e, 1, 0), WEIR_OK);
+        }
+    weir_window_op_finish(op);
+    assert_int_equal(g->n, 1);
+    assert_string_equal(g->lines[0], "k 0 60 u=5000 n=15000");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_worked_example_updates_l0),
+        cmocka_unit_test(test_worked_example_final_l0),
+        cmocka_unit_test(test_worked_example_updates_l30),
+        cmocka_unit_test(test_worked_example_final_l30),
+        cmocka_unit_test(test_negative_times_and_keys),
+        cmocka_unit_test(test_watermark_partitions_idle_skew),
+        cmocka_unit_test(test_idle_advance),
+        cmocka_unit_test(test_exact_distinct_large),
+        cmocka_unit_test(test_snapshot_round_trip_updates),
+        cmocka_unit_test(test_snapshot_round_trip_final),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
