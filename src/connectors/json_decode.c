@@ -690,9 +690,15 @@ weir_rec_status weir_decoder_decode(weir_decoder *d, const char *rec, size_t len
         i++;
     if (i == len)
         return WEIR_REC_NOT_JSON;
-    if (rec[i] != '{' && rec[i] != '[' && rec[i] != '"' && rec[i] != '-' &&
-        !(rec[i] >= '0' && rec[i] <= '9') && rec[i] != 't' && rec[i] != 'f' && rec[i] != 'n')
-        return WEIR_REC_NOT_JSON;
+    if (rec[i] != '{' && rec[i] != '[' && rec[i] != '"') {
+        /* A bare number, true, false or null is JSON but not an object (jsmn wants a
+         * delimiter after a root primitive, so it is checked here). */
+        size_t e = len;
+        while (e > i && is_ws(rec[e - 1]))
+            e--;
+        jsmntok_t t = {JSMN_PRIMITIVE, (int)i, (int)e, 0};
+        return valid_primitive(rec, &t) ? WEIR_REC_NOT_OBJECT : WEIR_REC_NOT_JSON;
+    }
     int n;
     for (;;) {
         jsmn_parser p;

@@ -1,0 +1,144 @@
+/* Configuration: durations, validation messages, files, pass-through keys, flags. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "weir/weir.h"
+
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t ms;
+    struct {
+        const char *s;
+        int64_t ms;
+    } ok[] = {{"0", 0},        {"500ms", 500},   {"10s", 10000}, {"1m", 60000},
+              {"2h", 7200000}, {"1d", 86400000}, {"90s", 90000}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        assert_int_equal(weir_parse_duration(ok[i].s, &ms), WEIR_OK);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    const char *bad[] = {"", "10", "-1s", "1.5s", "s", "10 s", "10sec", "99999999999999999999d"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(weir_parse_duration(bad[i], &ms), WEIR_ERR_INVALID_ARG);
+}
+
+static void test_set_get_and_errors(void **state)
+{
+    (void)state;
+    weir_conf *c = weir_conf_new();
+    char err[512];
+    assert_string_equal(weir_conf_get(c, "window.size"), "60s");
+    assert_int_equal(weir_conf_get_duration_ms(c, "window.size"), 60000);
+    assert_false(weir_conf_is_set(c, "window.size"));
+    assert_int_equal(weir_conf_set(c, "window.size", "30s", err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_conf_get_duration_ms(c, "window.size"), 30000);
+    assert_true(weir_conf_is_set(c, "window.size"));
+    /* Each bad value names the key and what is accepted, on one line. */
+    assert_int_equal(weir_conf_set(c, "window.size", "soon", err, sizeof err),
+                     WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "window.size"));
+    assert_non_null(strstr(err, "500ms"));
+    assert_null(strchr(err, '\n'));
+    assert_int_equal(weir_conf_get_duration_ms(c, "window.size"), 30000); /* unchanged */
+    assert_int_equal(weir_conf_set(c, "emit.mode", "sometimes", err, sizeof err),
+                     WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "updates|final"));
+    assert_int_equal(weir_conf_set(c, "hll.precision", "19", err, sizeof err),
+                     WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "4 to 18"));
+    assert_int_equal(weir_conf_set(c, "global", "maybe", err, sizeof err), WEIR_ERR_INVALID_ARG);
+    assert_int_equal(weir_conf_set(c, "no.such.key", "1", err, sizeof err), WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "no.such.key"));
+    assert_int_equal(weir_conf_set(c, "window.size", "0s", err, sizeof err), WEIR_ERR_INVALID_ARG);
+    /* Durations that may be off. */
+    assert_int_equal(weir_conf_get_duration_ms(c, "watermark.idle.timeout"), 0);
+    assert_int_equal(weir_conf_set(c, "watermark.idle.timeout", "5s", err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_conf_get_duration_ms(c, "watermark.idle.timeout"), 5000);
+    assert_int_equal(weir_conf_set(c, "window.size", "off", err, sizeof err), WEIR_ERR_INVALID_ARG);
+    /* Pass-through keys for librdkafka. */
+    assert_int_equal(weir_conf_set(c, "kafka.compression.type", "zstd", err, sizeof err), WEIR_OK);
+    assert_string_equal(weir_conf_get(c, "kafka.compression.type"), "zstd");
+    assert_int_equal(weir_conf_set(c, "kafka.", "x", err, sizeof err), WEIR_ERR_INVALID_ARG);
+    weir_conf *d = weir_conf_dup(c);
+    weir_conf_destroy(c);
+    assert_string_equal(weir_conf_get(d, "kafka.compression.type"), "zstd");
+    assert_int_equal(weir_conf_get_duration_ms(d, "window.size"), 30000);
+    weir_conf_destroy(d);
+}
+
+static void test_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/weir-conf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# a comment\n\n  window.size = 10s \nemit.mode=final\n");
+    fclose(f);
+    weir_conf *c = weir_conf_new();
+    char err[512];
+    assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_conf_get_duration_ms(c, "window.size"), 10000);
+    assert_string_equal(weir_conf_get(c, "emit.mode"), "final");
+    f = fopen(path, "w");
+    fprintf(f, "window.size=10s\nwindow.size=never\n");
+    fclose(f);
+    assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, ":2: window.size"));
+    unlink(path);
+    assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_ERR_IO);
+    weir_conf_destroy(c);
+}
+
+static void test_flags_map_to_keys(void **state)
+{
+    (void)state;
+    int takes;
+    assert_string_equal(weir_conf_key_for_flag("--window", &takes), "window.size");
+    assert_true(takes);
+    assert_string_equal(weir_conf_key_for_flag("--global", &takes), "global");
+    assert_false(takes);
+    assert_null(weir_conf_key_for_flag("--nonsense", &takes));
+}
+
+static void test_doc_is_current(void **state)
+{
+    (void)state;
+    /* docs/CONFIGURATION.md is generated from the key table; it must not drift. */
+    char *gen = NULL;
+    size_t gen_len = 0;
+    FILE *m = open_memstream(&gen, &gen_len);
+    weir_conf_write_doc(m);
+    fclose(m);
+    const char *root = getenv("WEIR_ROOT");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/CONFIGURATION.md", root ? root : ".");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    char *doc = malloc(gen_len + 2);
+    size_t n = fread(doc, 1, gen_len + 1, f);
+    fclose(f);
+    if (n != gen_len || memcmp(doc, gen, gen_len) != 0)
+        fail_msg("docs/CONFIGURATION.md is out of date: run make docs");
+    free(doc);
+    free(gen);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),      cmocka_unit_test(test_set_get_and_errors),
+        cmocka_unit_test(test_file),           cmocka_unit_test(test_flags_map_to_keys),
+        cmocka_unit_test(test_doc_is_current),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,270 @@
+/* Decoding: the three timestamp encodings, nested fields, escapes, and every kind of bad record. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "weir/weir.h"
+
+static weir_decoder *dec_with(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    weir_conf *c = weir_conf_new();
+    if (k1)
+        assert_int_equal(weir_conf_set(c, k1, v1, NULL, 0), WEIR_OK);
+    if (k2)
+        assert_int_equal(weir_conf_set(c, k2, v2, NULL, 0), WEIR_OK);
+    char err[256];
+    weir_decoder *d = weir_decoder_new(c, err, sizeof err);
+    assert_non_null(d);
+    weir_conf_destroy(c);
+    return d;
+}
+
+static weir_rec_status dec(weir_decoder *d, const char *s, weir_event *e)
+{
+    return weir_decoder_decode(d, s, strlen(s), e);
+}
+
+static void assert_slice(weir_slice s, const char *want)
+{
+    assert_int_equal(s.len, strlen(want));
+    assert_memory_equal(s.ptr, want, s.len);
+}
+
+static void test_schema_and_encodings(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    const char *rec =
+        "{\"user_id\":\"u123\",\"product_id\":\"42\",\"event_type\":\"VIEW_PRODUCT\","
+        "\"timestamp\":\"2024-01-01T12:00:00Z\",\"metadata\":{\"session_id\":\"abc\"}}";
+    assert_int_equal(dec(d, rec, &e), WEIR_REC_OK);
+    assert_slice(e.key, "42");
+    assert_slice(e.user, "u123");
+    assert_int_equal(e.ts, 1704110400000LL);
+    assert_ptr_equal(e.raw.ptr, rec); /* zero-copy: slices point into the record */
+    assert_true(e.key.ptr > rec && e.key.ptr < rec + strlen(rec));
+    /* Seconds, milliseconds, fractions and offsets give the same instant. */
+    const char *same[] = {
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400000}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T13:30:00+01:30\"}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T10:00:00.000-0200\"}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"1704110400\"}",
+        "  {\"timestamp\" : 1704110400 , \"product_id\" : \"p\" , \"user_id\" : \"u\"}  ",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        assert_int_equal(dec(d, same[i], &e), WEIR_REC_OK);
+        assert_int_equal(e.ts, 1704110400000LL);
+    }
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"2024-01-01T12:00:00.5Z\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, 1704110400500LL);
+    /* Negative and pre-epoch times work. */
+    assert_int_equal(dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":-5}", &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, -5000);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"1969-12-31T23:59:59.999Z\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, -1);
+    /* Integer keys and users are their decimal text, and hash like the string. */
+    assert_int_equal(dec(d, "{\"user_id\":7,\"product_id\":42,\"timestamp\":0}", &e), WEIR_REC_OK);
+    uint64_t h = e.key_hash;
+    uint64_t fp = e.user_fp[0];
+    assert_slice(e.key, "42");
+    assert_int_equal(dec(d, "{\"user_id\":\"7\",\"product_id\":\"42\",\"timestamp\":0}", &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.key_hash, h);
+    assert_int_equal(e.user_fp[0], fp);
+    weir_decoder_destroy(d);
+}
+
+static void test_units_and_fields(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with("timestamp.unit", "ms", NULL, NULL);
+    weir_event e;
+    assert_int_equal(
+        dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400}", &e),
+        WEIR_REC_OK);
+    assert_int_equal(e.ts, 1704110400LL);
+    weir_decoder_destroy(d);
+    d = dec_with("timestamp.unit", "s", NULL, NULL);
+    assert_int_equal(
+        dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":100000000000}", &e),
+        WEIR_REC_OK);
+    assert_int_equal(e.ts, 100000000000000LL);
+    weir_decoder_destroy(d);
+    /* Configurable and nested fields. */
+    d = dec_with("key.field", "event_type", "user.field", "metadata.session_id");
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"event_type\":\"PURCHASE\",\"timestamp\":1,"
+                         "\"metadata\":{\"x\":[1,{\"session_id\":\"no\"}],\"session_id\":\"s9\"}}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_slice(e.key, "PURCHASE");
+    assert_slice(e.user, "s9");
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"event_type\":\"PURCHASE\",\"timestamp\":1,"
+                         "\"metadata\":\"flat\"}",
+                         &e),
+                     WEIR_REC_NO_USER);
+    weir_decoder_destroy(d);
+    /* Global: no key needed. */
+    d = dec_with("global", "true", NULL, NULL);
+    assert_int_equal(dec(d, "{\"user_id\":\"u\",\"timestamp\":1}", &e), WEIR_REC_OK);
+    assert_int_equal(e.key.len, 0);
+    weir_decoder_destroy(d);
+}
+
+static void test_escapes(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"a\\\"b\\\\c\\u00e9\\ud83d\\ude00\",\"product_id\":"
+                         "\"p\\/q\",\"timestamp\":1}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_slice(e.user, "a\"b\\c\xc3\xa9\xf0\x9f\x98\x80");
+    assert_slice(e.key, "p/q");
+    /* Escaped and plain spellings of one value are one value. */
+    uint64_t fp = e.user_fp[0];
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"a\\\"b\\\\c\xc3\xa9\xf0\x9f\x98\x80\",\"product_id\":"
+                         "\"p\",\"timestamp\":1}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.user_fp[0], fp);
+    assert_int_equal(dec(d, "{\"user_id\":\"\\ud83d\",\"product_id\":\"p\",\"timestamp\":1}", &e),
+                     WEIR_REC_NO_USER);
+    assert_int_equal(dec(d, "{\"user_id\":\"\\u0000\",\"product_id\":\"p\",\"timestamp\":1}", &e),
+                     WEIR_REC_NO_USER);
+    weir_decoder_reset(d);
+    weir_decoder_destroy(d);
+}
+
+static void test_bad_records(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    struct {
+        const char *rec;
+        size_t len; /* 0: strlen */
+        weir_rec_status want;
+    } cases[] = {
+        {"", 0, WEIR_REC_NOT_JSON},
+        {"   ", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timest", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\" \"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",,\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,}", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":tru}", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":01}", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1} x", 0, WEIR_REC_NOT_JSON},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1}{}", 0, WEIR_REC_NOT_JSON},
+        {"{user_id:\"u\",\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_NOT_JSON},
+        {"[1,2,3]", 0, WEIR_REC_NOT_OBJECT},
+        {"\"text\"", 0, WEIR_REC_NOT_OBJECT},
+        {"42", 0, WEIR_REC_NOT_OBJECT},
+        {"null", 0, WEIR_REC_NOT_OBJECT},
+        {"{\"user_id\":\"u\",\"timestamp\":1}", 0, WEIR_REC_NO_KEY},
+        {"{\"user_id\":\"u\",\"product_id\":null,\"timestamp\":1}", 0, WEIR_REC_NO_KEY},
+        {"{\"user_id\":\"u\",\"product_id\":1.5,\"timestamp\":1}", 0, WEIR_REC_NO_KEY},
+        {"{\"user_id\":\"u\",\"product_id\":{\"a\":1},\"timestamp\":1}", 0, WEIR_REC_NO_KEY},
+        {"{\"user_id\":\"u\",\"product_id\":[\"p\"],\"timestamp\":1}", 0, WEIR_REC_NO_KEY},
+        {"{\"user_id\":true,\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_NO_USER},
+        {"{\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_NO_USER},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\"}", 0, WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"yesterday\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-02-30T00:00:00Z\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T25:00:00Z\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T12:00:00Q\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":true}", 0, WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":99999999999999999999999}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\xff\",\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_BAD_ENCODING},
+        {"{\"user_id\":\"u\xc0\xaf\",\"product_id\":\"p\",\"timestamp\":1}", 0,
+         WEIR_REC_BAD_ENCODING},
+        {"{\"user_id\":\"u\xed\xa0\x80\",\"product_id\":\"p\",\"timestamp\":1}", 0,
+         WEIR_REC_BAD_ENCODING},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1}\0junk", 52,
+         WEIR_REC_BAD_ENCODING},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].rec);
+        weir_rec_status got = weir_decoder_decode(d, cases[i].rec, len, &e);
+        if (got != cases[i].want)
+            fail_msg("case %zu (%s): got %s, want %s", i, cases[i].rec, weir_rec_status_name(got),
+                     weir_rec_status_name(cases[i].want));
+    }
+    /* Deep nesting is refused without recursion; a long record is refused by size. */
+    size_t n = 100000;
+    char *deep = malloc(2 * n + 1);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = 0;
+    weir_rec_status s = dec(d, deep, &e);
+    assert_true(s == WEIR_REC_TOO_LARGE || s == WEIR_REC_NOT_JSON);
+    free(deep);
+    size_t big = 10u << 20;
+    char *huge = malloc(big + 1);
+    memset(huge, ' ', big);
+    memcpy(huge, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1}", 47);
+    huge[big] = 0;
+    assert_int_equal(weir_decoder_decode(d, huge, big, &e), WEIR_REC_TOO_LARGE);
+    free(huge);
+    /* A good record still decodes after all that. */
+    assert_int_equal(dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1}", &e),
+                     WEIR_REC_OK);
+    weir_decoder_destroy(d);
+}
+
+static void test_iso_format_round_trip(void **state)
+{
+    (void)state;
+    char buf[32];
+    int64_t samples[] = {0,
+                         -1,
+                         1704110400000LL,
+                         951782400000LL /* 2000-02-29 */,
+                         -62135596800000LL,
+                         253402300799999LL};
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+        size_t n = weir_format_iso8601(samples[i], buf);
+        int64_t back;
+        assert_int_equal(weir_parse_iso8601(buf, n, &back), 0);
+        assert_int_equal(back, samples[i]);
+    }
+    weir_format_iso8601(1704110400000LL, buf);
+    assert_string_equal(buf, "2024-01-01T12:00:00.000Z");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_and_encodings),
+        cmocka_unit_test(test_units_and_fields),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_iso_format_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
