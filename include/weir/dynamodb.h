@@ -283,6 +283,9 @@ void weir__ddb_batch_unprocessed(weir__ddb_batch *batch, const char *key, size_t
 void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *batch,
                                 weir__ddb_outcome outcome, weir_err err, const char *message,
                                 int64_t now_ms);
+/* 1 after a failure of the whole service (auth, missing table): nothing more is sent. A
+ * rejected item or an item past max_retries fails the batcher but the others are still sent. */
+int weir__ddb_batcher_halted(const weir__ddb_batcher *b);
 /* Counters: firings written (or superseded by a written later firing), items retried. */
 uint64_t weir__ddb_batcher_written(const weir__ddb_batcher *b);
 uint64_t weir__ddb_batcher_retries(const weir__ddb_batcher *b);

@@ -172,6 +172,7 @@ struct weir__ddb_batcher {
     batch *live; /* batches handed out and not completed */
     uint64_t written, retries;
     weir_err err;
+    int halted; /* a failure of the whole service (not of one item): send nothing more */
     char error[256];
 };
 
@@ -411,7 +412,7 @@ static void promote_due(weir__ddb_batcher *b, int64_t now)
 
 weir__ddb_batch *weir__ddb_batcher_next(weir__ddb_batcher *b, int64_t now_ms)
 {
-    if (b->err != WEIR_OK)
+    if (b->halted)
         return NULL;
     promote_due(b, now_ms);
     if (!b->ready_head)
@@ -538,7 +539,7 @@ void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *pub,
             if (e->attempts > b->max_retries) {
                 fail(b, err == WEIR_OK ? WEIR_ERR_RETRIABLE : err,
                      "DynamoDB: gave up on item %s=\"%.64s\" window_start=%s after %u attempts: "
-                     "%.100s",
+                     "%s",
                      b->key_attr, e->key, e->sk, e->attempts,
                      outcome == WEIR__DDB_OK ? "left unprocessed" : message);
                 unlink_entry(b, e);
@@ -563,11 +564,12 @@ void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *pub,
             ready_push_back(b, e);
         } else if (outcome == WEIR__DDB_ISOLATE) {
             fail(b, err == WEIR_OK ? WEIR_ERR_INVALID_ARG : err,
-                 "DynamoDB rejected item %s=\"%.64s\" window_start=%s: %.120s", b->key_attr, e->key,
+                 "DynamoDB rejected item %s=\"%.64s\" window_start=%s: %s", b->key_attr, e->key,
                  e->sk, message);
             unlink_entry(b, e);
         } else {
-            fail(b, err, "DynamoDB BatchWriteItem failed: %.160s", message);
+            fail(b, err, "DynamoDB BatchWriteItem failed: %s", message);
+            b->halted = 1;
             /* The sink has failed: the entry stays pending so flush reports the error. */
             e->state = E_DELAYED;
             e->not_before = INT64_MAX;
@@ -583,6 +585,11 @@ void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *pub,
         x->next->prev = x->prev;
     free(x->pub.body);
     free(x);
+}
+
+int weir__ddb_batcher_halted(const weir__ddb_batcher *b)
+{
+    return b->halted;
 }
 
 uint64_t weir__ddb_batcher_written(const weir__ddb_batcher *b)
@@ -801,18 +808,20 @@ static weir_err sink_flush(weir_sink *base, int timeout_ms)
     }
     pthread_mutex_lock(&s->mu);
     wake_io(s);
-    weir_err err = sync_state(s);
-    while (err == WEIR_OK && weir__ddb_batcher_pending(s->b) > 0) {
+    /* After one item was rejected the others are still written; only a failure of the
+     * whole service halts the sender. */
+    int timed_out = 0;
+    while (weir__ddb_batcher_pending(s->b) > 0 && !weir__ddb_batcher_halted(s->b)) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&s->cv, &s->mu);
         } else if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) != 0) {
-            err = sync_state(s);
-            if (err == WEIR_OK && weir__ddb_batcher_pending(s->b) > 0)
-                err = WEIR_ERR_TIMEOUT;
+            timed_out = weir__ddb_batcher_pending(s->b) > 0;
             break;
         }
-        err = sync_state(s);
     }
+    weir_err err = sync_state(s);
+    if (err == WEIR_OK && timed_out)
+        err = WEIR_ERR_TIMEOUT;
     pthread_mutex_unlock(&s->mu);
     return err;
 }
