@@ -2,7 +2,7 @@
 # The DynamoDB sink refuses to start, with one line and exit status 2, on a missing table,
 # a wrong endpoint, missing credentials and refused credentials; no message shows the secret.
 set -euo pipefail
-source "$(dirname "$0")/dynamodb_lib.sh"
+source "$(dirname "$0")/dynamodb_lib.bash"
 start_dynalite
 $py "$util" create-table "$ddb_url" present product_id
 

@@ -4,7 +4,7 @@
 # still lands with its final value, no forwarded batch holds a key twice, and retries are
 # counted.
 set -euo pipefail
-source "$(dirname "$0")/dynamodb_lib.sh"
+source "$(dirname "$0")/dynamodb_lib.bash"
 start_dynalite
 $py "$util" create-table "$ddb_url" faults product_id
 

@@ -4,7 +4,7 @@
 # a global job writes under `window` = `all`. When the unique-users job has the sink wired,
 # the job itself runs in file mode and its items equal its file output.
 set -euo pipefail
-source "$(dirname "$0")/dynamodb_lib.sh"
+source "$(dirname "$0")/dynamodb_lib.bash"
 start_dynalite
 
 # 1. Keyed firings with late firings, the table created by the sink.

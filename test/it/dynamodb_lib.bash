@@ -1,5 +1,5 @@
-# Shared setup of the DynamoDB integration tests (sourced): starts dynalite on a free
-# 127.0.0.1 port and stops everything the test started on exit.
+# Shared setup of the DynamoDB integration tests, sourced by test/it/dynamodb_*.sh (so not
+# a .sh test itself): starts dynalite on a free 127.0.0.1 port, stops what a test started.
 root=${WEIR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 rel=${WEIR_REL_BIN:-$root/build/bin}
 py=/usr/bin/python3
