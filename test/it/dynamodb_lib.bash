@@ -8,9 +8,11 @@ dynalite=$root/test/peers/node_modules/dynalite/cli.js
 work=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    local rc=$?
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 die() { echo "FAIL: $*" >&2; exit 1; }
