@@ -1,6 +1,7 @@
 /* Approximate distinct counting: a HyperLogLog sketch (src/operators/hll.c) of each
  * record's value fingerprint, embedded in the aggregate's 64 bytes of inline state. */
 #include <math.h>
+#include <stdint.h>
 
 #include "weir/aggregate.h"
 #include "weir/hll.h"
@@ -47,7 +48,8 @@ static weir_err hll_merge(void *dst, const void *src, const void *params)
 static uint64_t hll_result(void *state, const void *params)
 {
     (void)params;
-    return (uint64_t)llround(weir_hll_estimate(state));
+    double e = weir_hll_estimate(state);
+    return e < 0x1p63 ? (uint64_t)llround(e) : UINT64_MAX;
 }
 
 static size_t hll_size(const void *state, const void *params)

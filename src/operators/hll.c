@@ -499,7 +499,9 @@ static double ertl_estimate(const uint32_t *c, int p, int q)
     for (int k = q; k >= 1; k--)
         z = 0.5 * (z + c[k]);
     z += m * sigma(c[0] / m);
-    return m * m / (2 * M_LN2 * z);
+    double e = m * m / (2 * M_LN2 * z);
+    /* Only crafted sketches (every register saturated) reach this: keep results finite. */
+    return e < 0x1p64 ? e : 0x1p64;
 }
 
 double weir_hll_estimate(weir_hll *h)
