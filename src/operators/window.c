@@ -19,7 +19,7 @@
  * so that their cache misses overlap instead of queueing.
  */
 
-#define PREFETCH_DISTANCE 8
+#define PREFETCH_DISTANCE 16
 #define INITIAL_KEYS      16
 
 static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
@@ -192,7 +192,7 @@ weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, con
             break;
         if ((s & 0xFFFFFFFF00000000ull) == tag) {
             weir__kentry *e = weir__entry(op, w, (uint32_t)s - 1);
-            if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0)
+            if (e->hash == hash && e->klen == klen && memcmp(weir__kentry_key(e), key, klen) == 0)
                 return e;
         }
         i = (i + 1) & w->imask;
@@ -214,17 +214,18 @@ weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, con
         w->entries = ne;
         w->cap_keys *= 2;
     }
-    char *kcopy = NULL;
-    if (klen) {
-        kcopy = weir__arena_alloc(&w->arena, klen);
+    weir__kentry *e = weir__entry(op, w, w->nkeys);
+    memset(e, 0, op->stride);
+    if (klen > WEIR__INLINE_KEY) {
+        char *kcopy = weir__arena_alloc(&w->arena, klen);
         if (!kcopy)
             return NULL;
         memcpy(kcopy, key, klen);
+        e->key.ptr = kcopy;
+    } else if (klen) {
+        memcpy(e->key.bytes, key, klen);
     }
-    weir__kentry *e = weir__entry(op, w, w->nkeys);
-    memset(e, 0, op->stride);
     e->hash = hash;
-    e->key = kcopy ? kcopy : "";
     e->klen = (uint32_t)klen;
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->p.aggs[a].ops->init((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
@@ -287,7 +288,7 @@ static void emit_entry(weir_window_op *op, const weir__win *w, weir__kentry *e, 
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     weir_firing f = {
-        .key = {e->key, e->klen},
+        .key = {weir__kentry_key(e), e->klen},
         .window_start = w->start,
         .window_end = w->start + op->p.size_ms,
         .late = late,
@@ -384,27 +385,52 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     return WEIR_OK;
 }
 
-/* Prefetches the table slots a record will touch if it lands in the hot window. */
-static inline void prefetch_event(const weir_window_op *op, const weir_event *ev)
+/* The window a record will land in if it is the hot one, else NULL. */
+static inline const weir__win *hot_window(const weir_window_op *op, const weir_event *ev)
 {
     if (op->hot >= op->nwin)
-        return;
+        return NULL;
     const weir__win *w = op->wins[op->hot];
     if (ev->ts < w->start || ev->ts - w->start >= op->p.size_ms)
+        return NULL;
+    return w;
+}
+
+/* Stage one, far ahead: the key's index slot and the value's dictionary slot. */
+static inline void prefetch_slots(const weir_window_op *op, const weir_event *ev)
+{
+    const weir__win *w = hot_window(op, ev);
+    if (!w)
         return;
     __builtin_prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
     if (op->need_dict)
         weir__dict_prefetch(&w->dict, ev->user_fp[1]);
 }
 
+/* Stage two, nearer: the key's entry, found through its (by now cached) index slot. */
+static inline void prefetch_entry(const weir_window_op *op, const weir_event *ev)
+{
+    const weir__win *w = hot_window(op, ev);
+    if (!w)
+        return;
+    uint64_t s = w->index[(uint32_t)ev->key_hash & w->imask];
+    if (s && (uint32_t)s <= w->nkeys) {
+        const char *e = (const char *)weir__entry(op, w, (uint32_t)s - 1);
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + 64);
+    }
+}
+
 weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
                                 int64_t wall_ms)
 {
     for (size_t i = 0; i < n && i < PREFETCH_DISTANCE; i++)
-        prefetch_event(op, &events[i]);
+        prefetch_slots(op, &events[i]);
     for (size_t i = 0; i < n; i++) {
         if (i + PREFETCH_DISTANCE < n)
-            prefetch_event(op, &events[i + PREFETCH_DISTANCE]);
+            prefetch_slots(op, &events[i + PREFETCH_DISTANCE]);
+        if (i + PREFETCH_DISTANCE / 2 < n)
+            prefetch_entry(op, &events[i + PREFETCH_DISTANCE / 2]);
         weir_err rc = process_one(op, &events[i], wall_ms);
         if (rc != WEIR_OK)
             return rc;

@@ -14,13 +14,25 @@
  * them, its dictionary of distinct values, and an arena holding its key bytes.
  * Freeing a window frees all of that at once.
  */
+#define WEIR__INLINE_KEY 16
+
 typedef struct weir__kentry {
     uint64_t hash;
-    const char *key; /* in the window's arena */
     uint32_t klen;
     uint32_t pad;
+    /* Keys up to WEIR__INLINE_KEY bytes live here, zero-padded, so that comparing them
+     * touches no other cache line; longer ones live in the window's arena. */
+    union {
+        char bytes[WEIR__INLINE_KEY];
+        const char *ptr;
+    } key;
     /* aggregate states follow, at the operator's offsets */
 } weir__kentry;
+
+static inline const char *weir__kentry_key(const weir__kentry *e)
+{
+    return e->klen <= WEIR__INLINE_KEY ? e->key.bytes : e->key.ptr;
+}
 
 typedef struct weir__win {
     int64_t start;

@@ -142,7 +142,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
             weir__kentry *e = weir__entry(op, w, k);
             msgpack_pack_array(&pk, 3);
             msgpack_pack_bin(&pk, e->klen);
-            msgpack_pack_bin_body(&pk, e->key, e->klen);
+            msgpack_pack_bin_body(&pk, weir__kentry_key(e), e->klen);
             msgpack_pack_uint64(&pk, e->hash);
             msgpack_pack_array(&pk, op->p.n_aggs);
             for (size_t a = 0; a < op->p.n_aggs; a++) {
