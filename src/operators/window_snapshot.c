@@ -399,7 +399,7 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
                 "snapshot: taken with window.size=%lldms window.allowed.lateness=%lldms "
                 "emit.mode=%s global=%s and other aggregates or not; this job has "
                 "window.size=%lldms window.allowed.lateness=%lldms emit.mode=%s global=%s "
-                "(use --reset-state to start empty)",
+                "(start with empty state to change these)",
                 (long long)size, (long long)late, emit ? "final" : "updates",
                 global ? "true" : "false", (long long)op->p.size_ms,
                 (long long)op->p.allowed_lateness_ms, op->p.emit ? "final" : "updates",

@@ -97,18 +97,6 @@ static const key_def KEYS[] = {
      "BatchWriteItem requests in flight at once."},
     {"dynamodb.max.retries", T_INT, "10", 0, 100, NULL, NULL,
      "Attempts at a throttled or failed request before the job stops with an error."},
-    {"checkpoint.interval", T_DURATION, "10s", 1, I64MAX, NULL, "--checkpoint-interval",
-     "Time between checkpoints."},
-    {"checkpoint.dir", T_STRING, "", 0, 0, NULL, "--checkpoint-dir",
-     "Directory that keeps checkpoints; empty: none."},
-    {"checkpoint.topic", T_STRING, "", 0, 0, NULL, "--checkpoint-topic",
-     "Compacted Kafka topic that keeps checkpoints; empty: none."},
-    {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
-     "Results, checkpoints and offsets commit together in Kafka transactions."},
-    {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
-     "Start from empty state even if a checkpoint of another configuration exists."},
-    {"metrics.port", T_INT, "0", 0, 65535, NULL, "--metrics-port",
-     "Port of the Prometheus /metrics endpoint on 127.0.0.1; 0: none."},
 };
 
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
