@@ -34,6 +34,8 @@ stats = {"requests": 0, "batches": 0, "forwarded_batches": 0, "forwarded_items":
          "throttled": 0, "error500": 0, "dropped": 0, "dropped_after_write": 0, "partial": 0,
          "unprocessed_items": 0, "duplicate_batches": 0, "rejected_auth": 0}
 local = threading.local()
+# Rolls of the first batches: throttle, 500, drop, write-then-drop, partial (see do_POST).
+SCRIPTED = [0.1, 0.3, 0.45, 0.55, 0.8, 0.2, 0.35, 0.8]
 
 
 def bump(k, n=1):
@@ -122,6 +124,10 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             roll = rnd.random() / max(args.fault_share, 1e-9)
             subset_seed = rnd.random()
+            # The first batches go through every kind of fault once, so that each is
+            # exercised whatever the random draws; then chance decides.
+            if args.fault_share > 0 and stats["batches"] <= len(SCRIPTED):
+                roll = SCRIPTED[stats["batches"] - 1]
         # roll < 1 means a fault; the share of each kind follows.
         if roll < 0.25:
             bump("throttled")

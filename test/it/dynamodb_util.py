@@ -10,6 +10,7 @@
                                          (key, window_start) of FIRINGS, nothing else
   query-check URL TABLE FIRINGS KEY FROM TO  weir-ddb query output (stdin) equals boto3's Query
   baseline URL TABLE --items N --threads T   items/s boto3 batch_write_item achieves
+  raw-baseline URL TABLE --items N --threads T  items/s of pre-built requests (peer ceiling)
 """
 import json
 import random
@@ -200,6 +201,47 @@ def baseline(url, table, n, threads):
           f"({threads} threads)")
 
 
+def raw_baseline(url, table, n, threads):
+    """Pre-built 25-item BatchWriteItem bodies over keep-alive connections from `threads`
+    threads, with a fixed (unchecked by dynalite) Authorization: what dynalite accepts when
+    the client costs almost nothing."""
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    per = n // threads // 25
+    bodies = [[json.dumps({"RequestItems": {table: [{"PutRequest": {"Item": {
+        "product_id": {"S": f"r{t}-{(b * 25 + i) % 1000}"},
+        "window_start": {"S": iso(1704067200000 + (b * 25 + i) // 1000 * 60000)},
+        "window_end": {"S": iso(1704067260000)},
+        "unique_user_count": {"N": "1"}, "event_count": {"N": "2"}}}} for i in range(25)]}})
+        for b in range(per)] for t in range(threads)]
+    hdrs = {"Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem", "X-Amz-Date": "20240101T000000Z",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/"
+                             "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+    unprocessed = [0]
+
+    def work(t):
+        c = http.client.HTTPConnection(u.hostname, u.port)
+        for body in bodies[t]:
+            c.request("POST", "/", body=body, headers=hdrs)
+            r = c.getresponse()
+            data = json.loads(r.read())
+            if r.status != 200 or data.get("UnprocessedItems"):
+                unprocessed[0] += 1
+
+    t0 = time.time()
+    ths = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    dt = time.time() - t0
+    total = per * 25 * threads
+    print(f"raw baseline: {total} items in {dt:.3f}s = {total / dt:.0f} items/s ({threads} "
+          f"connections, {unprocessed[0]} failed requests)")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "free-port":
@@ -228,6 +270,10 @@ def main(argv):
         n = int(argv[argv.index("--items") + 1])
         t = int(argv[argv.index("--threads") + 1])
         baseline(argv[2], argv[3], n, t)
+    elif cmd == "raw-baseline":
+        n = int(argv[argv.index("--items") + 1])
+        t = int(argv[argv.index("--threads") + 1])
+        raw_baseline(argv[2], argv[3], n, t)
     else:
         print(__doc__)
         return 2
