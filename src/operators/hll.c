@@ -297,49 +297,52 @@ static weir_err grow(weir_hll *h)
     return WEIR_OK;
 }
 
+static weir_err add_entry(weir_hll *h, uint32_t e);
+
+/* The rare path of add_entry(), kept out of line so that the common one stays short. */
+__attribute__((noinline)) static weir_err grow_and_add(weir_hll *h, uint32_t e)
+{
+    weir_err rc = grow(h);
+    return rc == WEIR_OK ? add_entry(h, e) : rc;
+}
+
 static weir_err add_entry(weir_hll *h, uint32_t e)
 {
-    for (;;) {
-        if (h->mode == MODE_DENSE) {
-            dense_put_entry(h, e);
+    if (h->mode == MODE_SPARSE) {
+        uint32_t *tab = h->u.sp.tab, cap = h->u.sp.cap;
+        uint32_t s = slot_of(e, cap);
+        for (uint32_t v; (v = tab[s]) != 0;) {
+            /* Same key (the bits above rho'): keep the larger rank, which is the larger
+             * entry. */
+            if ((v ^ e) < 64) {
+                if (e > v)
+                    tab[s] = e;
+                return WEIR_OK;
+            }
+            if (++s == cap)
+                s = 0;
+        }
+        if (h->n >= load_limit(cap))
+            return grow_and_add(h, e);
+        tab[s] = e;
+        h->n++;
+        return WEIR_OK;
+    }
+    if (h->mode == MODE_DENSE) {
+        dense_put_entry(h, e);
+        return WEIR_OK;
+    }
+    for (uint32_t i = 0; i < h->n; i++) {
+        if ((h->u.inl[i] ^ e) < 64) {
+            if (e > h->u.inl[i])
+                h->u.inl[i] = e;
             return WEIR_OK;
         }
-        uint32_t key = e >> 6;
-        if (h->mode == MODE_INLINE) {
-            for (uint32_t i = 0; i < h->n; i++) {
-                if ((h->u.inl[i] >> 6) == key) {
-                    /* Same key: the larger entry is the one with the larger rank. */
-                    if (e > h->u.inl[i])
-                        h->u.inl[i] = e;
-                    return WEIR_OK;
-                }
-            }
-            if (h->n < INLINE_CAP) {
-                h->u.inl[h->n++] = e;
-                return WEIR_OK;
-            }
-        } else {
-            uint32_t *tab = h->u.sp.tab, cap = h->u.sp.cap;
-            uint32_t s = slot_of(e, cap);
-            while (tab[s]) {
-                if ((tab[s] >> 6) == key) {
-                    if (e > tab[s])
-                        tab[s] = e;
-                    return WEIR_OK;
-                }
-                if (++s == cap)
-                    s = 0;
-            }
-            if (h->n < load_limit(cap)) {
-                tab[s] = e;
-                h->n++;
-                return WEIR_OK;
-            }
-        }
-        weir_err rc = grow(h);
-        if (rc != WEIR_OK)
-            return rc;
     }
+    if (h->n >= INLINE_CAP)
+        return grow_and_add(h, e);
+    h->u.inl[h->n++] = e;
+    return WEIR_OK;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
