@@ -71,6 +71,16 @@ count=$($py -c "import sys; sys.path.insert(0, '$root/test/it'); import dynamodb
 print(sum(1 for it in u.scan('$ddb_url', 'present') if it['product_id']['S'].startswith('p')))")
 [[ $count -eq 29 ]] || die "rejected item: $count of the 29 valid items were written"
 
+# An item over DynamoDB's 400 KB limit is refused before it is sent, naming its key.
+$py -c 'import json; print(json.dumps({"product_id": "big" + "x" * 420000, "window_start": "2024-01-01T00:00:00Z", "window_end": "2024-01-01T00:01:00Z", "unique_user_count": 1, "event_count": 1}))' >"$work/big.jsonl"
+rc=0
+"$rel/weir-ddb" put --dynamodb-endpoint "$ddb_url" --dynamodb-table present \
+    --input "$work/big.jsonl" >"$work/out" 2>"$work/err" || rc=$?
+echo "oversized item: exit $rc: $(cut -c1-160 "$work/err")"
+[[ $rc -eq 1 ]] || die "oversized item: exit $rc, want 1"
+grep -q 'item product_id="bigxxx.*exceeds the 400 KB item limit' "$work/err" \
+    || die "oversized item: no clear message"
+
 # And the same sink starts fine on the good table (the failures above are not the tool's).
 echo '{"product_id":"1","window_start":"2024-01-01T00:00:00Z","window_end":"2024-01-01T00:01:00Z","unique_user_count":1,"event_count":1}' \
     | "$rel/weir-ddb" put --dynamodb-endpoint "$ddb_url" --dynamodb-table present \

@@ -51,6 +51,12 @@ PY
         || die "unique-users with --dynamodb-endpoint failed"
     grep -q '"late":true' "$work/job.jsonl" || echo "note: the job emitted no late firing"
     $py "$util" check "$ddb_url" jobtable "$work/job.jsonl" || die "job items differ from its file output"
+    # A missing table stops the job at start with exit status 2 and says why.
+    rc=0
+    "$job" --input "$work/events.jsonl" --output "$work/job2.jsonl" \
+        --dynamodb-endpoint "$ddb_url" --dynamodb-table absent 2>"$work/job.err" || rc=$?
+    [[ $rc -eq 2 ]] || die "job with a missing table: exit $rc, want 2"
+    grep -q 'table "absent" does not exist' "$work/job.err" || die "job: unclear error: $(cat "$work/job.err")"
 else
     echo "skip: jobs/unique-users.c does not create the DynamoDB sink yet"
 fi
