@@ -2,10 +2,31 @@
 #include "state/dict.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Large tables are probed at random, one slot per record: with 4 KiB pages nearly every
+ * probe also misses the TLB. Asking for transparent huge pages removes most of those. */
+#define HUGE_BYTES (2u << 20)
+
+static weir__dict_slot *alloc_slots(uint32_t n)
+{
+    size_t bytes = (size_t)n * sizeof(weir__dict_slot);
+    if (bytes < HUGE_BYTES)
+        return calloc(n, sizeof(weir__dict_slot));
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_BYTES, bytes) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
 
 int weir__dict_init(weir__dict *d, uint32_t capacity_pow2)
 {
-    d->slots = calloc(capacity_pow2, sizeof(weir__dict_slot));
+    d->slots = alloc_slots(capacity_pow2);
     if (!d->slots)
         return -1;
     d->mask = capacity_pow2 - 1;
@@ -26,7 +47,7 @@ int weir__dict_grow(weir__dict *d)
     uint32_t cap = (d->mask + 1) * 2;
     if (cap == 0)
         return -1;
-    weir__dict_slot *slots = calloc(cap, sizeof(weir__dict_slot));
+    weir__dict_slot *slots = alloc_slots(cap);
     if (!slots)
         return -1;
     uint32_t mask = cap - 1;
