@@ -959,11 +959,11 @@ weir_err weir_ddb_create_table(weir_ddb *c, const char *table, const char *pk, c
         free(b.p);
         return WEIR_ERR_NOMEM;
     }
-    const weir_ddb_response *r;
+    const weir_ddb_response *r = NULL;
     weir_err rc =
         call_retry(c, "CreateTable", b.p, b.len, c->max_retries, 2, &r, errstr, errstr_size);
     free(b.p);
-    if (rc != WEIR_OK && strcmp(r->error_type, "ResourceInUseException") != 0)
+    if (rc != WEIR_OK && !(r && strcmp(r->error_type, "ResourceInUseException") == 0))
         return rc;
     /* Wait until ACTIVE: tables start in CREATING. */
     int64_t deadline = wall_ms() + (wait_ms > 0 ? wait_ms : 0);

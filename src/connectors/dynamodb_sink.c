@@ -623,6 +623,7 @@ typedef struct ddb_sink {
     pthread_cond_t cv;
     pthread_t thread;
     int thread_started, stop, io_waiting;
+    weir_err local_err; /* a firing refused before it reached the batcher (too large) */
     char *scratch;
     size_t scratch_cap;
 } ddb_sink;
@@ -729,7 +730,7 @@ static weir_err sync_state(ddb_sink *s)
     weir_err err = weir__ddb_batcher_error(s->b, &msg);
     if (err != WEIR_OK && !s->base.error[0])
         snprintf(s->base.error, sizeof s->base.error, "%s", msg);
-    return err;
+    return err != WEIR_OK ? err : s->local_err;
 }
 
 static void wake_io(ddb_sink *s)
@@ -762,7 +763,7 @@ static weir_err sink_firing(weir_sink *base, const weir_firing *f)
         snprintf(s->base.error, sizeof s->base.error,
                  "DynamoDB: item %s=\"%.64s\" window_start=%s exceeds the 400 KB item limit",
                  s->key_attr, key, sk);
-        err = WEIR_ERR_INVALID_ARG;
+        err = s->local_err = WEIR_ERR_INVALID_ARG;
     }
     int woke = 0;
     while (err == WEIR_OK && weir__ddb_batcher_pending(s->b) >= s->cap &&
