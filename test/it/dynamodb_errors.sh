@@ -22,14 +22,14 @@ expect_fail() { # name, pattern, command...
         || die "$name: the session token leaked"
 }
 
-expect_fail "missing table" 'table "absent" does not exist' \
+expect_fail "missing table" 'table "absent" does not exist.*\[not found\]' \
     "$rel/weir-ddb" put --dynamodb-endpoint "$ddb_url" --dynamodb-table absent
 
 dead=$($py "$util" free-port)
-expect_fail "wrong endpoint" "cannot reach http://127.0.0.1:$dead/" \
+expect_fail "wrong endpoint" "cannot reach http://127.0.0.1:$dead/.*\[input/output error\]" \
     "$rel/weir-ddb" put --dynamodb-endpoint "http://127.0.0.1:$dead" --dynamodb-table present
 
-expect_fail "missing credentials" 'no AWS credentials: AWS_ACCESS_KEY_ID not set' \
+expect_fail "missing credentials" 'no AWS credentials: AWS_ACCESS_KEY_ID not set \[authentication failed\]' \
     env -u AWS_ACCESS_KEY_ID "$rel/weir-ddb" put --dynamodb-endpoint "$ddb_url" \
     --dynamodb-table present
 
@@ -44,12 +44,12 @@ pids+=($!)
 for _ in $(seq 100); do [[ -s $work/proxy.port ]] && break; sleep 0.05; done
 proxy_url=http://127.0.0.1:$(cat "$work/proxy.port")
 AWS_ACCESS_KEY_ID=REFUSEDKEY AWS_SESSION_TOKEN=weir-token-do-not-print \
-    expect_fail "refused credentials" 'UnrecognizedClientException' \
+    expect_fail "refused credentials" 'UnrecognizedClientException.*\[authentication failed\]' \
     "$rel/weir-ddb" put --dynamodb-endpoint "$proxy_url" --dynamodb-table present
 
 # The table exists but with other keys: a clear error, not failed writes later.
 $py "$util" create-table "$ddb_url" otherkeys customer_id
-expect_fail "wrong key schema" 'has the key \(customer_id, window_start\)' \
+expect_fail "wrong key schema" 'has the key \(customer_id, window_start\).*\[invalid argument\]' \
     "$rel/weir-ddb" put --dynamodb-endpoint "$ddb_url" --dynamodb-table otherkeys
 
 # One item the service rejects for good (an empty key): reported with its key and the

@@ -271,7 +271,8 @@ int main(int argc, char **argv)
     weir_sink *s;
     weir_err rc = weir_dynamodb_sink_create(conf, key_field, AGGS, N_AGGS, &s, err, sizeof err);
     if (rc != WEIR_OK) {
-        fprintf(stderr, "%s\n", err);
+        /* The code's description in brackets lets the tests check the error class. */
+        fprintf(stderr, "%s [%s]\n", err, weir_err_str(rc));
         weir_conf_destroy(conf);
         return 2;
     }
