@@ -50,7 +50,9 @@ void weir_hll_destroy(weir_hll *h);
  * bytes aligned for a pointer, owned by the caller (an aggregate's inline state). Returns
  * the sketch (at address `mem`), or NULL when precision is out of range. Values kept in
  * the first bytes need no allocation; larger sketches allocate, so the caller must
- * release it with weir_hll_embed_fini(). The bytes must not be copied while in use.
+ * release it with weir_hll_embed_fini(). The sketch holds no pointer to itself, so its
+ * bytes may be moved (memcpy, then use only the new place), but never duplicated: use
+ * weir_hll_clone() or weir_hll_merge() into an empty sketch for a copy.
  */
 weir_hll *weir_hll_embed_init(void *mem, int precision);
 
