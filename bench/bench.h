@@ -189,6 +189,7 @@ int bench_scan(bench_ctx *ctx);
 int bench_decode(bench_ctx *ctx);
 int bench_decode_cjson(bench_ctx *ctx);
 int bench_decode_jansson(bench_ctx *ctx);
+int bench_decode_jsmn(bench_ctx *ctx);
 int bench_operator_exact(bench_ctx *ctx);
 int bench_operator_hll(bench_ctx *ctx);
 int bench_file_exact(bench_ctx *ctx);

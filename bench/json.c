@@ -1,5 +1,5 @@
 /* Scenarios of reading JSON: scan (the floor), decode (weir's decoder) and its peers
- * cJSON and jansson extracting the same three fields. */
+ * cJSON, jansson and jsmn extracting the same three fields. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,9 @@
 
 #include <cjson/cJSON.h>
 #include <jansson.h>
+#define JSMN_STRICT
+#define JSMN_STATIC
+#include <jsmn.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -307,9 +310,87 @@ static double jansson_run(void *opaque, uint64_t *events, char *err, size_t errl
     return secs;
 }
 
+/* jsmn (header-only, strict mode) tokenizes; the three members are then found among the
+ * top-level tokens. jsmn alone accepts some invalid JSON (a missing comma or colon), so
+ * this is a lower bound of what a validating decoder built on it costs. */
+static int jsmn_text(const char *js, const jsmntok_t *t, const char **s, size_t *n)
+{
+    if (t->type != JSMN_STRING && t->type != JSMN_PRIMITIVE)
+        return -1;
+    *s = js + t->start;
+    *n = (size_t)(t->end - t->start);
+    return 0;
+}
+
+static int jsmn_key_is(const char *js, const jsmntok_t *t, const char *name, size_t len)
+{
+    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == len &&
+           memcmp(js + t->start, name, len) == 0;
+}
+
+static double jsmn_run(void *opaque, uint64_t *events, char *err, size_t errlen)
+{
+    peer_arm *a = opaque;
+    const bench_lines *l = a->lines;
+    uint64_t ok = 0, mix = 0;
+    jsmntok_t toks[64];
+    double t0 = bench_now();
+    for (size_t i = 0; i < l->n; i++) {
+        const char *js = l->buf + l->off[i];
+        jsmn_parser parser;
+        jsmn_init(&parser);
+        int nt = jsmn_parse(&parser, js, l->len[i], toks, 64);
+        if (nt < 1 || toks[0].type != JSMN_OBJECT)
+            continue;
+        const jsmntok_t *k = NULL, *u = NULL, *t = NULL;
+        int j = 1;
+        for (int m = 0; m < toks[0].size && j + 1 < nt; m++) {
+            const jsmntok_t *key = &toks[j], *val = &toks[j + 1];
+            if (jsmn_key_is(js, key, "product_id", 10))
+                k = val;
+            else if (jsmn_key_is(js, key, "user_id", 7))
+                u = val;
+            else if (jsmn_key_is(js, key, "timestamp", 9))
+                t = val;
+            /* Skip the value and its children. */
+            int end = val->end;
+            j += 2;
+            while (j < nt && toks[j].start < end)
+                j++;
+        }
+        const char *ks, *us;
+        size_t kn, un;
+        fields f;
+        int good =
+            k && u && t && jsmn_text(js, k, &ks, &kn) == 0 && jsmn_text(js, u, &us, &un) == 0;
+        if (good && t->type == JSMN_STRING)
+            good = ts_from_text(js + t->start, (size_t)(t->end - t->start), &f.ts) == 0;
+        else if (good && t->type == JSMN_PRIMITIVE)
+            f.ts = ts_from_int(strtoll(js + t->start, NULL, 10));
+        else
+            good = 0;
+        if (good) {
+            f.key_hash = XXH3_64bits(ks, kn);
+            f.user_fp0 = XXH3_128bits(us, un).low64;
+            mix += fields_mix(&f);
+            ok++;
+        }
+    }
+    double secs = bench_now() - t0;
+    if (ok != l->n) {
+        snprintf(err, errlen, "jsmn: only %llu of %zu records decoded", (unsigned long long)ok,
+                 l->n);
+        return -1;
+    }
+    a->checksum = mix;
+    g_sink += mix;
+    *events = ok;
+    return secs;
+}
+
 /* ---------------------------------------------------------------- the scenarios */
 
-/* peer: 0 none, 1 cJSON, 2 jansson. */
+/* peer: 0 none, 1 cJSON, 2 jansson, 3 jsmn. */
 static int decode_scenario(bench_ctx *ctx, int peer)
 {
     peer_arm pa;
@@ -340,10 +421,13 @@ static int decode_scenario(bench_ctx *ctx, int peer)
     pa.lines = &lines;
     bench_arm arms[3];
     int n = 0;
-    const char *peer_name = peer == 1 ? "cJSON 1.7" : "jansson 2.14";
+    static const char *const PEER_NAMES[] = {"", "cJSON 1.7", "jansson 2.14",
+                                             "jsmn 1.1 (strict, tokens only)"};
+    static const char *const ARM_NAMES[] = {"", "decode-cjson", "decode-jansson", "decode-jsmn"};
+    static const bench_run_fn PEER_FNS[] = {NULL, cjson_run, jansson_run, jsmn_run};
+    const char *peer_name = PEER_NAMES[peer];
     if (peer)
-        arms[n++] = BENCH_ARM(peer == 1 ? "decode-cjson" : "decode-jansson",
-                              peer == 1 ? cjson_run : jansson_run, &pa);
+        arms[n++] = BENCH_ARM(ARM_NAMES[peer], PEER_FNS[peer], &pa);
     arms[n++] = BENCH_ARM("decode (weir)", weir_decode_run, &wa);
     arms[n++] = BENCH_ARM("scan", bench_scan_run, file);
     int rc = bench_measure(ctx, arms, n);
@@ -386,4 +470,9 @@ int bench_decode_cjson(bench_ctx *ctx)
 int bench_decode_jansson(bench_ctx *ctx)
 {
     return decode_scenario(ctx, 2);
+}
+
+int bench_decode_jsmn(bench_ctx *ctx)
+{
+    return decode_scenario(ctx, 3);
 }

@@ -22,6 +22,8 @@ static const bench_scenario SCENARIOS[] = {
      bench_decode_cjson},
     {"decode-jansson", "jansson extracting the same three fields (peer of decode)", 1000000,
      bench_decode_jansson},
+    {"decode-jsmn", "jsmn tokens and a lookup of the same three fields (peer of decode)", 1000000,
+     bench_decode_jsmn},
     {"operator-exact", "the window operator, exact distinct, over pre-decoded events", 4000000,
      bench_operator_exact},
     {"operator-hll", "the window operator, HyperLogLog distinct, over pre-decoded events", 4000000,
