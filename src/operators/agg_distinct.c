@@ -191,7 +191,7 @@ static size_t d_heap(const void *state, const void *params)
 const weir_agg_ops weir_agg_distinct_exact = {
     .name = "distinct_exact",
     .state_size = sizeof(distinct_state),
-    .flags = WEIR_AGG_NEEDS_DENSE_ID,
+    .flags = WEIR_AGG_NEEDS_DENSE_ID | WEIR_AGG_DEFERRABLE,
     .init = d_init,
     .add = d_add,
     .merge = d_merge,

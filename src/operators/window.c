@@ -20,7 +20,10 @@
  */
 
 #define PREFETCH_DISTANCE 16
-#define INITIAL_KEYS      16
+/* Deferred adds per window before they are applied; 16 bytes each. */
+#define LOG_CAP      (1u << 17)
+#define LOG_MIN      1024u
+#define INITIAL_KEYS 16
 
 static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -100,6 +103,10 @@ weir_window_op *weir_window_op_new(const weir_window_params *p, weir_emit_fn emi
             op->need_dict = 1;
     }
     op->stride = off;
+    op->defer = p->n_aggs > 0;
+    for (size_t i = 0; i < p->n_aggs; i++)
+        if (!(p->aggs[i].ops->flags & WEIR_AGG_DEFERRABLE))
+            op->defer = 0;
     op->wm = weir_watermark_new(p->partitions, &p->wm);
     if (!op->wm) {
         free(op);
@@ -117,6 +124,7 @@ void weir__win_free(const weir_window_op *op, weir__win *w)
         for (size_t a = 0; a < op->p.n_aggs; a++)
             op->p.aggs[a].ops->free((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     }
+    free(w->log);
     free(w->entries);
     free(w->index);
     weir__dict_free(&w->dict);
@@ -131,6 +139,8 @@ void weir_window_op_destroy(weir_window_op *op)
     for (size_t i = 0; i < op->nwin; i++)
         weir__win_free(op, op->wins[i]);
     free(op->wins);
+    free(op->log_tmp);
+    free(op->log_count);
     weir_watermark_destroy(op->wm);
     free(op);
 }
@@ -283,8 +293,60 @@ static weir__win *get_window(weir_window_op *op, int64_t start, int64_t wm_befor
     return w;
 }
 
-static void emit_entry(weir_window_op *op, const weir__win *w, weir__kentry *e, int late)
+/*
+ * Deferred adds are grouped by entry with a counting sort (stable, so each key sees its
+ * adds in arrival order) and applied key after key: a key's state and its bitmap's
+ * containers are then fetched once per group instead of once per record.
+ */
+weir_err weir__win_flush(weir_window_op *op, weir__win *w)
 {
+    if (!w->nlog)
+        return WEIR_OK;
+    if (op->log_tmp_cap < w->nlog) {
+        weir__logrec *t = realloc(op->log_tmp, (size_t)w->logcap * sizeof(weir__logrec));
+        if (!t)
+            return WEIR_ERR_NOMEM;
+        op->log_tmp = t;
+        op->log_tmp_cap = w->logcap;
+    }
+    if (op->log_count_cap < w->nkeys + 1) {
+        uint32_t cap = w->nkeys + 1 > 1024 ? w->nkeys + 1 : 1024;
+        uint32_t *c = realloc(op->log_count, (size_t)cap * 2 * sizeof(uint32_t));
+        if (!c)
+            return WEIR_ERR_NOMEM;
+        op->log_count = c;
+        op->log_count_cap = cap * 2;
+    }
+    uint32_t *count = op->log_count;
+    memset(count, 0, ((size_t)w->nkeys + 1) * sizeof(uint32_t));
+    for (uint32_t i = 0; i < w->nlog; i++)
+        count[w->log[i].entry + 1]++;
+    for (uint32_t k = 1; k <= w->nkeys; k++)
+        count[k] += count[k - 1];
+    for (uint32_t i = 0; i < w->nlog; i++)
+        op->log_tmp[count[w->log[i].entry]++] = w->log[i];
+    weir_event ev;
+    memset(&ev, 0, sizeof ev);
+    weir_agg_input in = {&ev, 0};
+    weir_err rc = WEIR_OK;
+    for (uint32_t i = 0; i < w->nlog; i++) {
+        const weir__logrec *r = &op->log_tmp[i];
+        weir__kentry *e = weir__entry(op, w, r->entry);
+        ev.user_fp[0] = r->fp;
+        in.dense_id = r->id;
+        for (size_t a = 0; a < op->p.n_aggs; a++)
+            if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
+                WEIR_OK)
+                rc = WEIR_ERR_NOMEM;
+    }
+    w->nlog = 0;
+    return rc;
+}
+
+static void emit_entry(weir_window_op *op, weir__win *w, weir__kentry *e, int late)
+{
+    if (weir__win_flush(op, w) != WEIR_OK)
+        op->emit_failed = 1;
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     weir_firing f = {
@@ -300,7 +362,7 @@ static void emit_entry(weir_window_op *op, const weir__win *w, weir__kentry *e, 
         op->emit_failed = 1;
 }
 
-static void emit_window(weir_window_op *op, const weir__win *w)
+static void emit_window(weir_window_op *op, weir__win *w)
 {
     for (uint32_t i = 0; i < w->nkeys; i++)
         emit_entry(op, w, weir__entry(op, w, i), 0);
@@ -366,10 +428,29 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
         if (in.dense_id == UINT32_MAX)
             return WEIR_ERR_NOMEM;
     }
-    for (size_t a = 0; a < op->p.n_aggs; a++)
-        if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
-            WEIR_OK)
-            return WEIR_ERR_NOMEM;
+    if (op->defer) {
+        if (w->nlog == w->logcap) {
+            /* The log grows with the window up to LOG_CAP, so small windows stay small. */
+            if (w->logcap == LOG_CAP) {
+                if (weir__win_flush(op, w) != WEIR_OK)
+                    return WEIR_ERR_NOMEM;
+            } else {
+                uint32_t cap = w->logcap ? w->logcap * 2 : LOG_MIN;
+                weir__logrec *l = realloc(w->log, cap * sizeof(weir__logrec));
+                if (!l)
+                    return WEIR_ERR_NOMEM;
+                w->log = l;
+                w->logcap = cap;
+            }
+        }
+        uint32_t idx = (uint32_t)(((uint8_t *)e - w->entries) / op->stride);
+        w->log[w->nlog++] = (weir__logrec){idx, in.dense_id, ev->user_fp[0]};
+    } else {
+        for (size_t a = 0; a < op->p.n_aggs; a++)
+            if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
+                WEIR_OK)
+                return WEIR_ERR_NOMEM;
+    }
     op->st.accepted++;
     if (last <= wm_before) {
         op->st.late_accepted++;
@@ -467,9 +548,9 @@ void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
     uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
     for (size_t i = 0; i < op->nwin; i++) {
         const weir__win *w = op->wins[i];
-        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride +
-                 (uint64_t)(w->imask + 1) * sizeof(uint64_t) + weir__dict_bytes(&w->dict) +
-                 w->arena.bytes;
+        bytes += sizeof *w + (uint64_t)w->logcap * sizeof(weir__logrec) +
+                 (uint64_t)w->cap_keys * op->stride + (uint64_t)(w->imask + 1) * sizeof(uint64_t) +
+                 weir__dict_bytes(&w->dict) + w->arena.bytes;
         for (uint32_t k = 0; k < w->nkeys; k++) {
             const weir__kentry *e = weir__entry(op, w, k);
             for (size_t a = 0; a < op->p.n_aggs; a++)
