@@ -44,6 +44,7 @@ int bench_scan(bench_ctx *ctx)
     bench_json_u64(&ctx->out, "input_bytes", (uint64_t)size);
     bench_json_num(&ctx->out, "bytes_per_sec_median", s.median * (double)size / (double)scan.events,
                    0);
+    bench_json_num(&ctx->out, "scan_events_per_sec_median", s.median, 0);
     bench_json_num(&ctx->out, "vs_scan", 1.0, 4);
     bench_say("  scan: %.0f MB/s of JSON lines (%.1f bytes per record)",
               s.median * (double)size / (double)scan.events / 1e6, (double)size / scan.events);
