@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weir/dynamodb.h"
 #include "weir/job.h"
+#include "weir/kafka.h"
 #include "weir/weir.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -149,9 +151,33 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Sinks beside the job's own output: DynamoDB when configured. */
+    weir_agg_spec aggs[WEIR_MAX_AGGS];
+    int hll_precision;
+    size_t n_aggs = weir_aggs_from_conf(conf, aggs, &hll_precision);
+    const char *key_field =
+        weir_conf_get_bool(conf, "global") ? NULL : weir_conf_get(conf, "key.field");
     weir_sink *extra[4];
     size_t n_extra = 0;
-    code = weir_file_job_run(conf, extra, n_extra, &stop_flag, stderr, table);
+    if (weir_dynamodb_enabled(conf)) {
+        weir_sink *ddb;
+        if (weir_dynamodb_sink_create(conf, key_field, aggs, n_aggs, &ddb, err, sizeof err) !=
+            WEIR_OK) {
+            code = bad(err);
+            goto out;
+        }
+        extra[n_extra++] = ddb;
+    }
+    if (weir_conf_get(conf, "brokers")[0])
+        code = weir_kafka_job_run(conf, extra, n_extra,
+                                  (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
+                                  weir_conf_get_bool(conf, "drain"), &stop_flag, stderr);
+    else
+        code = weir_file_job_run(conf, extra, n_extra, &stop_flag, stderr, table);
+    for (size_t i = 0; i < n_extra; i++) {
+        /* The job loops flushed every sink already; a failure there set the exit code. */
+        weir_sink_destroy(extra[i]);
+    }
 out:
     weir_conf_destroy(conf);
     return code;

@@ -84,6 +84,12 @@ static const key_def KEYS[] = {
     {"input.keyed", T_BOOL, "true", 0, 0, NULL, NULL,
      "The input topic is partitioned by the grouping key, so each partition runs as its own "
      "pipeline; false runs one pipeline over all partitions."},
+    {"stop.when.idle", T_DURATION, "off", 0, I64MAX, "off", "--stop-when-idle",
+     "Kafka mode: stop once every assigned partition is at its end and no record arrived for "
+     "this long; `off` runs until SIGINT or SIGTERM."},
+    {"drain", T_BOOL, "false", 0, 0, NULL, "--drain",
+     "Kafka mode: when stopping because the input is drained, fire every open window first, as "
+     "at the end of a file."},
     {"dynamodb.table", T_STRING, "ecom-analytics", 0, 0, NULL, "--dynamodb-table",
      "DynamoDB table that receives every firing."},
     {"dynamodb.endpoint", T_STRING, "", 0, 0, NULL, "--dynamodb-endpoint",

@@ -310,8 +310,10 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     }
     if (rc == WEIR_OK)
         rc = weir_pipeline_finish(p);
+    /* Network sinks retry with backoff and give up by themselves after their retry limit;
+     * the timeout only guards against a peer that stops answering altogether. */
     for (size_t i = 0; i < n_sinks && rc == WEIR_OK; i++)
-        rc = weir_sink_flush(sinks[i], 30000);
+        rc = weir_sink_flush(sinks[i], 600000);
     if (rc == WEIR_OK)
         rc = weir_sink_flush(late, 30000);
     if (rc == WEIR_OK)
