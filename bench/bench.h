@@ -70,6 +70,7 @@ typedef struct bench_ctx {
     int events_given;
     uint64_t seed;
     int runs;
+    int main_only;      /* --main-only: run arm 0 only (profiling); ratios come out null */
     char tmpdir[256];  /* this process's scratch directory, removed at exit */
     char datadir[256]; /* where generated inputs are kept (tmpdir or $WEIR_BENCH_DATA_DIR) */
     char bindir[256];  /* directory of weir-bench itself (build/bin) */

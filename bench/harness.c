@@ -245,11 +245,13 @@ static int run_arm(bench_ctx *ctx, bench_arm *a, const char *label, int slot)
 
 int bench_measure(bench_ctx *ctx, bench_arm *arms, int n_arms)
 {
-    for (int i = 0; i < n_arms; i++) {
+    for (int i = 0; i < n_arms; i++)
         arms[i].runs = 0;
+    if (ctx->main_only)
+        n_arms = 1;
+    for (int i = 0; i < n_arms && !ctx->main_only; i++)
         if (run_arm(ctx, &arms[i], "warm-up", -1) != 0)
             return -1;
-    }
     for (int r = 0; r < ctx->runs; r++) {
         char label[32];
         snprintf(label, sizeof label, "run %d/%d", r + 1, ctx->runs);

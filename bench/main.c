@@ -15,7 +15,7 @@
 
 static const bench_scenario SCENARIOS[] = {
     {"scan", "read the JSON-lines file in 4 MiB blocks and split it into records: the floor",
-     4000000, bench_scan},
+     8000000, bench_scan},
     {"decode", "weir_decoder_decode over every line (validation, fields, timestamp, hashes)",
      1000000, bench_decode},
     {"decode-cjson", "cJSON extracting the same three fields (peer of decode)", 1000000,
@@ -24,13 +24,13 @@ static const bench_scenario SCENARIOS[] = {
      bench_decode_jansson},
     {"decode-jsmn", "jsmn tokens and a lookup of the same three fields (peer of decode)", 1000000,
      bench_decode_jsmn},
-    {"operator-exact", "the window operator, exact distinct, over pre-decoded events", 4000000,
+    {"operator-exact", "the window operator, exact distinct, over pre-decoded events", 8000000,
      bench_operator_exact},
-    {"operator-hll", "the window operator, HyperLogLog distinct, over pre-decoded events", 4000000,
+    {"operator-hll", "the window operator, HyperLogLog distinct, over pre-decoded events", 8000000,
      bench_operator_hll},
-    {"file-exact", "the whole file job (unique-users), JSON in and out, exact", 4000000,
+    {"file-exact", "the whole file job (unique-users), JSON in and out, exact", 8000000,
      bench_file_exact},
-    {"file-hll", "the whole file job (unique-users), JSON in and out, HyperLogLog", 4000000,
+    {"file-hll", "the whole file job (unique-users), JSON in and out, HyperLogLog", 8000000,
      bench_file_hll},
     {"hll-add", "HyperLogLog adds of pre-computed hashes, dense and sparse sketches", 4000000,
      bench_hll_add},
@@ -38,7 +38,7 @@ static const bench_scenario SCENARIOS[] = {
      bench_hll_vs_redis},
     {"state-memory", "operator state bytes per live (product, user, window), exact and hll",
      1000000, bench_state_memory},
-    {"kafka-e2e", "dev broker -> the job in Kafka mode -> results topic", 1000000, bench_kafka_e2e},
+    {"kafka-e2e", "dev broker -> the job in Kafka mode -> results topic", 500000, bench_kafka_e2e},
     {"dynamodb-sink", "window results per second into dynalite through the DynamoDB sink", 5000,
      bench_dynamodb_sink},
 };
@@ -75,6 +75,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: weir-bench --scenario NAME [--events N] [--seed S] [--runs R]\n"
             "       weir-bench --list\n"
+            "       weir-bench --scenario NAME --main-only ... (for profilers: only the\n"
+            "       scenario's own work, no warm-up, no scan or peer runs, ratios null)\n"
             "Runs one scenario R times (default 5) after a warm-up, prints a line per run and,\n"
             "last, one JSON line with the median, min and max events per second.\n"
             "Environment: WEIR_BENCH_DATA_DIR keeps generated inputs between invocations;\n"
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
             for (size_t k = 0; k < N_SCENARIOS; k++)
                 printf("%-16s %s\n", SCENARIOS[k].name, SCENARIOS[k].what);
             return 0;
+        } else if (!strcmp(a, "--main-only")) {
+            ctx.main_only = 1;
         } else if (!strcmp(a, "--scenario") && v) {
             ctx.scenario = v;
             i++;
