@@ -19,7 +19,7 @@
  * so that their cache misses overlap instead of queueing.
  */
 
-#define PREFETCH_DISTANCE 16
+#define PREFETCH_DISTANCE 32
 /* Deferred adds per window before they are applied; 16 bytes each. */
 #define LOG_CAP      (1u << 17)
 #define LOG_MIN      1024u
