@@ -7,8 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "weir/job.h"
 #include "weir/pipeline.h"
 
 #define TICK_MS         100
@@ -55,20 +55,6 @@ typedef struct job {
     char reason[512];
 } job;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void fail(job *j, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(job *j, int rc, const char *fmt, ...)
 {
@@ -81,29 +67,6 @@ static void fail(job *j, int rc, const char *fmt, ...)
     va_end(ap);
 }
 
-static void stats_add(weir_pipeline_stats *acc, const weir_pipeline_stats *s)
-{
-    acc->records += s->records;
-    acc->valid += s->valid;
-    acc->invalid += s->invalid;
-    for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
-        acc->invalid_by[i] += s->invalid_by[i];
-    const weir_window_stats *w = &s->window;
-    weir_window_stats *a = &acc->window;
-    a->accepted += w->accepted;
-    a->late_dropped += w->late_dropped;
-    a->late_accepted += w->late_accepted;
-    a->late_firings += w->late_firings;
-    a->future_skewed += w->future_skewed;
-    a->windows_created += w->windows_created;
-    a->windows_freed += w->windows_freed;
-    a->keys_created += w->keys_created;
-    a->emissions += w->emissions;
-    a->live_windows += w->live_windows;
-    a->live_keys += w->live_keys;
-    a->state_bytes += w->state_bytes;
-}
-
 static void destroy_pipeline(job *j, weir_pipeline *p)
 {
     if (!p)
@@ -112,7 +75,7 @@ static void destroy_pipeline(job *j, weir_pipeline *p)
     weir_pipeline_stats_get(p, &s);
     /* A destroyed pipeline's live state is gone: count what it did, not what it held. */
     s.window.live_windows = s.window.live_keys = s.window.state_bytes = 0;
-    stats_add(&j->gone, &s);
+    weir_pipeline_stats_add(&j->gone, &s);
     weir_pipeline_destroy(p);
 }
 
@@ -467,13 +430,13 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
     if (j->global) {
         weir_pipeline_stats g;
         weir_pipeline_stats_get(j->global, &g);
-        stats_add(&s, &g);
+        weir_pipeline_stats_add(&s, &g);
     }
     for (int p = 0; p < j->n_by_part; p++)
         if (j->by_part[p]) {
             weir_pipeline_stats g;
             weir_pipeline_stats_get(j->by_part[p], &g);
-            stats_add(&s, &g);
+            weir_pipeline_stats_add(&s, &g);
         }
     weir_kafka_source_stats ss = {0};
     if (j->src)
@@ -482,35 +445,21 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
     weir_kafka_sink_stats_get(j->results, &rs);
     weir_kafka_sink_stats_get(j->dead_letter, &ds);
 
-    double rate = active > 0 ? (double)s.records / active : 0;
-    fprintf(out,
-            "{\"mode\":\"kafka\",\"records\":%" PRIu64 ",\"valid\":%" PRIu64 ",\"invalid\":%" PRIu64
-            ",\"invalid_by\":{",
-            s.records, s.valid, s.invalid);
-    int first = 1;
-    for (int i = 1; i < WEIR_REC_STATUS_COUNT; i++) {
-        if (!s.invalid_by[i])
-            continue;
-        fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",",
-                weir_rec_status_name((weir_rec_status)i), s.invalid_by[i]);
-        first = 0;
-    }
-    fprintf(out,
-            "},\"late_dropped\":%" PRIu64 ",\"late_firings\":%" PRIu64 ",\"windows\":%" PRIu64
-            ",\"emissions\":%" PRIu64 ",\"open_windows\":%" PRIu64
-            ",\"elapsed_s\":%.3f,\"active_s\":%.3f,\"events_per_sec\":%.0f,\"partitions\":%d,"
-            "\"stopped_by\":\"%s\",",
-            s.window.late_dropped, s.window.late_firings, s.window.windows_created,
-            s.window.emissions, s.window.live_windows, elapsed, active, rate, j->partitions_seen,
-            stopped_by);
-    fprintf(out,
-            "\"kafka\":{\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"rebalances\":%" PRIu64
-            ",\"commits\":%" PRIu64 ",\"commit_errors\":%" PRIu64 ",\"consumer_errors\":%" PRIu64
-            ",\"produced\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"delivery_failures\":%" PRIu64
-            ",\"dead_letters\":%" PRIu64 "}}\n",
-            ss.messages, ss.bytes, ss.rebalances, ss.commits, ss.commit_errors, ss.errors,
-            rs.produced, rs.delivered, rs.failed + ds.failed, ds.delivered);
-    fflush(out);
+    /* elapsed_sec (and so events_per_sec) is the span from the first message to the end of
+     * the last batch's processing: joining the group and waiting for input do not count.
+     * run_sec is the whole run. */
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             ",\"mode\":\"kafka\",\"run_sec\":%.3f,\"open_windows\":%" PRIu64
+             ",\"partitions\":%d,\"stopped_by\":\"%s\",\"kafka\":{\"messages\":%" PRIu64
+             ",\"bytes\":%" PRIu64 ",\"rebalances\":%" PRIu64 ",\"commits\":%" PRIu64
+             ",\"commit_errors\":%" PRIu64 ",\"consumer_errors\":%" PRIu64 ",\"produced\":%" PRIu64
+             ",\"delivered\":%" PRIu64 ",\"delivery_failures\":%" PRIu64
+             ",\"dead_letters\":%" PRIu64 "}",
+             elapsed, s.window.live_windows, j->partitions_seen, stopped_by, ss.messages, ss.bytes,
+             ss.rebalances, ss.commits, ss.commit_errors, ss.errors, rs.produced, rs.delivered,
+             rs.failed + ds.failed, ds.delivered);
+    weir_job_write_summary(out, &s, active, extra);
 }
 
 static int setup(job *j, weir_sink *const *extra, size_t n_extra)
@@ -612,7 +561,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     job j;
     memset(&j, 0, sizeof j);
     j.conf = conf;
-    double t0 = mono_s(), t_first = 0, t_last = 0;
+    double t0 = weir_mono_sec(), t_first = 0, t_last = 0;
 
     if (setup(&j, extra_sinks, n_extra) != 0) {
         fprintf(stderr, "weir: %s\n", j.reason);
@@ -635,24 +584,24 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         teardown(&j);
         return 1;
     }
-    int64_t now = wall_ms(), last_tick = now, last_commit = now, last_msg = now;
+    int64_t now = weir_wall_ms(), last_tick = now, last_commit = now, last_msg = now;
     const char *stopped_by = "signal";
     while (!j.rc) {
         if (stop && *stop)
             break;
         weir_err perr = WEIR_OK;
         size_t n = weir_kafka_source_poll(j.src, msgs, batch, TICK_MS, &perr);
-        now = wall_ms();
+        now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, 1, "the Kafka consumer failed for good");
             break;
         }
         if (n) {
             if (!t_first)
-                t_first = mono_s();
+                t_first = weir_mono_sec();
             last_msg = now;
             process(&j, msgs, n, now);
-            t_last = mono_s();
+            t_last = weir_mono_sec();
         }
         if (now - last_tick >= TICK_MS) {
             tick_all(&j, now);
@@ -688,7 +637,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     }
     if (j.rc)
         fprintf(stderr, "weir: %s\n", j.reason);
-    double elapsed = mono_s() - t0;
+    double elapsed = weir_mono_sec() - t0;
     double active = t_last > t_first ? t_last - t_first : 0;
     if (summary_out) {
         /* Open windows are counted before the final revocation drops them. */
