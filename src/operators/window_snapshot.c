@@ -191,6 +191,66 @@ done:
     return rc;
 }
 
+/*
+ * msgpack-c allocates room for every element an array or map header declares before it
+ * reads them, so a crafted header could ask for terabytes. This walk checks that each
+ * declared length fits in the bytes that remain (every element takes at least one byte)
+ * before msgpack-c sees the body. Returns the end of the value, or NULL.
+ */
+static const uint8_t *mp_check(const uint8_t *p, const uint8_t *e, int depth)
+{
+    if (p >= e || depth > 32)
+        return NULL;
+    uint8_t b = *p++;
+    uint64_t n = 0, elems = 0, skip = 0;
+    size_t rem = (size_t)(e - p);
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return p;
+    if (b >= 0x80 && b <= 0x8f)
+        elems = 2 * (uint64_t)(b & 0x0f);
+    else if (b >= 0x90 && b <= 0x9f)
+        elems = b & 0x0f;
+    else if (b >= 0xa0 && b <= 0xbf)
+        skip = b & 0x1f;
+    else {
+        static const struct {
+            uint8_t code, lenbytes, fixed, kind; /* kind: 0 fixed, 1 bytes, 2 array, 3 map, 4 ext */
+        } T[] = {{0xc4, 1, 0, 1},  {0xc5, 2, 0, 1}, {0xc6, 4, 0, 1}, {0xc7, 1, 1, 4},
+                 {0xc8, 2, 1, 4},  {0xc9, 4, 1, 4}, {0xca, 0, 4, 0}, {0xcb, 0, 8, 0},
+                 {0xcc, 0, 1, 0},  {0xcd, 0, 2, 0}, {0xce, 0, 4, 0}, {0xcf, 0, 8, 0},
+                 {0xd0, 0, 1, 0},  {0xd1, 0, 2, 0}, {0xd2, 0, 4, 0}, {0xd3, 0, 8, 0},
+                 {0xd4, 0, 2, 0},  {0xd5, 0, 3, 0}, {0xd6, 0, 5, 0}, {0xd7, 0, 9, 0},
+                 {0xd8, 0, 17, 0}, {0xd9, 1, 0, 1}, {0xda, 2, 0, 1}, {0xdb, 4, 0, 1},
+                 {0xdc, 2, 0, 2},  {0xdd, 4, 0, 2}, {0xde, 2, 0, 3}, {0xdf, 4, 0, 3}};
+        size_t i = 0;
+        while (i < sizeof T / sizeof T[0] && T[i].code != b)
+            i++;
+        if (i == sizeof T / sizeof T[0])
+            return NULL; /* 0xc1 is never used */
+        if (rem < T[i].lenbytes)
+            return NULL;
+        for (int k = 0; k < T[i].lenbytes; k++)
+            n = n << 8 | p[k]; /* msgpack lengths are big-endian */
+        p += T[i].lenbytes;
+        rem -= T[i].lenbytes;
+        switch (T[i].kind) {
+        case 0: skip = T[i].fixed; break;
+        case 1: skip = n; break;
+        case 2: elems = n; break;
+        case 3: elems = 2 * n; break;
+        default: skip = n + 1; break;
+        }
+    }
+    if (skip)
+        return skip <= rem ? p + skip : NULL;
+    if (elems > rem)
+        return NULL;
+    for (uint64_t i = 0; i < elems; i++)
+        if (!(p = mp_check(p, e, depth + 1)))
+            return NULL;
+    return p;
+}
+
 /* Reading helpers: each returns 0 when the object has the expected shape. */
 static int get_i64(const msgpack_object *o, int64_t *v)
 {
@@ -346,10 +406,13 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
         fmt_err(errstr, errstr_size, "snapshot: truncated or oversized (%zu bytes)", len);
         return WEIR_ERR_CORRUPT;
     }
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* Fuzz builds skip the checksum so that mutated bodies reach the checks behind it. */
     if (XXH64(buf + HEADER, clen, 0) != get64(buf + 32)) {
         fmt_err(errstr, errstr_size, "snapshot: checksum mismatch");
         return WEIR_ERR_CORRUPT;
     }
+#endif
     unsigned long long fsz = ZSTD_getFrameContentSize(buf + HEADER, clen);
     if (fsz != raw_len) {
         fmt_err(errstr, errstr_size, "snapshot: compressed body does not match its header");
@@ -372,7 +435,9 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     size_t nw = 0, nfired = 0;
     weir_window_stats saved = op->st;
     int64_t *maxima = NULL;
-    if (msgpack_unpack_next(&up, body, raw_len, &off) != MSGPACK_UNPACK_SUCCESS || off != raw_len) {
+    if (mp_check((const uint8_t *)body, (const uint8_t *)body + raw_len, 0) !=
+            (const uint8_t *)body + raw_len ||
+        msgpack_unpack_next(&up, body, raw_len, &off) != MSGPACK_UNPACK_SUCCESS || off != raw_len) {
         fmt_err(errstr, errstr_size, "snapshot: malformed body");
         goto done;
     }

@@ -77,8 +77,8 @@ static void event_at(const weir_gen_params *p, const zipf *z, uint64_t i, uint64
                      weir_gen_event *e)
 {
     int64_t slot = p->start_ms + (int64_t)(i * 1000 / (p->rate ? p->rate : 1));
-    int64_t delay = p->disorder_ms ? (int64_t)(weir_gen_next(s) % (uint64_t)(p->disorder_ms + 1))
-                                   : 0;
+    int64_t delay =
+        p->disorder_ms ? (int64_t)(weir_gen_next(s) % (uint64_t)(p->disorder_ms + 1)) : 0;
     if (p->late_fraction > 0 && unit(s) < p->late_fraction && p->late_max_ms > p->disorder_ms)
         delay = p->disorder_ms +
                 (int64_t)(weir_gen_next(s) % (uint64_t)(p->late_max_ms - p->disorder_ms)) + 1;
@@ -117,8 +117,8 @@ static void iso(int64_t ms, char *buf, int offset_min)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    int n = sprintf(buf, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d,
-                    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    int n = sprintf(buf, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d, (int)(rem / 3600),
+                    (int)(rem / 60 % 60), (int)(rem % 60));
     if (msec)
         n += sprintf(buf + n, ".%03d", msec);
     if (offset_min == 0)
@@ -131,20 +131,53 @@ static void iso(int64_t ms, char *buf, int offset_min)
 static void bad_record(FILE *out, uint64_t *s, const weir_gen_event *e)
 {
     switch (weir_gen_next(s) % 14) {
-    case 0: fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\",\"timest\n", e->user, e->product); break;
+    case 0:
+        fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\",\"timest\n", e->user, e->product);
+        break;
     case 1: fprintf(out, "[1,2,3]\n"); break;
     case 2: fprintf(out, "\"just a string\"\n"); break;
-    case 3: fprintf(out, "{\"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->product, (long long)e->ts); break;
-    case 4: fprintf(out, "{\"user_id\":\"u%u\",\"timestamp\":%lld}\n", e->user, (long long)e->ts); break;
-    case 5: fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\"}\n", e->user, e->product); break;
-    case 6: fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\",\"timestamp\":\"yesterday\"}\n", e->user, e->product); break;
-    case 7: fprintf(out, "{\"user_id\":true,\"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->product, (long long)e->ts); break;
-    case 8: fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":{\"id\":1},\"timestamp\":%lld}\n", e->user, (long long)e->ts); break;
+    case 3:
+        fprintf(out, "{\"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->product, (long long)e->ts);
+        break;
+    case 4:
+        fprintf(out, "{\"user_id\":\"u%u\",\"timestamp\":%lld}\n", e->user, (long long)e->ts);
+        break;
+    case 5:
+        fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\"}\n", e->user, e->product);
+        break;
+    case 6:
+        fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":\"p%u\",\"timestamp\":\"yesterday\"}\n",
+                e->user, e->product);
+        break;
+    case 7:
+        fprintf(out, "{\"user_id\":true,\"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->product,
+                (long long)e->ts);
+        break;
+    case 8:
+        fprintf(out, "{\"user_id\":\"u%u\",\"product_id\":{\"id\":1},\"timestamp\":%lld}\n",
+                e->user, (long long)e->ts);
+        break;
     case 9: fprintf(out, "\n"); break;
-    case 10: fprintf(out, "{\"user_id\":\"u\xff\xfe%u\",\"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->user, e->product, (long long)e->ts); break;
-    case 11: fputs("{\"user_id\":\"u1\",\"product_id\":\"p1\",", out); fputc(0, out); fprintf(out, "\"timestamp\":%lld}\n", (long long)e->ts); break;
-    case 12: for (int i = 0; i < 200; i++) fputc('[', out); for (int i = 0; i < 200; i++) fputc(']', out); fputc('\n', out); break;
-    default: fprintf(out, "{\"user_id\":\"u%u\" \"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->user, e->product, (long long)e->ts); break;
+    case 10:
+        fprintf(out, "{\"user_id\":\"u\xff\xfe%u\",\"product_id\":\"p%u\",\"timestamp\":%lld}\n",
+                e->user, e->product, (long long)e->ts);
+        break;
+    case 11:
+        fputs("{\"user_id\":\"u1\",\"product_id\":\"p1\",", out);
+        fputc(0, out);
+        fprintf(out, "\"timestamp\":%lld}\n", (long long)e->ts);
+        break;
+    case 12:
+        for (int i = 0; i < 200; i++)
+            fputc('[', out);
+        for (int i = 0; i < 200; i++)
+            fputc(']', out);
+        fputc('\n', out);
+        break;
+    default:
+        fprintf(out, "{\"user_id\":\"u%u\" \"product_id\":\"p%u\",\"timestamp\":%lld}\n", e->user,
+                e->product, (long long)e->ts);
+        break;
     }
 }
 
@@ -168,7 +201,10 @@ int weir_gen_write(const weir_gen_params *p, FILE *out)
         switch (enc) {
         case 0: iso(e.ts, ts, 0); break;
         case 1: iso(e.ts, ts, (int)(weir_gen_next(&s2) % 3) * 90 - 90); break;
-        case 2: snprintf(ts, sizeof ts, "%lld", (long long)(e.ts >= 0 ? e.ts / 1000 : -((-e.ts + 999) / 1000))); break;
+        case 2:
+            snprintf(ts, sizeof ts, "%lld",
+                     (long long)(e.ts >= 0 ? e.ts / 1000 : -((-e.ts + 999) / 1000)));
+            break;
         default: snprintf(ts, sizeof ts, "%lld", (long long)e.ts); break;
         }
         int quoted_ts = enc < 2;

@@ -7,17 +7,17 @@
 
 typedef struct weir_gen_params {
     uint64_t seed;
-    uint64_t events;          /* records to write, malformed ones included */
-    uint32_t products;        /* distinct keys */
-    double zipf_s;            /* 0: uniform products; otherwise the Zipf exponent */
-    uint32_t users;           /* distinct users, uniform */
-    uint32_t rate;            /* events per second of event time */
-    int64_t start_ms;         /* event time of the first record */
-    int64_t disorder_ms;      /* records arrive up to this much behind their slot */
-    double late_fraction;     /* share of records delayed far beyond the disorder */
-    int64_t late_max_ms;      /* how far, at most */
-    double bad_fraction;      /* share of malformed records */
-    int mixed_encodings;      /* timestamps as ISO text, seconds and milliseconds; integer keys */
+    uint64_t events;      /* records to write, malformed ones included */
+    uint32_t products;    /* distinct keys */
+    double zipf_s;        /* 0: uniform products; otherwise the Zipf exponent */
+    uint32_t users;       /* distinct users, uniform */
+    uint32_t rate;        /* events per second of event time */
+    int64_t start_ms;     /* event time of the first record */
+    int64_t disorder_ms;  /* records arrive up to this much behind their slot */
+    double late_fraction; /* share of records delayed far beyond the disorder */
+    int64_t late_max_ms;  /* how far, at most */
+    double bad_fraction;  /* share of malformed records */
+    int mixed_encodings;  /* timestamps as ISO text, seconds and milliseconds; integer keys */
 } weir_gen_params;
 
 /* Defaults: seed 1, 10^6 events, 10,000 Zipf(1.0) products, 10^6 users, 100,000 events/s

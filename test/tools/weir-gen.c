@@ -22,24 +22,34 @@ int main(int argc, char **argv)
             continue;
         }
         if (!v) {
-            fprintf(stderr,
-                    "usage: weir-gen [--seed S] [--events N] [--products N] [--zipf S] "
-                    "[--users N] [--rate N] [--start-ms T] [--disorder-ms D] [--late F] "
-                    "[--late-max-ms D] [--bad F] [--mixed]\n");
+            fprintf(stderr, "usage: weir-gen [--seed S] [--events N] [--products N] [--zipf S] "
+                            "[--users N] [--rate N] [--start-ms T] [--disorder-ms D] [--late F] "
+                            "[--late-max-ms D] [--bad F] [--mixed]\n");
             return 2;
         }
         i++;
-        if (arg(a, "--seed")) p.seed = strtoull(v, NULL, 10);
-        else if (arg(a, "--events")) p.events = strtoull(v, NULL, 10);
-        else if (arg(a, "--products")) p.products = (uint32_t)strtoul(v, NULL, 10);
-        else if (arg(a, "--zipf")) p.zipf_s = atof(v);
-        else if (arg(a, "--users")) p.users = (uint32_t)strtoul(v, NULL, 10);
-        else if (arg(a, "--rate")) p.rate = (uint32_t)strtoul(v, NULL, 10);
-        else if (arg(a, "--start-ms")) p.start_ms = strtoll(v, NULL, 10);
-        else if (arg(a, "--disorder-ms")) p.disorder_ms = strtoll(v, NULL, 10);
-        else if (arg(a, "--late")) p.late_fraction = atof(v);
-        else if (arg(a, "--late-max-ms")) p.late_max_ms = strtoll(v, NULL, 10);
-        else if (arg(a, "--bad")) p.bad_fraction = atof(v);
+        if (arg(a, "--seed"))
+            p.seed = strtoull(v, NULL, 10);
+        else if (arg(a, "--events"))
+            p.events = strtoull(v, NULL, 10);
+        else if (arg(a, "--products"))
+            p.products = (uint32_t)strtoul(v, NULL, 10);
+        else if (arg(a, "--zipf"))
+            p.zipf_s = atof(v);
+        else if (arg(a, "--users"))
+            p.users = (uint32_t)strtoul(v, NULL, 10);
+        else if (arg(a, "--rate"))
+            p.rate = (uint32_t)strtoul(v, NULL, 10);
+        else if (arg(a, "--start-ms"))
+            p.start_ms = strtoll(v, NULL, 10);
+        else if (arg(a, "--disorder-ms"))
+            p.disorder_ms = strtoll(v, NULL, 10);
+        else if (arg(a, "--late"))
+            p.late_fraction = atof(v);
+        else if (arg(a, "--late-max-ms"))
+            p.late_max_ms = strtoll(v, NULL, 10);
+        else if (arg(a, "--bad"))
+            p.bad_fraction = atof(v);
         else {
             fprintf(stderr, "weir-gen: unknown option %s\n", a);
             return 2;
