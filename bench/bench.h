@@ -70,7 +70,7 @@ typedef struct bench_ctx {
     int events_given;
     uint64_t seed;
     int runs;
-    int main_only;      /* --main-only: run arm 0 only (profiling); ratios come out null */
+    int main_only;     /* --main-only: run arm 0 only (profiling); ratios come out null */
     char tmpdir[256];  /* this process's scratch directory, removed at exit */
     char datadir[256]; /* where generated inputs are kept (tmpdir or $WEIR_BENCH_DATA_DIR) */
     char bindir[256];  /* directory of weir-bench itself (build/bin) */
@@ -166,6 +166,15 @@ int bench_free_port(void);
 pid_t bench_spawn(char *const argv[], const char *log_path);
 /* Waits for a child of bench_spawn() to exit and returns its wait status. */
 int bench_wait(pid_t pid);
+/*
+ * Runs a job binary to its end: stdin and stdout /dev/null, stderr to `log`. Returns the
+ * wall seconds from start to exit (or -1 when it cannot start) and fills its wait status,
+ * its peak RSS and its last JSON line on stderr (the run summary; "" when none).
+ */
+double bench_run_job(char *const argv[], const char *log, int *status, uint64_t *peak_rss,
+                     char *summary, size_t summary_size);
+/* The number after "key": in a JSON line, or -1. */
+double bench_summary_num(const char *line, const char *key);
 /* Sends SIGTERM, waits up to `grace_ms`, then SIGKILL; reaps it. */
 void bench_stop(pid_t pid, int grace_ms);
 /* Kills and reaps every child still running (at exit). */

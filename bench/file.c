@@ -1,18 +1,12 @@
 /* Scenarios of the whole file job: build/bin/unique-users reading generated JSON lines and
  * writing its JSON results to /dev/null, exact or HyperLogLog. */
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-extern char **environ;
 
 typedef struct job_arm {
     const char *job;   /* path of unique-users */
@@ -26,59 +20,31 @@ typedef struct job_arm {
     int n_runs;
 } job_arm;
 
-/* The number after "key": in the summary line, or -1. */
-static double summary_num(const char *line, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(line, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
-
 static double job_run(void *opaque, uint64_t *events, char *err, size_t errlen)
 {
     job_arm *a = opaque;
     char *argv[] = {(char *)a->job, "--input",    (char *)a->input,         "--output",
                     "/dev/null",    "--distinct", a->hll ? "hll" : "exact", NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, a->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    double t0 = bench_now();
-    int rc = posix_spawn(&pid, a->job, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start %s: %s", a->job, strerror(rc));
+    int status = -1;
+    uint64_t rss = 0;
+    char line[4096];
+    double secs = bench_run_job(argv, a->log, &status, &rss, line, sizeof line);
+    if (secs < 0) {
+        snprintf(err, errlen, "cannot start %s", a->job);
         return -1;
-    }
-    int status;
-    struct rusage ru;
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
-        ;
-    double secs = bench_now() - t0;
-    char line[4096] = "";
-    FILE *f = fopen(a->log, "r");
-    if (f) {
-        /* The summary is the last line of stderr. */
-        char buf[4096];
-        while (fgets(buf, sizeof buf, f))
-            if (buf[0] == '{')
-                snprintf(line, sizeof line, "%s", buf);
-        fclose(f);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !line[0]) {
         snprintf(err, errlen, "unique-users exited with status %d (log %s)",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, a->log);
         return -1;
     }
-    a->valid = (uint64_t)summary_num(line, "valid");
-    a->emissions = (uint64_t)summary_num(line, "emissions");
-    a->job_eps = summary_num(line, "events_per_sec");
+    a->valid = (uint64_t)bench_summary_num(line, "valid");
+    a->emissions = (uint64_t)bench_summary_num(line, "emissions");
+    a->job_eps = bench_summary_num(line, "events_per_sec");
     if (a->n_runs < BENCH_MAX_RUNS)
         a->job_eps_runs[a->n_runs++] = a->job_eps;
-    if ((uint64_t)ru.ru_maxrss * 1024u > a->peak_rss)
-        a->peak_rss = (uint64_t)ru.ru_maxrss * 1024u;
+    if (rss > a->peak_rss)
+        a->peak_rss = rss;
     *events = a->valid;
     return secs;
 }

@@ -558,6 +558,46 @@ int bench_wait(pid_t pid)
     return status;
 }
 
+double bench_run_job(char *const argv[], const char *log, int *status, uint64_t *peak_rss,
+                     char *summary, size_t summary_size)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    double t0 = bench_now();
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    struct rusage ru;
+    while (wait4(pid, status, 0, &ru) < 0 && errno == EINTR)
+        ;
+    double secs = bench_now() - t0;
+    *peak_rss = (uint64_t)ru.ru_maxrss * 1024u;
+    summary[0] = '\0';
+    FILE *f = fopen(log, "r");
+    if (f) {
+        /* The summary is the last JSON line on stderr. */
+        char buf[4096];
+        while (fgets(buf, sizeof buf, f))
+            if (buf[0] == '{')
+                snprintf(summary, summary_size, "%s", buf);
+        fclose(f);
+    }
+    return secs;
+}
+
+double bench_summary_num(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
 void bench_stop(pid_t pid, int grace_ms)
 {
     if (pid <= 0)

@@ -1,16 +1,14 @@
-/* kafka-e2e: generated events produced to the dev broker (not timed), then the job's Kafka run
- * loop consuming them and publishing every firing to the results topic; events per second
- * through the job, from its first message to its last processed batch. */
+/* kafka-e2e: generated events produced to the dev broker (not timed), then unique-users in
+ * Kafka mode consuming them and publishing every firing to the results topic; events per
+ * second through the job, from its first message to its last processed batch. */
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
-#include "weir/kafka.h"
-#include "weir/weir.h"
+#include <sys/wait.h>
 
 #define INPUT_PARTITIONS 32
 
@@ -106,50 +104,40 @@ static int produce_all(bench_ctx *ctx, const char *brokers, const bench_lines *l
 }
 
 typedef struct job_arm {
-    bench_ctx *ctx;
+    const char *job; /* unique-users */
     const char *brokers;
+    const char *log;
     int round;
     uint64_t expected;
     double run_sec, job_eps;
-    uint64_t emissions, delivered;
+    uint64_t emissions, delivered, peak_rss;
 } job_arm;
-
-static double summary_num(const char *line, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(line, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
 
 static double job_run(void *opaque, uint64_t *events, char *err, size_t errlen)
 {
     job_arm *a = opaque;
-    weir_conf *conf = weir_conf_new();
     char group[96];
     /* A new group each run reads the topic from the start (auto.offset.reset=earliest). */
     snprintf(group, sizeof group, "weir-bench-%d-%d", (int)getpid(), a->round++);
-    if (!conf || weir_conf_set(conf, "brokers", a->brokers, err, errlen) != WEIR_OK ||
-        weir_conf_set(conf, "group.id", group, err, errlen) != WEIR_OK) {
-        weir_conf_destroy(conf);
+    char *argv[] = {(char *)a->job,     "--brokers", (char *)a->brokers, "--group-id", group,
+                    "--stop-when-idle", "1s",        "--drain",          NULL};
+    int status = -1;
+    uint64_t rss = 0;
+    char line[4096];
+    if (bench_run_job(argv, a->log, &status, &rss, line, sizeof line) < 0) {
+        snprintf(err, errlen, "cannot start %s", a->job);
         return -1;
     }
-    char *summary = NULL;
-    size_t summary_len = 0;
-    FILE *out = open_memstream(&summary, &summary_len);
-    volatile sig_atomic_t stop = 0;
-    int code = out ? weir_kafka_job_run(conf, NULL, 0, 1000, 1, &stop, out) : 1;
-    if (out)
-        fclose(out);
-    weir_conf_destroy(conf);
-    double valid = summary ? summary_num(summary, "valid") : -1;
-    a->job_eps = summary ? summary_num(summary, "events_per_sec") : -1;
-    a->run_sec = summary ? summary_num(summary, "run_sec") : -1;
-    a->emissions = summary ? (uint64_t)summary_num(summary, "emissions") : 0;
-    a->delivered = summary ? (uint64_t)summary_num(summary, "delivered") : 0;
-    free(summary);
-    if (code != 0 || valid <= 0 || a->job_eps <= 0) {
-        snprintf(err, errlen, "the Kafka job exited %d after %.0f valid records", code, valid);
+    double valid = line[0] ? bench_summary_num(line, "valid") : -1;
+    a->job_eps = line[0] ? bench_summary_num(line, "events_per_sec") : -1;
+    a->run_sec = line[0] ? bench_summary_num(line, "run_sec") : -1;
+    a->emissions = line[0] ? (uint64_t)bench_summary_num(line, "emissions") : 0;
+    a->delivered = line[0] ? (uint64_t)bench_summary_num(line, "delivered") : 0;
+    if (rss > a->peak_rss)
+        a->peak_rss = rss;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || valid <= 0 || a->job_eps <= 0) {
+        snprintf(err, errlen, "unique-users --brokers exited %d after %.0f valid records (log %s)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, valid, a->log);
         return -1;
     }
     if ((uint64_t)valid != a->expected) {
@@ -158,16 +146,19 @@ static double job_run(void *opaque, uint64_t *events, char *err, size_t errlen)
         return -1;
     }
     *events = (uint64_t)valid;
+    /* The job's own span: from its first message to its last processed batch. */
     return valid / a->job_eps;
 }
 
 int bench_kafka_e2e(bench_ctx *ctx)
 {
-    char broker_bin[512], logp[512];
+    char broker_bin[512], job[512], logp[512], joblog[512];
     snprintf(broker_bin, sizeof broker_bin, "%s/weir-dev-broker", ctx->bindir);
+    snprintf(job, sizeof job, "%s/unique-users", ctx->bindir);
     snprintf(logp, sizeof logp, "%s/broker.log", ctx->tmpdir);
-    if (access(broker_bin, X_OK) != 0)
-        return bench_skip(ctx, "%s is not built", broker_bin);
+    snprintf(joblog, sizeof joblog, "%s/unique-users.log", ctx->tmpdir);
+    if (access(broker_bin, X_OK) != 0 || access(job, X_OK) != 0)
+        return bench_skip(ctx, "%s or %s is not built", broker_bin, job);
     char topic_in[64];
     snprintf(topic_in, sizeof topic_in, "ecom-raw-events:%d", INPUT_PARTITIONS);
     char *argv[] = {broker_bin, "--topic", topic_in, "--topic", "ecom-analytics-results:8",
@@ -202,7 +193,8 @@ int bench_kafka_e2e(bench_ctx *ctx)
         goto done;
     job_arm ja;
     memset(&ja, 0, sizeof ja);
-    ja.ctx = ctx;
+    ja.job = job;
+    ja.log = joblog;
     ja.brokers = brokers;
     ja.expected = lines.n;
     bench_arm arms[2] = {
@@ -214,8 +206,10 @@ int bench_kafka_e2e(bench_ctx *ctx)
     bench_report_main(ctx, &arms[0]);
     bench_report_vs_scan(ctx, &arms[0], &arms[1]);
     bench_json_str(&ctx->out, "job",
-                   "weir_kafka_job_run in this process (the run loop of "
-                   "unique-users --brokers), keyed: one pipeline per partition");
+                   "unique-users --brokers --stop-when-idle 1s --drain (keyed: one pipeline "
+                   "per partition), results to ecom-analytics-results");
+    bench_json_str(&ctx->out, "peak_rss_of", "unique-users (the child process)");
+    ctx->peak_rss = ja.peak_rss;
     bench_json_str(&ctx->out, "broker", "weir-dev-broker (librdkafka mock cluster), loopback");
     bench_json_u64(&ctx->out, "input_partitions", INPUT_PARTITIONS);
     bench_json_num(&ctx->out, "run_sec_last", ja.run_sec, 3);
