@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     /* The handle only hosts the mock cluster; it never connects anywhere itself. */
     if (rd_kafka_conf_set(conf, "client.id", "weir-dev-broker", errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "log_level", quiet ? "3" : "5", errstr, sizeof errstr) !=
+        rd_kafka_conf_set(conf, "log_level", quiet ? "3" : "4", errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK) {
         fprintf(stderr, "weir-dev-broker: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
