@@ -27,6 +27,11 @@ void weir_pipeline_stats_add(weir_pipeline_stats *into, const weir_pipeline_stat
 void weir_job_write_summary(FILE *out, const weir_pipeline_stats *st, double elapsed_sec,
                             const char *extra);
 
+/* As weir_job_write_summary(), with events_per_sec computed over `valid_this_run` records
+ * (a job that resumed from a checkpoint counts only what it processed itself). */
+void weir_job_write_summary_run(FILE *out, const weir_pipeline_stats *st, double elapsed_sec,
+                                uint64_t valid_this_run, const char *extra);
+
 /*
  * The file mode of a job: reads JSON lines from input.path ("-": stdin) in large
  * blocks, runs one pipeline, writes firings to output.path (unless empty) and to

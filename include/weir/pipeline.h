@@ -68,6 +68,23 @@ weir_err weir_pipeline_finish(weir_pipeline *p);
 /* Counters. */
 void weir_pipeline_stats_get(const weir_pipeline *p, weir_pipeline_stats *out);
 
+/*
+ * A snapshot of the pipeline: its counters and its operator (weir_window_op_snapshot),
+ * in a malloc'd buffer the caller frees. Layout: magic "WEIRPIPE", u32 version, u32
+ * counter count, the counters (u64 little-endian), u64 operator snapshot length, the
+ * operator snapshot, XXH64 of everything before. Returns WEIR_ERR_NOMEM on failure.
+ */
+weir_err weir_pipeline_snapshot(const weir_pipeline *p, uint8_t **out, size_t *out_len);
+
+/*
+ * Restores a fresh pipeline (created from the same configuration) from a snapshot.
+ * Validates everything first: on error the pipeline is unchanged and errstr says why
+ * (WEIR_ERR_CORRUPT, WEIR_ERR_UNSUPPORTED, or WEIR_ERR_INVALID_ARG for a snapshot of a
+ * differently configured operator).
+ */
+weir_err weir_pipeline_restore(weir_pipeline *p, const uint8_t *buf, size_t len, char *errstr,
+                               size_t errstr_size);
+
 /* The operator, for snapshots and watermark queries. Owned by the pipeline. */
 weir_window_op *weir_pipeline_operator(weir_pipeline *p);
 

@@ -69,6 +69,23 @@ const char *weir_sink_error(const weir_sink *s);
 weir_sink *weir_file_sink_new(const char *path, const char *key_field, const weir_agg_spec *aggs,
                               size_t n_aggs, char *errstr, size_t errstr_size);
 
+/*
+ * As weir_file_sink_new(), for a job that resumes from a checkpoint: `resume_at` >= 0
+ * keeps the first `resume_at` bytes of an existing file and cuts the rest (what was
+ * written after the checkpoint is written again by the replay); -1 truncates the file.
+ * Standard output ("-") cannot resume: WEIR_ERR_INVALID_ARG.
+ */
+weir_err weir_file_sink_open(const char *path, const char *key_field, const weir_agg_spec *aggs,
+                             size_t n_aggs, int64_t resume_at, weir_sink **out, char *errstr,
+                             size_t errstr_size);
+
+/* Bytes the file sink has accepted so far (its file's length once flushed). */
+int64_t weir_file_sink_offset(const weir_sink *s);
+
+/* Writes out the file sink's buffer and fsyncs the file: what it accepted survives a crash
+ * of the machine. Returns WEIR_ERR_IO with the reason in the sink's error. */
+weir_err weir_file_sink_sync(weir_sink *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,6 +90,16 @@ static const key_def KEYS[] = {
     {"drain", T_BOOL, "false", 0, 0, NULL, "--drain",
      "Kafka mode: when stopping because the input is drained, fire every open window first, as "
      "at the end of a file."},
+    {"checkpoint.dir", T_STRING, "", 0, 0, NULL, "--checkpoint-dir",
+     "Directory that keeps checkpoints; a restarted job resumes from the newest usable one. "
+     "File mode needs an input file and an output file (not standard input or output)."},
+    {"checkpoint.interval", T_DURATION, "10s", 1, I64MAX, NULL, "--checkpoint-interval",
+     "Wall time between checkpoints."},
+    {"checkpoint.keep", T_INT, "3", 1, 1000, NULL, NULL,
+     "Checkpoints kept in checkpoint.dir; older ones are removed."},
+    {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
+     "Ignore and remove existing checkpoints and start from empty state (needed when a "
+     "checkpoint was taken with a configuration of another meaning)."},
     {"dynamodb.table", T_STRING, "ecom-analytics", 0, 0, NULL, "--dynamodb-table",
      "DynamoDB table that receives every firing."},
     {"dynamodb.endpoint", T_STRING, "", 0, 0, NULL, "--dynamodb-endpoint",

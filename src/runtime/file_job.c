@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
+#include "weir/checkpoint.h"
 #include "weir/job.h"
 #include "weir/output.h"
 
@@ -51,11 +55,17 @@ void weir_pipeline_stats_add(weir_pipeline_stats *into, const weir_pipeline_stat
 void weir_job_write_summary(FILE *out, const weir_pipeline_stats *st, double elapsed_sec,
                             const char *extra)
 {
+    weir_job_write_summary_run(out, st, elapsed_sec, st->valid, extra);
+}
+
+void weir_job_write_summary_run(FILE *out, const weir_pipeline_stats *st, double elapsed_sec,
+                                uint64_t valid_this_run, const char *extra)
+{
     if (!out)
         return;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double eps = elapsed_sec > 0 ? (double)st->valid / elapsed_sec : 0;
+    double eps = elapsed_sec > 0 ? (double)valid_this_run / elapsed_sec : 0;
     fprintf(out,
             "{\"records\":%" PRIu64 ",\"valid\":%" PRIu64 ",\"invalid\":%" PRIu64
             ",\"invalid_by\":{",
@@ -183,6 +193,241 @@ static int refill(reader *r)
     return 0;
 }
 
+/*
+ * Checkpoints of the file mode. A checkpoint is taken between batches, at a record
+ * boundary: every sink is flushed (files also fsynced), then the payload records
+ *   "WEIRFJOB", u64 input offset of the next record, u64 XXH64 of the input's first
+ *   min(offset, 64 KiB) bytes and that length, i64 lengths of the output, late and
+ *   dead-letter files, u32 length + the configuration's meaning, u64 length + the
+ *   pipeline snapshot (weir_pipeline_snapshot),
+ * and goes to the checkpoint directory. A restarted job restores the pipeline, cuts
+ * the files back to the recorded lengths and reads on from the recorded offset; the
+ * pipeline is deterministic, so the replay writes exactly what the crash lost.
+ */
+#define CKPT_MAGIC  "WEIRFJOB"
+#define HASH_PREFIX 65536
+
+/* The keys that change what a checkpoint's state means; a restore under other values is
+ * refused. */
+static const char *const MEANING_KEYS[] = {
+    "key.field",
+    "global",
+    "user.field",
+    "timestamp.field",
+    "timestamp.unit",
+    "window.size",
+    "watermark.out.of.orderness",
+    "window.allowed.lateness",
+    "emit.mode",
+    "distinct.mode",
+    "hll.precision",
+    "input.max.record.bytes",
+    "watermark.max.future.skew",
+};
+
+static char *meaning(const weir_conf *conf)
+{
+    size_t cap = 1024, len = 0;
+    char *m = malloc(cap);
+    for (size_t i = 0; m && i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
+        const char *v = weir_conf_get(conf, MEANING_KEYS[i]);
+        size_t need = strlen(MEANING_KEYS[i]) + strlen(v) + 3;
+        if (len + need + 1 > cap) {
+            cap = (len + need + 1) * 2;
+            char *g = realloc(m, cap);
+            if (!g) {
+                free(m);
+                return NULL;
+            }
+            m = g;
+        }
+        len += (size_t)sprintf(m + len, "%s%s=%s", len ? " " : "", MEANING_KEYS[i], v);
+    }
+    return m;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
+{
+    size_t n = offset < HASH_PREFIX ? (size_t)offset : HASH_PREFIX;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        return -1;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    *hash = XXH64(b, got, 0);
+    *hashed = got;
+    free(b);
+    return got == n ? 0 : -1;
+}
+
+typedef struct resume {
+    const weir_conf *conf;
+    const char *meaning;
+    int fd;
+    uint64_t offset;
+    int64_t files[3]; /* output, late, dead */
+    uint8_t *pipe;    /* the accepted pipeline snapshot (copied) */
+    size_t pipe_len;
+} resume;
+
+static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *why, size_t size)
+{
+    resume *r = opaque;
+    if (len < 8 + 6 * 8 + 4 || memcmp(b, CKPT_MAGIC, 8) != 0) {
+        snprintf(why, size, "not a file-mode checkpoint");
+        return WEIR_ERR_CORRUPT;
+    }
+    uint64_t off = get64(b + 8), hash = get64(b + 16), hashed = get64(b + 24);
+    int64_t files[3] = {(int64_t)get64(b + 32), (int64_t)get64(b + 40), (int64_t)get64(b + 48)};
+    uint32_t mlen = (uint32_t)get64((const uint8_t[8]){b[56], b[57], b[58], b[59], 0, 0, 0, 0});
+    size_t pos = 60;
+    if (mlen > len - pos || len - pos - mlen < 8) {
+        snprintf(why, size, "truncated payload");
+        return WEIR_ERR_CORRUPT;
+    }
+    const char *m = (const char *)b + pos;
+    pos += mlen;
+    uint64_t plen = get64(b + pos);
+    pos += 8;
+    if (plen != len - pos) {
+        snprintf(why, size, "truncated payload");
+        return WEIR_ERR_CORRUPT;
+    }
+    if (mlen != strlen(r->meaning) || memcmp(m, r->meaning, mlen) != 0) {
+        /* Name only the keys that differ: "window.size=60s (now 30s)". */
+        char diff[256] = "";
+        size_t dl = 0;
+        const char *a = m, *ae = m + mlen;
+        while (a < ae && dl + 1 < sizeof diff) {
+            const char *sp = memchr(a, ' ', (size_t)(ae - a));
+            size_t tl = sp ? (size_t)(sp - a) : (size_t)(ae - a);
+            const char *eq = memchr(a, '=', tl);
+            if (eq) {
+                size_t kl = (size_t)(eq - a);
+                char key[64];
+                snprintf(key, sizeof key, "%.*s", (int)kl, a);
+                const char *now = weir_conf_get(r->conf, key);
+                if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1))
+                    dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%.*s (now %s)",
+                                           dl ? ", " : "", (int)tl, a, now ? now : "?");
+            }
+            a += tl + 1;
+        }
+        snprintf(why, size,
+                 "taken with another configuration: %s; use --reset-state to start from empty "
+                 "state",
+                 diff);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    uint64_t h, hn;
+    if (input_hash(r->fd, off, &h, &hn) != 0 || h != hash || hn != hashed) {
+        snprintf(why, size,
+                 "taken over another input (its first bytes or its length differ): use "
+                 "--reset-state to start over");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < 3; i++)
+        if (files[i] < -1) {
+            snprintf(why, size, "bad file length");
+            return WEIR_ERR_CORRUPT;
+        }
+    /* Validate the pipeline snapshot by restoring it into a scratch pipeline. */
+    char err[512];
+    weir_pipeline *p = weir_pipeline_new(r->conf, 1, NULL, 0, NULL, NULL, err, sizeof err);
+    if (!p)
+        return WEIR_ERR_NOMEM;
+    weir_err rc = weir_pipeline_restore(p, b + pos, (size_t)plen, err, sizeof err);
+    weir_pipeline_destroy(p);
+    if (rc != WEIR_OK) {
+        snprintf(why, size, "%s", err);
+        return rc;
+    }
+    r->pipe = malloc(plen ? plen : 1);
+    if (!r->pipe)
+        return WEIR_ERR_NOMEM;
+    memcpy(r->pipe, b + pos, plen);
+    r->pipe_len = (size_t)plen;
+    r->offset = off;
+    memcpy(r->files, files, sizeof files);
+    return WEIR_OK;
+}
+
+typedef struct ckpt_stats {
+    uint64_t count, bytes_last;
+    double seconds;
+} ckpt_stats;
+
+static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_fd, uint64_t offset,
+                                weir_sink *const files[3], weir_sink *const *extra, size_t n_extra,
+                                const char *m, ckpt_stats *cs, char *err, size_t err_size)
+{
+    double t0 = weir_mono_sec();
+    weir_err rc = WEIR_OK;
+    for (int i = 0; i < 3 && rc == WEIR_OK; i++)
+        if (files[i])
+            rc = weir_file_sink_sync(files[i]);
+    for (size_t i = 0; i < n_extra && rc == WEIR_OK; i++)
+        rc = weir_sink_flush(extra[i], 600000);
+    if (rc != WEIR_OK) {
+        snprintf(err, err_size, "checkpoint: a sink failed to flush");
+        return rc;
+    }
+    uint8_t *snap;
+    size_t snap_len;
+    if ((rc = weir_pipeline_snapshot(p, &snap, &snap_len)) != WEIR_OK)
+        return rc;
+    size_t mlen = strlen(m);
+    size_t len = 60 + mlen + 8 + snap_len;
+    uint8_t *b = malloc(len);
+    uint64_t h, hn;
+    if (!b || input_hash(in_fd, offset, &h, &hn) != 0) {
+        free(b);
+        free(snap);
+        snprintf(err, err_size, "checkpoint: cannot read the input's head");
+        return WEIR_ERR_IO;
+    }
+    memcpy(b, CKPT_MAGIC, 8);
+    put64(b + 8, offset);
+    put64(b + 16, h);
+    put64(b + 24, hn);
+    for (int i = 0; i < 3; i++)
+        put64(b + 32 + 8 * i, files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
+    uint8_t ml[8];
+    put64(ml, mlen);
+    memcpy(b + 56, ml, 4);
+    memcpy(b + 60, m, mlen);
+    put64(b + 60 + mlen, snap_len);
+    memcpy(b + 68 + mlen, snap, snap_len);
+    free(snap);
+    rc = weir_ckpt_dir_write(store, b, len, err, err_size);
+    free(b);
+    if (rc == WEIR_OK) {
+        cs->count++;
+        cs->bytes_last = len;
+        cs->seconds += weir_mono_sec() - t0;
+    }
+    return rc;
+}
+
 int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
                       volatile sig_atomic_t *stop, FILE *summary, int table)
 {
@@ -194,6 +439,12 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     weir_pipeline *p = NULL;
     weir_record *recs = NULL;
     reader r = {.fd = -1};
+    weir_ckpt_dir *store = NULL;
+    resume res = {0};
+    int resumed = 0;
+    char *m = NULL;
+    ckpt_stats cs = {0};
+    uint64_t restored_valid = 0;
     weir_agg_spec aggs[WEIR_MAX_AGGS];
     int hll_p;
     size_t n_aggs = weir_aggs_from_conf(conf, aggs, &hll_p);
@@ -220,9 +471,63 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             return 1;
         }
     }
+    const char *ckpt_dir = weir_conf_get(conf, "checkpoint.dir");
+    if (ckpt_dir[0]) {
+        struct stat st;
+        if (fstat(r.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            snprintf(err, sizeof err,
+                     "checkpoint.dir: resuming needs input.path to be a regular file, not %s",
+                     r.name);
+            code = 2;
+            goto done;
+        }
+        if (table || !strcmp(out_path, "-")) {
+            snprintf(err, sizeof err,
+                     "checkpoint.dir: resuming needs output.path to be a file, not standard "
+                     "output");
+            code = 2;
+            goto done;
+        }
+        if (!(m = meaning(conf))) {
+            code = 1;
+            goto done;
+        }
+        int keep = (int)weir_conf_get_int(conf, "checkpoint.keep");
+        if (weir_ckpt_dir_open(ckpt_dir, keep, &store, err, sizeof err) != WEIR_OK) {
+            code = 1;
+            goto done;
+        }
+        if (weir_conf_get_bool(conf, "reset.state")) {
+            if (weir_ckpt_dir_clear(store, err, sizeof err) != WEIR_OK) {
+                code = 1;
+                goto done;
+            }
+        } else {
+            res.conf = conf;
+            res.meaning = m;
+            res.fd = r.fd;
+            weir_err rc = weir_ckpt_dir_load(store, accept_ckpt, &res, stderr, err, sizeof err);
+            if (rc == WEIR_ERR_NOT_FOUND) {
+                err[0] = '\0';
+            } else if (rc != WEIR_OK) {
+                code = rc == WEIR_ERR_NOMEM || rc == WEIR_ERR_IO ? 1 : 2;
+                if (rc == WEIR_ERR_CORRUPT)
+                    snprintf(err + strlen(err), sizeof err - strlen(err),
+                             "; use --reset-state to start over");
+                goto done;
+            } else {
+                resumed = 1;
+            }
+        }
+    }
     if (out_path[0]) {
-        out = table ? weir_table_sink_new(stdout, key_field, aggs, n_aggs)
-                    : weir_file_sink_new(out_path, key_field, aggs, n_aggs, err, sizeof err);
+        if (table) {
+            out = weir_table_sink_new(stdout, key_field, aggs, n_aggs);
+        } else if (weir_file_sink_open(out_path, key_field, aggs, n_aggs,
+                                       resumed ? res.files[0] : -1, &out, err,
+                                       sizeof err) != WEIR_OK) {
+            out = NULL;
+        }
         if (!out) {
             code = 1;
             goto done;
@@ -231,11 +536,13 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     }
     for (size_t i = 0; i < n_extra; i++)
         sinks[n_sinks++] = extra_sinks[i];
-    if (late_path[0] && !(late = weir_file_sink_new(late_path, NULL, aggs, 0, err, sizeof err))) {
+    if (late_path[0] && weir_file_sink_open(late_path, NULL, aggs, 0, resumed ? res.files[1] : -1,
+                                            &late, err, sizeof err) != WEIR_OK) {
         code = 1;
         goto done;
     }
-    if (dead_path[0] && !(dead = weir_file_sink_new(dead_path, NULL, aggs, 0, err, sizeof err))) {
+    if (dead_path[0] && weir_file_sink_open(dead_path, NULL, aggs, 0, resumed ? res.files[2] : -1,
+                                            &dead, err, sizeof err) != WEIR_OK) {
         code = 1;
         goto done;
     }
@@ -244,6 +551,20 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
         code = 2;
         goto done;
     }
+    if (resumed) {
+        if (weir_pipeline_restore(p, res.pipe, res.pipe_len, err, sizeof err) != WEIR_OK ||
+            lseek(r.fd, (off_t)res.offset, SEEK_SET) < 0) {
+            code = 1;
+            goto done;
+        }
+        r.base_offset = (int64_t)res.offset;
+        weir_pipeline_stats rst;
+        weir_pipeline_stats_get(p, &rst);
+        restored_valid = rst.valid;
+    }
+    weir_sink *const files[3] = {table ? NULL : out, late, dead};
+    int64_t interval = weir_conf_get_duration_ms(conf, "checkpoint.interval");
+    double last_ckpt = weir_mono_sec();
     size_t batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
     recs = malloc(batch * sizeof(weir_record));
     r.max_line = (size_t)weir_conf_get_int(conf, "input.max.record.bytes");
@@ -296,10 +617,22 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             if (n == batch) {
                 rc = weir_pipeline_push(p, recs, n, now);
                 n = 0;
+                if (rc == WEIR_OK && store && !skipping &&
+                    (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+                    rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos),
+                                         files, extra_sinks, n_extra, m, &cs, err, sizeof err);
+                    last_ckpt = weir_mono_sec();
+                }
             }
         }
         if (rc == WEIR_OK && n)
             rc = weir_pipeline_push(p, recs, n, now);
+        if (rc == WEIR_OK && store && !skipping &&
+            (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+            rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos), files,
+                                 extra_sinks, n_extra, m, &cs, err, sizeof err);
+            last_ckpt = weir_mono_sec();
+        }
         if (r.eof && pos >= r.len)
             break;
         /* Keep the unread tail at the front of the buffer. */
@@ -321,16 +654,25 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     double elapsed = weir_mono_sec() - t0;
     weir_pipeline_stats st;
     weir_pipeline_stats_get(p, &st);
-    weir_job_write_summary(summary, &st, elapsed, NULL);
-    if (rc != WEIR_OK) {
+    char extra[256] = "";
+    if (store)
+        snprintf(extra, sizeof extra,
+                 ",\"resumed\":%s,\"checkpoints\":%llu,\"checkpoint_sec\":%.3f,"
+                 "\"checkpoint_bytes\":%llu",
+                 resumed ? "true" : "false", (unsigned long long)cs.count, cs.seconds,
+                 (unsigned long long)cs.bytes_last);
+    weir_job_write_summary_run(summary, &st, elapsed, st.valid - restored_valid,
+                               extra[0] ? extra : NULL);
+    if (rc != WEIR_OK && !err[0]) {
         const char *why = "";
         for (size_t i = 0; i < n_sinks && !*why; i++)
             why = weir_sink_error(sinks[i]);
         if (!*why)
             why = weir_sink_error(late)[0] ? weir_sink_error(late) : weir_sink_error(dead);
         snprintf(err, sizeof err, "%s", *why ? why : weir_err_str(rc));
-        code = 1;
     }
+    if (rc != WEIR_OK)
+        code = 1;
 done:
     if (code && err[0])
         fprintf(stderr, "unique-users: %s\n", err);
@@ -340,6 +682,9 @@ done:
     weir_sink_destroy(dead);
     free(recs);
     free(r.buf);
+    free(m);
+    free(res.pipe);
+    weir_ckpt_dir_close(store);
     if (r.fd > STDIN_FILENO)
         close(r.fd);
     return code;

@@ -1,0 +1,123 @@
+# File mode with --checkpoint-dir: killed with SIGKILL at random instants (some during a
+# checkpoint, some between), restarted each time, the job still writes exactly what one
+# uninterrupted run writes, byte for byte, with the same counters. Damaged, truncated and
+# foreign checkpoints are refused with a message and an older one is used; a checkpoint of
+# another configuration is refused unless --reset-state.
+set -euo pipefail
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+J=$WEIR_BIN/unique-users
+"$WEIR_REL_BIN/weir-gen" --seed 5 --events 300000 --products 300 --users 30000 --rate 1000 \
+    --disorder-ms 8000 --late 0.02 --late-max-ms 90000 --bad 0.01 --mixed >"$tmp/in.jsonl"
+args=(--input "$tmp/in.jsonl" --allowed-lateness 30s)
+"$J" "${args[@]}" --output "$tmp/ref.out" --late-output "$tmp/ref.late" \
+    --dead-letter "$tmp/ref.dead" 2>"$tmp/ref.sum"
+
+run() { # extra args...: the checkpointed job, in the background
+    "$J" "${args[@]}" --output "$tmp/out" --late-output "$tmp/late" --dead-letter "$tmp/dead" \
+        --checkpoint-dir "$tmp/ck" --checkpoint-interval 25ms "$@" 2>>"$tmp/err" &
+    pid=$!
+}
+
+same() { # the outputs and counters equal the uninterrupted run's
+    cmp -s "$tmp/ref.out" "$tmp/out" && cmp -s "$tmp/ref.late" "$tmp/late" &&
+        cmp -s "$tmp/ref.dead" "$tmp/dead" || return 1
+    /usr/bin/python3 - "$tmp/ref.sum" "$1" <<'PY'
+import json, sys
+a = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+b = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+keys = ("records", "valid", "invalid", "invalid_by", "late_dropped", "late_accepted",
+        "late_firings", "windows", "keys", "emissions")
+bad = [k for k in keys if a[k] != b[k]]
+sys.exit(f"counters differ: {bad}" if bad else 0)
+PY
+}
+
+kills=0 during=0 completions=0 cycles=0
+rm -rf "$tmp/ck"
+while ((kills < 24 || during < 2)); do
+    ((cycles++ < 200)) || { echo "FAIL: $kills kills, $during during a checkpoint after 200 cycles"; exit 1; }
+    : >"$tmp/err"
+    run
+    sleep "0.$(printf '%03d' $((RANDOM % 900 + 30)))"
+    if kill -9 "$pid" 2>/dev/null; then
+        wait "$pid" 2>/dev/null || true
+        pid=
+        kills=$((kills + 1))
+        ls "$tmp/ck"/*.tmp >/dev/null 2>&1 && during=$((during + 1))
+        continue
+    fi
+    rc=0
+    wait "$pid" || rc=$?
+    pid=
+    [[ $rc -eq 0 ]] || { echo "FAIL: the restarted job exited $rc"; cat "$tmp/err"; exit 1; }
+    tail -n 1 "$tmp/err" >"$tmp/sum"
+    same "$tmp/sum" || { echo "FAIL: after $kills kills the output differs from an uninterrupted run"; exit 1; }
+    completions=$((completions + 1))
+    rm -rf "$tmp/ck" # the next cycle starts a fresh run
+done
+# Finish the last interrupted run.
+: >"$tmp/err"
+run
+wait "$pid"
+pid=
+tail -n 1 "$tmp/err" >"$tmp/sum"
+same "$tmp/sum" || { echo "FAIL: final output differs from an uninterrupted run"; exit 1; }
+grep -q '"resumed":true' "$tmp/sum" || { echo "FAIL: the last run did not resume"; exit 1; }
+echo "ok: $kills kills ($during during a checkpoint), $completions completed runs checked, all equal"
+
+# Damaged checkpoints: the newest corrupt, then truncated, then a foreign file as newest.
+newest() { ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1; }
+check_fallback() { # what, pattern expected on stderr
+    : >"$tmp/err"
+    run
+    wait "$pid"
+    pid=
+    grep -q "refused: $2" "$tmp/err" || { echo "FAIL: $1: no refusal message: $(head -3 "$tmp/err")"; exit 1; }
+    tail -n 1 "$tmp/err" >"$tmp/sum"
+    same "$tmp/sum" || { echo "FAIL: $1: output differs after falling back"; exit 1; }
+    echo "ok: $1 refused ($2), an older checkpoint used"
+}
+f=$(newest)
+printf '\xff' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc 2>/dev/null
+check_fallback "a corrupt checkpoint" "checksum mismatch"
+f=$(newest)
+truncate -s $(($(stat -c %s "$f") - 100)) "$f"
+check_fallback "a truncated checkpoint" "truncated"
+head -c 5000 /dev/urandom >"$tmp/ck/ckpt-999999.weir"
+check_fallback "a foreign file" "not a weir checkpoint"
+printf 'WEIRCKPT' >"$tmp/ck/ckpt-1000000.weir"
+check_fallback "a cut header" "not a weir checkpoint"
+ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1 >/dev/null
+
+# Nothing usable at all: a clear message and exit 2, never a half-loaded state.
+for f in "$tmp/ck"/ckpt-*.weir; do printf 'x' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+rc=0
+"$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" 2>"$tmp/err" || rc=$?
+[[ $rc -eq 2 ]] && grep -q "no usable checkpoint" "$tmp/err" || { echo "FAIL: all damaged: exit $rc: $(tail -1 "$tmp/err")"; exit 1; }
+echo "ok: no usable checkpoint: exit 2"
+
+# A checkpoint of another meaning is refused unless --reset-state.
+rm -rf "$tmp/ck"
+"$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" --checkpoint-interval 1ms 2>/dev/null
+rc=0
+"$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" --window 30s 2>"$tmp/err" || rc=$?
+[[ $rc -eq 2 ]] && grep -q "another configuration.*--reset-state" "$tmp/err" || { echo "FAIL: changed window: exit $rc: $(cat "$tmp/err")"; exit 1; }
+rc=0
+"$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" --emit final 2>"$tmp/err" || rc=$?
+[[ $rc -eq 2 ]] || { echo "FAIL: changed emit mode: exit $rc"; exit 1; }
+"$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" --window 30s --reset-state 2>/dev/null
+"$J" "${args[@]}" --output "$tmp/fresh" --window 30s 2>/dev/null
+cmp -s "$tmp/out" "$tmp/fresh" || { echo "FAIL: --reset-state did not start from empty state"; exit 1; }
+echo "ok: a changed configuration is refused, --reset-state starts over"
+
+# Standard input cannot resume.
+rc=0
+"$J" --input - --output "$tmp/out" --checkpoint-dir "$tmp/ck2" </dev/null 2>"$tmp/err" || rc=$?
+[[ $rc -eq 2 ]] || { echo "FAIL: checkpointing stdin: exit $rc"; exit 1; }
+echo "ok: checkpointing standard input is refused"
