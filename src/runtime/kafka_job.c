@@ -586,6 +586,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     }
     int64_t now = weir_wall_ms(), last_tick = now, last_commit = now, last_msg = now;
     const char *stopped_by = "signal";
+    uint64_t errors_seen = 0;
     while (!j.rc) {
         if (stop && *stop)
             break;
@@ -595,6 +596,14 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, 1, "the Kafka consumer failed for good");
             break;
+        }
+        /* A consumer error (a broker away, say) means the end of a partition seen before
+         * may be stale: the drained-input countdown starts again. */
+        weir_kafka_source_stats ss;
+        weir_kafka_source_stats_get(j.src, &ss);
+        if (ss.errors != errors_seen) {
+            errors_seen = ss.errors;
+            last_msg = now;
         }
         if (n) {
             if (!t_first)

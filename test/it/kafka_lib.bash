@@ -89,3 +89,31 @@ file_job() {
     "$bin/unique-users" --input "$in" --output "$out" "$@" 2>"$out.summary" ||
         die "the file job failed: $(cat "$out.summary")"
 }
+
+# wait_log FILE PATTERN SECONDS: waits until FILE contains PATTERN.
+wait_log() {
+    local i
+    for ((i = 0; i < $3 * 20; i++)); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "no \"$2\" in $1 after $3 s: $(tail -n 5 "$1" 2>/dev/null)"
+}
+
+# start_job LOG ARGS...: the job in the background; sets $job_pid. Check it with finish_job.
+start_job() {
+    local log=$1
+    shift
+    "$bin/unique-users" --brokers "$brokers" -X kafka.consumer.session.timeout.ms=6000 "$@" \
+        2>"$log" &
+    job_pid=$!
+    pids+=("$job_pid")
+}
+
+# finish_job LOG: waits for the background job and requires a clean exit with a summary.
+finish_job() {
+    local rc=0
+    wait "$job_pid" || rc=$?
+    ((rc == 0)) || die "the job exited $rc: $(tail -n 8 "$1")"
+    grep -q '"mode":"kafka"' "$1" || die "no summary in $1"
+}
