@@ -25,7 +25,9 @@ extern "C" {
  * override): producer enable.idempotence=true, partitioner=murmur2_random (Java's
  * partitioning of keys), linger.ms=5; consumer enable.auto.commit=false,
  * enable.auto.offset.store=false, auto.offset.reset=earliest,
- * partition.assignment.strategy=cooperative-sticky, enable.partition.eof=true.
+ * partition.assignment.strategy=cooperative-sticky, enable.partition.eof=true,
+ * queued.min.messages=400000, queued.max.messages.kbytes=131072 (prefetch enough to keep
+ * fetching and processing overlapped; see docs/KAFKA.md).
  */
 
 /* ---------------------------------------------------------------- sink */
