@@ -531,6 +531,7 @@ static void test_source_never_commits_ahead(void **state)
         total += n;
     }
     assert_int_equal(total, 50);
+    assert_true(weir_kafka_source_started(src));
     assert_int_equal(weir_kafka_source_commit(src, NULL, 0, 1, err, sizeof err), WEIR_OK);
     weir_kafka_source_destroy(src);
     assert_int_equal(committed(&c, "g2", 0), 20);

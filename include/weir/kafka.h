@@ -147,6 +147,10 @@ weir_err weir_kafka_source_commit(weir_kafka_source *src, const int32_t *partiti
  * and none has returned a message since. */
 int weir_kafka_source_drained(const weir_kafka_source *src);
 
+/* Returns 1 when every assigned partition has returned a message or reported its end
+ * since it was assigned (its fetching has begun), 0 while one has not. */
+int weir_kafka_source_started(const weir_kafka_source *src);
+
 /* Copies the counters. */
 void weir_kafka_source_stats_get(const weir_kafka_source *src, weir_kafka_source_stats *out);
 

@@ -11,6 +11,7 @@
 
 typedef struct part_state {
     int assigned;
+    int started;       /* delivered a message or reported its end since it was assigned */
     int eof;           /* reached the end and no message since */
     int64_t processed; /* next offset to commit (last processed + 1), -1: none yet */
     int64_t committed; /* last offset committed (or requested, for async commits) */
@@ -55,7 +56,7 @@ static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
         if (!np)
             return NULL;
         for (int i = src->n_parts; i < n; i++)
-            np[i] = (part_state){0, 0, -1, -1};
+            np[i] = (part_state){0, 0, 0, -1, -1};
         src->parts = np;
         src->n_parts = n;
     }
@@ -155,7 +156,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (size_t i = 0; i < n; i++) {
             part_state *ps = part_get(src, ids[i], 1);
             if (ps && !ps->assigned) {
-                *ps = (part_state){1, 0, -1, -1};
+                *ps = (part_state){1, 0, 0, -1, -1};
                 src->st.assigned++;
             }
         }
@@ -170,7 +171,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (size_t i = 0; i < n; i++) {
             part_state *ps = part_get(src, ids[i], 0);
             if (ps && ps->assigned) {
-                *ps = (part_state){0, 0, -1, -1};
+                *ps = (part_state){0, 0, 0, -1, -1};
                 src->st.assigned--;
             }
         }
@@ -309,7 +310,7 @@ size_t weir_kafka_source_poll(weir_kafka_source *src, weir_kafka_msg *out, size_
         part_state *ps = part_get(src, m->partition, 0);
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (ps && ps->assigned)
-                ps->eof = 1;
+                ps->eof = ps->started = 1;
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -326,6 +327,7 @@ size_t weir_kafka_source_poll(weir_kafka_source *src, weir_kafka_msg *out, size_
             continue;
         }
         ps->eof = 0;
+        ps->started = 1;
         out[n] = (weir_kafka_msg){.data = m->payload ? m->payload : "",
                                   .len = m->len,
                                   .key = m->key,
@@ -400,6 +402,14 @@ int weir_kafka_source_drained(const weir_kafka_source *src)
         return 0;
     for (int i = 0; i < src->n_parts; i++)
         if (src->parts[i].assigned && !src->parts[i].eof)
+            return 0;
+    return 1;
+}
+
+int weir_kafka_source_started(const weir_kafka_source *src)
+{
+    for (int i = 0; i < src->n_parts; i++)
+        if (src->parts[i].assigned && !src->parts[i].started)
             return 0;
     return 1;
 }

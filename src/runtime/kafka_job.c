@@ -390,7 +390,10 @@ static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
 static void tick_all(job *j, int64_t now)
 {
     weir_err e = WEIR_OK;
-    if (j->global)
+    /* Idleness starts counting only once every partition has begun to deliver: one whose
+     * first fetch is merely slow is not idle, and treating it so would make its first
+     * records late. */
+    if (j->global && weir_kafka_source_started(j->src))
         e = weir_pipeline_tick(j->global, now);
     for (int p = 0; p < j->n_by_part && !e; p++)
         if (j->by_part[p])

@@ -32,13 +32,14 @@ done
 # The idle run: phase 2 (partition 0 only) arrives once every partition has been silent
 # for longer than the idle timeout.
 start_job "$work/idle.log" --global --input-topic raw --output-topic idle --group-id idle \
-    --idle-timeout 1s --stop-when-idle 6s
+    --idle-timeout 1s --stop-when-idle 6s --late-output "$work/late.jsonl"
 wait_log "$work/idle.log" "assigned partitions" 30
 sleep 3
 kcat -q -b "$brokers" -t raw -p 0 -P -l "$work/p0.phase2" || die "kcat produce failed"
 finish_job "$work/idle.log"
 cat "$work/idle.log"
-[[ $(summary_field "$work/idle.log" late_dropped) == 0 ]] || die "records were late"
+[[ $(summary_field "$work/idle.log" late_dropped) == 0 ]] ||
+    die "records were late: $(head -c 600 "$work/late.jsonl")"
 
 file_job "$work/expect.jsonl" "$work/all.jsonl" --global
 $py "$util" consume --brokers "$brokers" --topic idle --out "$work/idle.consumed"
