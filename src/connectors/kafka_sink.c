@@ -47,6 +47,21 @@ static void apply_one(void *opaque, const char *name, const char *value)
     }
 }
 
+/* librdkafka's own log format, minus two kinds of lines: the warning that a `kafka.` property
+ * meant for the other client (a consumer's for the producer, say) is ignored, since weir passes
+ * those keys to both; and connection failures (FAIL), which also reach the error callbacks that
+ * print them once per kind every 10 s with what happens next. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (strcmp(fac, "FAIL") == 0 ||
+        (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this")))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stderr, "%%%d|%lld.%03ld|%s|%s| %s\n", level, (long long)ts.tv_sec,
+            ts.tv_nsec / 1000000, fac, rk ? rd_kafka_name(rk) : "", buf);
+}
+
 weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf *conf,
                                const char *role, const char *const *defaults, char *errstr,
                                size_t errstr_size)
@@ -68,6 +83,7 @@ weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf 
             fmt_err(errstr, errstr_size, "%s=%s: %s", defaults[i], defaults[i + 1], why);
             return WEIR_ERR_INVALID_ARG;
         }
+    rd_kafka_conf_set_log_cb(rk_conf, on_log);
     apply_ctx ctx = {rk_conf, "kafka.", 1, WEIR_OK, errstr, errstr_size};
     weir_conf_foreach_prefix(conf, "kafka.", apply_one, &ctx);
     if (ctx.err)
@@ -94,8 +110,8 @@ typedef struct kafka_sink {
     size_t cap;
     weir_err failed; /* WEIR_OK until a final failure */
     weir_kafka_sink_stats st;
-    rd_kafka_resp_err_t last_logged;
-    time_t last_logged_at;
+    int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
+    time_t logged_at[4];
 } kafka_sink;
 
 static const weir_sink_ops kafka_sink_ops;
@@ -139,11 +155,20 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     /* Transient: librdkafka reconnects and retries by itself. Say so, without repeating
      * the same line many times a second while a broker is away. */
     time_t now = time(NULL);
-    if (err != (int)ks->last_logged || now - ks->last_logged_at >= 10) {
+    int slot = 0;
+    for (int i = 0; i < 4; i++) {
+        if (ks->logged_err[i] == err) {
+            slot = i;
+            break;
+        }
+        if (ks->logged_at[i] < ks->logged_at[slot])
+            slot = i;
+    }
+    if (ks->logged_err[slot] != err || now - ks->logged_at[slot] >= 10) {
         fprintf(stderr, "weir: kafka producer (%s): %s: %s (retrying)\n", ks->topic,
                 rd_kafka_err2name(err), reason);
-        ks->last_logged = err;
-        ks->last_logged_at = now;
+        ks->logged_err[slot] = err;
+        ks->logged_at[slot] = now;
     }
 }
 
@@ -262,7 +287,6 @@ weir_sink *weir_kafka_sink_new(const weir_conf *conf, const char *topic, const c
     ks->base.key_field = key_field;
     ks->base.aggs = aggs;
     ks->base.n_aggs = n_aggs;
-    ks->last_logged = RD_KAFKA_RESP_ERR_NO_ERROR;
 
     /* Idempotence keeps librdkafka's retries free of duplicates and reordering;
      * murmur2 places a key in the partition a Java client would pick. */

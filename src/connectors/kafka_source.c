@@ -30,8 +30,8 @@ struct weir_kafka_source {
     weir_kafka_source_stats st;
     int closed;
     int fatal;
-    rd_kafka_resp_err_t last_logged;
-    time_t last_logged_at;
+    int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
+    time_t logged_at[4];
 };
 
 static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
@@ -66,11 +66,20 @@ static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
 static void log_rate_limited(weir_kafka_source *src, rd_kafka_resp_err_t err, const char *what)
 {
     time_t now = time(NULL);
-    if (err != src->last_logged || now - src->last_logged_at >= 10) {
+    int slot = 0;
+    for (int i = 0; i < 4; i++) {
+        if (src->logged_err[i] == (int)err) {
+            slot = i;
+            break;
+        }
+        if (src->logged_at[i] < src->logged_at[slot])
+            slot = i;
+    }
+    if (src->logged_err[slot] != (int)err || now - src->logged_at[slot] >= 10) {
         fprintf(stderr, "weir: kafka consumer (%s): %s: %s\n", src->topic, rd_kafka_err2name(err),
                 what);
-        src->last_logged = err;
-        src->last_logged_at = now;
+        src->logged_err[slot] = (int)err;
+        src->logged_at[slot] = now;
     }
 }
 

@@ -574,10 +574,10 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     }
     interval_ctx ic = {5000};
     weir_conf_foreach_prefix(conf, "kafka.", read_interval, &ic);
-    fprintf(stderr, "weir: kafka mode: %s -> %s%s%s, group %s, brokers %s, %s\n",
+    fprintf(stderr, "weir: kafka mode: %s -> %s%s, group %s, brokers %s, %s\n",
             weir_conf_get(conf, "input.topic"),
             j.results ? weir_conf_get(conf, "output.topic") : "(no output topic)",
-            n_extra ? " + extra sinks" : "", "", weir_conf_get(conf, "group.id"),
+            n_extra ? " + extra sinks" : "", weir_conf_get(conf, "group.id"),
             weir_conf_get(conf, "brokers"),
             j.keyed ? "one pipeline per partition" : "one pipeline over all partitions");
 
