@@ -211,6 +211,19 @@ def cmd_fired(a):
     print(n)
 
 
+def cmd_committed(a):
+    """Exits 0 when the group's committed offset of every partition of the topic is its end
+    offset (everything was processed and committed), else prints the difference."""
+    c = KafkaConsumer(bootstrap_servers=a.brokers, group_id=a.group, enable_auto_commit=False)
+    tps = [TopicPartition(a.topic, p) for p in sorted(c.partitions_for_topic(a.topic))]
+    end = c.end_offsets(tps)
+    bad = [(tp.partition, c.committed(tp), end[tp]) for tp in tps if c.committed(tp) != end[tp]]
+    c.close()
+    if bad:
+        sys.exit(f"committed != end offset (partition, committed, end): {bad}")
+    print(f"group {a.group} committed every end offset of {a.topic}")
+
+
 def cmd_windows(a):
     """Prints the distinct window_start values of a consumed results topic, sorted."""
     ws = sorted({json.loads(json.loads(l)["value"])["window_start"] for l in open(a.consumed)})
@@ -261,6 +274,11 @@ def main():
     p.add_argument("--partitions", type=int, required=True)
     p.add_argument("--prefix", required=True)
     p.set_defaults(fn=cmd_split_by_key)
+    p = sub.add_parser("committed")
+    p.add_argument("--brokers", required=True)
+    p.add_argument("--group", required=True)
+    p.add_argument("--topic", required=True)
+    p.set_defaults(fn=cmd_committed)
     p = sub.add_parser("windows")
     p.add_argument("consumed")
     p.set_defaults(fn=cmd_windows)
