@@ -1,6 +1,7 @@
 /* weir-dev-broker: librdkafka's mock cluster as a standalone Kafka broker on 127.0.0.1, for
  * development and tests. Prints its bootstrap address first, runs until SIGINT/SIGTERM;
- * SIGUSR1 takes every broker down, SIGUSR2 brings them back. */
+ * SIGUSR1 takes every broker down, SIGUSR2 brings them back, SIGHUP makes the next 100 produce
+ * requests fail for good. */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -10,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_TOPICS 64
+#define MAX_TOPICS       64
+#define PRODUCE_FAILURES 100
 
 typedef struct topic_spec {
     char name[250];
@@ -28,7 +30,8 @@ static void usage(FILE *out)
             "  --brokers N              number of brokers in the cluster (default 1)\n"
             "  --quiet                  no log lines on stderr\n"
             "  Signals: SIGINT/SIGTERM stop; SIGUSR1 takes every broker down (connections are\n"
-            "  closed and refused), SIGUSR2 brings them up again.\n"
+            "  closed and refused), SIGUSR2 brings them up again; SIGHUP makes the next 100\n"
+            "  produce requests fail with TOPIC_AUTHORIZATION_FAILED (fault injection).\n"
             "  Limits of the mock: each partition keeps its last 5 MiB (or 100,000 batches);\n"
             "  data lives in memory only. See docs/KAFKA.md.\n");
 }
@@ -161,6 +164,16 @@ int main(int argc, char **argv)
             perror("weir-dev-broker: sigwaitinfo");
             rc = 1;
             break;
+        }
+        if (sig == SIGHUP) {
+            /* Fault injection: produce requests fail for good, as when a producer lacks the
+             * rights to write to a topic, so a client's delivery failure can be tested. */
+            rd_kafka_resp_err_t errs[PRODUCE_FAILURES];
+            for (int i = 0; i < PRODUCE_FAILURES; i++)
+                errs[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+            rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, PRODUCE_FAILURES, errs);
+            log_line(quiet, "the next %s produce requests fail", "100");
+            continue;
         }
         if (sig == SIGUSR1 || sig == SIGUSR2) {
             for (int b = 1; b <= n_brokers; b++) {

@@ -21,7 +21,7 @@ grep -q "weir: kafka consumer (raw): .*retrying" "$work/none.log" ||
 [[ $(summary_field "$work/none.log" records) == 0 ]] || die "records from nowhere"
 echo "ok: unreachable broker reported, clean stop on SIGTERM"
 
-start_broker --topic raw:2 --topic r2:2 --topic r3:2
+start_broker --topic raw:2 --topic r2:2 --topic r3:2 --topic r4:2
 # librdkafka backs off reconnects up to 10 s by default; 1 s keeps the test short.
 fast=(-X kafka.reconnect.backoff.max.ms=1000)
 "$rel/weir-gen" --seed 44 --events 12000 --products 30 --users 1000 --rate 40 \
@@ -78,4 +78,21 @@ file_job "$work/expect_b1.jsonl" "$work/b1.jsonl"
 $py "$util" consume --brokers "$brokers" --topic r3 --out "$work/r3.consumed"
 $py "$util" check-results "$work/r3.consumed" "$work"/expect_b?.jsonl --key-field product_id ||
     die "results around the outage differ from the file job's"
+echo "ok: broker down mid-run, no result lost or doubled"
+
+# 4. Deliveries that fail for good (the broker refuses the next produce requests, SIGHUP):
+#    the job stops with status 1 and the reason instead of losing results, and commits nothing.
+kill -HUP "$broker_pid"
+wait_log "$work/broker.log" "produce requests fail" 5
+start_job "$work/fail.log" --input-topic raw --output-topic r4 --group-id fail \
+    --stop-when-idle 2s --drain
+rc=0
+wait "$job_pid" || rc=$?
+((rc == 1)) || die "the job exited $rc, not 1, on failed deliveries: $(tail -n 5 "$work/fail.log")"
+grep -Eq "(delivery to|cannot produce to) r4.*[Aa]uthorization failed" "$work/fail.log" ||
+    die "no reason given: $(tail -n 5 "$work/fail.log")"
+[[ $(summary_field "$work/fail.log" stopped_by) == error ]] || die "the summary does not say error"
+$py "$util" committed --brokers "$brokers" --group fail --topic raw 2>/dev/null &&
+    die "offsets were committed although results were lost"
+grep -E "^weir: " "$work/fail.log" | tail -n 2
 echo "PASS kafka_broker_down"
