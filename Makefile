@@ -27,7 +27,8 @@ TOOL_SRC := $(sort $(wildcard test/tools/*.c))
 TOOLS    := $(TOOL_SRC:test/tools/%.c=$(BUILD)/bin/%)
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 
-.PHONY: all deps test run bench format format-check clean docs
+
+.PHONY: all deps test run run-file bench format format-check clean docs
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -76,7 +77,13 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_EX)
 	@scripts/run-tests.sh $(T)
 
+# make run: the dev broker, a generated sample produced to Kafka, the job, the results read
+# back; make run-file: the same job over a file.
 run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-demo-kafka.sh
+
+run-file: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-demo.sh
 

@@ -207,6 +207,26 @@ static void test_watermark_partitions_idle_skew(void **state)
     weir_watermark_destroy(wm);
 }
 
+static void test_reset_partition(void **state)
+{
+    (void)state;
+    weir_wm_params p = {.out_of_orderness_ms = 0};
+    weir_watermark *wm = weir_watermark_new(2, &p);
+    weir_watermark_observe(wm, 0, 1000, 0);
+    weir_watermark_observe(wm, 1, 2000, 0);
+    assert_int_equal(weir_watermark_current(wm), 999);
+    /* Another source partition takes index 0: it starts at minus infinity, and the
+     * operator's watermark holds instead of moving back or inheriting index 0's. */
+    weir_watermark_reset_partition(wm, 0);
+    assert_int_equal(weir_watermark_partition(wm, 0), WEIR_TS_MIN);
+    assert_int_equal(weir_watermark_current(wm), 999);
+    weir_watermark_observe(wm, 1, 5000, 0);
+    assert_int_equal(weir_watermark_current(wm), 999); /* held by the reset index */
+    weir_watermark_observe(wm, 0, 3000, 0);
+    assert_int_equal(weir_watermark_current(wm), 2999);
+    weir_watermark_destroy(wm);
+}
+
 static void test_idle_advance(void **state)
 {
     (void)state;
@@ -374,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_negative_times_and_keys),
         cmocka_unit_test(test_watermark_partitions_idle_skew),
         cmocka_unit_test(test_idle_advance),
+        cmocka_unit_test(test_reset_partition),
         cmocka_unit_test(test_exact_distinct_large),
         cmocka_unit_test(test_snapshot_round_trip_updates),
         cmocka_unit_test(test_snapshot_round_trip_final),

@@ -55,6 +55,10 @@ weir_err weir_watermark_set_partitions(weir_watermark *wm, int partitions);
  */
 int weir_watermark_observe(weir_watermark *wm, int partition, int64_t ts, int64_t wall_ms);
 
+/* Puts `partition` back to minus infinity, active (another source partition took its
+ * index after a rebalance). The combined watermark holds: it never moves backwards. */
+void weir_watermark_reset_partition(weir_watermark *wm, int partition);
+
 /* Applies idleness at wall time `wall_ms`: partitions silent for idle_timeout become
  * idle (and, with idle_advance, move their watermark with the wall clock). */
 void weir_watermark_tick(weir_watermark *wm, int64_t wall_ms);

@@ -124,6 +124,11 @@ void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out);
 /* Changes the number of source partitions (global pipelines on a rebalance). */
 weir_err weir_window_op_set_partitions(weir_window_op *op, int partitions);
 
+/* Restarts one source partition's watermark at minus infinity (another partition took its
+ * index); the operator's watermark holds until it shows progress. WEIR_ERR_INVALID_ARG for
+ * an index out of range. */
+weir_err weir_window_op_reset_partition(weir_window_op *op, int partition);
+
 /*
  * Writes a snapshot of the whole operator (windows, keys, aggregates,
  * dictionaries, watermark, counters) into a malloc'd buffer that the caller

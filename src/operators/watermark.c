@@ -135,6 +135,14 @@ int weir_watermark_observe(weir_watermark *wm, int partition, int64_t ts, int64_
     return skewed;
 }
 
+void weir_watermark_reset_partition(weir_watermark *wm, int partition)
+{
+    if (partition < 0 || partition >= wm->n)
+        return;
+    part_init(&wm->parts[partition]);
+    recompute(wm);
+}
+
 void weir_watermark_tick(weir_watermark *wm, int64_t wall_ms)
 {
     if (wm->p.idle_timeout_ms <= 0)

@@ -581,3 +581,11 @@ weir_err weir_window_op_set_partitions(weir_window_op *op, int partitions)
         op->p.partitions = partitions;
     return rc;
 }
+
+weir_err weir_window_op_reset_partition(weir_window_op *op, int partition)
+{
+    if (partition < 0 || partition >= op->p.partitions)
+        return WEIR_ERR_INVALID_ARG;
+    weir_watermark_reset_partition(op->wm, partition);
+    return WEIR_OK;
+}

@@ -158,9 +158,8 @@ static int cmp_i32(const void *a, const void *b)
 /*
  * Maps the assigned Kafka partitions onto pipeline indices 0..n-1 (sorted by partition
  * number, except that index 0 stays with the partition it had when that one is still
- * assigned, since the operator keeps index 0's watermark across a change of count).
- * Other indices restart at minus infinity: the combined watermark holds (it never moves
- * back) until every partition has shown its progress again.
+ * assigned). An index whose partition changes restarts at minus infinity: the combined
+ * watermark holds (it never moves back) until that partition has shown its progress.
  */
 static void global_remap(job *j, const int32_t *assigned, int n)
 {
@@ -179,6 +178,15 @@ static void global_remap(job *j, const int32_t *assigned, int n)
             break;
         }
     int changed = n != j->n_slots || (n && memcmp(ns, j->slots, sizeof(int32_t) * (size_t)n));
+    /* Indices whose partition changes restart at minus infinity (below). */
+    uint8_t *moved = calloc((size_t)(n ? n : 1), 1);
+    if (!moved) {
+        free(ns);
+        fail(j, 1, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        moved[i] = i >= j->n_slots || j->slots[i] != ns[i];
     free(j->slots);
     j->slots = ns;
     j->n_slots = n;
@@ -189,6 +197,7 @@ static void global_remap(job *j, const int32_t *assigned, int n)
             int m = ns[i] + 1;
             int *nb = realloc(j->slot_of, (size_t)m * sizeof *nb);
             if (!nb) {
+                free(moved);
                 fail(j, 1, "out of memory");
                 return;
             }
@@ -199,19 +208,22 @@ static void global_remap(job *j, const int32_t *assigned, int n)
         }
         j->slot_of[ns[i]] = i;
     }
-    if (n == 0)
-        return; /* keep the pipeline and its windows until partitions come back */
-    if (!j->global) {
-        j->global = new_pipeline(j, n);
-        j->global_parts = n;
+    if (n == 0 || !j->global || !changed) {
+        /* n == 0 keeps the pipeline and its windows until partitions come back. */
+        if (n && !j->global) {
+            j->global = new_pipeline(j, n);
+            j->global_parts = n;
+        }
+        free(moved);
         return;
     }
-    if (!changed)
-        return;
     weir_window_op *op = weir_pipeline_operator(j->global);
-    if ((n > 1 && weir_window_op_set_partitions(op, 1) != WEIR_OK) ||
-        weir_window_op_set_partitions(op, n) != WEIR_OK)
+    if (weir_window_op_set_partitions(op, n) != WEIR_OK)
         fail(j, 1, "cannot change the pipeline's partitions");
+    for (int i = 0; i < n; i++)
+        if (moved[i])
+            weir_window_op_reset_partition(op, i);
+    free(moved);
     j->global_parts = n;
 }
 
