@@ -1,4 +1,5 @@
 /* Exact distinct counting: a CRoaring bitmap of the window's dense ids, small sets inline. */
+#include <roaring/containers/containers.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,16 +177,39 @@ static void d_free(void *state, const void *params)
     s->bm = NULL;
 }
 
+/* glibc's malloc adds about this much to every allocation (header and rounding). */
+#define MALLOC_OVERHEAD 16
+
 static size_t d_heap(const void *state, const void *params)
 {
     (void)params;
     const distinct_state *s = state;
     if (!s->bm)
         return 0;
-    /* The portable size is the containers' payload; each container adds a header and
-     * the bitmap a small top-level array. */
-    uint32_t nc = (uint32_t)s->bm->high_low_container.size;
-    return roaring_bitmap_portable_size_in_bytes(s->bm) + 40 + (size_t)nc * 24;
+    /* Walk the containers: the bitmap's arrays (key, pointer, type per slot) and each
+     * container's struct and payload, as CRoaring 0.2 lays them out. */
+    const roaring_array_t *ra = &s->bm->high_low_container;
+    size_t bytes = sizeof(roaring_bitmap_t) + MALLOC_OVERHEAD +
+                   (size_t)ra->allocation_size * (sizeof(void *) + sizeof(uint16_t) + 1) +
+                   MALLOC_OVERHEAD;
+    for (int32_t i = 0; i < ra->size; i++) {
+        const void *c = ra->containers[i];
+        switch (ra->typecodes[i]) {
+        case ARRAY_CONTAINER_TYPE_CODE:
+            bytes += sizeof(array_container_t) +
+                     (size_t)((const array_container_t *)c)->capacity * sizeof(uint16_t);
+            break;
+        case RUN_CONTAINER_TYPE_CODE:
+            bytes += sizeof(run_container_t) +
+                     (size_t)((const run_container_t *)c)->capacity * sizeof(rle16_t);
+            break;
+        default: /* bitset, or shared (not made here) */
+            bytes += sizeof(bitset_container_t) + 8192;
+            break;
+        }
+        bytes += 2 * MALLOC_OVERHEAD;
+    }
+    return bytes;
 }
 
 const weir_agg_ops weir_agg_distinct_exact = {

@@ -557,7 +557,9 @@ int64_t weir_window_op_watermark(const weir_window_op *op)
 void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
 {
     *out = op->st;
-    uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
+    uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins) +
+                     (uint64_t)op->log_tmp_cap * sizeof(weir__logrec) +
+                     (uint64_t)op->log_count_cap * sizeof(uint32_t);
     for (size_t i = 0; i < op->nwin; i++) {
         const weir__win *w = op->wins[i];
         bytes += sizeof *w + (uint64_t)w->logcap * sizeof(weir__logrec) +
