@@ -2,6 +2,7 @@
  * keep-alive connections, answer classification, and the DescribeTable, CreateTable, Query
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
 #include "weir/dynamodb.h"
+#include "runtime/errbuf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -92,16 +93,6 @@ static void buf_json_str(buf *b, const char *s, size_t n)
     }
     buf_add(b, s + run, n - run);
     buf_add(b, "\"", 1);
-}
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- JSON answers ---- */
@@ -427,13 +418,13 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
     /* Reference counted and thread-safe since curl 7.84; paired with the cleanup in
      * weir_ddb_destroy(), so the library needs no init function of its own. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fmt_err(errstr, errstr_size, "DynamoDB: curl_global_init failed");
+        weir__errf(errstr, errstr_size, "DynamoDB: curl_global_init failed");
         return WEIR_ERR_FATAL;
     }
     weir_ddb *c = calloc(1, sizeof *c);
     if (!c) {
         curl_global_cleanup();
-        fmt_err(errstr, errstr_size, "DynamoDB: out of memory");
+        weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
     c->rng = (uint64_t)wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
@@ -448,11 +439,11 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
         rc = WEIR_OK;
     }
     if (rc != WEIR_OK) {
-        fmt_err(errstr, errstr_size, "DynamoDB: %s", err);
+        weir__errf(errstr, errstr_size, "DynamoDB: %s", err);
         if (rc == WEIR_ERR_NOT_FOUND) {
-            fmt_err(errstr, errstr_size,
-                    "DynamoDB: no AWS region: set aws.region (--aws-region), AWS_REGION or "
-                    "dynamodb.endpoint");
+            weir__errf(errstr, errstr_size,
+                       "DynamoDB: no AWS region: set aws.region (--aws-region), AWS_REGION or "
+                       "dynamodb.endpoint");
             rc = WEIR_ERR_INVALID_ARG;
         }
         weir_ddb_destroy(c);
@@ -461,9 +452,9 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
     buf ep = {0};
     if (endpoint && *endpoint) {
         if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) {
-            fmt_err(errstr, errstr_size,
-                    "DynamoDB: dynamodb.endpoint \"%.200s\" must start with http:// or https://",
-                    endpoint);
+            weir__errf(errstr, errstr_size,
+                       "DynamoDB: dynamodb.endpoint \"%.200s\" must start with http:// or https://",
+                       endpoint);
             weir_ddb_destroy(c);
             return WEIR_ERR_INVALID_ARG;
         }
@@ -479,12 +470,12 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
         free(ep.p);
         c->endpoint = NULL;
         weir_ddb_destroy(c);
-        fmt_err(errstr, errstr_size, "DynamoDB: out of memory");
+        weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
     rc = weir_aws_creds_from_env(&c->creds, err, sizeof err);
     if (rc != WEIR_OK) {
-        fmt_err(errstr, errstr_size, "DynamoDB: %s", err);
+        weir__errf(errstr, errstr_size, "DynamoDB: %s", err);
         weir_ddb_destroy(c);
         return rc;
     }
@@ -494,7 +485,7 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
     c->multi = curl_multi_init();
     if (!c->multi) {
         weir_ddb_destroy(c);
-        fmt_err(errstr, errstr_size, "DynamoDB: cannot create a curl multi handle");
+        weir__errf(errstr, errstr_size, "DynamoDB: cannot create a curl multi handle");
         return WEIR_ERR_NOMEM;
     }
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(conns > 0 ? conns : 4));
@@ -830,7 +821,7 @@ static weir_err call_retry(weir_ddb *c, const char *op, const char *body, size_t
     for (unsigned attempt = 0;; attempt++) {
         char *copy = malloc(len + 1);
         if (!copy) {
-            fmt_err(errstr, errstr_size, "%s: out of memory", op);
+            weir__errf(errstr, errstr_size, "%s: out of memory", op);
             return WEIR_ERR_NOMEM;
         }
         memcpy(copy, body, len);
@@ -838,7 +829,8 @@ static weir_err call_retry(weir_ddb *c, const char *op, const char *body, size_t
         c->sync_done = 0;
         weir_err rc = weir_ddb_submit(c, op, copy, len, sync_done, c);
         if (rc != WEIR_OK) {
-            fmt_err(errstr, errstr_size, "%s: cannot send the request: %s", op, weir_err_str(rc));
+            weir__errf(errstr, errstr_size, "%s: cannot send the request: %s", op,
+                       weir_err_str(rc));
             return rc;
         }
         while (!c->sync_done)
@@ -851,11 +843,11 @@ static weir_err call_retry(weir_ddb *c, const char *op, const char *body, size_t
         unsigned limit = rc == WEIR_ERR_IO ? io_retries : max_retries;
         if (!weir_err_is_retriable(rc) || attempt >= limit) {
             if (rc == WEIR_ERR_IO || rc == WEIR_ERR_TIMEOUT)
-                fmt_err(errstr, errstr_size, "%s: cannot reach %s: %s", op, c->endpoint,
-                        c->sync.message);
+                weir__errf(errstr, errstr_size, "%s: cannot reach %s: %s", op, c->endpoint,
+                           c->sync.message);
             else
-                fmt_err(errstr, errstr_size, "%s: %s%s%s", op, c->sync.error_type,
-                        c->sync.error_type[0] ? ": " : "", c->sync.message);
+                weir__errf(errstr, errstr_size, "%s: %s%s%s", op, c->sync.error_type,
+                           c->sync.error_type[0] ? ": " : "", c->sync.message);
             *resp = &c->sync;
             return rc;
         }
@@ -899,13 +891,13 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
                              c->max_retries < 3 ? c->max_retries : 3, 2, &r, errstr, errstr_size);
     free(b.p);
     if (rc == WEIR_ERR_NOT_FOUND)
-        fmt_err(errstr, errstr_size, "DynamoDB table \"%.200s\" does not exist at %s", table,
-                c->endpoint);
+        weir__errf(errstr, errstr_size, "DynamoDB table \"%.200s\" does not exist at %s", table,
+                   c->endpoint);
     if (rc != WEIR_OK)
         return rc;
     json j;
     if (json_parse(&j, r->body, r->body_len) != 0) {
-        fmt_err(errstr, errstr_size, "DescribeTable: malformed answer");
+        weir__errf(errstr, errstr_size, "DescribeTable: malformed answer");
         return WEIR_ERR_PARSE;
     }
     int t = obj_get(&j, 0, "Table");
@@ -926,7 +918,7 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
     }
     free(j.t);
     if (!info->status[0] || !info->partition_key[0]) {
-        fmt_err(errstr, errstr_size, "DescribeTable: answer without TableStatus or KeySchema");
+        weir__errf(errstr, errstr_size, "DescribeTable: answer without TableStatus or KeySchema");
         return WEIR_ERR_PARSE;
     }
     return WEIR_OK;
@@ -975,8 +967,8 @@ weir_err weir_ddb_create_table(weir_ddb *c, const char *table, const char *pk, c
         if (rc != WEIR_OK && rc != WEIR_ERR_NOT_FOUND)
             return rc;
         if (wall_ms() >= deadline) {
-            fmt_err(errstr, errstr_size, "CreateTable: table \"%.200s\" not ACTIVE after %d ms",
-                    table, wait_ms);
+            weir__errf(errstr, errstr_size, "CreateTable: table \"%.200s\" not ACTIVE after %d ms",
+                       table, wait_ms);
             return WEIR_ERR_TIMEOUT;
         }
         sleep_ms(100);
@@ -1202,7 +1194,8 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
 {
     *out = NULL;
     if (!q->table || !q->pk_name || !q->pk_value || (q->sk_name && (!q->sk_from || !q->sk_to))) {
-        fmt_err(errstr, errstr_size, "Query: table, key name and value (and both bounds) needed");
+        weir__errf(errstr, errstr_size,
+                   "Query: table, key name and value (and both bounds) needed");
         return WEIR_ERR_INVALID_ARG;
     }
     weir_ddb_items *it = calloc(1, sizeof *it);
@@ -1260,8 +1253,8 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
             break;
         rc = items_from_page(it, r->body, r->body_len, q->limit, &last);
         if (rc != WEIR_OK)
-            fmt_err(errstr, errstr_size, "Query: %s answer",
-                    rc == WEIR_ERR_NOMEM ? "out of memory reading the" : "malformed");
+            weir__errf(errstr, errstr_size, "Query: %s answer",
+                       rc == WEIR_ERR_NOMEM ? "out of memory reading the" : "malformed");
     } while (rc == WEIR_OK && last && (!q->limit || it->n_items < q->limit));
     free(last);
     if (rc != WEIR_OK) {

@@ -5,6 +5,7 @@
  * item is in flight waits beside it (next_item) and is sent once the older one is written,
  * or replaces it when the older one must be retried, so the latest firing is the one that
  * remains in the table however requests complete. */
+#include "runtime/errbuf.h"
 #include "weir/dynamodb.h"
 
 #include <inttypes.h>
@@ -26,16 +27,6 @@
 #define BACKOFF_BASE_MS 25
 #define BACKOFF_CAP_MS  2000
 #define START_WAIT_MS   30000
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- item JSON ---- */
 
@@ -876,9 +867,9 @@ int weir_dynamodb_enabled(const weir_conf *conf)
 static void prefixed(char *errstr, size_t size, const char *msg)
 {
     if (strncmp(msg, "DynamoDB", 8) == 0)
-        fmt_err(errstr, size, "%s", msg);
+        weir__errf(errstr, size, "%s", msg);
     else
-        fmt_err(errstr, size, "DynamoDB %s", msg);
+        weir__errf(errstr, size, "DynamoDB %s", msg);
 }
 
 static weir_err check_table(ddb_sink *s, const weir_conf *conf, const char *table, char *errstr,
@@ -894,7 +885,7 @@ static weir_err check_table(ddb_sink *s, const weir_conf *conf, const char *tabl
             rc = weir_ddb_describe_table(s->client, table, &info, err, sizeof err);
     }
     if (rc == WEIR_ERR_NOT_FOUND && !weir_conf_get_bool(conf, "dynamodb.create.table")) {
-        fmt_err(errstr, errstr_size, "%s (create it, or set --dynamodb-create-table)", err);
+        weir__errf(errstr, errstr_size, "%s (create it, or set --dynamodb-create-table)", err);
         return rc;
     }
     if (rc != WEIR_OK) {
@@ -904,8 +895,8 @@ static weir_err check_table(ddb_sink *s, const weir_conf *conf, const char *tabl
     int64_t deadline = mono_ms() + START_WAIT_MS;
     while (strcmp(info.status, "ACTIVE") != 0 && strcmp(info.status, "UPDATING") != 0) {
         if (mono_ms() > deadline) {
-            fmt_err(errstr, errstr_size, "DynamoDB table \"%.200s\" is %s, not ACTIVE", table,
-                    info.status);
+            weir__errf(errstr, errstr_size, "DynamoDB table \"%.200s\" is %s, not ACTIVE", table,
+                       info.status);
             return WEIR_ERR_TIMEOUT;
         }
         struct timespec ts = {0, 200000000L};
@@ -917,10 +908,11 @@ static weir_err check_table(ddb_sink *s, const weir_conf *conf, const char *tabl
         }
     }
     if (strcmp(info.partition_key, s->key_attr) != 0 || strcmp(info.sort_key, SORT_KEY) != 0) {
-        fmt_err(errstr, errstr_size,
-                "DynamoDB table \"%.200s\" has the key (%.64s, %.64s); weir writes (%.64s S, %s S)",
-                table, info.partition_key, info.sort_key[0] ? info.sort_key : "no sort key",
-                s->key_attr, SORT_KEY);
+        weir__errf(
+            errstr, errstr_size,
+            "DynamoDB table \"%.200s\" has the key (%.64s, %.64s); weir writes (%.64s S, %s S)",
+            table, info.partition_key, info.sort_key[0] ? info.sort_key : "no sort key",
+            s->key_attr, SORT_KEY);
         return WEIR_ERR_INVALID_ARG;
     }
     return WEIR_OK;
@@ -933,12 +925,12 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
     *out = NULL;
     const char *table = weir_conf_get(conf, "dynamodb.table");
     if (!table || !*table) {
-        fmt_err(errstr, errstr_size, "DynamoDB: dynamodb.table is empty");
+        weir__errf(errstr, errstr_size, "DynamoDB: dynamodb.table is empty");
         return WEIR_ERR_INVALID_ARG;
     }
     ddb_sink *s = calloc(1, sizeof *s);
     if (!s) {
-        fmt_err(errstr, errstr_size, "DynamoDB: out of memory");
+        weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
     s->base.ops = &DDB_OPS;
@@ -949,7 +941,7 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
     s->table = strdup(table);
     if (!s->table) {
         free(s);
-        fmt_err(errstr, errstr_size, "DynamoDB: out of memory");
+        weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
     int64_t inflight = weir_conf_get_int(conf, "dynamodb.max.inflight");
@@ -960,7 +952,7 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
     char err[512];
     weir_err rc = weir_ddb_new(conf, &s->client, err, sizeof err);
     if (rc != WEIR_OK) {
-        fmt_err(errstr, errstr_size, "%s", err);
+        weir__errf(errstr, errstr_size, "%s", err);
         sink_destroy(&s->base);
         return rc;
     }
@@ -974,7 +966,7 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
                                  (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)s);
     if (!s->b) {
         sink_destroy(&s->base);
-        fmt_err(errstr, errstr_size, "DynamoDB: out of memory");
+        weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
     weir__ddb_batcher_set_names(s->b, s->key_attr);
@@ -988,7 +980,7 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         sink_destroy(&s->base);
-        fmt_err(errstr, errstr_size, "DynamoDB: cannot start the sender thread");
+        weir__errf(errstr, errstr_size, "DynamoDB: cannot start the sender thread");
         return WEIR_ERR_NOMEM;
     }
     s->thread_started = 1;

@@ -1,5 +1,6 @@
 /* The Kafka sink: firings as keyed JSON messages and side-output records unchanged, through
  * an idempotent librdkafka producer; plus the mapping of weir_conf onto librdkafka properties. */
+#include "runtime/errbuf.h"
 #include "weir/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -10,16 +11,6 @@
 #include <time.h>
 
 #include "weir/output.h"
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------ client properties */
 
@@ -43,7 +34,7 @@ static void apply_one(void *opaque, const char *name, const char *value)
     char why[256];
     if (rd_kafka_conf_set(ctx->rk_conf, name, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
         ctx->err = WEIR_ERR_INVALID_ARG;
-        fmt_err(ctx->errstr, ctx->errstr_size, "%s%s: %s", ctx->prefix, name, why);
+        weir__errf(ctx->errstr, ctx->errstr_size, "%s%s: %s", ctx->prefix, name, why);
     }
 }
 
@@ -69,18 +60,18 @@ weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf 
     char why[256];
     const char *brokers = weir_conf_get(conf, "brokers");
     if (!brokers || !*brokers) {
-        fmt_err(errstr, errstr_size, "brokers: no Kafka bootstrap servers given");
+        weir__errf(errstr, errstr_size, "brokers: no Kafka bootstrap servers given");
         return WEIR_ERR_INVALID_ARG;
     }
     if (rd_kafka_conf_set(rk_conf, "bootstrap.servers", brokers, why, sizeof why) !=
         RD_KAFKA_CONF_OK) {
-        fmt_err(errstr, errstr_size, "brokers: %s", why);
+        weir__errf(errstr, errstr_size, "brokers: %s", why);
         return WEIR_ERR_INVALID_ARG;
     }
     for (size_t i = 0; defaults && defaults[i] && defaults[i + 1]; i += 2)
         if (rd_kafka_conf_set(rk_conf, defaults[i], defaults[i + 1], why, sizeof why) !=
             RD_KAFKA_CONF_OK) {
-            fmt_err(errstr, errstr_size, "%s=%s: %s", defaults[i], defaults[i + 1], why);
+            weir__errf(errstr, errstr_size, "%s=%s: %s", defaults[i], defaults[i + 1], why);
             return WEIR_ERR_INVALID_ARG;
         }
     rd_kafka_conf_set_log_cb(rk_conf, on_log);
@@ -273,13 +264,13 @@ weir_sink *weir_kafka_sink_new(const weir_conf *conf, const char *topic, const c
                                size_t errstr_size)
 {
     if (!conf || !topic || !*topic) {
-        fmt_err(errstr, errstr_size, "kafka sink: no topic");
+        weir__errf(errstr, errstr_size, "kafka sink: no topic");
         return NULL;
     }
     kafka_sink *ks = calloc(1, sizeof *ks);
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!ks || !rc || !(ks->topic = strdup(topic)) || !(ks->buf = malloc(512))) {
-        fmt_err(errstr, errstr_size, "kafka sink: out of memory");
+        weir__errf(errstr, errstr_size, "kafka sink: out of memory");
         goto fail;
     }
     ks->cap = 512;
@@ -302,14 +293,14 @@ weir_sink *weir_kafka_sink_new(const weir_conf *conf, const char *topic, const c
     char why[512];
     ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, why, sizeof why);
     if (!ks->rk) {
-        fmt_err(errstr, errstr_size, "kafka sink: cannot create the producer: %s", why);
+        weir__errf(errstr, errstr_size, "kafka sink: cannot create the producer: %s", why);
         goto fail;
     }
     rc = NULL; /* owned by the producer now */
     ks->rkt = rd_kafka_topic_new(ks->rk, topic, NULL);
     if (!ks->rkt) {
-        fmt_err(errstr, errstr_size, "kafka sink: topic %s: %s", topic,
-                rd_kafka_err2str(rd_kafka_last_error()));
+        weir__errf(errstr, errstr_size, "kafka sink: topic %s: %s", topic,
+                   rd_kafka_err2str(rd_kafka_last_error()));
         goto fail;
     }
     return &ks->base;

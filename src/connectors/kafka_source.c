@@ -1,5 +1,6 @@
 /* The Kafka source: a consumer-group member that reads one topic in batches, follows eager
  * and cooperative rebalances on the caller's thread, and commits only processed offsets. */
+#include "runtime/errbuf.h"
 #include "weir/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -33,16 +34,6 @@ struct weir_kafka_source {
     int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
     time_t logged_at[4];
 };
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
 {
@@ -208,14 +199,14 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
     const char *topic = weir_conf_get(conf, "input.topic");
     const char *group = weir_conf_get(conf, "group.id");
     if (!topic || !*topic || !group || !*group) {
-        fmt_err(errstr, errstr_size, "%s: must not be empty",
-                !topic || !*topic ? "input.topic" : "group.id");
+        weir__errf(errstr, errstr_size, "%s: must not be empty",
+                   !topic || !*topic ? "input.topic" : "group.id");
         return NULL;
     }
     weir_kafka_source *src = calloc(1, sizeof *src);
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!src || !rc || !(src->topic = strdup(topic))) {
-        fmt_err(errstr, errstr_size, "kafka source: out of memory");
+        weir__errf(errstr, errstr_size, "kafka source: out of memory");
         goto fail;
     }
     if (cbs)
@@ -257,7 +248,7 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
     char why[512];
     src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rc, why, sizeof why);
     if (!src->rk) {
-        fmt_err(errstr, errstr_size, "kafka source: cannot create the consumer: %s", why);
+        weir__errf(errstr, errstr_size, "kafka source: cannot create the consumer: %s", why);
         goto fail;
     }
     rc = NULL;
@@ -270,8 +261,8 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
     rd_kafka_resp_err_t err = rd_kafka_subscribe(src->rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
-        fmt_err(errstr, errstr_size, "kafka source: subscribe to %s: %s", topic,
-                rd_kafka_err2str(err));
+        weir__errf(errstr, errstr_size, "kafka source: subscribe to %s: %s", topic,
+                   rd_kafka_err2str(err));
         goto fail;
     }
     return src;
@@ -395,8 +386,8 @@ weir_err weir_kafka_source_commit(weir_kafka_source *src, const int32_t *partiti
         /* A sync commit's result does not go through on_commit. */
         if (sync)
             src->st.commit_errors++;
-        fmt_err(errstr, errstr_size, "kafka: commit of %s offsets failed: %s", src->topic,
-                rd_kafka_err2str(err));
+        weir__errf(errstr, errstr_size, "kafka: commit of %s offsets failed: %s", src->topic,
+                   rd_kafka_err2str(err));
         rc = WEIR_ERR_RETRIABLE;
     } else if (sync) {
         src->st.commits++;

@@ -2,6 +2,7 @@
  * Follows the published SigV4 algorithm as botocore's SigV4Auth applies it (path: dot
  * segments and repeated slashes removed, then percent-encoded once more; query pairs sorted;
  * header values trimmed and repeated headers joined with commas). */
+#include "runtime/errbuf.h"
 #include "weir/aws.h"
 
 #include <ctype.h>
@@ -20,16 +21,6 @@ struct weir_aws_creds {
     char *secret;
     char *token; /* NULL without one */
 };
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 static void wipe_free(char *s)
 {
@@ -65,14 +56,14 @@ weir_err weir_aws_creds_from_env(weir_aws_creds **out, char *errstr, size_t errs
     int no_id = !id || !*id, no_secret = !secret || !*secret;
     *out = NULL;
     if (no_id || no_secret) {
-        fmt_err(errstr, errstr_size, "no AWS credentials: %s%s%s not set",
-                no_id ? "AWS_ACCESS_KEY_ID" : "", no_id && no_secret ? " and " : "",
-                no_secret ? "AWS_SECRET_ACCESS_KEY" : "");
+        weir__errf(errstr, errstr_size, "no AWS credentials: %s%s%s not set",
+                   no_id ? "AWS_ACCESS_KEY_ID" : "", no_id && no_secret ? " and " : "",
+                   no_secret ? "AWS_SECRET_ACCESS_KEY" : "");
         return WEIR_ERR_AUTH;
     }
     *out = weir_aws_creds_new(id, secret, getenv("AWS_SESSION_TOKEN"));
     if (!*out) {
-        fmt_err(errstr, errstr_size, "out of memory reading AWS credentials");
+        weir__errf(errstr, errstr_size, "out of memory reading AWS credentials");
         return WEIR_ERR_NOMEM;
     }
     return WEIR_OK;
@@ -112,17 +103,18 @@ weir_err weir_aws_region(const weir_conf *conf, char *out, size_t out_size, char
         r = getenv("AWS_DEFAULT_REGION");
     }
     if (!r || !*r) {
-        fmt_err(errstr, errstr_size, "no AWS region: set aws.region (--aws-region) or AWS_REGION");
+        weir__errf(errstr, errstr_size,
+                   "no AWS region: set aws.region (--aws-region) or AWS_REGION");
         return WEIR_ERR_NOT_FOUND;
     }
     size_t n = strlen(r);
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)r[i]) && r[i] != '-') {
-            fmt_err(errstr, errstr_size, "%s: \"%.64s\" is not a region name", src, r);
+            weir__errf(errstr, errstr_size, "%s: \"%.64s\" is not a region name", src, r);
             return WEIR_ERR_INVALID_ARG;
         }
     if (n >= out_size) {
-        fmt_err(errstr, errstr_size, "%s: region name too long", src);
+        weir__errf(errstr, errstr_size, "%s: region name too long", src);
         return WEIR_ERR_INVALID_ARG;
     }
     memcpy(out, r, n + 1);
@@ -543,12 +535,13 @@ static weir_err build_canonical(const weir_aws_creds *creds, const weir_sigv4_re
 {
     url_parts u;
     if (!req->url || parse_url(req->url, &u) != 0) {
-        fmt_err(errstr, errstr_size, "SigV4: malformed URL \"%.200s\"", req->url ? req->url : "");
+        weir__errf(errstr, errstr_size, "SigV4: malformed URL \"%.200s\"",
+                   req->url ? req->url : "");
         return WEIR_ERR_INVALID_ARG;
     }
     if (!req->method || !*req->method || !req->region || !*req->region || !req->service ||
         !*req->service) {
-        fmt_err(errstr, errstr_size, "SigV4: method, region and service are required");
+        weir__errf(errstr, errstr_size, "SigV4: method, region and service are required");
         return WEIR_ERR_INVALID_ARG;
     }
     size_t cap = req->n_headers + 3;
@@ -643,7 +636,7 @@ out:
     free(hs);
     free(host.p);
     if (rc == WEIR_ERR_NOMEM)
-        fmt_err(errstr, errstr_size, "SigV4: out of memory");
+        weir__errf(errstr, errstr_size, "SigV4: out of memory");
     return rc;
 }
 
@@ -671,7 +664,7 @@ weir_err weir_sigv4_canonical(const weir_aws_creds *creds, const weir_sigv4_requ
     char amz_date[WEIR_SIGV4_DATE_SIZE];
     *canonical_request = *string_to_sign = NULL;
     if (format_amz_date(req->time_ms, amz_date) != 0) {
-        fmt_err(errstr, errstr_size, "SigV4: signing time out of range");
+        weir__errf(errstr, errstr_size, "SigV4: signing time out of range");
         return WEIR_ERR_INVALID_ARG;
     }
     sbuf cr = {0}, sh = {0}, sts = {0};
@@ -680,7 +673,7 @@ weir_err weir_sigv4_canonical(const weir_aws_creds *creds, const weir_sigv4_requ
         sb_string_to_sign(&sts, req, amz_date, &cr);
         if (sts.failed) {
             rc = WEIR_ERR_NOMEM;
-            fmt_err(errstr, errstr_size, "SigV4: out of memory");
+            weir__errf(errstr, errstr_size, "SigV4: out of memory");
         }
     }
     free(sh.p);
@@ -698,7 +691,7 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
                          char *auth, size_t auth_size, char *errstr, size_t errstr_size)
 {
     if (format_amz_date(req->time_ms, amz_date) != 0) {
-        fmt_err(errstr, errstr_size, "SigV4: signing time out of range");
+        weir__errf(errstr, errstr_size, "SigV4: signing time out of range");
         return WEIR_ERR_INVALID_ARG;
     }
     sbuf cr = {0}, sh = {0}, sts = {0};
@@ -708,7 +701,7 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
     sb_string_to_sign(&sts, req, amz_date, &cr);
     if (sts.failed) {
         rc = WEIR_ERR_NOMEM;
-        fmt_err(errstr, errstr_size, "SigV4: out of memory");
+        weir__errf(errstr, errstr_size, "SigV4: out of memory");
         goto out;
     }
 
@@ -717,7 +710,7 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
     char *k0 = malloc(slen + 5);
     if (!k0) {
         rc = WEIR_ERR_NOMEM;
-        fmt_err(errstr, errstr_size, "SigV4: out of memory");
+        weir__errf(errstr, errstr_size, "SigV4: out of memory");
         goto out;
     }
     memcpy(k0, "AWS4", 4);
@@ -732,7 +725,7 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
     free(k0);
     if (bad) {
         rc = WEIR_ERR_FATAL;
-        fmt_err(errstr, errstr_size, "SigV4: HMAC-SHA256 failed in OpenSSL");
+        weir__errf(errstr, errstr_size, "SigV4: HMAC-SHA256 failed in OpenSSL");
         goto out;
     }
     char sighex[65];
@@ -743,8 +736,8 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
                        creds->access_key_id, amz_date, req->region, req->service, sh.p, sighex);
     if (len < 0 || (size_t)len >= auth_size) {
         rc = WEIR_ERR_INVALID_ARG;
-        fmt_err(errstr, errstr_size, "SigV4: Authorization needs %d bytes, buffer has %zu", len,
-                auth_size);
+        weir__errf(errstr, errstr_size, "SigV4: Authorization needs %d bytes, buffer has %zu", len,
+                   auth_size);
     }
 out:
     free(cr.p);

@@ -1,6 +1,7 @@
 /* The count aggregate: records per (key, window). */
 #include <string.h>
 
+#include "state/bytes.h"
 #include "weir/aggregate.h"
 
 static void count_init(void *state, const void *params)
@@ -40,9 +41,7 @@ static size_t count_size(const void *state, const void *params)
 static size_t count_serialize(const void *state, uint8_t *out, const void *params)
 {
     (void)params;
-    uint64_t v = *(const uint64_t *)state;
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(v >> (8 * i));
+    weir__put_le64(out, *(const uint64_t *)state);
     return 8;
 }
 
@@ -51,10 +50,7 @@ static weir_err count_deserialize(void *state, const uint8_t *in, size_t len, co
     (void)params;
     if (len != 8)
         return WEIR_ERR_CORRUPT;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)in[i] << (8 * i);
-    *(uint64_t *)state = v;
+    *(uint64_t *)state = weir__get_le64(in);
     return WEIR_OK;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/bytes.h"
 #include "weir/aggregate.h"
 
 /*
@@ -103,17 +104,6 @@ static size_t d_size(const void *state, const void *params)
     return 5 + roaring_bitmap_portable_size_in_bytes(s->bm);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static size_t d_serialize(const void *state, uint8_t *out, const void *params)
 {
     (void)params;
@@ -122,13 +112,13 @@ static size_t d_serialize(const void *state, uint8_t *out, const void *params)
         out[0] = 0;
         out[1] = (uint8_t)s->n;
         for (uint32_t i = 0; i < s->n; i++)
-            put32(out + 2 + 4 * i, s->ids[i]);
+            weir__put_le32(out + 2 + 4 * i, s->ids[i]);
         return 2 + 4 * (size_t)s->n;
     }
     flush_pending(s);
     out[0] = 1;
     size_t len = roaring_bitmap_portable_serialize(s->bm, (char *)out + 5);
-    put32(out + 1, (uint32_t)len);
+    weir__put_le32(out + 1, (uint32_t)len);
     return 5 + len;
 }
 
@@ -144,7 +134,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         if (n > SMALL || len != 2 + 4 * (size_t)n)
             return WEIR_ERR_CORRUPT;
         for (uint32_t i = 0; i < n; i++) {
-            s->ids[i] = get32(in + 2 + 4 * i);
+            s->ids[i] = weir__get_le32(in + 2 + 4 * i);
             for (uint32_t j = 0; j < i; j++)
                 if (s->ids[j] == s->ids[i])
                     return WEIR_ERR_CORRUPT;
@@ -154,7 +144,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
     }
     if (in[0] != 1 || len < 5)
         return WEIR_ERR_CORRUPT;
-    uint32_t blen = get32(in + 1);
+    uint32_t blen = weir__get_le32(in + 1);
     if (blen != len - 5)
         return WEIR_ERR_CORRUPT;
     roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)in + 5, blen);

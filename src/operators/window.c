@@ -1,12 +1,12 @@
 /* The tumbling event-time window operator: lateness, firing, cleanup (docs/SEMANTICS.md). */
 #include "weir/window.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "operators/window_int.h"
+#include "runtime/errbuf.h"
 
 /*
  * Windows live in an array ordered by start. Those whose end - 1 is at or below
@@ -24,16 +24,6 @@
 #define LOG_CAP      (1u << 17)
 #define LOG_MIN      1024u
 #define INITIAL_KEYS 16
-
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t add_sat(int64_t a, int64_t b)
 {
@@ -76,10 +66,10 @@ weir_window_op *weir_window_op_new(const weir_window_params *p, weir_emit_fn emi
 {
     if (p->size_ms <= 0 || p->allowed_lateness_ms < 0 || p->wm.out_of_orderness_ms < 0 ||
         p->partitions < 1 || p->n_aggs > WEIR_MAX_AGGS) {
-        fmt_err(errstr, errstr_size,
-                "window operator: invalid parameters (size > 0, lateness >= 0, "
-                "out-of-orderness >= 0, partitions >= 1, at most %d aggregates)",
-                WEIR_MAX_AGGS);
+        weir__errf(errstr, errstr_size,
+                   "window operator: invalid parameters (size > 0, lateness >= 0, "
+                   "out-of-orderness >= 0, partitions >= 1, at most %d aggregates)",
+                   WEIR_MAX_AGGS);
         return NULL;
     }
     weir_window_op *op = calloc(1, sizeof *op);
@@ -93,7 +83,7 @@ weir_window_op *weir_window_op_new(const weir_window_params *p, weir_emit_fn emi
         const weir_agg_ops *ops = p->aggs[i].ops;
         if (!ops || ops->state_size > 256 || !ops->init || !ops->add || !ops->result ||
             !ops->free || !ops->serialize || !ops->deserialize || !ops->serialized_size) {
-            fmt_err(errstr, errstr_size, "window operator: aggregate %zu is incomplete", i);
+            weir__errf(errstr, errstr_size, "window operator: aggregate %zu is incomplete", i);
             free(op);
             return NULL;
         }

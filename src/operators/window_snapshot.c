@@ -1,6 +1,5 @@
 /* Snapshot and restore of a window operator: msgpack, zstd-compressed, checksummed. */
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,8 @@
 #include <xxhash.h>
 
 #include "operators/window_int.h"
+#include "runtime/errbuf.h"
+#include "state/bytes.h"
 
 /*
  * Byte layout (docs/SNAPSHOT.md), all integers little-endian:
@@ -38,41 +39,6 @@
 #define HEADER      40
 #define MAX_BODY    ((uint64_t)1 << 36)
 
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get64((const uint8_t[8]){p[0], p[1], p[2], p[3], 0, 0, 0, 0});
-}
-
 static int pack_dict(msgpack_packer *pk, const weir__dict *d)
 {
     uint32_t cap = d->slots ? d->mask + 1 : 0;
@@ -83,9 +49,9 @@ static int pack_dict(msgpack_packer *pk, const weir__dict *d)
     if (!b)
         return -1;
     for (uint32_t i = 0; i < cap; i++) {
-        put64(b + 16 * (size_t)i, d->slots[i].lo);
-        put32(b + 16 * (size_t)i + 8, d->slots[i].hi);
-        put32(b + 16 * (size_t)i + 12, d->slots[i].id1);
+        weir__put_le64(b + 16 * (size_t)i, d->slots[i].lo);
+        weir__put_le32(b + 16 * (size_t)i + 8, d->slots[i].hi);
+        weir__put_le32(b + 16 * (size_t)i + 12, d->slots[i].id1);
     }
     msgpack_pack_bin(pk, n);
     msgpack_pack_bin_body(pk, b, n);
@@ -177,11 +143,11 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
         goto done;
     }
     memcpy(buf, MAGIC, 8);
-    put32(buf + 8, VERSION);
-    put32(buf + 12, KIND_WINDOW);
-    put64(buf + 16, sb.size);
-    put64(buf + 24, clen);
-    put64(buf + 32, XXH64(buf + HEADER, clen, 0));
+    weir__put_le32(buf + 8, VERSION);
+    weir__put_le32(buf + 12, KIND_WINDOW);
+    weir__put_le64(buf + 16, sb.size);
+    weir__put_le64(buf + 24, clen);
+    weir__put_le64(buf + 32, XXH64(buf + HEADER, clen, 0));
     *out = buf;
     *out_len = HEADER + clen;
     rc = WEIR_OK;
@@ -296,11 +262,11 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
     uint64_t cap, count;
     if (!f || get_i64(&f[0], &start) || get_i64(&f[1], &fl) || get_u64(&f[2], &cap) ||
         get_u64(&f[3], &count) || f[4].type != MSGPACK_OBJECT_BIN || !arr(&f[5], UINT32_MAX)) {
-        fmt_err(errstr, errstr_size, "snapshot: malformed window");
+        weir__errf(errstr, errstr_size, "snapshot: malformed window");
         return NULL;
     }
     if (((start % op->p.size_ms) + op->p.size_ms) % op->p.size_ms != 0 || (fl != 0 && fl != 1)) {
-        fmt_err(errstr, errstr_size, "snapshot: window start not aligned to the window size");
+        weir__errf(errstr, errstr_size, "snapshot: window start not aligned to the window size");
         return NULL;
     }
     *fired = (int)fl;
@@ -310,7 +276,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
     if (op->need_dict) {
         if (cap < 1 || cap > (1u << 31) || (cap & (cap - 1)) || count > cap ||
             f[4].via.bin.size != cap * 16) {
-            fmt_err(errstr, errstr_size, "snapshot: malformed dictionary");
+            weir__errf(errstr, errstr_size, "snapshot: malformed dictionary");
             goto fail;
         }
         weir__dict_free(&w->dict);
@@ -322,12 +288,13 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
             goto fail;
         uint64_t used = 0;
         for (uint64_t i = 0; i < cap; i++) {
-            weir__dict_slot s = {get64(b + 16 * i), get32(b + 16 * i + 8), get32(b + 16 * i + 12)};
+            weir__dict_slot s = {weir__get_le64(b + 16 * i), weir__get_le32(b + 16 * i + 8),
+                                 weir__get_le32(b + 16 * i + 12)};
             if (s.id1 == 0)
                 continue;
             if (s.id1 > count || seen[s.id1 - 1]) {
                 free(seen);
-                fmt_err(errstr, errstr_size, "snapshot: malformed dictionary ids");
+                weir__errf(errstr, errstr_size, "snapshot: malformed dictionary ids");
                 goto fail;
             }
             seen[s.id1 - 1] = 1;
@@ -336,12 +303,12 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
         }
         free(seen);
         if (used != count || count == cap) {
-            fmt_err(errstr, errstr_size, "snapshot: dictionary count mismatch");
+            weir__errf(errstr, errstr_size, "snapshot: dictionary count mismatch");
             goto fail;
         }
         w->dict.count = (uint32_t)count;
     } else if (cap != 0 || count != 0) {
-        fmt_err(errstr, errstr_size, "snapshot: unexpected dictionary");
+        weir__errf(errstr, errstr_size, "snapshot: unexpected dictionary");
         goto fail;
     }
     uint32_t nkeys = f[5].via.array.size;
@@ -350,7 +317,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
         const msgpack_object *aggs = ke ? arr(&ke[2], (uint32_t)op->p.n_aggs) : NULL;
         uint64_t h;
         if (!ke || ke[0].type != MSGPACK_OBJECT_BIN || !aggs || get_u64(&ke[1], &h)) {
-            fmt_err(errstr, errstr_size, "snapshot: malformed key entry");
+            weir__errf(errstr, errstr_size, "snapshot: malformed key entry");
             goto fail;
         }
         const char *key = ke[0].via.bin.ptr;
@@ -362,7 +329,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
         op->st.keys_created--; /* win_key counts a creation; a restore creates nothing */
         op->st.live_keys--;
         if (w->nkeys == before) {
-            fmt_err(errstr, errstr_size, "snapshot: duplicate key in a window");
+            weir__errf(errstr, errstr_size, "snapshot: duplicate key in a window");
             goto fail;
         }
         for (size_t a = 0; a < op->p.n_aggs; a++) {
@@ -376,7 +343,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
                 /* Leave a valid empty state so that freeing the window is safe. */
                 memset(state, 0, sp->ops->state_size);
                 sp->ops->init(state, sp->params);
-                fmt_err(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
+                weir__errf(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
                 goto fail;
             }
         }
@@ -391,31 +358,31 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
                                 size_t errstr_size)
 {
     if (len < HEADER || memcmp(buf, MAGIC, 8) != 0) {
-        fmt_err(errstr, errstr_size, "snapshot: not a weir snapshot (bad magic or too short)");
+        weir__errf(errstr, errstr_size, "snapshot: not a weir snapshot (bad magic or too short)");
         return WEIR_ERR_CORRUPT;
     }
-    uint32_t version = get32(buf + 8), kind = get32(buf + 12);
+    uint32_t version = weir__get_le32(buf + 8), kind = weir__get_le32(buf + 12);
     if (version != VERSION || kind != KIND_WINDOW) {
-        fmt_err(errstr, errstr_size,
-                "snapshot: format version %u kind %u, this build reads version %u kind %u", version,
-                kind, VERSION, KIND_WINDOW);
+        weir__errf(errstr, errstr_size,
+                   "snapshot: format version %u kind %u, this build reads version %u kind %u",
+                   version, kind, VERSION, KIND_WINDOW);
         return WEIR_ERR_UNSUPPORTED;
     }
-    uint64_t raw_len = get64(buf + 16), clen = get64(buf + 24);
+    uint64_t raw_len = weir__get_le64(buf + 16), clen = weir__get_le64(buf + 24);
     if (clen != len - HEADER || raw_len > MAX_BODY) {
-        fmt_err(errstr, errstr_size, "snapshot: truncated or oversized (%zu bytes)", len);
+        weir__errf(errstr, errstr_size, "snapshot: truncated or oversized (%zu bytes)", len);
         return WEIR_ERR_CORRUPT;
     }
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     /* Fuzz builds skip the checksum so that mutated bodies reach the checks behind it. */
-    if (XXH64(buf + HEADER, clen, 0) != get64(buf + 32)) {
-        fmt_err(errstr, errstr_size, "snapshot: checksum mismatch");
+    if (XXH64(buf + HEADER, clen, 0) != weir__get_le64(buf + 32)) {
+        weir__errf(errstr, errstr_size, "snapshot: checksum mismatch");
         return WEIR_ERR_CORRUPT;
     }
 #endif
     unsigned long long fsz = ZSTD_getFrameContentSize(buf + HEADER, clen);
     if (fsz != raw_len) {
-        fmt_err(errstr, errstr_size, "snapshot: compressed body does not match its header");
+        weir__errf(errstr, errstr_size, "snapshot: compressed body does not match its header");
         return WEIR_ERR_CORRUPT;
     }
     char *body = malloc(raw_len ? raw_len : 1);
@@ -424,7 +391,7 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     size_t got = ZSTD_decompress(body, raw_len, buf + HEADER, clen);
     if (ZSTD_isError(got) || got != raw_len) {
         free(body);
-        fmt_err(errstr, errstr_size, "snapshot: cannot decompress the body");
+        weir__errf(errstr, errstr_size, "snapshot: cannot decompress the body");
         return WEIR_ERR_CORRUPT;
     }
     msgpack_unpacked up;
@@ -438,7 +405,7 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     if (mp_check((const uint8_t *)body, (const uint8_t *)body + raw_len, 0) !=
             (const uint8_t *)body + raw_len ||
         msgpack_unpack_next(&up, body, raw_len, &off) != MSGPACK_UNPACK_SUCCESS || off != raw_len) {
-        fmt_err(errstr, errstr_size, "snapshot: malformed body");
+        weir__errf(errstr, errstr_size, "snapshot: malformed body");
         goto done;
     }
     const msgpack_object *top = arr(&up.data, 4);
@@ -447,13 +414,13 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     const msgpack_object *cnt = top ? arr(&top[2], 9) : NULL;
     if (!cfg || !wmo || !cnt || !arr(&top[3], UINT32_MAX) || !arr(&wmo[1], UINT32_MAX) ||
         !arr(&cfg[4], UINT32_MAX)) {
-        fmt_err(errstr, errstr_size, "snapshot: malformed body");
+        weir__errf(errstr, errstr_size, "snapshot: malformed body");
         goto done;
     }
     int64_t size, late, emit, global;
     if (get_i64(&cfg[0], &size) || get_i64(&cfg[1], &late) || get_i64(&cfg[2], &emit) ||
         get_i64(&cfg[3], &global)) {
-        fmt_err(errstr, errstr_size, "snapshot: malformed configuration");
+        weir__errf(errstr, errstr_size, "snapshot: malformed configuration");
         goto done;
     }
     int same_aggs = cfg[4].via.array.size == op->p.n_aggs;
@@ -465,22 +432,22 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     }
     if (size != op->p.size_ms || late != op->p.allowed_lateness_ms || emit != (int)op->p.emit ||
         global != op->p.global || !same_aggs) {
-        fmt_err(errstr, errstr_size,
-                "snapshot: taken with window.size=%lldms window.allowed.lateness=%lldms "
-                "emit.mode=%s global=%s and other aggregates or not; this job has "
-                "window.size=%lldms window.allowed.lateness=%lldms emit.mode=%s global=%s "
-                "(start with empty state to change these)",
-                (long long)size, (long long)late, emit ? "final" : "updates",
-                global ? "true" : "false", (long long)op->p.size_ms,
-                (long long)op->p.allowed_lateness_ms, op->p.emit ? "final" : "updates",
-                op->p.global ? "true" : "false");
+        weir__errf(errstr, errstr_size,
+                   "snapshot: taken with window.size=%lldms window.allowed.lateness=%lldms "
+                   "emit.mode=%s global=%s and other aggregates or not; this job has "
+                   "window.size=%lldms window.allowed.lateness=%lldms emit.mode=%s global=%s "
+                   "(start with empty state to change these)",
+                   (long long)size, (long long)late, emit ? "final" : "updates",
+                   global ? "true" : "false", (long long)op->p.size_ms,
+                   (long long)op->p.allowed_lateness_ms, op->p.emit ? "final" : "updates",
+                   op->p.global ? "true" : "false");
         rc = WEIR_ERR_INVALID_ARG;
         goto done;
     }
     int64_t combined;
     uint32_t nparts = wmo[1].via.array.size;
     if (get_i64(&wmo[0], &combined)) {
-        fmt_err(errstr, errstr_size, "snapshot: malformed watermark");
+        weir__errf(errstr, errstr_size, "snapshot: malformed watermark");
         goto done;
     }
     maxima = calloc(nparts ? nparts : 1, sizeof(int64_t));
@@ -490,13 +457,13 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     }
     for (uint32_t i = 0; i < nparts; i++)
         if (get_i64(&wmo[1].via.array.ptr[i], &maxima[i])) {
-            fmt_err(errstr, errstr_size, "snapshot: malformed watermark");
+            weir__errf(errstr, errstr_size, "snapshot: malformed watermark");
             goto done;
         }
     uint64_t c[9];
     for (int i = 0; i < 9; i++)
         if (get_u64(&cnt[i], &c[i])) {
-            fmt_err(errstr, errstr_size, "snapshot: malformed counters");
+            weir__errf(errstr, errstr_size, "snapshot: malformed counters");
             goto done;
         }
     uint32_t nwin = top[3].via.array.size;
@@ -512,7 +479,7 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
             goto done;
         wins[nw++] = w;
         if ((i > 0 && wins[i - 1]->start >= w->start) || (fired && nfired != i)) {
-            fmt_err(errstr, errstr_size, "snapshot: windows out of order");
+            weir__errf(errstr, errstr_size, "snapshot: windows out of order");
             goto done;
         }
         nfired += (size_t)fired;

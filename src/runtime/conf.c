@@ -5,9 +5,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/errbuf.h"
 
 typedef enum { T_STRING, T_INT, T_DURATION, T_BOOL, T_ENUM } key_type;
 
@@ -151,16 +152,6 @@ static int is_passthrough(const char *key)
     return 0;
 }
 
-static void fmt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
 weir_conf *weir_conf_new(void)
 {
     return calloc(1, sizeof(weir_conf));
@@ -292,32 +283,32 @@ static int validate(const key_def *k, const char *v, char *errstr, size_t size)
     case T_BOOL:
         if (parse_bool(v, &b) == 0)
             return 0;
-        fmt_err(errstr, size, "%s: invalid value \"%s\": accepted values are true or false",
-                k->name, v);
+        weir__errf(errstr, size, "%s: invalid value \"%s\": accepted values are true or false",
+                   k->name, v);
         return -1;
     case T_ENUM:
         if (enum_has(k->values, v))
             return 0;
-        fmt_err(errstr, size, "%s: invalid value \"%s\": accepted values are %s", k->name, v,
-                k->values);
+        weir__errf(errstr, size, "%s: invalid value \"%s\": accepted values are %s", k->name, v,
+                   k->values);
         return -1;
     case T_INT:
         if (parse_int(v, &x) == 0 && x >= k->min && x <= k->max)
             return 0;
-        fmt_err(errstr, size,
-                "%s: invalid value \"%s\": accepted values are integers from %" PRId64
-                " to %" PRId64,
-                k->name, v, k->min, k->max);
+        weir__errf(errstr, size,
+                   "%s: invalid value \"%s\": accepted values are integers from %" PRId64
+                   " to %" PRId64,
+                   k->name, v, k->min, k->max);
         return -1;
     case T_DURATION:
         if (k->values && strcmp(v, "off") == 0)
             return 0;
         if (weir_parse_duration(v, &x) == WEIR_OK && x >= k->min && x <= k->max)
             return 0;
-        fmt_err(errstr, size,
-                "%s: invalid value \"%s\": accepted values are durations like 500ms, 10s, "
-                "1m, 2h%s%s",
-                k->name, v, k->min > 0 ? " (greater than 0)" : "", k->values ? ", or off" : "");
+        weir__errf(errstr, size,
+                   "%s: invalid value \"%s\": accepted values are durations like 500ms, 10s, "
+                   "1m, 2h%s%s",
+                   k->name, v, k->min > 0 ? " (greater than 0)" : "", k->values ? ", or off" : "");
         return -1;
     }
     return -1;
@@ -327,17 +318,17 @@ weir_err weir_conf_set(weir_conf *conf, const char *key, const char *value, char
                        size_t errstr_size)
 {
     if (!conf || !key || !value) {
-        fmt_err(errstr, errstr_size, "configuration: missing key or value");
+        weir__errf(errstr, errstr_size, "configuration: missing key or value");
         return WEIR_ERR_INVALID_ARG;
     }
     size_t idx;
     const key_def *k = find_key(key, &idx);
     if (!k) {
         if (!is_passthrough(key)) {
-            fmt_err(errstr, errstr_size,
-                    "%s: unknown configuration key (see docs/CONFIGURATION.md; librdkafka "
-                    "properties take the prefix kafka.)",
-                    key);
+            weir__errf(errstr, errstr_size,
+                       "%s: unknown configuration key (see docs/CONFIGURATION.md; librdkafka "
+                       "properties take the prefix kafka.)",
+                       key);
             return WEIR_ERR_INVALID_ARG;
         }
         char *v = strdup(value);
@@ -391,7 +382,7 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fmt_err(errstr, errstr_size, "--config %s: cannot read: %s", path, strerror(errno));
+        weir__errf(errstr, errstr_size, "--config %s: cannot read: %s", path, strerror(errno));
         return WEIR_ERR_IO;
     }
     char *line = NULL;
@@ -405,7 +396,8 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            fmt_err(errstr, errstr_size, "%s:%d: expected key=value, got \"%s\"", path, lineno, s);
+            weir__errf(errstr, errstr_size, "%s:%d: expected key=value, got \"%s\"", path, lineno,
+                       s);
             rc = WEIR_ERR_INVALID_ARG;
             break;
         }
@@ -413,12 +405,12 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
         char inner[512];
         rc = weir_conf_set(conf, trim(s), trim(eq + 1), inner, sizeof inner);
         if (rc != WEIR_OK) {
-            fmt_err(errstr, errstr_size, "%s:%d: %s", path, lineno, inner);
+            weir__errf(errstr, errstr_size, "%s:%d: %s", path, lineno, inner);
             break;
         }
     }
     if (rc == WEIR_OK && ferror(f)) {
-        fmt_err(errstr, errstr_size, "--config %s: read error", path);
+        weir__errf(errstr, errstr_size, "--config %s: read error", path);
         rc = WEIR_ERR_IO;
     }
     free(line);

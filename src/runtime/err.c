@@ -1,5 +1,19 @@
 /* The table of weir_err descriptions. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "runtime/errbuf.h"
 #include "weir/err.h"
+
+void weir__errf(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (!errstr || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+}
 
 const char *weir_err_str(weir_err err)
 {

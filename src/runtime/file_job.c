@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "state/bytes.h"
 #include "weir/checkpoint.h"
 #include "weir/job.h"
 #include "weir/output.h"
@@ -246,20 +247,6 @@ static char *meaning(const weir_conf *conf)
     return m;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
 {
     size_t n = offset < HASH_PREFIX ? (size_t)offset : HASH_PREFIX;
@@ -296,9 +283,11 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         snprintf(why, size, "not a file-mode checkpoint");
         return WEIR_ERR_CORRUPT;
     }
-    uint64_t off = get64(b + 8), hash = get64(b + 16), hashed = get64(b + 24);
-    int64_t files[3] = {(int64_t)get64(b + 32), (int64_t)get64(b + 40), (int64_t)get64(b + 48)};
-    uint32_t mlen = (uint32_t)get64((const uint8_t[8]){b[56], b[57], b[58], b[59], 0, 0, 0, 0});
+    uint64_t off = weir__get_le64(b + 8), hash = weir__get_le64(b + 16),
+             hashed = weir__get_le64(b + 24);
+    int64_t files[3] = {(int64_t)weir__get_le64(b + 32), (int64_t)weir__get_le64(b + 40),
+                        (int64_t)weir__get_le64(b + 48)};
+    uint32_t mlen = weir__get_le32(b + 56);
     size_t pos = 60;
     if (mlen > len - pos || len - pos - mlen < 8) {
         snprintf(why, size, "truncated payload");
@@ -306,7 +295,7 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
     }
     const char *m = (const char *)b + pos;
     pos += mlen;
-    uint64_t plen = get64(b + pos);
+    uint64_t plen = weir__get_le64(b + pos);
     pos += 8;
     if (plen != len - pos) {
         snprintf(why, size, "truncated payload");
@@ -406,16 +395,15 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
         return WEIR_ERR_IO;
     }
     memcpy(b, CKPT_MAGIC, 8);
-    put64(b + 8, offset);
-    put64(b + 16, h);
-    put64(b + 24, hn);
+    weir__put_le64(b + 8, offset);
+    weir__put_le64(b + 16, h);
+    weir__put_le64(b + 24, hn);
     for (int i = 0; i < 3; i++)
-        put64(b + 32 + 8 * i, files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
-    uint8_t ml[8];
-    put64(ml, mlen);
-    memcpy(b + 56, ml, 4);
+        weir__put_le64(b + 32 + 8 * i,
+                       files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
+    weir__put_le32(b + 56, (uint32_t)mlen);
     memcpy(b + 60, m, mlen);
-    put64(b + 60 + mlen, snap_len);
+    weir__put_le64(b + 60 + mlen, snap_len);
     memcpy(b + 68 + mlen, snap, snap_len);
     free(snap);
     rc = weir_ckpt_dir_write(store, b, len, err, err_size);

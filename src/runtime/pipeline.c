@@ -1,5 +1,6 @@
 /* A pipeline: decode a batch of records, run the window operator, hand firings to sinks. */
 #include "weir/pipeline.h"
+#include "state/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,20 +171,6 @@ const char *weir_pipeline_key_field(const weir_pipeline *p)
 #define PIPE_VERSION  1
 #define PIPE_COUNTERS (3 + WEIR_REC_STATUS_COUNT)
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 weir_err weir_pipeline_snapshot(const weir_pipeline *p, uint8_t **out, size_t *out_len)
 {
     uint8_t *op_snap;
@@ -198,17 +185,17 @@ weir_err weir_pipeline_snapshot(const weir_pipeline *p, uint8_t **out, size_t *o
         return WEIR_ERR_NOMEM;
     }
     memcpy(b, PIPE_MAGIC, 8);
-    put64(b + 8, (uint64_t)PIPE_VERSION | (uint64_t)PIPE_COUNTERS << 32);
+    weir__put_le64(b + 8, (uint64_t)PIPE_VERSION | (uint64_t)PIPE_COUNTERS << 32);
     uint8_t *q = b + 16;
     uint64_t c[PIPE_COUNTERS] = {p->st.records, p->st.valid, p->st.invalid};
     for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
         c[3 + i] = p->st.invalid_by[i];
     for (int i = 0; i < PIPE_COUNTERS; i++, q += 8)
-        put64(q, c[i]);
-    put64(q, op_len);
+        weir__put_le64(q, c[i]);
+    weir__put_le64(q, op_len);
     memcpy(q + 8, op_snap, op_len);
     q += 8 + op_len;
-    put64(q, XXH64(b, (size_t)(q - b), 0));
+    weir__put_le64(q, XXH64(b, (size_t)(q - b), 0));
     free(op_snap);
     *out = b;
     *out_len = len;
@@ -224,7 +211,7 @@ weir_err weir_pipeline_restore(weir_pipeline *p, const uint8_t *buf, size_t len,
             snprintf(errstr, errstr_size, "pipeline snapshot: bad magic or too short");
         return WEIR_ERR_CORRUPT;
     }
-    uint64_t vc = get64(buf + 8);
+    uint64_t vc = weir__get_le64(buf + 8);
     if ((uint32_t)vc != PIPE_VERSION || (vc >> 32) != PIPE_COUNTERS) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "pipeline snapshot: unsupported version %u",
@@ -232,8 +219,8 @@ weir_err weir_pipeline_restore(weir_pipeline *p, const uint8_t *buf, size_t len,
         return WEIR_ERR_UNSUPPORTED;
     }
     const uint8_t *q = buf + 16 + 8 * PIPE_COUNTERS;
-    uint64_t op_len = get64(q);
-    if (op_len != len - fixed || get64(buf + len - 8) != XXH64(buf, len - 8, 0)) {
+    uint64_t op_len = weir__get_le64(q);
+    if (op_len != len - fixed || weir__get_le64(buf + len - 8) != XXH64(buf, len - 8, 0)) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "pipeline snapshot: truncated or checksum mismatch");
         return WEIR_ERR_CORRUPT;
@@ -242,10 +229,10 @@ weir_err weir_pipeline_restore(weir_pipeline *p, const uint8_t *buf, size_t len,
     if (rc != WEIR_OK)
         return rc;
     const uint8_t *c = buf + 16;
-    p->st.records = get64(c);
-    p->st.valid = get64(c + 8);
-    p->st.invalid = get64(c + 16);
+    p->st.records = weir__get_le64(c);
+    p->st.valid = weir__get_le64(c + 8);
+    p->st.invalid = weir__get_le64(c + 16);
     for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
-        p->st.invalid_by[i] = get64(c + 24 + 8 * i);
+        p->st.invalid_by[i] = weir__get_le64(c + 24 + 8 * i);
     return WEIR_OK;
 }

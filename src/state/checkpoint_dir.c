@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "state/bytes.h"
 #include "weir/checkpoint.h"
 
 #define MAGIC       "WEIRCKPT"
@@ -24,20 +25,6 @@ struct weir_ckpt_dir {
     int keep;
     uint64_t seq;
 };
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Sequence numbers of the checkpoint files present, ascending. */
 static int list(weir_ckpt_dir *d, uint64_t **out, size_t *n)
@@ -150,9 +137,9 @@ weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t le
     uint64_t seq = d->seq + 1;
     uint8_t head[HEAD];
     memcpy(head, MAGIC, 8);
-    put64(head + 8, VERSION);
-    put64(head + 16, seq);
-    put64(head + 24, len);
+    weir__put_le64(head + 8, VERSION);
+    weir__put_le64(head + 16, seq);
+    weir__put_le64(head + 24, len);
     XXH64_state_t *h = XXH64_createState();
     if (!h)
         return WEIR_ERR_NOMEM;
@@ -160,7 +147,7 @@ weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t le
     XXH64_update(h, head, HEAD);
     XXH64_update(h, payload, len);
     uint8_t tail[8];
-    put64(tail, XXH64_digest(h));
+    weir__put_le64(tail, XXH64_digest(h));
     XXH64_freeState(h);
     char tmp[64], name[64];
     snprintf(tmp, sizeof tmp, "ckpt-%" PRIu64 ".tmp", seq);
@@ -246,12 +233,12 @@ weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *
             snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
         else if (len < HEAD + 8 || memcmp(b, MAGIC, 8) != 0)
             snprintf(why, sizeof why, "not a weir checkpoint (bad magic or too short)");
-        else if (get64(b + 8) != VERSION)
+        else if (weir__get_le64(b + 8) != VERSION)
             snprintf(why, sizeof why, "checkpoint format version %" PRIu64 " is not supported",
-                     get64(b + 8));
-        else if (get64(b + 24) != len - HEAD - 8 || get64(b + 16) != seqs[i])
+                     weir__get_le64(b + 8));
+        else if (weir__get_le64(b + 24) != len - HEAD - 8 || weir__get_le64(b + 16) != seqs[i])
             snprintf(why, sizeof why, "truncated (length or sequence does not match)");
-        else if (XXH64(b, len - 8, 0) != get64(b + len - 8))
+        else if (XXH64(b, len - 8, 0) != weir__get_le64(b + len - 8))
             snprintf(why, sizeof why, "checksum mismatch");
         else {
             rc = accept(opaque, b + HEAD, len - HEAD - 8, why, sizeof why);
