@@ -15,7 +15,7 @@ flags=(-std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fno-omit-frame-pointer
 "$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out/fuzz_hll" \
     fuzz/fuzz_hll.c src/operators/hll.c -lxxhash -lm
 # Seeds: serialized sketches of several precisions and sizes (checksums included).
-"$CLANG" -std=c11 -D_GNU_SOURCE -Iinclude -O1 -o "$out/hll-seeds" test/tools/weir-hll-tool.c \
+"$CLANG" -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -O1 -o "$out/hll-seeds" test/tools/weir-hll-tool.c \
     src/operators/hll.c src/operators/agg_hll.c src/runtime/err.c -lxxhash -lm
 "$out/hll-seeds" seeds "$out/hll-corpus" >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
