@@ -38,7 +38,7 @@ static const bench_scenario SCENARIOS[] = {
      bench_hll_vs_redis},
     {"state-memory", "operator state bytes per live (product, user, window), exact and hll",
      1000000, bench_state_memory},
-    {"kafka-e2e", "dev broker -> the job in Kafka mode -> results topic", 250000, bench_kafka_e2e},
+    {"kafka-e2e", "dev broker -> the job in Kafka mode -> results topic", 1000000, bench_kafka_e2e},
     {"dynamodb-sink", "window results per second into dynalite through the DynamoDB sink", 5000,
      bench_dynamodb_sink},
 };
