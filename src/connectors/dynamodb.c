@@ -3,6 +3,7 @@
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
 #include "weir/dynamodb.h"
 #include "runtime/errbuf.h"
+#include "weir/output.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -33,10 +34,11 @@ typedef struct buf {
     int failed;
 } buf;
 
-static void buf_add(buf *b, const char *s, size_t n)
+/* Makes room for n more bytes and a NUL; 0, or -1 (and `failed`) when out of memory. */
+static int buf_reserve(buf *b, size_t n)
 {
     if (b->failed)
-        return;
+        return -1;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
@@ -44,11 +46,18 @@ static void buf_add(buf *b, const char *s, size_t n)
         char *p = realloc(b->p, cap);
         if (!p) {
             b->failed = 1;
-            return;
+            return -1;
         }
         b->p = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+static void buf_add(buf *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -70,29 +79,14 @@ static void buf_fmt(buf *b, const char *fmt, ...)
         buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* Appends `s` as a JSON string literal. */
+/* Appends `s` as a JSON string literal (weir_json_quote, which also writes the NUL). */
 static void buf_json_str(buf *b, const char *s, size_t n)
 {
-    buf_add(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_add(b, s + run, i - run);
-        run = i + 1;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            buf_add(b, esc, 2);
-        } else {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            buf_add(b, esc, 6);
-        }
-    }
-    buf_add(b, s + run, n - run);
-    buf_add(b, "\"", 1);
+    weir_slice v = {s, n};
+    size_t need = weir_json_quote(v, NULL, 0);
+    if (buf_reserve(b, need) != 0)
+        return;
+    b->len += weir_json_quote(v, b->p + b->len, need + 1);
 }
 
 /* ---- JSON answers ---- */

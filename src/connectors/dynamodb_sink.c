@@ -7,6 +7,7 @@
  * remains in the table however requests complete. */
 #include "runtime/errbuf.h"
 #include "weir/dynamodb.h"
+#include "weir/output.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -51,26 +52,12 @@ static void out_str(out *o, const char *s)
 
 static void out_json_str(out *o, const char *s, size_t n)
 {
-    out_add(o, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        out_add(o, s + run, i - run);
-        run = i + 1;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            out_add(o, esc, 2);
-        } else {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            out_add(o, esc, 6);
-        }
-    }
-    out_add(o, s + run, n - run);
-    out_add(o, "\"", 1);
+    /* weir_json_quote() ends what it writes with a NUL: only write when that fits too. */
+    weir_slice v = {s, n};
+    size_t need = weir_json_quote(v, NULL, 0);
+    if (o->len < o->cap && need < o->cap - o->len)
+        weir_json_quote(v, o->buf + o->len, o->cap - o->len);
+    o->len += need;
 }
 
 static void out_attr_s(out *o, const char *name, const char *v, size_t n)
