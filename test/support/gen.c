@@ -1,6 +1,8 @@
 /* A deterministic generator of raw events: disorder, late records, encodings, malformed lines. */
 #include "gen.h"
 
+#include "weir/event.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,28 +101,14 @@ void weir_gen_events(const weir_gen_params *p, weir_gen_event *out)
 
 static const char *const TYPES[] = {"VIEW_PRODUCT", "ADD_TO_CART", "PURCHASE", "WISHLIST"};
 
+/* ISO-8601 local time at `offset_min` from UTC: the library's formatter on the shifted
+ * instant, without ".000" for whole seconds, with the offset instead of Z. buf >= 40 bytes. */
 static void iso(int64_t ms, char *buf, int offset_min)
 {
-    /* civil_from_days on ms + offset, then the offset suffix */
     int64_t t = ms + (int64_t)offset_min * 60000;
-    int64_t secs = t >= 0 ? t / 1000 : -((-t + 999) / 1000);
-    int msec = (int)(t - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int64_t zz = days + 719468;
-    int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
-    int64_t doe = zz - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    int n = sprintf(buf, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d, (int)(rem / 3600),
-                    (int)(rem / 60 % 60), (int)(rem % 60));
-    if (msec)
-        n += sprintf(buf + n, ".%03d", msec);
+    size_t n = weir_format_iso8601(t, buf) - 1; /* drop the Z */
+    if (((t % 1000) + 1000) % 1000 == 0)
+        n -= 4; /* and ".000" */
     if (offset_min == 0)
         sprintf(buf + n, "Z");
     else
