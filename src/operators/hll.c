@@ -19,8 +19,14 @@
  *
  *  - inline: up to 14 entries inside the 64-byte sketch itself (no allocation), so a
  *    sketch of 10 values costs 64 bytes in all;
- *  - sparse: an open-addressing hash set of entries on the heap, 4 bytes per slot, load
- *    factor at most 3/4, growing by doubling;
+ *  - sparse: an array of 4-byte entries on the heap, growing by doubling: a sorted list
+ *    of distinct entries followed by pending ones, appended unsorted and possibly
+ *    repeated, as in HLL++'s temporary list. When the array (or 1024 pending entries) is
+ *    full, the pending entries are sorted (one counting pass on their uniform top bits,
+ *    then an insertion sort that moves almost nothing), made unique and merged into the
+ *    list from the back, in place; the array doubles when less than a quarter of it
+ *    would be left for pending entries, so each merge is paid for by at least that many
+ *    appends;
  *  - dense: m registers of 6 bits packed four to three bytes (3m/4 bytes: 12 KiB at
  *    p = 14). A register never exceeds 65 - p <= 61, so 6 bits always suffice.
  *
@@ -32,8 +38,16 @@
  * next 25 - p bits of idx25 when they are not all zero, else it is 25 - p + rho'. So a
  * sparse sketch converted to registers is register-identical to one that was dense from
  * the start, and entries are independent of p, which makes merging sparse sketches of any
- * precision an insertion of entries. The sparse form turns dense when its table would
- * take more bytes than the registers (at p = 14: 3072 slots, 2304 entries, 12 KiB).
+ * precision an insertion of entries. The array never takes more bytes than the registers
+ * (at p = 14: 3072 entries, 12 KiB) and the list keeps at most 3/4 of that (2304 entries
+ * at p = 14, the limit of the serialized format): a merge whose union would be larger
+ * turns the sketch dense instead. Registers do not care about order or repeats, so that
+ * conversion needs no sorting.
+ *
+ * Pending entries defer work, not results: estimate() merges them first, and
+ * serialize() reads them through a sorted copy, writing the sketch exactly as the next
+ * merge will keep it (dense when their union is past the limit), so the bytes depend on
+ * the set of hashes only, and are the same before and after the merge.
  *
  * Estimator. Ertl, "New cardinality estimation algorithms for HyperLogLog sketches"
  * (arXiv:1702.01284, 2017), derives an estimator from the register histogram C[0..q+1]
@@ -75,14 +89,18 @@
  *     last    4     checksum: the low 32 bits of XXH3-64 (seed 0) of every byte before it
  *
  * Deserialization checks the length against the header exactly, the checksum, then every
- * field and value, and builds the sketch through the same insertion code as add(), so a
+ * field and value, and builds the sketch through the same code as add() of entries, so a
  * sketch read back is indistinguishable from one built by adds; anything else is
  * WEIR_ERR_CORRUPT.
  *
  * Cost. add() on a dense sketch is a shift, a count of leading zeros and a read-compare
- * of three bytes; on a sparse one a hash-set probe in a table of a few KiB (idx25 is
- * uniform, so its scaled value is the slot: no second hash). Neither allocates except when
- * the form changes.
+ * of three bytes; on a sparse one a store at the end of the pending entries, plus, per
+ * pending entry, a share of the sort and merge that is constant: about two moves of the
+ * list per pending entry, since a merge comes after at least a quarter of the array of
+ * appends. An earlier open-addressing hash set paid a probe with an unpredictable
+ * branch per add and a full rehash at every doubling, twice the cost on sketches of
+ * about a hundred values. On an inline sketch, add() compares the 14 slots at once.
+ * Only a merge that doubles the array, or a change of form, allocates.
  */
 #include "weir/hll.h"
 
@@ -90,11 +108,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SP_P       25          /* precision of sparse entries */
 #define SP_Q       (64 - SP_P) /* bits ranked by rho' */
 #define INLINE_CAP 14          /* entries kept inside the sketch */
-#define FIRST_CAP  32u         /* first heap table */
+#define FIRST_CAP  32u         /* first heap array */
+#define PEND_MAX   1024u       /* most pending entries: bounds the stack used to merge them */
 #define FMT_HDR    8           /* magic, version, p, encoding, reserved */
 #define FMT_SUM    4           /* trailing checksum */
 #define FMT_VER    1
@@ -107,12 +129,17 @@ struct weir_hll {
     uint8_t mode;
     uint8_t flags;
     uint8_t reserved;
-    uint32_t n; /* entries, inline and sparse forms */
+    uint32_t n; /* inline: entries; sparse: entries of the sorted list */
     union {
         uint32_t inl[INLINE_CAP];
         struct {
-            uint32_t *tab; /* 0 marks an empty slot: an entry's rho' is never 0 */
+            /* tab[0, n): distinct entries, ascending; tab[n, fill): pending entries, in
+             * arrival order, possibly repeated. Appends stop at `end` (<= cap), where they
+             * are merged into the list. */
+            uint32_t *tab;
             uint32_t cap;
+            uint32_t fill;
+            uint32_t end;
         } sp;
         struct {
             uint8_t *regs;
@@ -130,7 +157,7 @@ static size_t dense_bytes(int p)
     return (size_t)3 << (p - 2);
 }
 
-/* The largest table whose bytes do not exceed the registers'. */
+/* The largest array whose bytes do not exceed the registers'. */
 static uint32_t sparse_max_cap(int p)
 {
     return 3u << (p - 4);
@@ -148,13 +175,15 @@ static uint32_t first_cap(int p)
 }
 
 /* Whether precision p has a heap sparse form at all: not when its registers are so few
- * that a table beyond the inline entries would be no smaller. */
+ * that an array beyond the inline entries would be no smaller. */
 static int has_sparse(int p)
 {
     return load_limit(first_cap(p)) > INLINE_CAP;
 }
 
-/* The most entries a non-dense sketch of precision p holds. */
+/* The most entries a non-dense sketch of precision p keeps: 3/4 of the largest array, so
+ * that a full list still leaves a quarter of it for pending entries. It is also the limit
+ * of the serialized format, so it must not change. */
 static uint32_t max_entries(int p)
 {
     return has_sparse(p) ? load_limit(sparse_max_cap(p)) : INLINE_CAP;
@@ -206,30 +235,132 @@ static int reg_max(uint8_t *regs, uint32_t i, uint32_t rho)
     return 1;
 }
 
-static void dense_put_entry(weir_hll *h, uint32_t e)
+/* Sets the registers `regs` of precision p from entries; order and repeats do not matter. */
+static void regs_put_entries(uint8_t *regs, int p, const uint32_t *e, uint32_t count)
 {
-    uint32_t idx, rho;
-    entry_reg(e, h->p, &idx, &rho);
-    if (reg_max(h->u.dn.regs, idx, rho))
-        h->flags &= (uint8_t)~FLAG_CACHED;
-}
-
-/* ---- sparse table ---------------------------------------------------------------------- */
-
-static uint32_t slot_of(uint32_t e, uint32_t cap)
-{
-    return (uint32_t)(((uint64_t)(e >> 6) * cap) >> SP_P);
-}
-
-/* Inserts e into a table known to have room and not to hold its key. */
-static void tab_insert_new(uint32_t *tab, uint32_t cap, uint32_t e)
-{
-    uint32_t s = slot_of(e, cap);
-    while (tab[s]) {
-        if (++s == cap)
-            s = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t idx, rho;
+        entry_reg(e[i], p, &idx, &rho);
+        reg_max(regs, idx, rho);
     }
-    tab[s] = e;
+}
+
+/* ---- sorted entry lists ---------------------------------------------------------------- */
+
+/*
+ * Entries are below 2^31 and an entry's key is its value without the low 6 bits, so
+ * sorting entries sorts keys, and of the entries sharing a key the last after sorting has
+ * the largest rank: the one to keep.
+ */
+
+static void insertion_sort(uint32_t *a, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t x = a[i], j = i;
+        for (; j > 0 && a[j - 1] > x; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/* Copies src[0, n) (n <= PEND_MAX) into dst sorted, one entry per key, and returns how many
+ * remain. Keys are uniform, so one counting pass on their top bits leaves buckets of one or
+ * two entries for the insertion sort: linear time in practice. */
+static uint32_t sort_unique(const uint32_t *src, uint32_t n, uint32_t *dst)
+{
+    if (n <= 16) {
+        memcpy(dst, src, n * sizeof(uint32_t));
+    } else {
+        uint32_t count[PEND_MAX + 1];
+        /* About one entry per bucket: ceil(log2 n), 5..10. */
+        unsigned bits = 32 - (unsigned)__builtin_clz(n - 1);
+        if (bits > 10)
+            bits = 10;
+        unsigned shift = 31 - bits;
+        memset(count, 0, ((size_t)1 << bits) * sizeof(uint32_t));
+        for (uint32_t i = 0; i < n; i++)
+            count[src[i] >> shift]++;
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < (1u << bits); b++) {
+            uint32_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            dst[count[src[i] >> shift]++] = src[i];
+    }
+    insertion_sort(dst, n);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (k > 0 && (dst[k - 1] ^ dst[i]) < 64)
+            dst[k - 1] = dst[i];
+        else
+            dst[k++] = dst[i];
+    }
+    return k;
+}
+
+/* Walks the union of two sorted unique lists in ascending order, one entry per key (the
+ * larger rank), without writing either. Counts the entries, and optionally adds each to
+ * the histogram `hist` of ranks or writes it little-endian to `out`. */
+static uint32_t union_walk(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                           uint32_t *hist, uint8_t *out)
+{
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < na || j < nb) {
+        uint32_t v;
+        if (j == nb || (i < na && (a[i] >> 6) < (b[j] >> 6))) {
+            v = a[i++];
+        } else if (i == na || (b[j] >> 6) < (a[i] >> 6)) {
+            v = b[j++];
+        } else {
+            v = a[i] > b[j] ? a[i] : b[j];
+            i++;
+            j++;
+        }
+        if (hist)
+            hist[v & 63]++;
+        if (out) {
+            uint8_t *o = out + 4 * (size_t)k;
+            o[0] = (uint8_t)v;
+            o[1] = (uint8_t)(v >> 8);
+            o[2] = (uint8_t)(v >> 16);
+            o[3] = (uint8_t)(v >> 24);
+        }
+        k++;
+    }
+    return k;
+}
+
+/* Merges the sorted unique list s[0, ns) into the sorted unique list a[0, na), in place
+ * (a has room for na + ns), and returns the length of the result. It fills a from the
+ * back, so no entry of a is overwritten before it is read; the loop selects without
+ * branching, because which list supplies the next entry is a coin toss. */
+static uint32_t merge_into(uint32_t *a, uint32_t na, const uint32_t *s, uint32_t ns)
+{
+    uint32_t i = na, j = ns, w = na + ns;
+    while (i > 0 && j > 0) {
+        uint32_t x = a[i - 1], y = s[j - 1];
+        uint32_t from_a = (x >> 6) > (y >> 6), same = (x >> 6) == (y >> 6);
+        uint32_t big = x > y ? x : y;
+        a[--w] = from_a ? x : same ? big : y;
+        i -= from_a | same;
+        j -= from_a ^ 1;
+    }
+    while (j > 0)
+        a[--w] = s[--j];
+    /* a[0, i) is in place; a[w, na + ns) follows it after the keys that were merged. */
+    if (w > i)
+        memmove(a + i, a + w, (size_t)(na + ns - w) * sizeof(uint32_t));
+    return i + (na + ns - w);
+}
+
+/* ---- forms ------------------------------------------------------------------------------ */
+
+static void set_end(weir_hll *h)
+{
+    uint32_t room = h->u.sp.cap - h->n;
+    h->u.sp.end = h->n + (room < PEND_MAX ? room : PEND_MAX);
 }
 
 /* Turns a non-dense sketch into registers. */
@@ -238,111 +369,153 @@ static weir_err densify(weir_hll *h)
     uint8_t *regs = calloc(1, dense_bytes(h->p));
     if (!regs)
         return WEIR_ERR_NOMEM;
-    uint32_t inl[INLINE_CAP];
-    const uint32_t *src;
-    uint32_t count;
-    uint32_t *tab = NULL;
     if (h->mode == MODE_INLINE) {
-        memcpy(inl, h->u.inl, h->n * sizeof(uint32_t));
-        src = inl;
-        count = h->n;
+        regs_put_entries(regs, h->p, h->u.inl, h->n);
     } else {
-        tab = h->u.sp.tab;
-        src = tab;
-        count = h->u.sp.cap;
+        regs_put_entries(regs, h->p, h->u.sp.tab, h->u.sp.fill);
+        free(h->u.sp.tab);
     }
     h->mode = MODE_DENSE;
     h->n = 0;
     h->u.dn.regs = regs;
     h->u.dn.cached = 0;
     h->flags &= (uint8_t)~FLAG_CACHED;
-    for (uint32_t i = 0; i < count; i++) {
-        if (src[i])
-            dense_put_entry(h, src[i]);
-    }
-    free(tab);
     return WEIR_OK;
 }
 
-/* Makes room for one more entry: a bigger table, or registers. */
-static weir_err grow(weir_hll *h)
+/*
+ * Merges the pending entries of a sparse sketch into its sorted list, or turns it dense
+ * when the union has more than max_entries(p) entries. With `grow`, also enlarges the
+ * array when less than a quarter of it would be left for pending entries, so that each
+ * merge is paid for by at least as many appends as a quarter of the array. On
+ * WEIR_ERR_NOMEM the sketch holds the same entries as before and is valid.
+ */
+static weir_err settle(weir_hll *h, int grow)
 {
-    uint32_t cap;
-    if (h->mode == MODE_INLINE) {
-        if (!has_sparse(h->p))
+    uint32_t *tab = h->u.sp.tab, n = h->n;
+    if (h->u.sp.fill > n) {
+        uint32_t s[PEND_MAX];
+        uint32_t ns = sort_unique(tab + n, h->u.sp.fill - n, s);
+        uint32_t limit = max_entries(h->p);
+        if (n + ns > limit && union_walk(tab, n, s, ns, NULL, NULL) > limit)
             return densify(h);
-        cap = first_cap(h->p);
-    } else {
-        uint32_t max = sparse_max_cap(h->p);
-        if (h->u.sp.cap >= max)
-            return densify(h);
-        cap = h->u.sp.cap * 2 < max ? h->u.sp.cap * 2 : max;
+        h->n = merge_into(tab, n, s, ns);
+        h->u.sp.fill = h->n;
     }
-    uint32_t *tab = calloc(cap, sizeof(uint32_t));
+    weir_err rc = WEIR_OK;
+    uint32_t cap = h->u.sp.cap, max = sparse_max_cap(h->p);
+    if (grow && cap < max && cap - h->n < cap / 4) {
+        uint32_t ncap = cap * 2 < max ? cap * 2 : max;
+        uint32_t *t = realloc(tab, (size_t)ncap * sizeof(uint32_t));
+        if (t) {
+            h->u.sp.tab = t;
+            h->u.sp.cap = ncap;
+        } else {
+            rc = WEIR_ERR_NOMEM;
+        }
+    }
+    set_end(h);
+    return rc;
+}
+
+/* Moves the inline entries into a sorted list on the heap, or into registers when p has
+ * no heap sparse form. */
+static weir_err leave_inline(weir_hll *h)
+{
+    if (!has_sparse(h->p))
+        return densify(h);
+    uint32_t cap = first_cap(h->p);
+    uint32_t *tab = malloc((size_t)cap * sizeof(uint32_t));
     if (!tab)
         return WEIR_ERR_NOMEM;
-    if (h->mode == MODE_INLINE) {
-        for (uint32_t i = 0; i < h->n; i++)
-            tab_insert_new(tab, cap, h->u.inl[i]);
-    } else {
-        for (uint32_t s = 0; s < h->u.sp.cap; s++) {
-            if (h->u.sp.tab[s])
-                tab_insert_new(tab, cap, h->u.sp.tab[s]);
-        }
-        free(h->u.sp.tab);
-    }
+    /* They become pending entries, sorted with the next ones at the first merge. */
+    memcpy(tab, h->u.inl, h->n * sizeof(uint32_t));
     h->mode = MODE_SPARSE;
     h->u.sp.tab = tab;
     h->u.sp.cap = cap;
+    h->u.sp.fill = h->n;
+    h->n = 0;
+    set_end(h);
     return WEIR_OK;
 }
 
 static weir_err add_entry(weir_hll *h, uint32_t e);
 
-/* The rare path of add_entry(), kept out of line so that the common one stays short. */
-__attribute__((noinline)) static weir_err grow_and_add(weir_hll *h, uint32_t e)
+/* The rare path of add_entry(): the inline entries or the pending ones are full. Kept out
+ * of line so that the common path stays short. */
+__attribute__((noinline)) static weir_err make_room_and_add(weir_hll *h, uint32_t e)
 {
-    weir_err rc = grow(h);
+    weir_err rc;
+    if (h->mode == MODE_INLINE) {
+        rc = leave_inline(h);
+    } else {
+        rc = settle(h, 1);
+        /* A failed growth still leaves room unless the array is full. */
+        if (rc == WEIR_ERR_NOMEM && h->mode == MODE_SPARSE && h->u.sp.fill < h->u.sp.end)
+            rc = WEIR_OK;
+    }
     return rc == WEIR_OK ? add_entry(h, e) : rc;
+}
+
+static void dense_put_entry(weir_hll *h, uint32_t e)
+{
+    uint32_t idx, rho;
+    entry_reg(e, h->p, &idx, &rho);
+    if (reg_max(h->u.dn.regs, idx, rho))
+        h->flags &= (uint8_t)~FLAG_CACHED;
+}
+
+/* The slots of the inline entries whose key is e's, as a bit mask. */
+static uint32_t inline_match(const weir_hll *h, uint32_t e)
+{
+    uint32_t hit = 0;
+#ifdef __SSE2__
+    /* Four compares of four slots; the last group overlaps the third (14 slots). */
+    __m128i key = _mm_set1_epi32((int)(e >> 6));
+    const uint32_t *a = h->u.inl;
+    for (unsigned i = 0; i < 12; i += 4) {
+        __m128i v = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)), 6);
+        hit |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, key))) << i;
+    }
+    __m128i v = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + 10)), 6);
+    hit |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, key))) << 10;
+#else
+    for (unsigned i = 0; i < INLINE_CAP; i++)
+        hit |= (uint32_t)((h->u.inl[i] >> 6) == (e >> 6)) << i;
+#endif
+    return hit & ((1u << h->n) - 1);
+}
+
+static weir_err inline_add(weir_hll *h, uint32_t e)
+{
+    uint32_t hit = inline_match(h, e);
+    if (hit) {
+        unsigned i = (unsigned)__builtin_ctz(hit);
+        if (e > h->u.inl[i])
+            h->u.inl[i] = e;
+        return WEIR_OK;
+    }
+    if (h->n >= INLINE_CAP)
+        return make_room_and_add(h, e);
+    h->u.inl[h->n++] = e;
+    return WEIR_OK;
 }
 
 static weir_err add_entry(weir_hll *h, uint32_t e)
 {
     if (h->mode == MODE_SPARSE) {
-        uint32_t *tab = h->u.sp.tab, cap = h->u.sp.cap;
-        uint32_t s = slot_of(e, cap);
-        for (uint32_t v; (v = tab[s]) != 0;) {
-            /* Same key (the bits above rho'): keep the larger rank, which is the larger
-             * entry. */
-            if ((v ^ e) < 64) {
-                if (e > v)
-                    tab[s] = e;
-                return WEIR_OK;
-            }
-            if (++s == cap)
-                s = 0;
-        }
-        if (h->n >= load_limit(cap))
-            return grow_and_add(h, e);
-        tab[s] = e;
-        h->n++;
+        uint32_t f = h->u.sp.fill;
+        if (f == h->u.sp.end)
+            return make_room_and_add(h, e);
+        h->u.sp.tab[f] = e;
+        h->u.sp.fill = f + 1;
         return WEIR_OK;
     }
     if (h->mode == MODE_DENSE) {
         dense_put_entry(h, e);
         return WEIR_OK;
     }
-    for (uint32_t i = 0; i < h->n; i++) {
-        if ((h->u.inl[i] ^ e) < 64) {
-            if (e > h->u.inl[i])
-                h->u.inl[i] = e;
-            return WEIR_OK;
-        }
-    }
-    if (h->n >= INLINE_CAP)
-        return grow_and_add(h, e);
-    h->u.inl[h->n++] = e;
-    return WEIR_OK;
+    return inline_add(h, e);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -416,7 +589,7 @@ weir_err weir_hll_clone(const weir_hll *h, weir_hll **out)
             free(c);
             return WEIR_ERR_NOMEM;
         }
-        memcpy(c->u.sp.tab, h->u.sp.tab, (size_t)h->u.sp.cap * sizeof(uint32_t));
+        memcpy(c->u.sp.tab, h->u.sp.tab, (size_t)h->u.sp.fill * sizeof(uint32_t));
     } else if (h->mode == MODE_DENSE) {
         c->u.dn.regs = malloc(dense_bytes(h->p));
         if (!c->u.dn.regs) {
@@ -461,7 +634,16 @@ weir_err weir_hll_add(weir_hll *h, uint64_t hash)
             h->flags &= (uint8_t)~FLAG_CACHED;
         return WEIR_OK;
     }
-    return add_entry(h, entry_of(hash));
+    uint32_t e = entry_of(hash);
+    if (h->mode == MODE_SPARSE) {
+        uint32_t f = h->u.sp.fill;
+        if (__builtin_expect(f == h->u.sp.end, 0))
+            return make_room_and_add(h, e);
+        h->u.sp.tab[f] = e;
+        h->u.sp.fill = f + 1;
+        return WEIR_OK;
+    }
+    return inline_add(h, e);
 }
 
 /* ---- estimate --------------------------------------------------------------------------- */
@@ -507,21 +689,37 @@ static double ertl_estimate(const uint32_t *c, int p, int q)
     return e < 0x1p64 ? e : 0x1p64;
 }
 
+/* The histogram of ranks of a non-dense sketch's entries (c[0] left 0), and their number.
+ * Reads only: pending entries are sorted into a copy. */
+static uint32_t sparse_histogram(const weir_hll *h, uint32_t *c)
+{
+    uint32_t s[PEND_MAX], ns;
+    if (h->mode == MODE_INLINE) {
+        ns = sort_unique(h->u.inl, h->n, s);
+        return union_walk(NULL, 0, s, ns, c, NULL);
+    }
+    if (h->u.sp.fill == h->n) {
+        for (uint32_t i = 0; i < h->n; i++)
+            c[h->u.sp.tab[i] & 63]++;
+        return h->n;
+    }
+    ns = sort_unique(h->u.sp.tab + h->n, h->u.sp.fill - h->n, s);
+    return union_walk(h->u.sp.tab, h->n, s, ns, c, NULL);
+}
+
 double weir_hll_estimate(weir_hll *h)
 {
     uint32_t c[64] = {0};
+    if (h->mode == MODE_SPARSE) {
+        /* Merging the pending entries now saves sorting them at every later estimate. When
+         * that fails for want of memory, the estimate is still computed from a copy. */
+        settle(h, 0);
+    }
     if (h->mode != MODE_DENSE) {
-        if (h->n == 0)
+        uint32_t n = sparse_histogram(h, c);
+        if (n == 0)
             return 0;
-        if (h->mode == MODE_INLINE) {
-            for (uint32_t i = 0; i < h->n; i++)
-                c[h->u.inl[i] & 63]++;
-        } else {
-            for (uint32_t s = 0; s < h->u.sp.cap; s++)
-                c[h->u.sp.tab[s] & 63]++;
-            c[0] = 0; /* the empty slots counted there */
-        }
-        c[0] = ((uint32_t)1 << SP_P) - h->n;
+        c[0] = ((uint32_t)1 << SP_P) - n;
         return ertl_estimate(c, SP_P, SP_Q);
     }
     if (h->flags & FLAG_CACHED)
@@ -553,21 +751,13 @@ weir_err weir_hll_merge(weir_hll *dst, const weir_hll *src)
         return WEIR_ERR_INVALID_ARG;
     if (dst == src)
         return WEIR_OK;
-    if (src->mode == MODE_INLINE) {
-        for (uint32_t i = 0; i < src->n; i++) {
-            weir_err rc = add_entry(dst, src->u.inl[i]);
+    if (src->mode != MODE_DENSE) {
+        const uint32_t *e = src->mode == MODE_INLINE ? src->u.inl : src->u.sp.tab;
+        uint32_t count = src->mode == MODE_INLINE ? src->n : src->u.sp.fill;
+        for (uint32_t i = 0; i < count; i++) {
+            weir_err rc = add_entry(dst, e[i]);
             if (rc != WEIR_OK)
                 return rc;
-        }
-        return WEIR_OK;
-    }
-    if (src->mode == MODE_SPARSE) {
-        for (uint32_t s = 0; s < src->u.sp.cap; s++) {
-            if (src->u.sp.tab[s]) {
-                weir_err rc = add_entry(dst, src->u.sp.tab[s]);
-                if (rc != WEIR_OK)
-                    return rc;
-            }
         }
         return WEIR_OK;
     }
@@ -612,17 +802,47 @@ static uint32_t checksum(const uint8_t *b, size_t len)
     return (uint32_t)XXH3_64bits(b, len);
 }
 
-static int cmp_le32(const void *a, const void *b)
+/* The entries a non-dense sketch holds: its sorted list (none when inline) and, sorted
+ * into s, its pending entries (the inline ones). Returns the number of entries in the
+ * union. */
+static uint32_t sparse_view(const weir_hll *h, const uint32_t **list, uint32_t *nlist, uint32_t *s,
+                            uint32_t *ns)
 {
-    uint32_t x = rd32(a), y = rd32(b);
-    return (x > y) - (x < y);
+    if (h->mode == MODE_INLINE) {
+        *list = NULL;
+        *nlist = 0;
+        *ns = sort_unique(h->u.inl, h->n, s);
+    } else {
+        *list = h->u.sp.tab;
+        *nlist = h->n;
+        *ns = sort_unique(h->u.sp.tab + h->n, h->u.sp.fill - h->n, s);
+    }
+    return union_walk(*list, *nlist, s, *ns, NULL, NULL);
+}
+
+/* Whether `h` is written in the dense encoding: when it is dense, or when its pending
+ * entries take its union past the sparse limit (it turns dense at their next merge). */
+static int written_dense(const weir_hll *h, uint32_t *entries)
+{
+    *entries = 0;
+    if (h->mode == MODE_DENSE)
+        return 1;
+    if (h->mode == MODE_INLINE || h->u.sp.fill == h->n) {
+        *entries = h->n;
+        return 0;
+    }
+    uint32_t s[PEND_MAX], nl, ns;
+    const uint32_t *l;
+    *entries = sparse_view(h, &l, &nl, s, &ns);
+    return *entries > max_entries(h->p);
 }
 
 size_t weir_hll_serialized_size(const weir_hll *h)
 {
-    if (h->mode == MODE_DENSE)
+    uint32_t n;
+    if (written_dense(h, &n))
         return FMT_HDR + dense_bytes(h->p) + FMT_SUM;
-    return FMT_HDR + 4 + (size_t)h->n * 4 + FMT_SUM;
+    return FMT_HDR + 4 + (size_t)n * 4 + FMT_SUM;
 }
 
 size_t weir_hll_serialize(const weir_hll *h, uint8_t *out, size_t cap)
@@ -630,29 +850,26 @@ size_t weir_hll_serialize(const weir_hll *h, uint8_t *out, size_t cap)
     size_t size = weir_hll_serialized_size(h);
     if (cap < size)
         return 0;
+    uint32_t n;
+    int dense = written_dense(h, &n);
     memcpy(out, "WHLL", 4);
     out[4] = FMT_VER;
     out[5] = h->p;
-    out[6] = h->mode == MODE_DENSE;
+    out[6] = (uint8_t)dense;
     out[7] = 0;
     if (h->mode == MODE_DENSE) {
         memcpy(out + FMT_HDR, h->u.dn.regs, dense_bytes(h->p));
+    } else if (dense) {
+        /* The registers the next merge of pending entries will produce. */
+        memset(out + FMT_HDR, 0, dense_bytes(h->p));
+        regs_put_entries(out + FMT_HDR, h->p, h->u.sp.tab, h->u.sp.fill);
     } else {
-        uint8_t *e = out + FMT_HDR + 4;
-        wr32(out + FMT_HDR, h->n);
-        if (h->mode == MODE_INLINE) {
-            for (uint32_t i = 0; i < h->n; i++)
-                wr32(e + 4 * i, h->u.inl[i]);
-        } else {
-            uint32_t k = 0;
-            for (uint32_t s = 0; s < h->u.sp.cap; s++) {
-                if (h->u.sp.tab[s])
-                    wr32(e + 4 * k++, h->u.sp.tab[s]);
-            }
-        }
-        /* Sorting makes the bytes canonical, whatever the table order. Entries of one
-         * sketch have distinct keys, so sorting entries sorts keys. */
-        qsort(e, h->n, 4, cmp_le32);
+        /* Ascending entries make the bytes canonical, whatever the arrival order. */
+        uint32_t s[PEND_MAX], nl, ns;
+        const uint32_t *l;
+        sparse_view(h, &l, &nl, s, &ns);
+        wr32(out + FMT_HDR, n);
+        union_walk(l, nl, s, ns, NULL, out + FMT_HDR + 4);
     }
     wr32(out + size - FMT_SUM, checksum(out, size - FMT_SUM));
     return size;
