@@ -26,7 +26,8 @@ static void usage(FILE *out)
             "  Runs librdkafka's mock Kafka cluster on 127.0.0.1 (ports chosen free by the\n"
             "  system) and prints its bootstrap address as the first line on stdout.\n"
             "  --topic NAME:PARTITIONS  create a topic (repeatable); default: ecom-raw-events:8,\n"
-            "                           ecom-analytics-results:8, orders:8\n"
+            "                           ecom-analytics-results:8, orders:8,\n"
+            "                           weir-checkpoints:8 (for --checkpoint-topic)\n"
             "  --brokers N              number of brokers in the cluster (default 1)\n"
             "  --quiet                  no log lines on stderr\n"
             "  Signals: SIGINT/SIGTERM stop; SIGUSR1 takes every broker down (connections are\n"
@@ -97,9 +98,10 @@ int main(int argc, char **argv)
     }
     if (n_topics == 0) {
         static const topic_spec defaults[] = {
-            {"ecom-raw-events", 8}, {"ecom-analytics-results", 8}, {"orders", 8}};
+            {"ecom-raw-events", 8}, {"ecom-analytics-results", 8}, {"orders", 8},
+            {"weir-checkpoints", 8}};
         memcpy(topics, defaults, sizeof defaults);
-        n_topics = 3;
+        n_topics = 4;
     }
 
     /* Block the signals before librdkafka starts its threads, so they inherit the mask and

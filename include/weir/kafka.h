@@ -79,8 +79,11 @@ void weir_kafka_sink_stats_get(const weir_sink *s, weir_kafka_sink_stats *out);
  * inside weir_kafka_source_poll() and weir_kafka_source_close(), on the calling
  * thread: `revoked` is called before partitions go away (lost = 1 when the
  * assignment was lost, e.g. the session timed out: committing is then pointless),
- * and it is the place to flush and commit them; `assigned` is called after new
- * partitions are added. Messages of a partition that is no longer assigned are
+ * and it is the place to flush and commit them; `assigned` is called when new
+ * partitions are added, before they start fetching (so the owner can restore their
+ * state first; they are read from their committed offsets, or from
+ * auto.offset.reset when they have none, unless the job's checkpoints say
+ * otherwise). Messages of a partition that is no longer assigned are
  * never returned after its `revoked` call.
  *
  * Thread-safety: one thread at a time.
@@ -160,6 +163,75 @@ void weir_kafka_source_close(weir_kafka_source *src);
 
 /* Closes (if not yet) and frees the source. Accepts NULL. */
 void weir_kafka_source_destroy(weir_kafka_source *src);
+
+/* ---------------------------------------------------------------- checkpoint store */
+
+/*
+ * Checkpoints in a Kafka topic (meant to be compacted), so that any member of a consumer
+ * group can restore the state of any partition it is given. A checkpoint of a stream
+ * `name` (the job uses "<group>/<input topic>/<partition>") is split into chunks of at
+ * most 512 KiB, keyed "<name>|c<slot>.<index>", followed by a manifest keyed
+ * "<name>|m<slot>", where slot = sequence mod `keep`: compaction keeps the newest `keep`
+ * checkpoints of every stream and nothing else. A stream's messages all go to partition
+ * `hint` mod (the topic's partition count), in order, so its manifest is always written
+ * after its chunks. Formats (little-endian), in docs/CHECKPOINTS.md:
+ *   chunk:    "WEIRCHNK", u32 version 1, u32 index, u32 count, u32 0, u64 sequence, bytes
+ *   manifest: "WEIRMANI", u32 version 1, u32 chunk count, u64 sequence, u64 payload
+ *             length, u64 XXH64 of the payload, u64 XXH64 of the manifest before it
+ * Thread-safety: one thread per store.
+ */
+typedef struct weir_kafka_ckpt weir_kafka_ckpt;
+
+/*
+ * Opens the store on `topic`. Writes go through `producer` (an rd_kafka_t producer,
+ * borrowed: its delivery reports are its owner's), or, when NULL, through an
+ * idempotent producer of the store's own. Reads use a consumer of no group with
+ * isolation.level=read_committed. A topic that does not exist is created compacted
+ * with `partitions` partitions when the cluster allows it. Returns WEIR_ERR_NOT_FOUND
+ * (the topic is missing and cannot be created), WEIR_ERR_INVALID_ARG (a bad client
+ * property) or WEIR_ERR_IO, with a one-line reason naming checkpoint.topic.
+ */
+weir_err weir_kafka_ckpt_open(const weir_conf *conf, const char *topic, int keep, int partitions,
+                              void *producer, weir_kafka_ckpt **out, char *errstr,
+                              size_t errstr_size);
+
+/* Frees the store (not a borrowed producer). Accepts NULL. */
+void weir_kafka_ckpt_close(weir_kafka_ckpt *s);
+
+/*
+ * Produces checkpoint `seq` (> 0, increasing per stream) of stream `name` holding
+ * `payload` (copied). Does not wait: weir_kafka_ckpt_flush() (or a flush of the
+ * borrowed producer, or a transaction's commit) makes it durable. Returns
+ * WEIR_ERR_IO / WEIR_ERR_FATAL when the producer refuses, with the reason.
+ */
+weir_err weir_kafka_ckpt_write(weir_kafka_ckpt *s, const char *name, int32_t hint, uint64_t seq,
+                               const uint8_t *payload, size_t len, char *errstr,
+                               size_t errstr_size);
+
+/* Waits until every write so far is delivered. WEIR_ERR_TIMEOUT, or WEIR_ERR_IO when a
+ * write of the store's own producer failed for good. */
+weir_err weir_kafka_ckpt_flush(weir_kafka_ckpt *s, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+
+/*
+ * Offers the checkpoints of stream `name` to `accept`, newest first, until one is
+ * accepted (as weir_ckpt_dir_load): a manifest or chunk that is damaged, truncated, of
+ * a foreign format or of another checkpoint is reported on `log` (one line) and the
+ * next older checkpoint is tried; a state is never half loaded. *max_seq (when non-NULL)
+ * receives the highest sequence seen for the stream, usable or not, so that new
+ * checkpoints sort after it. Returns WEIR_OK, WEIR_ERR_NOT_FOUND (none), WEIR_ERR_CORRUPT
+ * (some, none usable), WEIR_ERR_TIMEOUT/IO (the topic could not be read), or the error
+ * `accept` returned to stop.
+ */
+weir_err weir_kafka_ckpt_load(weir_kafka_ckpt *s, const char *name, int32_t hint,
+                              weir_err (*accept)(void *opaque, const uint8_t *payload, size_t len,
+                                                 char *errstr, size_t errstr_size),
+                              void *opaque, uint64_t *max_seq, FILE *log, char *errstr,
+                              size_t errstr_size);
+
+/* Writes tombstones over every checkpoint of `name` (a fresh start). Not waited for. */
+weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hint, char *errstr,
+                               size_t errstr_size);
 
 /* ---------------------------------------------------------------- the job */
 

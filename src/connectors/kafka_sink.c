@@ -1,5 +1,6 @@
 /* The Kafka sink: firings as keyed JSON messages and side-output records unchanged, through
  * an idempotent librdkafka producer; plus the mapping of weir_conf onto librdkafka properties. */
+#include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
 #include "weir/kafka.h"
 
@@ -128,8 +129,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     ks->st.failed++;
-    set_failure(ks, WEIR_ERR_IO, "kafka: delivery to %s [%d] failed: %s", ks->topic,
-                (int)m->partition, rd_kafka_err2str(m->err));
+    set_failure(ks, WEIR_ERR_IO, "kafka: delivery to %s [%d] failed: %s",
+                m->rkt ? rd_kafka_topic_name(m->rkt) : ks->topic, (int)m->partition,
+                rd_kafka_err2str(m->err));
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -263,10 +265,18 @@ weir_sink *weir_kafka_sink_new(const weir_conf *conf, const char *topic, const c
                                const weir_agg_spec *aggs, size_t n_aggs, char *errstr,
                                size_t errstr_size)
 {
+    return weir__kafka_sink_new_tx(conf, topic, key_field, aggs, n_aggs, NULL, errstr, errstr_size);
+}
+
+weir_sink *weir__kafka_sink_new_tx(const weir_conf *conf, const char *topic, const char *key_field,
+                                   const weir_agg_spec *aggs, size_t n_aggs,
+                                   const char *transactional_id, char *errstr, size_t errstr_size)
+{
     if (!conf || !topic || !*topic) {
         weir__errf(errstr, errstr_size, "kafka sink: no topic");
         return NULL;
     }
+    char why[512];
     kafka_sink *ks = calloc(1, sizeof *ks);
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!ks || !rc || !(ks->topic = strdup(topic)) || !(ks->buf = malloc(512))) {
@@ -286,11 +296,15 @@ weir_sink *weir_kafka_sink_new(const weir_conf *conf, const char *topic, const c
                                            "client.id",          "weir-sink", NULL};
     if (weir_kafka_conf_apply(rc, conf, "producer", defaults, errstr, errstr_size) != WEIR_OK)
         goto fail;
+    if (transactional_id && rd_kafka_conf_set(rc, "transactional.id", transactional_id, why,
+                                              sizeof why) != RD_KAFKA_CONF_OK) {
+        weir__errf(errstr, errstr_size, "transactional.id: %s", why);
+        goto fail;
+    }
     rd_kafka_conf_set_opaque(rc, ks);
     rd_kafka_conf_set_dr_msg_cb(rc, on_delivery);
     rd_kafka_conf_set_error_cb(rc, on_error);
 
-    char why[512];
     ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, why, sizeof why);
     if (!ks->rk) {
         weir__errf(errstr, errstr_size, "kafka sink: cannot create the producer: %s", why);
@@ -318,4 +332,44 @@ void weir_kafka_sink_stats_get(const weir_sink *s, weir_kafka_sink_stats *out)
         *out = ((const kafka_sink *)s)->st;
     else
         memset(out, 0, sizeof *out);
+}
+
+rd_kafka_t *weir__kafka_sink_handle(weir_sink *s)
+{
+    return s && s->ops == &kafka_sink_ops ? ((kafka_sink *)s)->rk : NULL;
+}
+
+weir_err weir__kafka_sink_produce(weir_sink *s, const char *key, size_t key_len, const void *val,
+                                  size_t len, int64_t ts, const char *hname, const void *hval,
+                                  size_t hval_len)
+{
+    kafka_sink *ks = (kafka_sink *)s;
+    for (;;) {
+        if (ks->failed)
+            return ks->failed;
+        rd_kafka_headers_t *h = NULL;
+        if (hname) {
+            h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, hname, -1, hval, (ssize_t)hval_len);
+        }
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (!err) {
+            ks->st.produced++;
+            ks->st.bytes += len;
+            s->written++;
+            return WEIR_OK;
+        }
+        if (h)
+            rd_kafka_headers_destroy(h); /* still ours when the produce failed */
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            set_failure(ks, err == RD_KAFKA_RESP_ERR__FATAL ? WEIR_ERR_FATAL : WEIR_ERR_IO,
+                        "kafka: cannot produce to %s: %s", ks->topic, rd_kafka_err2str(err));
+            return ks->failed;
+        }
+        ks->st.queue_full++;
+        rd_kafka_poll(ks->rk, 50);
+    }
 }

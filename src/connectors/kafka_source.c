@@ -1,5 +1,6 @@
 /* The Kafka source: a consumer-group member that reads one topic in batches, follows eager
  * and cooperative rebalances on the caller's thread, and commits only processed offsets. */
+#include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
 #include "weir/kafka.h"
 
@@ -16,6 +17,7 @@ typedef struct part_state {
     int eof;           /* reached the end and no message since */
     int64_t processed; /* next offset to commit (last processed + 1), -1: none yet */
     int64_t committed; /* last offset committed (or requested, for async commits) */
+    int64_t start;     /* where the owner wants an assigned partition read from, -1: committed */
 } part_state;
 
 struct weir_kafka_source {
@@ -47,7 +49,7 @@ static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
         if (!np)
             return NULL;
         for (int i = src->n_parts; i < n; i++)
-            np[i] = (part_state){0, 0, 0, -1, -1};
+            np[i] = (part_state){0, 0, 0, -1, -1, -1};
         src->parts = np;
         src->n_parts = n;
     }
@@ -139,6 +141,25 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     src->st.rebalances++;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* The owner hears of the partitions first: it may restore their state and say
+         * where each is to be read from (weir__kafka_source_set_start). */
+        collect(parts, &ids, &n);
+        for (size_t i = 0; i < n; i++) {
+            part_state *ps = part_get(src, ids[i], 1);
+            if (ps && !ps->assigned) {
+                *ps = (part_state){1, 0, 0, -1, -1, -1};
+                src->st.assigned++;
+            }
+        }
+        if (src->cbs.assigned && n)
+            src->cbs.assigned(src->opaque, ids, n);
+        for (int i = 0; i < parts->cnt; i++) {
+            part_state *ps = part_get(src, parts->elems[i].partition, 0);
+            if (ps && ps->start >= 0) {
+                parts->elems[i].offset = ps->start;
+                ps->processed = ps->start;
+            }
+        }
         rd_kafka_error_t *e = NULL;
         rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (cooperative)
@@ -150,18 +171,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
             if (e)
                 rd_kafka_error_destroy(e);
-            return;
         }
-        collect(parts, &ids, &n);
-        for (size_t i = 0; i < n; i++) {
-            part_state *ps = part_get(src, ids[i], 1);
-            if (ps && !ps->assigned) {
-                *ps = (part_state){1, 0, 0, -1, -1};
-                src->st.assigned++;
-            }
-        }
-        if (src->cbs.assigned && n)
-            src->cbs.assigned(src->opaque, ids, n);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         int lost = rd_kafka_assignment_lost(rk);
         collect(parts, &ids, &n);
@@ -171,7 +181,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (size_t i = 0; i < n; i++) {
             part_state *ps = part_get(src, ids[i], 0);
             if (ps && ps->assigned) {
-                *ps = (part_state){0, 0, 0, -1, -1};
+                *ps = (part_state){0, 0, 0, -1, -1, -1};
                 src->st.assigned--;
             }
         }
@@ -446,4 +456,44 @@ void weir_kafka_source_destroy(weir_kafka_source *src)
     free(src->parts);
     free(src->topic);
     free(src);
+}
+
+rd_kafka_t *weir__kafka_source_handle(weir_kafka_source *src)
+{
+    return src->rk;
+}
+
+void weir__kafka_source_set_start(weir_kafka_source *src, int32_t partition, int64_t offset)
+{
+    part_state *ps = part_get(src, partition, 0);
+    if (ps && ps->assigned)
+        ps->start = offset;
+}
+
+rd_kafka_topic_partition_list_t *weir__kafka_source_positions(weir_kafka_source *src,
+                                                              const int32_t *partitions, size_t n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n + 1);
+    for (size_t i = 0; i < n; i++) {
+        part_state *ps = part_get(src, partitions[i], 0);
+        if (ps && ps->assigned && ps->processed >= 0)
+            rd_kafka_topic_partition_list_add(list, src->topic, partitions[i])->offset =
+                ps->processed;
+    }
+    if (list->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return NULL;
+    }
+    return list;
+}
+
+void weir__kafka_source_mark_committed(weir_kafka_source *src,
+                                       const rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; list && i < list->cnt; i++) {
+        part_state *ps = part_get(src, list->elems[i].partition, 0);
+        if (ps && ps->assigned)
+            ps->committed = list->elems[i].offset;
+    }
+    src->st.commits++;
 }

@@ -94,10 +94,19 @@ static const key_def KEYS[] = {
     {"checkpoint.dir", T_STRING, "", 0, 0, NULL, "--checkpoint-dir",
      "Directory that keeps checkpoints; a restarted job resumes from the newest usable one. "
      "File mode needs an input file and an output file (not standard input or output)."},
+    {"checkpoint.topic", T_STRING, "", 0, 0, NULL, "--checkpoint-topic",
+     "Kafka mode: compacted topic that keeps each partition's checkpoints, so any member of "
+     "the group can restore a partition it is given. Results are then released at each "
+     "checkpoint, exactly once (docs/CHECKPOINTS.md)."},
     {"checkpoint.interval", T_DURATION, "10s", 1, I64MAX, NULL, "--checkpoint-interval",
-     "Wall time between checkpoints."},
+     "Wall time between checkpoints; in Kafka mode also the latency of results."},
     {"checkpoint.keep", T_INT, "3", 1, 1000, NULL, NULL,
-     "Checkpoints kept in checkpoint.dir; older ones are removed."},
+     "Checkpoints kept per file-mode directory or per Kafka partition; older ones are removed "
+     "or overwritten."},
+    {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
+     "Kafka mode with checkpoint.topic: results, checkpoint and consumed offsets go into one "
+     "Kafka transaction per checkpoint, so read_committed readers see them together or not at "
+     "all."},
     {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
      "Ignore and remove existing checkpoints and start from empty state (needed when a "
      "checkpoint was taken with a configuration of another meaning)."},

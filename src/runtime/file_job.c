@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
 #include "weir/job.h"
@@ -208,45 +209,6 @@ static int refill(reader *r)
 #define CKPT_MAGIC  "WEIRFJOB"
 #define HASH_PREFIX 65536
 
-/* The keys that change what a checkpoint's state means; a restore under other values is
- * refused. */
-static const char *const MEANING_KEYS[] = {
-    "key.field",
-    "global",
-    "user.field",
-    "timestamp.field",
-    "timestamp.unit",
-    "window.size",
-    "watermark.out.of.orderness",
-    "window.allowed.lateness",
-    "emit.mode",
-    "distinct.mode",
-    "hll.precision",
-    "input.max.record.bytes",
-    "watermark.max.future.skew",
-};
-
-static char *meaning(const weir_conf *conf)
-{
-    size_t cap = 1024, len = 0;
-    char *m = malloc(cap);
-    for (size_t i = 0; m && i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
-        const char *v = weir_conf_get(conf, MEANING_KEYS[i]);
-        size_t need = strlen(MEANING_KEYS[i]) + strlen(v) + 3;
-        if (len + need + 1 > cap) {
-            cap = (len + need + 1) * 2;
-            char *g = realloc(m, cap);
-            if (!g) {
-                free(m);
-                return NULL;
-            }
-            m = g;
-        }
-        len += (size_t)sprintf(m + len, "%s%s=%s", len ? " " : "", MEANING_KEYS[i], v);
-    }
-    return m;
-}
-
 static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
 {
     size_t n = offset < HASH_PREFIX ? (size_t)offset : HASH_PREFIX;
@@ -302,29 +264,7 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         return WEIR_ERR_CORRUPT;
     }
     if (mlen != strlen(r->meaning) || memcmp(m, r->meaning, mlen) != 0) {
-        /* Name only the keys that differ: "window.size=60s (now 30s)". */
-        char diff[256] = "";
-        size_t dl = 0;
-        const char *a = m, *ae = m + mlen;
-        while (a < ae && dl + 1 < sizeof diff) {
-            const char *sp = memchr(a, ' ', (size_t)(ae - a));
-            size_t tl = sp ? (size_t)(sp - a) : (size_t)(ae - a);
-            const char *eq = memchr(a, '=', tl);
-            if (eq) {
-                size_t kl = (size_t)(eq - a);
-                char key[64];
-                snprintf(key, sizeof key, "%.*s", (int)kl, a);
-                const char *now = weir_conf_get(r->conf, key);
-                if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1))
-                    dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%.*s (now %s)",
-                                           dl ? ", " : "", (int)tl, a, now ? now : "?");
-            }
-            a += tl + 1;
-        }
-        snprintf(why, size,
-                 "taken with another configuration: %s; use --reset-state to start from empty "
-                 "state",
-                 diff);
+        weir__meaning_diff(r->conf, m, mlen, why, size);
         return WEIR_ERR_INVALID_ARG;
     }
     uint64_t h, hn;
@@ -476,7 +416,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             code = 2;
             goto done;
         }
-        if (!(m = meaning(conf))) {
+        if (!(m = weir__conf_meaning(conf))) {
             code = 1;
             goto done;
         }

@@ -1,12 +1,17 @@
 /* The job's Kafka mode: a consumer-group source feeding one pipeline per partition (keyed
  * input) or one over all partitions (global), Kafka and extra sinks, offset commits after
  * the sinks are flushed, rebalances, clean stops and the summary line. */
+#include "connectors/kafka_int.h"
+#include "runtime/held_sink.h"
+#include "runtime/meaning.h"
+#include "state/bytes.h"
 #include "weir/kafka.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "weir/job.h"
 #include "weir/pipeline.h"
@@ -14,6 +19,15 @@
 #define TICK_MS         100
 #define COMMIT_FLUSH_MS 1000  /* a periodic commit waits this long for the sinks, else waits */
 #define STOP_FLUSH_MS   60000 /* at the stop, how long undelivered results are waited for */
+
+/* A partition's pipeline in keyed mode, with what its checkpoints need. */
+typedef struct part {
+    weir_pipeline *pl; /* NULL: not assigned */
+    weir__held *held;  /* firings for the results topic, held until a checkpoint */
+    weir_sink **sinks; /* what the pipeline writes to: held (or results) + extras */
+    uint64_t seq;      /* the last checkpoint written or restored, 0: none */
+    int dirty;         /* records or firings since that checkpoint */
+} part;
 
 typedef struct job {
     const weir_conf *conf;
@@ -32,8 +46,21 @@ typedef struct job {
     weir_kafka_source *src;
 
     /* Keyed mode: one pipeline per Kafka partition, indexed by partition number. */
-    weir_pipeline **by_part;
+    struct part *by_part;
     int n_by_part;
+
+    /* Checkpoints in a Kafka topic (checkpoint.topic): see docs/CHECKPOINTS.md. */
+    weir_kafka_ckpt *store; /* NULL: no checkpoints */
+    rd_kafka_t *reader;     /* reads the results topic back when a partition is restored */
+    rd_kafka_t *tx;         /* the results producer when it is transactional (exactly.once) */
+    char *meaning;
+    int results_parts;   /* partitions of the results topic */
+    uint8_t *reset_done; /* reset.state: partitions whose old checkpoints are cleared */
+    int n_reset_done;
+    struct {
+        uint64_t count, bytes_last, bytes_total, restored, released, recovered, found, skipped;
+        double seconds;
+    } ck;
 
     /* Global mode: one pipeline; Kafka partition -> pipeline partition index. */
     weir_pipeline *global;
@@ -277,6 +304,448 @@ static void print_parts(const char *what, const int32_t *parts, size_t n)
     fputc('\n', stderr);
 }
 
+/* ------------------------------------------------------------------ checkpoints */
+
+/*
+ * Kafka-mode checkpoints (docs/CHECKPOINTS.md). Each partition's firings for the results
+ * topic are held in memory; every checkpoint.interval, for each partition that changed:
+ *   1. its pipeline is snapshotted, with its held firings, its next input offset and the
+ *      results topic's end offsets, and written to the checkpoint topic (chunks, manifest);
+ *   2. once that is durable, the held firings are produced, each with a header
+ *      "weir-ckpt: <stream>|<sequence>|<index>", and the offsets are committed.
+ * With exactly.once the two steps are one transaction, offsets included. A new owner of
+ * the partition restores the newest checkpoint, reads the results topic from the recorded
+ * end offsets to find which of its held firings are already out, produces the others, and
+ * reads on from the recorded offset: every firing is written once.
+ */
+static void push_failed(job *j, weir_err e);
+
+#define CKPT_MAGIC "WEIRKJOB"
+#define CKPT_HDR   "weir-ckpt"
+#define CKPT_MS    60000
+
+static void stream_name(const job *j, int32_t p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s/%d", weir_conf_get(j->conf, "group.id"),
+             weir_conf_get(j->conf, "input.topic"), (int)p);
+}
+
+static int grow(void *arr, size_t elem, int *n, int want)
+{
+    if (want <= *n)
+        return 0;
+    void **a = arr;
+    void *nb = realloc(*a, (size_t)want * elem);
+    if (!nb)
+        return -1;
+    memset((char *)nb + (size_t)*n * elem, 0, (size_t)(want - *n) * elem);
+    *a = nb;
+    *n = want;
+    return 0;
+}
+
+static weir_err tx_check(job *j, rd_kafka_error_t *e, const char *what)
+{
+    if (!e)
+        return WEIR_OK;
+    fail(j, 1, "exactly-once: %s failed: %s", what, rd_kafka_error_string(e));
+    if (rd_kafka_error_txn_requires_abort(e))
+        rd_kafka_error_destroy(rd_kafka_abort_transaction(j->tx, CKPT_MS));
+    rd_kafka_error_destroy(e);
+    return WEIR_ERR_IO;
+}
+
+/* Produces the held firings of `pt` (checkpoint `seq` of stream `name`) to the results
+ * topic, skipping the indices in `skip` (sorted, n_skip). */
+static weir_err release(job *j, part *pt, const char *name, uint64_t seq, const uint32_t *skip,
+                        size_t n_skip, uint64_t *produced)
+{
+    weir__held_entry e;
+    int bad = 0;
+    uint32_t idx = 0;
+    size_t k = 0;
+    char hv[320];
+    for (size_t at = 0; (at = weir__held_next(pt->held->log, pt->held->len, at, &e, &bad)) != 0;
+         idx++) {
+        while (k < n_skip && skip[k] < idx)
+            k++;
+        if (k < n_skip && skip[k] == idx)
+            continue;
+        int hl = snprintf(hv, sizeof hv, "%s|%" PRIu64 "|%u", name, seq, idx);
+        weir_err rc = weir__kafka_sink_produce(j->results, e.key, e.key_len, e.val, e.len, e.ts,
+                                               CKPT_HDR, hv, (size_t)hl);
+        if (rc) {
+            push_failed(j, rc);
+            return rc;
+        }
+        (*produced)++;
+    }
+    return WEIR_OK;
+}
+
+/* Checkpoints the listed partitions (all assigned ones when parts is NULL). */
+static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
+{
+    if (!j->store || j->rc)
+        return j->rc ? WEIR_ERR_STATE : WEIR_OK;
+    double t0 = weir_mono_sec();
+    int32_t *todo = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + 1));
+    int64_t *ends = calloc((size_t)(j->results_parts + 1), sizeof *ends);
+    char why[512] = "";
+    weir_err rc = WEIR_OK;
+    size_t m = 0;
+    if (!todo || !ends) {
+        rc = WEIR_ERR_NOMEM;
+        fail(j, 1, "checkpoint: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < (parts ? n : (size_t)j->n_by_part); i++) {
+        int32_t p = parts ? parts[i] : (int32_t)i;
+        if (p >= 0 && p < j->n_by_part && j->by_part[p].pl && j->by_part[p].dirty)
+            todo[m++] = p;
+    }
+    if (!m)
+        goto out;
+    /* Firings already produced are delivered (the previous checkpoint flushed them), so the
+     * results topic's ends are where this checkpoint's held firings will start. */
+    if (j->results &&
+        (rc = weir__kafka_end_offsets(j->reader, weir_conf_get(j->conf, "output.topic"),
+                                      j->results_parts, ends, why, sizeof why))) {
+        fail(j, 1, "checkpoint: %s", why);
+        goto out;
+    }
+    /* Side outputs are at least once: out before the checkpoint that passes their records. */
+    weir_sink *side[2] = {j->dead_letter, j->late};
+    for (int i = 0; i < 2; i++)
+        if (weir_sink_flush(side[i], CKPT_MS) != WEIR_OK) {
+            fail(j, 1, "checkpoint: side output not delivered: %s", weir_sink_error(side[i]));
+            rc = WEIR_ERR_IO;
+            goto out;
+        }
+    if (j->tx && (rc = tx_check(j, rd_kafka_begin_transaction(j->tx), "begin transaction")))
+        goto out;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < m && !rc; i++) {
+        int32_t p = todo[i];
+        part *pt = &j->by_part[p];
+        uint8_t *snap = NULL;
+        size_t snap_len = 0;
+        if ((rc = weir_pipeline_snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
+            fail(j, 1, "checkpoint: cannot snapshot partition %d", (int)p);
+            break;
+        }
+        size_t mlen = strlen(j->meaning);
+        size_t hl = pt->held ? pt->held->len : 0;
+        size_t len = 8 + 4 + 4 + 8 + 8 + 4 + mlen + 4 + 8 * (size_t)j->results_parts + 16 + hl + 8 +
+                     snap_len;
+        uint8_t *b = malloc(len);
+        if (!b) {
+            free(snap);
+            rc = WEIR_ERR_NOMEM;
+            fail(j, 1, "checkpoint: out of memory");
+            break;
+        }
+        uint8_t *w = b;
+        memcpy(w, CKPT_MAGIC, 8);
+        weir__put_le32(w + 8, 1);
+        weir__put_le32(w + 12, 0);
+        weir__put_le64(w + 16, pt->seq + 1);
+        rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, &p, 1);
+        int64_t next = pos ? pos->elems[0].offset : -1;
+        if (pos)
+            rd_kafka_topic_partition_list_destroy(pos);
+        weir__put_le64(w + 24, (uint64_t)next);
+        weir__put_le32(w + 32, (uint32_t)mlen);
+        w += 36;
+        memcpy(w, j->meaning, mlen);
+        w += mlen;
+        weir__put_le32(w, (uint32_t)j->results_parts);
+        w += 4;
+        for (int r = 0; r < j->results_parts; r++, w += 8)
+            weir__put_le64(w, (uint64_t)ends[r]);
+        weir__put_le64(w, pt->held ? pt->held->count : 0);
+        weir__put_le64(w + 8, hl);
+        w += 16;
+        if (hl)
+            memcpy(w, pt->held->log, hl);
+        w += hl;
+        weir__put_le64(w, snap_len);
+        memcpy(w + 8, snap, snap_len);
+        free(snap);
+        char name[512];
+        stream_name(j, p, name, sizeof name);
+        rc = weir_kafka_ckpt_write(j->store, name, p, pt->seq + 1, b, len, why, sizeof why);
+        free(b);
+        if (rc)
+            fail(j, 1, "%s", why);
+        bytes += len;
+    }
+    if (!rc && (rc = weir_kafka_ckpt_flush(j->store, CKPT_MS, why, sizeof why)) != WEIR_OK)
+        fail(j, 1, "%s", why);
+    if (!rc && j->results && weir_sink_error(j->results)[0]) {
+        push_failed(j, WEIR_ERR_IO);
+        rc = WEIR_ERR_IO;
+    }
+    /* The checkpoints are durable: their held firings can go. */
+    for (size_t i = 0; i < m && !rc; i++) {
+        part *pt = &j->by_part[todo[i]];
+        pt->seq++;
+        if (pt->held && pt->held->count) {
+            char name[512];
+            stream_name(j, todo[i], name, sizeof name);
+            rc = release(j, pt, name, pt->seq, NULL, 0, &j->ck.released);
+            weir__held_clear(pt->held);
+        }
+        pt->dirty = 0;
+    }
+    if (!rc && j->results && (rc = weir_sink_flush(j->results, CKPT_MS)) != WEIR_OK)
+        fail(j, 1, "checkpoint: results not delivered: %s",
+             weir_sink_error(j->results)[0] ? weir_sink_error(j->results) : weir_err_str(rc));
+    if (!rc && j->tx) {
+        rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, todo, m);
+        rd_kafka_consumer_group_metadata_t *md =
+            rd_kafka_consumer_group_metadata(weir__kafka_source_handle(j->src));
+        if (pos)
+            rc = tx_check(j, rd_kafka_send_offsets_to_transaction(j->tx, pos, md, CKPT_MS),
+                          "send offsets");
+        rd_kafka_consumer_group_metadata_destroy(md);
+        if (!rc &&
+            !(rc = tx_check(j, rd_kafka_commit_transaction(j->tx, CKPT_MS), "commit transaction")))
+            weir__kafka_source_mark_committed(j->src, pos);
+        if (pos)
+            rd_kafka_topic_partition_list_destroy(pos);
+    } else if (!rc) {
+        if (weir_kafka_source_commit(j->src, todo, m, 1, why, sizeof why) != WEIR_OK)
+            fprintf(stderr, "weir: %s (retried at the next checkpoint)\n", why);
+    }
+    if (!rc) {
+        j->ck.count++;
+        j->ck.bytes_last = bytes;
+        j->ck.bytes_total += bytes;
+        j->ck.seconds += weir_mono_sec() - t0;
+    }
+out:
+    free(todo);
+    free(ends);
+    return rc;
+}
+
+/* What a restore needs from a checkpoint's payload. */
+typedef struct restore_ctx {
+    job *j;
+    part *pt;
+    uint64_t seq;
+    int64_t next;
+    int64_t *ends;
+    int n_ends;
+} restore_ctx;
+
+static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *why, size_t size)
+{
+    restore_ctx *r = opaque;
+    job *j = r->j;
+    if (len < 36 || memcmp(b, CKPT_MAGIC, 8) != 0) {
+        snprintf(why, size, "not a Kafka-mode checkpoint of weir");
+        return WEIR_ERR_CORRUPT;
+    }
+    if (weir__get_le32(b + 8) != 1) {
+        snprintf(why, size, "checkpoint format version %u is not supported", weir__get_le32(b + 8));
+        return WEIR_ERR_UNSUPPORTED;
+    }
+    uint64_t seq = weir__get_le64(b + 16);
+    int64_t next = (int64_t)weir__get_le64(b + 24);
+    uint32_t mlen = weir__get_le32(b + 32);
+    size_t pos = 36;
+    if (mlen > len - pos || len - pos - mlen < 4)
+        goto truncated;
+    const char *m = (const char *)b + pos;
+    pos += mlen;
+    uint32_t nr = weir__get_le32(b + pos);
+    pos += 4;
+    if (nr > (len - pos) / 8 || len - pos - (size_t)nr * 8 < 16)
+        goto truncated;
+    const uint8_t *ends = b + pos;
+    pos += (size_t)nr * 8;
+    uint64_t hcount = weir__get_le64(b + pos), hlen = weir__get_le64(b + pos + 8);
+    pos += 16;
+    if (hlen > len - pos || len - pos - hlen < 8)
+        goto truncated;
+    const uint8_t *hlog = b + pos;
+    pos += hlen;
+    uint64_t plen = weir__get_le64(b + pos);
+    pos += 8;
+    if (plen != len - pos)
+        goto truncated;
+    if (mlen != strlen(j->meaning) || memcmp(m, j->meaning, mlen) != 0) {
+        weir__meaning_diff(j->conf, m, mlen, why, size);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    if (next < 0 || (hcount && (!j->results || (int)nr != j->results_parts))) {
+        snprintf(why, size, "checkpoint does not fit this job (offsets or results topic differ)");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    if (r->pt->held && weir__held_set(r->pt->held, hlog, (size_t)hlen, hcount) != WEIR_OK) {
+        snprintf(why, size, "held results are malformed");
+        return WEIR_ERR_CORRUPT;
+    }
+    /* Validated whole before anything changes; on error the pipeline is as it was. */
+    weir_err rc = weir_pipeline_restore(r->pt->pl, b + pos, (size_t)plen, why, size);
+    if (rc != WEIR_OK) {
+        if (r->pt->held)
+            weir__held_clear(r->pt->held);
+        return rc;
+    }
+    r->seq = seq;
+    r->next = next;
+    r->n_ends = (int)nr;
+    r->ends = malloc(sizeof(int64_t) * (nr ? nr : 1));
+    if (!r->ends)
+        return WEIR_ERR_NOMEM;
+    for (uint32_t i = 0; i < nr; i++)
+        r->ends[i] = (int64_t)weir__get_le64(ends + 8 * i);
+    return WEIR_OK;
+truncated:
+    snprintf(why, size, "truncated payload");
+    return WEIR_ERR_CORRUPT;
+}
+
+/* Which held firings of one checkpoint the results topic already has. */
+typedef struct found_ctx {
+    const char *prefix; /* "<stream>|<seq>|" */
+    size_t plen;
+    uint32_t *idx;
+    size_t n, cap;
+} found_ctx;
+
+static void find_released(void *opaque, const weir__kmsg *m)
+{
+    found_ctx *f = opaque;
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t vl;
+    if (rd_kafka_message_headers(m->raw, &h) || rd_kafka_header_get_last(h, CKPT_HDR, &v, &vl))
+        return;
+    if (vl <= f->plen || memcmp(v, f->prefix, f->plen) != 0)
+        return;
+    char num[16];
+    size_t nl = vl - f->plen < sizeof num - 1 ? vl - f->plen : sizeof num - 1;
+    memcpy(num, (const char *)v + f->plen, nl);
+    num[nl] = '\0';
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        uint32_t *ni = realloc(f->idx, cap * sizeof *ni);
+        if (!ni)
+            return;
+        f->idx = ni;
+        f->cap = cap;
+    }
+    f->idx[f->n++] = (uint32_t)strtoul(num, NULL, 10);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* After a restore: produces the held firings that the crash kept from the results topic. */
+static void recover_held(job *j, int32_t p, restore_ctx *r)
+{
+    part *pt = &j->by_part[p];
+    if (!pt->held || !pt->held->count)
+        return;
+    char name[512], prefix[600], why[512];
+    stream_name(j, p, name, sizeof name);
+    int pl = snprintf(prefix, sizeof prefix, "%s|%" PRIu64 "|", name, r->seq);
+    found_ctx f = {prefix, (size_t)pl, NULL, 0, 0};
+    int32_t *ps = malloc(sizeof(int32_t) * (size_t)(r->n_ends + 1));
+    if (!ps) {
+        fail(j, 1, "out of memory");
+        return;
+    }
+    for (int i = 0; i < r->n_ends; i++)
+        ps[i] = i;
+    weir_err rc =
+        weir__kafka_read_range(j->reader, weir_conf_get(j->conf, "output.topic"), ps, r->ends,
+                               (size_t)r->n_ends, CKPT_MS, find_released, &f, why, sizeof why);
+    free(ps);
+    if (rc) {
+        fail(j, 1, "restoring partition %d: reading the results topic back: %s", (int)p, why);
+        free(f.idx);
+        return;
+    }
+    qsort(f.idx, f.n, sizeof *f.idx, cmp_u32);
+    j->ck.found += f.n;
+    uint64_t before = j->ck.recovered;
+    if (j->tx)
+        rc = tx_check(j, rd_kafka_begin_transaction(j->tx), "begin transaction");
+    if (!rc)
+        rc = release(j, pt, name, r->seq, f.idx, f.n, &j->ck.recovered);
+    free(f.idx);
+    if (!rc && (rc = weir_sink_flush(j->results, CKPT_MS)) != WEIR_OK)
+        fail(j, 1, "restoring partition %d: results not delivered", (int)p);
+    if (!rc && j->tx)
+        rc = tx_check(j, rd_kafka_commit_transaction(j->tx, CKPT_MS), "commit transaction");
+    if (!rc) {
+        weir__held_clear(pt->held);
+        if (j->ck.recovered > before)
+            fprintf(stderr,
+                    "weir: partition %d: %" PRIu64 " results of checkpoint %" PRIu64
+                    " were not out yet: produced now\n",
+                    (int)p, j->ck.recovered - before, r->seq);
+    }
+}
+
+/* Restores partition p from its newest usable checkpoint, if any, and says where its
+ * input resumes. */
+static void restore_part(job *j, int32_t p)
+{
+    part *pt = &j->by_part[p];
+    char name[512], why[512] = "";
+    stream_name(j, p, name, sizeof name);
+    if (weir_conf_get_bool(j->conf, "reset.state") && !(p < j->n_reset_done && j->reset_done[p])) {
+        if (grow(&j->reset_done, 1, &j->n_reset_done, p + 1) == 0)
+            j->reset_done[p] = 1;
+        if (weir_kafka_ckpt_clear(j->store, name, p, why, sizeof why) != WEIR_OK)
+            fail(j, 1, "reset.state: %s", why);
+        return;
+    }
+    restore_ctx r = {j, pt, 0, -1, NULL, 0};
+    uint64_t max_seq = 0;
+    weir_err rc =
+        weir_kafka_ckpt_load(j->store, name, p, accept_ckpt, &r, &max_seq, stderr, why, sizeof why);
+    pt->seq = max_seq;
+    if (rc == WEIR_ERR_NOT_FOUND)
+        return;
+    if (rc != WEIR_OK) {
+        fail(j, rc == WEIR_ERR_IO || rc == WEIR_ERR_TIMEOUT || rc == WEIR_ERR_NOMEM ? 1 : 2,
+             "partition %d: %s", (int)p, why);
+        free(r.ends);
+        return;
+    }
+    j->ck.restored++;
+    weir__kafka_source_set_start(j->src, p, r.next);
+    fprintf(stderr,
+            "weir: partition %d: restored checkpoint %" PRIu64 ", reading on from offset %" PRId64
+            "\n",
+            (int)p, r.seq, r.next);
+    recover_held(j, p, &r);
+    free(r.ends);
+}
+
+/* ------------------------------------------------------------------ rebalances */
+
+static void drop_part(job *j, int32_t p)
+{
+    if (p < 0 || p >= j->n_by_part)
+        return;
+    part *pt = &j->by_part[p];
+    destroy_pipeline(j, pt->pl);
+    weir_sink_destroy(pt->held ? &pt->held->base : NULL);
+    free(pt->sinks);
+    *pt = (part){0};
+}
+
 static void on_assigned(void *opaque, const int32_t *parts, size_t n)
 {
     job *j = opaque;
@@ -287,21 +756,43 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         global_assigned(j, parts, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !j->rc; i++) {
         int32_t p = parts[i];
-        if (p >= j->n_by_part) {
-            int m = p + 1;
-            weir_pipeline **nb = realloc(j->by_part, (size_t)m * sizeof *nb);
-            if (!nb) {
-                fail(j, 1, "out of memory");
-                return;
-            }
-            memset(nb + j->n_by_part, 0, (size_t)(m - j->n_by_part) * sizeof *nb);
-            j->by_part = nb;
-            j->n_by_part = m;
+        if (grow(&j->by_part, sizeof(part), &j->n_by_part, p + 1) != 0) {
+            fail(j, 1, "out of memory");
+            return;
         }
-        if (!j->by_part[p])
-            j->by_part[p] = new_pipeline(j, 1);
+        part *pt = &j->by_part[p];
+        if (pt->pl)
+            continue;
+        /* With checkpoints, firings for the results topic wait for the checkpoint that
+         * covers them; the other sinks (DynamoDB) take them at once and converge. */
+        pt->sinks = calloc(j->n_sinks + 1, sizeof *pt->sinks);
+        if (!pt->sinks) {
+            fail(j, 1, "out of memory");
+            return;
+        }
+        size_t ns = 0;
+        for (size_t k = 0; k < j->n_sinks; k++) {
+            if (j->store && j->sinks[k] == j->results) {
+                if (!(pt->held = weir__held_new(j->key_field, j->aggs, j->n_aggs))) {
+                    fail(j, 1, "out of memory");
+                    return;
+                }
+                pt->sinks[ns++] = &pt->held->base;
+            } else {
+                pt->sinks[ns++] = j->sinks[k];
+            }
+        }
+        char why[256] = "";
+        pt->pl =
+            weir_pipeline_new(j->conf, 1, pt->sinks, ns, j->late, j->dead_letter, why, sizeof why);
+        if (!pt->pl) {
+            fail(j, 2, "cannot create a pipeline: %s", why);
+            return;
+        }
+        if (j->store)
+            restore_part(j, p);
     }
 }
 
@@ -310,22 +801,22 @@ static void on_revoked(void *opaque, const int32_t *parts, size_t n, int lost)
     job *j = opaque;
     print_parts(lost ? "lost" : "revoked", parts, n);
     /* Results of the revoked partitions are delivered and their offsets committed while
-     * they are still ours; a lost assignment cannot commit any more. Unfired windows are
-     * dropped, not emitted: the partition's new owner rebuilds them only from records
-     * after the committed offset (issue #6 moves state with checkpoints). */
-    if (!lost)
-        commit(j, parts, n, STOP_FLUSH_MS, 1);
+     * they are still ours; a lost assignment cannot commit any more. Without checkpoints
+     * unfired windows are dropped, not emitted: the partition's new owner rebuilds them
+     * only from records after the committed offset. With checkpoints the state goes to
+     * the checkpoint topic, where the new owner finds it. */
+    if (!lost) {
+        if (j->store && j->keyed)
+            checkpoint(j, parts, n);
+        else
+            commit(j, parts, n, STOP_FLUSH_MS, 1);
+    }
     if (!j->keyed) {
         global_revoked(j, parts, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        int32_t p = parts[i];
-        if (p >= 0 && p < j->n_by_part) {
-            destroy_pipeline(j, j->by_part[p]);
-            j->by_part[p] = NULL;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        drop_part(j, parts[i]);
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -384,8 +875,9 @@ static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
         size_t end = i;
         while (end < n && m[end].partition == p)
             end++;
-        weir_pipeline *pl = p < j->n_by_part ? j->by_part[p] : NULL;
+        weir_pipeline *pl = p < j->n_by_part ? j->by_part[p].pl : NULL;
         if (pl) {
+            j->by_part[p].dirty = 1;
             for (size_t k = i; k < end; k++)
                 j->recs[k - i] = (weir_record){m[k].data, m[k].len, 0, m[k].offset};
             weir_err e = weir_pipeline_push(pl, j->recs, end - i, now);
@@ -408,8 +900,8 @@ static void tick_all(job *j, int64_t now)
     if (j->global && weir_kafka_source_started(j->src))
         e = weir_pipeline_tick(j->global, now);
     for (int p = 0; p < j->n_by_part && !e; p++)
-        if (j->by_part[p])
-            e = weir_pipeline_tick(j->by_part[p], now);
+        if (j->by_part[p].pl)
+            e = weir_pipeline_tick(j->by_part[p].pl, now);
     if (e)
         push_failed(j, e);
 }
@@ -433,8 +925,10 @@ static void finish_all(job *j)
     if (j->global && j->n_slots > 0)
         e = weir_pipeline_finish(j->global);
     for (int p = 0; p < j->n_by_part && !e; p++)
-        if (j->by_part[p])
-            e = weir_pipeline_finish(j->by_part[p]);
+        if (j->by_part[p].pl) {
+            e = weir_pipeline_finish(j->by_part[p].pl);
+            j->by_part[p].dirty = 1;
+        }
     if (e)
         push_failed(j, e);
 }
@@ -448,9 +942,9 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
         weir_pipeline_stats_add(&s, &g);
     }
     for (int p = 0; p < j->n_by_part; p++)
-        if (j->by_part[p]) {
+        if (j->by_part[p].pl) {
             weir_pipeline_stats g;
-            weir_pipeline_stats_get(j->by_part[p], &g);
+            weir_pipeline_stats_get(j->by_part[p].pl, &g);
             weir_pipeline_stats_add(&s, &g);
         }
     weir_kafka_source_stats ss = {0};
@@ -463,17 +957,26 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
     /* elapsed_sec (and so events_per_sec) is the span from the first message to the end of
      * the last batch's processing: joining the group and waiting for input do not count.
      * run_sec is the whole run. */
-    char extra[1024];
-    snprintf(extra, sizeof extra,
-             ",\"mode\":\"kafka\",\"run_sec\":%.3f,\"open_windows\":%" PRIu64
-             ",\"partitions\":%d,\"stopped_by\":\"%s\",\"kafka\":{\"messages\":%" PRIu64
-             ",\"bytes\":%" PRIu64 ",\"rebalances\":%" PRIu64 ",\"commits\":%" PRIu64
-             ",\"commit_errors\":%" PRIu64 ",\"consumer_errors\":%" PRIu64 ",\"produced\":%" PRIu64
-             ",\"delivered\":%" PRIu64 ",\"delivery_failures\":%" PRIu64
-             ",\"dead_letters\":%" PRIu64 "}",
-             elapsed, s.window.live_windows, j->partitions_seen, stopped_by, ss.messages, ss.bytes,
-             ss.rebalances, ss.commits, ss.commit_errors, ss.errors, rs.produced, rs.delivered,
-             rs.failed + ds.failed, ds.delivered);
+    char extra[2048];
+    int el = snprintf(extra, sizeof extra,
+                      ",\"mode\":\"kafka\",\"run_sec\":%.3f,\"open_windows\":%" PRIu64
+                      ",\"partitions\":%d,\"stopped_by\":\"%s\",\"kafka\":{\"messages\":%" PRIu64
+                      ",\"bytes\":%" PRIu64 ",\"rebalances\":%" PRIu64 ",\"commits\":%" PRIu64
+                      ",\"commit_errors\":%" PRIu64 ",\"consumer_errors\":%" PRIu64
+                      ",\"produced\":%" PRIu64 ",\"delivered\":%" PRIu64
+                      ",\"delivery_failures\":%" PRIu64 ",\"dead_letters\":%" PRIu64 "}",
+                      elapsed, s.window.live_windows, j->partitions_seen, stopped_by, ss.messages,
+                      ss.bytes, ss.rebalances, ss.commits, ss.commit_errors, ss.errors, rs.produced,
+                      rs.delivered, rs.failed + ds.failed, ds.delivered);
+    if (j->store && el > 0 && (size_t)el < sizeof extra)
+        snprintf(extra + el, sizeof extra - (size_t)el,
+                 ",\"checkpoints\":%" PRIu64
+                 ",\"checkpoint_sec\":%.3f,\"checkpoint_bytes\":%" PRIu64
+                 ",\"checkpoint_bytes_total\":%" PRIu64 ",\"restored_partitions\":%" PRIu64
+                 ",\"released\":%" PRIu64 ",\"recovered\":%" PRIu64 ",\"already_out\":%" PRIu64
+                 ",\"exactly_once\":%s",
+                 j->ck.count, j->ck.seconds, j->ck.bytes_last, j->ck.bytes_total, j->ck.restored,
+                 j->ck.released, j->ck.recovered, j->ck.found, j->tx ? "true" : "false");
     weir_job_write_summary(out, &s, active, extra);
 }
 
@@ -491,9 +994,30 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
         return -1;
     }
     const char *out_topic = weir_conf_get(conf, "output.topic");
+    const char *ckpt_topic = weir_conf_get(conf, "checkpoint.topic");
+    int exactly = weir_conf_get_bool(conf, "exactly.once");
+    if (exactly && !ckpt_topic[0]) {
+        fail(j, 2, "exactly.once: needs checkpoint.topic (--checkpoint-topic T)");
+        return -1;
+    }
+    if (ckpt_topic[0] && !j->keyed) {
+        fail(j, 2,
+             "checkpoint.topic: needs one pipeline per partition (input.keyed=true, no "
+             "--global); a global aggregation over Kafka cannot be checkpointed yet");
+        return -1;
+    }
+    char txid[512] = "";
+    if (exactly) {
+        /* One transactional producer per process: the consumer group's generation, sent
+         * with the offsets, fences a zombie that lost its partitions (KIP-447). */
+        char host[256] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(txid, sizeof txid, "weir-%s-%s-%ld", weir_conf_get(conf, "group.id"), host,
+                 (long)getpid());
+    }
     if (out_topic && *out_topic) {
-        j->results =
-            weir_kafka_sink_new(conf, out_topic, j->key_field, j->aggs, j->n_aggs, why, sizeof why);
+        j->results = weir__kafka_sink_new_tx(conf, out_topic, j->key_field, j->aggs, j->n_aggs,
+                                             exactly ? txid : NULL, why, sizeof why);
         if (!j->results) {
             fail(j, 2, "%s", why);
             return -1;
@@ -530,6 +1054,42 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     }
     weir_pipeline_destroy(probe);
 
+    if (ckpt_topic[0]) {
+        if (!(j->meaning = weir__conf_meaning(conf)) ||
+            !(j->reader = weir__kafka_reader_new(conf, why, sizeof why))) {
+            fail(j, 2, "checkpoint.topic: %s", j->meaning ? why : "out of memory");
+            return -1;
+        }
+        int in_parts = weir__kafka_partition_count(j->reader, weir_conf_get(conf, "input.topic"),
+                                                   why, sizeof why);
+        if (j->results) {
+            j->results_parts = weir__kafka_partition_count(j->reader, out_topic, why, sizeof why);
+            if (j->results_parts < 1) {
+                fail(j, j->results_parts == -1 ? 2 : 1, "output.topic: %s",
+                     j->results_parts == -1 ? "the topic does not exist (checkpoints need it)"
+                                            : why);
+                return -1;
+            }
+        }
+        weir_err e =
+            weir_kafka_ckpt_open(conf, ckpt_topic, (int)weir_conf_get_int(conf, "checkpoint.keep"),
+                                 in_parts > 0 ? in_parts : 1, weir__kafka_sink_handle(j->results),
+                                 &j->store, why, sizeof why);
+        if (e) {
+            fail(j, e == WEIR_ERR_IO ? 1 : 2, "%s", why);
+            return -1;
+        }
+        if (exactly && j->results) {
+            j->tx = weir__kafka_sink_handle(j->results);
+            rd_kafka_error_t *te = rd_kafka_init_transactions(j->tx, CKPT_MS);
+            if (te) {
+                fail(j, 1, "exactly-once: init transactions: %s", rd_kafka_error_string(te));
+                rd_kafka_error_destroy(te);
+                return -1;
+            }
+        }
+    }
+
     weir_kafka_rebalance_cbs cbs = {on_assigned, on_revoked};
     j->src = weir_kafka_source_new(conf, &cbs, j, why, sizeof why);
     if (!j->src) {
@@ -546,8 +1106,15 @@ static void teardown(job *j)
     destroy_pipeline(j, j->global);
     j->global = NULL;
     for (int p = 0; p < j->n_by_part; p++)
-        destroy_pipeline(j, j->by_part[p]);
+        drop_part(j, p);
     free(j->by_part);
+    weir_kafka_ckpt_close(j->store);
+    if (j->reader) {
+        rd_kafka_consumer_close(j->reader);
+        rd_kafka_destroy(j->reader);
+    }
+    free(j->meaning);
+    free(j->reset_done);
     weir_sink_destroy(j->results);
     weir_sink_destroy(j->dead_letter);
     weir_sink_destroy(j->late);
@@ -585,6 +1152,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         return rc;
     }
     interval_ctx ic = {5000};
+    int64_t ckpt_ms = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     weir_conf_foreach_prefix(conf, "kafka.", read_interval, &ic);
     fprintf(stderr, "weir: kafka mode: %s -> %s%s, group %s, brokers %s, %s\n",
             weir_conf_get(conf, "input.topic"),
@@ -634,7 +1202,10 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         poll_sinks(&j);
         if (j.rc)
             break;
-        if (now - last_commit >= ic.ms) {
+        if (j.store && now - last_commit >= ckpt_ms) {
+            checkpoint(&j, NULL, 0);
+            last_commit = weir_wall_ms();
+        } else if (!j.store && now - last_commit >= ic.ms) {
             commit(&j, NULL, 0, COMMIT_FLUSH_MS, 0);
             last_commit = now;
         }
@@ -652,6 +1223,8 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
      * commits and drops the pipelines). */
     if (!j.rc && drain && strcmp(stopped_by, "drained") == 0)
         finish_all(&j);
+    if (!j.rc && j.store)
+        checkpoint(&j, NULL, 0); /* releases what the last windows fired */
     if (!j.rc) {
         if (flush_sinks(&j, STOP_FLUSH_MS) == WEIR_ERR_TIMEOUT)
             fail(&j, 1, "results still undelivered after %d s; offsets not committed",
