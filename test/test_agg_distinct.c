@@ -1,5 +1,5 @@
-/* The exact distinct aggregate through its ops table: every tier (inline, hash set, bitmap),
- * merges across tiers, snapshot round trips and corrupt inputs. */
+/* The exact distinct aggregate through its ops table: every tier (inline, sorted array,
+ * bitmap), merges across tiers, snapshot round trips and corrupt inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +13,10 @@
 #include "weir/aggregate.h"
 
 #define OPS (&weir_agg_distinct_exact)
-/* Set sizes on both sides of each tier boundary (12 inline ids, the hash set's limit of
- * a few thousand ids, whatever it is tuned to up to 16384). */
-static const uint32_t SIZES[] = {0, 1, 11, 12, 13, 14, 100, 1000, 4095, 4096, 4097, 5000, 20000};
+/* Set sizes on both sides of each tier boundary (12 inline ids, 512 in a sorted array,
+ * roaring's 4096 per array container, pending buffers of up to 4096 ids). */
+static const uint32_t SIZES[] = {0,   1,    11,   12,   13,   14,   100,   511,  512,
+                                 513, 1000, 4095, 4096, 4097, 5000, 20000, 40000};
 #define NSIZES (sizeof SIZES / sizeof SIZES[0])
 
 typedef struct agg {
@@ -264,7 +265,7 @@ static void test_round_trip_each_tier(void **unused)
         }
 }
 
-/* The form written before the hash tier existed: a bitmap built by roaring from the ids. */
+/* A bitmap built by roaring itself from the ids, as earlier versions wrote it. */
 static void test_reads_old_bitmaps(void **unused)
 {
     (void)unused;

@@ -1,4 +1,5 @@
-/* Exact distinct counting: a CRoaring bitmap of the window's dense ids, small sets inline. */
+/* Exact distinct counting: a CRoaring bitmap of the window's dense ids; small sets inline,
+ * mid-sized ones as sorted arrays. */
 #include <roaring/containers/containers.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
@@ -8,29 +9,204 @@
 #include "weir/aggregate.h"
 
 /*
- * Most (key, window) sets are small, and a roaring bitmap costs some hundred
- * bytes before its first value, so the first SMALL ids live inline, deduplicated.
- * Once a set outgrows that, the inline array becomes a buffer of pending ids that
- * are added to the bitmap SMALL at a time: one bitmap access (a likely cache
- * miss) then serves many records.
+ * Three tiers, by size:
+ * - inline: up to SMALL ids in the state itself, deduplicated as they arrive;
+ * - array: a heap buffer holding the set sorted, then a run of pending ids not yet
+ *   merged (unsorted, maybe repeated). A full buffer is sorted and merged into a new
+ *   one in a single pass, so an add costs a few sequential moves, never a search;
+ * - bitmap: a roaring bitmap, fed from the same kind of pending buffer. Each batch is
+ *   sorted first, so roaring reaches each container once per batch and appends
+ *   instead of searching; a key's containers are touched once per batch, not per id.
+ * A roaring container costs some 70 bytes before its first value and a window's ids
+ * spread over up to 16 of them, so sets stay arrays (4 bytes an id) up to ARRAY_MAX.
  *
- * Serialized form: u8 tag (0 inline, 1 bitmap), then for inline u8 n and n
- * little-endian u32 ids, for a bitmap u32 length and roaring's portable format.
+ * Serialized form (unchanged since version 1): u8 tag (0 inline, 1 bitmap), then for
+ * inline u8 n and n little-endian u32 ids (sets of at most SMALL ids), for a bitmap u32
+ * length and roaring's portable format (larger sets, whatever their tier in memory).
  */
-#define SMALL 12
+#define SMALL     12
+#define ARRAY_MAX 512
+#define PEND_MIN  16
+#define PEND_MAX  4096
+#define BATCH_OR  32
+
+enum { TIER_INLINE = 0, TIER_ARRAY = 1, TIER_BITMAP = 2 };
 
 typedef struct distinct_state {
-    roaring_bitmap_t *bm; /* NULL while the set is inline */
-    uint32_t n;           /* inline ids, or pending ids once bm exists */
-    uint32_t ids[SMALL];
+    uint32_t n;   /* inline ids, or sorted ids of the array tier */
+    uint32_t np;  /* pending ids (array and bitmap tiers) */
+    uint32_t cap; /* buffer capacity in ids */
+    uint32_t tier;
+    union {
+        uint32_t ids[SMALL];
+        struct {
+            uint32_t *buf; /* array: n sorted, then np pending; bitmap: np pending */
+            roaring_bitmap_t *bm;
+        } h;
+    } u;
 } distinct_state;
 
-static void flush_pending(distinct_state *s)
+/* Sorts v[0..n) (n <= PEND_MAX + ARRAY_MAX) ascending. */
+static void sort_ids(uint32_t *v, uint32_t n)
 {
-    if (s->bm && s->n) {
-        roaring_bitmap_add_many(s->bm, s->n, s->ids);
-        s->n = 0;
+    if (n <= 24) {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = v[i], j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+        return;
     }
+    /* LSD radix sort, a byte a pass; a pass whose byte is the same in every id is
+     * skipped (dense ids rarely use the top bits). */
+    uint32_t tmp[PEND_MAX + ARRAY_MAX];
+    uint32_t *src = v, *dst = tmp;
+    uint32_t or_all = 0, and_all = UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        or_all |= v[i];
+        and_all &= v[i];
+    }
+    for (int shift = 0; shift < 32; shift += 8) {
+        if ((((or_all ^ and_all) >> shift) & 0xFF) == 0)
+            continue;
+        uint32_t cnt[256];
+        memset(cnt, 0, sizeof cnt);
+        for (uint32_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xFF]++;
+        uint32_t sum = 0;
+        for (uint32_t d = 0; d < 256; d++) {
+            uint32_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xFF]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof *v);
+}
+
+/* Sorts and deduplicates v[0..n); returns the number of distinct ids. */
+static uint32_t sort_unique(uint32_t *v, uint32_t n)
+{
+    if (!n)
+        return 0;
+    sort_ids(v, n);
+    uint32_t k = 1;
+    for (uint32_t i = 1; i < n; i++)
+        if (v[i] != v[k - 1])
+            v[k++] = v[i];
+    return k;
+}
+
+static uint32_t pend_room(uint64_t size)
+{
+    uint64_t r = size / 8;
+    return r < PEND_MIN ? PEND_MIN : r > PEND_MAX ? PEND_MAX : (uint32_t)r;
+}
+
+/* Array tier: merges the pending ids into the sorted ones, in a new buffer with room for
+ * the next pending run; moves to a bitmap past ARRAY_MAX. Returns 0, or -1 (no memory,
+ * nothing changed). */
+static int array_merge(distinct_state *s)
+{
+    uint32_t *old = s->u.h.buf;
+    uint32_t np = sort_unique(old + s->n, s->np);
+    const uint32_t *a = old, *b = old + s->n;
+    uint32_t na = s->n, i = 0, j = 0, k = 0;
+    /* At most na + np ids come out. */
+    uint32_t most = na + np;
+    if (most > ARRAY_MAX) {
+        /* Merging into a bitmap: roaring takes sorted ids as appends. */
+        uint32_t *m = malloc((size_t)most * sizeof *m);
+        if (!m)
+            return -1;
+        while (i < na && j < np)
+            m[k++] = a[i] < b[j] ? a[i++] : a[i] > b[j] ? b[j++] : (j++, a[i++]);
+        while (i < na)
+            m[k++] = a[i++];
+        while (j < np)
+            m[k++] = b[j++];
+        roaring_bitmap_t *bm = roaring_bitmap_create();
+        uint32_t room = pend_room(k);
+        uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
+        if (!pend) {
+            roaring_bitmap_free(bm);
+            free(m);
+            return -1;
+        }
+        roaring_bitmap_add_many(bm, k, m);
+        free(m);
+        free(old);
+        s->tier = TIER_BITMAP;
+        s->u.h.bm = bm;
+        s->u.h.buf = pend;
+        s->cap = room;
+        s->n = 0;
+        s->np = 0;
+        return 0;
+    }
+    uint32_t cap = most + pend_room(most);
+    uint32_t *m = malloc((size_t)cap * sizeof *m);
+    if (!m)
+        return -1;
+    while (i < na && j < np)
+        m[k++] = a[i] < b[j] ? a[i++] : a[i] > b[j] ? b[j++] : (j++, a[i++]);
+    while (i < na)
+        m[k++] = a[i++];
+    while (j < np)
+        m[k++] = b[j++];
+    free(old);
+    s->u.h.buf = m;
+    s->cap = cap;
+    s->n = k;
+    s->np = 0;
+    return 0;
+}
+
+/* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set. */
+static int bitmap_flush(distinct_state *s)
+{
+    if (!s->np)
+        return 0;
+    uint32_t np = sort_unique(s->u.h.buf, s->np);
+    /* roaring inserts into an array container by search and move, a cost that grows with
+     * the container; a batch in a bitmap of its own is built by appends and then joins
+     * each container in one merge. */
+    roaring_bitmap_t *batch = np >= BATCH_OR ? roaring_bitmap_of_ptr(np, s->u.h.buf) : NULL;
+    if (batch) {
+        roaring_bitmap_or_inplace(s->u.h.bm, batch);
+        roaring_bitmap_free(batch);
+    } else {
+        roaring_bitmap_add_many(s->u.h.bm, np, s->u.h.buf);
+    }
+    s->np = 0;
+    uint32_t room = pend_room(roaring_bitmap_get_cardinality(s->u.h.bm));
+    if (room > s->cap) {
+        uint32_t *p = malloc((size_t)room * sizeof *p);
+        if (p) {
+            free(s->u.h.buf);
+            s->u.h.buf = p;
+            s->cap = room;
+        }
+    }
+    return 0;
+}
+
+/* Brings every id into the sorted set or the bitmap. */
+static int settle(distinct_state *s)
+{
+    if (s->tier == TIER_ARRAY && s->np)
+        return array_merge(s);
+    if (s->tier == TIER_BITMAP)
+        return bitmap_flush(s);
+    return 0;
 }
 
 static void d_init(void *state, const void *params)
@@ -44,24 +220,51 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
     (void)params;
     distinct_state *s = state;
     uint32_t id = in->dense_id;
-    if (!s->bm) {
+    if (s->tier == TIER_INLINE) {
         for (uint32_t i = 0; i < s->n; i++)
-            if (s->ids[i] == id)
+            if (s->u.ids[i] == id)
                 return WEIR_OK;
         if (s->n < SMALL) {
-            s->ids[s->n++] = id;
+            s->u.ids[s->n++] = id;
             return WEIR_OK;
         }
-        s->bm = roaring_bitmap_create();
-        if (!s->bm)
+        uint32_t cap = SMALL + pend_room(SMALL);
+        uint32_t *buf = malloc((size_t)cap * sizeof *buf);
+        if (!buf)
             return WEIR_ERR_NOMEM;
-        roaring_bitmap_add_many(s->bm, s->n, s->ids);
-        s->n = 0;
+        memcpy(buf, s->u.ids, sizeof s->u.ids);
+        sort_ids(buf, SMALL);
+        s->u.h.buf = buf;
+        s->u.h.bm = NULL;
+        s->cap = cap;
+        s->np = 0;
+        s->tier = TIER_ARRAY;
     }
-    if (s->n == SMALL)
-        flush_pending(s);
-    s->ids[s->n++] = id;
+    if (s->tier == TIER_ARRAY) {
+        if (s->n + s->np == s->cap && array_merge(s) != 0)
+            return WEIR_ERR_NOMEM;
+        if (s->tier == TIER_ARRAY) {
+            s->u.h.buf[s->n + s->np++] = id;
+            return WEIR_OK;
+        }
+    }
+    if (s->np == s->cap)
+        bitmap_flush(s);
+    s->u.h.buf[s->np++] = id;
     return WEIR_OK;
+}
+
+/* Every id of a (settled or not) state, in no particular order, into bm. */
+static void add_all(roaring_bitmap_t *bm, const distinct_state *s)
+{
+    switch (s->tier) {
+    case TIER_INLINE: roaring_bitmap_add_many(bm, s->n, s->u.ids); break;
+    case TIER_ARRAY: roaring_bitmap_add_many(bm, s->n + s->np, s->u.h.buf); break;
+    default:
+        roaring_bitmap_or_inplace(bm, s->u.h.bm);
+        roaring_bitmap_add_many(bm, s->np, s->u.h.buf);
+        break;
+    }
 }
 
 static weir_err d_merge(void *dst, const void *src, const void *params)
@@ -69,18 +272,26 @@ static weir_err d_merge(void *dst, const void *src, const void *params)
     (void)params;
     distinct_state *d = dst;
     const distinct_state *s = src;
-    /* Both sets must come from the same dictionary for ids to mean the same values. */
-    if (!d->bm) {
-        d->bm = roaring_bitmap_create();
-        if (!d->bm)
+    /* Both sets must come from the same dictionary for ids to mean the same values.
+     * Merges are rare: the result is always a bitmap. */
+    if (d->tier != TIER_BITMAP) {
+        roaring_bitmap_t *bm = roaring_bitmap_create();
+        uint32_t *pend = bm ? malloc(PEND_MIN * sizeof *pend) : NULL;
+        if (!pend) {
+            roaring_bitmap_free(bm);
             return WEIR_ERR_NOMEM;
-        roaring_bitmap_add_many(d->bm, d->n, d->ids);
-        d->n = 0;
+        }
+        add_all(bm, d);
+        if (d->tier == TIER_ARRAY)
+            free(d->u.h.buf);
+        d->tier = TIER_BITMAP;
+        d->u.h.bm = bm;
+        d->u.h.buf = pend;
+        d->cap = PEND_MIN;
+        d->n = d->np = 0;
     }
-    flush_pending(d);
-    if (s->bm)
-        roaring_bitmap_or_inplace(d->bm, s->bm);
-    roaring_bitmap_add_many(d->bm, s->n, s->ids);
+    bitmap_flush(d);
+    add_all(d->u.h.bm, s);
     return WEIR_OK;
 }
 
@@ -88,36 +299,76 @@ static uint64_t d_result(void *state, const void *params)
 {
     (void)params;
     distinct_state *s = state;
-    if (!s->bm)
-        return s->n;
-    flush_pending(s);
-    return roaring_bitmap_get_cardinality(s->bm);
+    /* A failed merge (no memory) leaves the ids pending: count them exactly anyway. */
+    if (settle(s) != 0) {
+        roaring_bitmap_t *bm = roaring_bitmap_create();
+        if (!bm)
+            return 0;
+        add_all(bm, s);
+        uint64_t c = roaring_bitmap_get_cardinality(bm);
+        roaring_bitmap_free(bm);
+        return c;
+    }
+    if (s->tier == TIER_BITMAP)
+        return roaring_bitmap_get_cardinality(s->u.h.bm);
+    return s->n;
+}
+
+/* The set as a bitmap for serializing: the state's own, or a new one (*owned). */
+static roaring_bitmap_t *as_bitmap(distinct_state *s, int *owned)
+{
+    settle(s);
+    *owned = s->tier != TIER_BITMAP;
+    if (!*owned)
+        return s->u.h.bm;
+    roaring_bitmap_t *bm = roaring_bitmap_create();
+    if (bm)
+        add_all(bm, s);
+    return bm;
 }
 
 static size_t d_size(const void *state, const void *params)
 {
     (void)params;
+    /* Pending ids are part of the set: they are merged first, which changes the
+     * representation, not the meaning, of the state. */
     distinct_state *s = (distinct_state *)state;
-    if (!s->bm)
-        return 2 + 4 * (size_t)s->n;
-    flush_pending(s); /* pending ids are part of the set: the serialized size includes them */
-    return 5 + roaring_bitmap_portable_size_in_bytes(s->bm);
+    uint64_t n = d_result(s, params);
+    if (n <= SMALL)
+        return 2 + 4 * (size_t)n;
+    int owned;
+    roaring_bitmap_t *bm = as_bitmap(s, &owned);
+    size_t len = bm ? 5 + roaring_bitmap_portable_size_in_bytes(bm) : 5;
+    if (owned)
+        roaring_bitmap_free(bm);
+    return len;
 }
 
 static size_t d_serialize(const void *state, uint8_t *out, const void *params)
 {
     (void)params;
     distinct_state *s = (distinct_state *)state;
-    if (!s->bm) {
+    uint64_t n = d_result(s, params);
+    if (n <= SMALL) {
+        uint32_t v[SMALL];
+        if (s->tier == TIER_INLINE)
+            memcpy(v, s->u.ids, sizeof v);
+        else if (s->tier == TIER_ARRAY)
+            memcpy(v, s->u.h.buf, (size_t)n * sizeof *v);
+        else
+            roaring_bitmap_to_uint32_array(s->u.h.bm, v);
         out[0] = 0;
-        out[1] = (uint8_t)s->n;
-        for (uint32_t i = 0; i < s->n; i++)
-            weir__put_le32(out + 2 + 4 * i, s->ids[i]);
-        return 2 + 4 * (size_t)s->n;
+        out[1] = (uint8_t)n;
+        for (uint32_t i = 0; i < n; i++)
+            weir__put_le32(out + 2 + 4 * i, v[i]);
+        return 2 + 4 * (size_t)n;
     }
-    flush_pending(s);
+    int owned;
+    roaring_bitmap_t *bm = as_bitmap(s, &owned);
+    size_t len = bm ? roaring_bitmap_portable_serialize(bm, (char *)out + 5) : 0;
+    if (owned)
+        roaring_bitmap_free(bm);
     out[0] = 1;
-    size_t len = roaring_bitmap_portable_serialize(s->bm, (char *)out + 5);
     weir__put_le32(out + 1, (uint32_t)len);
     return 5 + len;
 }
@@ -134,10 +385,12 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         if (n > SMALL || len != 2 + 4 * (size_t)n)
             return WEIR_ERR_CORRUPT;
         for (uint32_t i = 0; i < n; i++) {
-            s->ids[i] = weir__get_le32(in + 2 + 4 * i);
+            s->u.ids[i] = weir__get_le32(in + 2 + 4 * i);
             for (uint32_t j = 0; j < i; j++)
-                if (s->ids[j] == s->ids[i])
+                if (s->u.ids[j] == s->u.ids[i]) {
+                    memset(s, 0, sizeof *s);
                     return WEIR_ERR_CORRUPT;
+                }
         }
         s->n = n;
         return WEIR_OK;
@@ -154,7 +407,16 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         roaring_bitmap_free(bm);
         return WEIR_ERR_CORRUPT;
     }
-    s->bm = bm;
+    uint32_t room = pend_room(roaring_bitmap_get_cardinality(bm));
+    uint32_t *pend = malloc((size_t)room * sizeof *pend);
+    if (!pend) {
+        roaring_bitmap_free(bm);
+        return WEIR_ERR_NOMEM;
+    }
+    s->tier = TIER_BITMAP;
+    s->u.h.bm = bm;
+    s->u.h.buf = pend;
+    s->cap = room;
     return WEIR_OK;
 }
 
@@ -162,9 +424,12 @@ static void d_free(void *state, const void *params)
 {
     (void)params;
     distinct_state *s = state;
-    if (s->bm)
-        roaring_bitmap_free(s->bm);
-    s->bm = NULL;
+    if (s->tier != TIER_INLINE) {
+        free(s->u.h.buf);
+        if (s->u.h.bm)
+            roaring_bitmap_free(s->u.h.bm);
+    }
+    memset(s, 0, sizeof *s);
 }
 
 /* glibc's malloc adds about this much to every allocation (header and rounding). */
@@ -174,14 +439,17 @@ static size_t d_heap(const void *state, const void *params)
 {
     (void)params;
     const distinct_state *s = state;
-    if (!s->bm)
+    if (s->tier == TIER_INLINE)
         return 0;
+    size_t bytes = (size_t)s->cap * sizeof(uint32_t) + MALLOC_OVERHEAD;
+    if (s->tier == TIER_ARRAY)
+        return bytes;
     /* Walk the containers: the bitmap's arrays (key, pointer, type per slot) and each
      * container's struct and payload, as CRoaring 0.2 lays them out. */
-    const roaring_array_t *ra = &s->bm->high_low_container;
-    size_t bytes = sizeof(roaring_bitmap_t) + MALLOC_OVERHEAD +
-                   (size_t)ra->allocation_size * (sizeof(void *) + sizeof(uint16_t) + 1) +
-                   MALLOC_OVERHEAD;
+    const roaring_array_t *ra = &s->u.h.bm->high_low_container;
+    bytes += sizeof(roaring_bitmap_t) + MALLOC_OVERHEAD +
+             (size_t)ra->allocation_size * (sizeof(void *) + sizeof(uint16_t) + 1) +
+             MALLOC_OVERHEAD;
     for (int32_t i = 0; i < ra->size; i++) {
         const void *c = ra->containers[i];
         switch (ra->typecodes[i]) {
