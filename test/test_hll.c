@@ -244,6 +244,17 @@ static void test_memory_sizes(void **unused)
     assert_int_equal(weir_hll_heap_bytes(h) - WEIR_HLL_EMBED_SIZE, 12 * 1024);
     assert_int_equal(weir_hll_serialized_size(h), 12 * 1024 + 12);
     weir_hll_destroy(h);
+    /* 20 values repeated: the array grew while they were pending, and the merge gives
+     * the memory back (an array of at most 64 entries for 20). */
+    h = new_sketch(14);
+    for (int rep = 0; rep < 50; rep++) {
+        seed = 8;
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(weir_hll_add(h, splitmix64(&seed)), WEIR_OK);
+    }
+    assert_int_equal(llround(weir_hll_estimate(h)), 20);
+    assert_true(weir_hll_heap_bytes(h) <= 64 + 64 * 4);
+    weir_hll_destroy(h);
     /* The aggregate's inline state is the sketch. */
     assert_int_equal(weir_agg_distinct_hll.state_size, 64);
 }

@@ -26,7 +26,8 @@
  *    then an insertion sort that moves almost nothing), made unique and merged into the
  *    list from the back, in place; the array doubles when less than a quarter of it
  *    would be left for pending entries, so each merge is paid for by at least that many
- *    appends;
+ *    appends. While the list is empty, arrays below 128 entries just double: small
+ *    sketches sort once (settle() has the details);
  *  - dense: m registers of 6 bits packed four to three bytes (3m/4 bytes: 12 KiB at
  *    p = 14). A register never exceeds 65 - p <= 61, so 6 bits always suffice.
  *
@@ -94,13 +95,15 @@
  * WEIR_ERR_CORRUPT.
  *
  * Cost. add() on a dense sketch is a shift, a count of leading zeros and a read-compare
- * of three bytes; on a sparse one a store at the end of the pending entries, plus, per
- * pending entry, a share of the sort and merge that is constant: about two moves of the
- * list per pending entry, since a merge comes after at least a quarter of the array of
- * appends. An earlier open-addressing hash set paid a probe with an unpredictable
- * branch per add and a full rehash at every doubling, twice the cost on sketches of
- * about a hundred values. On an inline sketch, add() compares the 14 slots at once.
- * Only a merge that doubles the array, or a change of form, allocates.
+ * of three bytes; on a sparse one a store at the end of the pending entries, plus a
+ * share of a later sort and merge. The sort is linear in practice; the merge moves the
+ * list and the pending entries once, and since at least a quarter of the array is left
+ * for pending entries, that is at most four moves per pending entry (more at p >= 15
+ * near the sparse limit, where at most 1024 entries are pending: the stack bounds them).
+ * Sketches of up to 128 values merge once, at their first estimate. An earlier
+ * open-addressing hash set paid a probe with an unpredictable branch per add and a full
+ * rehash at every doubling: twice the cost on sketches of about a hundred values. Only a
+ * change of the array's size or of the form allocates.
  */
 #include "weir/hll.h"
 
@@ -108,18 +111,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
-#define SP_P       25          /* precision of sparse entries */
-#define SP_Q       (64 - SP_P) /* bits ranked by rho' */
-#define INLINE_CAP 14          /* entries kept inside the sketch */
-#define FIRST_CAP  32u         /* first heap array */
-#define PEND_MAX   1024u       /* most pending entries: bounds the stack used to merge them */
-#define FMT_HDR    8           /* magic, version, p, encoding, reserved */
-#define FMT_SUM    4           /* trailing checksum */
-#define FMT_VER    1
+#define SP_P         25          /* precision of sparse entries */
+#define SP_Q         (64 - SP_P) /* bits ranked by rho' */
+#define INLINE_CAP   14          /* entries kept inside the sketch */
+#define FIRST_CAP    32u         /* first heap array */
+#define PEND_MAX     1024u       /* most pending entries: bounds the stack used to merge them */
+#define UNSORTED_CAP 128u /* arrays below this grow without merging while the list is empty */
+#define FMT_HDR      8    /* magic, version, p, encoding, reserved */
+#define FMT_SUM      4    /* trailing checksum */
+#define FMT_VER      1
 
 enum { MODE_INLINE = 0, MODE_SPARSE = 1, MODE_DENSE = 2 };
 enum { FLAG_OWNED = 1, FLAG_CACHED = 2 };
@@ -383,18 +384,39 @@ static weir_err densify(weir_hll *h)
     return WEIR_OK;
 }
 
+/* Resizes the array of a sparse sketch; on failure it stays as it was. */
+static int resize(weir_hll *h, uint32_t cap)
+{
+    uint32_t *t = realloc(h->u.sp.tab, (size_t)cap * sizeof(uint32_t));
+    if (!t)
+        return 0;
+    h->u.sp.tab = t;
+    h->u.sp.cap = cap;
+    return 1;
+}
+
 /*
  * Merges the pending entries of a sparse sketch into its sorted list, or turns it dense
- * when the union has more than max_entries(p) entries. With `grow`, also enlarges the
- * array when less than a quarter of it would be left for pending entries, so that each
- * merge is paid for by at least as many appends as a quarter of the array. On
- * WEIR_ERR_NOMEM the sketch holds the same entries as before and is valid.
+ * when the union has more than max_entries(p) entries. With `grow` (the array is full and
+ * an add waits), it may instead only enlarge the array: while the list is empty and the
+ * array small (UNSORTED_CAP), appends simply continue in a doubled array, so that a
+ * sketch of up to about a hundred values is sorted once, not at every doubling. After a
+ * merge with `grow`, the array doubles when less than a quarter of it would be left for
+ * pending entries (each merge is then paid for by at least that many appends), and any
+ * merge halves an array that is at least four times larger than its list (repeated values
+ * may have grown it while the list was empty). On WEIR_ERR_NOMEM the sketch holds the
+ * same entries as before and is valid.
  */
 static weir_err settle(weir_hll *h, int grow)
 {
-    uint32_t *tab = h->u.sp.tab, n = h->n;
+    uint32_t n = h->n, max = sparse_max_cap(h->p);
+    uint32_t cap = h->u.sp.cap, ncap = cap * 2 < max ? cap * 2 : max;
+    if (grow && n == 0 && cap < UNSORTED_CAP && cap < max && resize(h, ncap)) {
+        set_end(h);
+        return WEIR_OK;
+    }
     if (h->u.sp.fill > n) {
-        uint32_t s[PEND_MAX];
+        uint32_t s[PEND_MAX], *tab = h->u.sp.tab;
         uint32_t ns = sort_unique(tab + n, h->u.sp.fill - n, s);
         uint32_t limit = max_entries(h->p);
         if (n + ns > limit && union_walk(tab, n, s, ns, NULL, NULL) > limit)
@@ -403,17 +425,10 @@ static weir_err settle(weir_hll *h, int grow)
         h->u.sp.fill = h->n;
     }
     weir_err rc = WEIR_OK;
-    uint32_t cap = h->u.sp.cap, max = sparse_max_cap(h->p);
-    if (grow && cap < max && cap - h->n < cap / 4) {
-        uint32_t ncap = cap * 2 < max ? cap * 2 : max;
-        uint32_t *t = realloc(tab, (size_t)ncap * sizeof(uint32_t));
-        if (t) {
-            h->u.sp.tab = t;
-            h->u.sp.cap = ncap;
-        } else {
-            rc = WEIR_ERR_NOMEM;
-        }
-    }
+    while (cap > first_cap(h->p) && h->n <= cap / 4 && resize(h, cap / 2))
+        cap /= 2;
+    if (grow && cap < max && cap - h->n < cap / 4 && !resize(h, cap * 2 < max ? cap * 2 : max))
+        rc = WEIR_ERR_NOMEM;
     set_end(h);
     return rc;
 }
@@ -465,35 +480,14 @@ static void dense_put_entry(weir_hll *h, uint32_t e)
         h->flags &= (uint8_t)~FLAG_CACHED;
 }
 
-/* The slots of the inline entries whose key is e's, as a bit mask. */
-static uint32_t inline_match(const weir_hll *h, uint32_t e)
-{
-    uint32_t hit = 0;
-#ifdef __SSE2__
-    /* Four compares of four slots; the last group overlaps the third (14 slots). */
-    __m128i key = _mm_set1_epi32((int)(e >> 6));
-    const uint32_t *a = h->u.inl;
-    for (unsigned i = 0; i < 12; i += 4) {
-        __m128i v = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)), 6);
-        hit |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, key))) << i;
-    }
-    __m128i v = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + 10)), 6);
-    hit |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, key))) << 10;
-#else
-    for (unsigned i = 0; i < INLINE_CAP; i++)
-        hit |= (uint32_t)((h->u.inl[i] >> 6) == (e >> 6)) << i;
-#endif
-    return hit & ((1u << h->n) - 1);
-}
-
 static weir_err inline_add(weir_hll *h, uint32_t e)
 {
-    uint32_t hit = inline_match(h, e);
-    if (hit) {
-        unsigned i = (unsigned)__builtin_ctz(hit);
-        if (e > h->u.inl[i])
-            h->u.inl[i] = e;
-        return WEIR_OK;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if ((h->u.inl[i] ^ e) < 64) {
+            if (e > h->u.inl[i])
+                h->u.inl[i] = e;
+            return WEIR_OK;
+        }
     }
     if (h->n >= INLINE_CAP)
         return make_room_and_add(h, e);
