@@ -158,10 +158,7 @@ weir__win *weir__win_new(const weir_window_op *op, int64_t start)
     for (size_t i = 0; i < op->nwin; i++)
         if (op->wins[i]->dict.count > hint)
             hint = op->wins[i]->dict.count;
-    uint32_t cap = 64;
-    while (cap < (1u << 30) && (uint64_t)cap * 7 < (uint64_t)hint * 8)
-        cap *= 2;
-    if (!w->entries || !w->index || (op->need_dict && weir__dict_init(&w->dict, cap) != 0)) {
+    if (!w->entries || !w->index || (op->need_dict && weir__dict_init(&w->dict, hint) != 0)) {
         free(w->entries);
         free(w->index);
         weir__dict_free(&w->dict);

@@ -14,7 +14,7 @@
 /*
  * Byte layout (docs/SNAPSHOT.md), all integers little-endian:
  *   0  8  magic "WEIRSNAP"
- *   8  4  format version (1)
+ *   8  4  format version (2)
  *  12  4  kind (1: window operator)
  *  16  8  length of the msgpack body before compression
  *  24  8  length of the compressed body that follows the header
@@ -26,33 +26,30 @@
  *   watermark = [combined, [max event time per partition]]
  *   counters  = [accepted, late_dropped, late_accepted, late_firings, future_skewed,
  *                windows_created, windows_freed, keys_created, emissions]
- *   windows   = [[start, fired, dict_capacity, dict_count, dict_slots (bin),
+ *   windows   = [[start, fired, dict_count, dict_values (bin),
  *                 [[key (bin), key hash, [aggregate state (bin), ...]], ...]], ...]
+ * dict_values holds the dictionary's fingerprints in id order (12 bytes each), not its
+ * table: a restore interns them again, so ids are kept and the table's layout is free.
  * Key hashes are stored, not recomputed: the operator does not fix how callers hash.
  * The checksum is verified and the body fully validated before the operator is
  * touched, so a restore either replaces the whole state or changes nothing.
  */
 
 #define MAGIC       "WEIRSNAP"
-#define VERSION     1
+#define VERSION     2
 #define KIND_WINDOW 1
 #define HEADER      40
 #define MAX_BODY    ((uint64_t)1 << 36)
 
 static int pack_dict(msgpack_packer *pk, const weir__dict *d)
 {
-    uint32_t cap = d->slots ? d->mask + 1 : 0;
-    msgpack_pack_uint32(pk, cap);
     msgpack_pack_uint32(pk, d->count);
-    size_t n = (size_t)cap * 16;
+    size_t n = (size_t)d->count * 12;
     uint8_t *b = malloc(n ? n : 1);
     if (!b)
         return -1;
-    for (uint32_t i = 0; i < cap; i++) {
-        weir__put_le64(b + 16 * (size_t)i, d->slots[i].lo);
-        weir__put_le32(b + 16 * (size_t)i + 8, d->slots[i].hi);
-        weir__put_le32(b + 16 * (size_t)i + 12, d->slots[i].id1);
-    }
+    if (d->slots)
+        weir__dict_export(d, b);
     msgpack_pack_bin(pk, n);
     msgpack_pack_bin_body(pk, b, n);
     free(b);
@@ -103,7 +100,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     msgpack_pack_array(&pk, op->nwin);
     for (size_t wi = 0; wi < op->nwin; wi++) {
         const weir__win *w = op->wins[wi];
-        msgpack_pack_array(&pk, 6);
+        msgpack_pack_array(&pk, 5);
         msgpack_pack_int64(&pk, w->start);
         msgpack_pack_int(&pk, wi < op->nfired);
         if (pack_dict(&pk, &w->dict) != 0)
@@ -257,11 +254,11 @@ static void free_wins(const weir_window_op *op, weir__win **w, size_t n)
 static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *fired, char *errstr,
                               size_t errstr_size)
 {
-    const msgpack_object *f = arr(o, 6);
+    const msgpack_object *f = arr(o, 5);
     int64_t start, fl;
-    uint64_t cap, count;
-    if (!f || get_i64(&f[0], &start) || get_i64(&f[1], &fl) || get_u64(&f[2], &cap) ||
-        get_u64(&f[3], &count) || f[4].type != MSGPACK_OBJECT_BIN || !arr(&f[5], UINT32_MAX)) {
+    uint64_t count;
+    if (!f || get_i64(&f[0], &start) || get_i64(&f[1], &fl) || get_u64(&f[2], &count) ||
+        f[3].type != MSGPACK_OBJECT_BIN || !arr(&f[4], UINT32_MAX)) {
         weir__errf(errstr, errstr_size, "snapshot: malformed window");
         return NULL;
     }
@@ -274,46 +271,33 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
     if (!w)
         return NULL;
     if (op->need_dict) {
-        if (cap < 1 || cap > (1u << 31) || (cap & (cap - 1)) || count > cap ||
-            f[4].via.bin.size != cap * 16) {
+        if (count >= UINT32_MAX || f[3].via.bin.size != count * 12) {
             weir__errf(errstr, errstr_size, "snapshot: malformed dictionary");
             goto fail;
         }
         weir__dict_free(&w->dict);
-        if (weir__dict_init(&w->dict, (uint32_t)cap) != 0)
+        if (weir__dict_init(&w->dict, (uint32_t)count) != 0)
             goto fail;
-        const uint8_t *b = (const uint8_t *)f[4].via.bin.ptr;
-        uint8_t *seen = calloc(count ? count : 1, 1);
-        if (!seen)
-            goto fail;
-        uint64_t used = 0;
-        for (uint64_t i = 0; i < cap; i++) {
-            weir__dict_slot s = {weir__get_le64(b + 16 * i), weir__get_le32(b + 16 * i + 8),
-                                 weir__get_le32(b + 16 * i + 12)};
-            if (s.id1 == 0)
-                continue;
-            if (s.id1 > count || seen[s.id1 - 1]) {
-                free(seen);
-                weir__errf(errstr, errstr_size, "snapshot: malformed dictionary ids");
+        /* Interning the values in id order gives each its id back; a repeated value
+         * would not, and is refused. */
+        const uint8_t *b = (const uint8_t *)f[3].via.bin.ptr;
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t id = weir__dict_intern(&w->dict, weir__get_le64(b + 12 * i),
+                                            weir__get_le32(b + 12 * i + 8));
+            if (id == UINT32_MAX)
+                goto fail;
+            if (id != i) {
+                weir__errf(errstr, errstr_size, "snapshot: repeated dictionary value");
                 goto fail;
             }
-            seen[s.id1 - 1] = 1;
-            used++;
-            w->dict.slots[i] = s;
         }
-        free(seen);
-        if (used != count || count == cap) {
-            weir__errf(errstr, errstr_size, "snapshot: dictionary count mismatch");
-            goto fail;
-        }
-        w->dict.count = (uint32_t)count;
-    } else if (cap != 0 || count != 0) {
+    } else if (count != 0 || f[3].via.bin.size != 0) {
         weir__errf(errstr, errstr_size, "snapshot: unexpected dictionary");
         goto fail;
     }
-    uint32_t nkeys = f[5].via.array.size;
+    uint32_t nkeys = f[4].via.array.size;
     for (uint32_t k = 0; k < nkeys; k++) {
-        const msgpack_object *ke = arr(&f[5].via.array.ptr[k], 3);
+        const msgpack_object *ke = arr(&f[4].via.array.ptr[k], 3);
         const msgpack_object *aggs = ke ? arr(&ke[2], (uint32_t)op->p.n_aggs) : NULL;
         uint64_t h;
         if (!ke || ke[0].type != MSGPACK_OBJECT_BIN || !aggs || get_u64(&ke[1], &h)) {
