@@ -364,12 +364,10 @@ static void set_end(weir_hll *h)
     h->u.sp.end = h->n + (room < PEND_MAX ? room : PEND_MAX);
 }
 
-/* Turns a non-dense sketch into registers. */
-static weir_err densify(weir_hll *h)
+/* Turns a non-dense sketch into the registers `regs` (dense_bytes(p), any content). */
+static void densify_into(weir_hll *h, uint8_t *regs)
 {
-    uint8_t *regs = calloc(1, dense_bytes(h->p));
-    if (!regs)
-        return WEIR_ERR_NOMEM;
+    memset(regs, 0, dense_bytes(h->p));
     if (h->mode == MODE_INLINE) {
         regs_put_entries(regs, h->p, h->u.inl, h->n);
     } else {
@@ -381,6 +379,15 @@ static weir_err densify(weir_hll *h)
     h->u.dn.regs = regs;
     h->u.dn.cached = 0;
     h->flags &= (uint8_t)~FLAG_CACHED;
+}
+
+/* Turns a non-dense sketch into registers. */
+static weir_err densify(weir_hll *h)
+{
+    uint8_t *regs = malloc(dense_bytes(h->p));
+    if (!regs)
+        return WEIR_ERR_NOMEM;
+    densify_into(h, regs);
     return WEIR_OK;
 }
 
@@ -418,11 +425,18 @@ static weir_err settle(weir_hll *h, int grow)
     if (h->u.sp.fill > n) {
         uint32_t s[PEND_MAX], *tab = h->u.sp.tab;
         uint32_t ns = sort_unique(tab + n, h->u.sp.fill - n, s);
-        uint32_t limit = max_entries(h->p);
-        if (n + ns > limit && union_walk(tab, n, s, ns, NULL, NULL) > limit)
-            return densify(h);
+        /* When the union may pass the limit, the registers are allocated first, so that a
+         * failure leaves the sketch as it was. */
+        uint8_t *regs = NULL;
+        if (n + ns > max_entries(h->p) && !(regs = malloc(dense_bytes(h->p))))
+            return WEIR_ERR_NOMEM;
         h->n = merge_into(tab, n, s, ns);
         h->u.sp.fill = h->n;
+        if (h->n > max_entries(h->p)) {
+            densify_into(h, regs);
+            return WEIR_OK;
+        }
+        free(regs);
     }
     weir_err rc = WEIR_OK;
     while (cap > first_cap(h->p) && h->n <= cap / 4 && resize(h, cap / 2))
@@ -688,9 +702,10 @@ static double ertl_estimate(const uint32_t *c, int p, int q)
 static uint32_t sparse_histogram(const weir_hll *h, uint32_t *c)
 {
     uint32_t s[PEND_MAX], ns;
-    if (h->mode == MODE_INLINE) {
-        ns = sort_unique(h->u.inl, h->n, s);
-        return union_walk(NULL, 0, s, ns, c, NULL);
+    if (h->mode == MODE_INLINE) { /* distinct keys already */
+        for (uint32_t i = 0; i < h->n; i++)
+            c[h->u.inl[i] & 63]++;
+        return h->n;
     }
     if (h->u.sp.fill == h->n) {
         for (uint32_t i = 0; i < h->n; i++)
