@@ -103,6 +103,9 @@ static const key_def KEYS[] = {
     {"checkpoint.keep", T_INT, "3", 1, 1000, NULL, NULL,
      "Checkpoints kept per file-mode directory or per Kafka partition; older ones are removed "
      "or overwritten."},
+    {"checkpoint.log", T_BOOL, "false", 0, 0, NULL, NULL,
+     "Kafka mode: one line on standard error at each step of a checkpoint (writing, durable, "
+     "done), for operators and tests."},
     {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
      "Kafka mode with checkpoint.topic: results, checkpoint and consumed offsets go into one "
      "Kafka transaction per checkpoint, so read_committed readers see them together or not at "

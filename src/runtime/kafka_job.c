@@ -422,6 +422,9 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
             rc = WEIR_ERR_IO;
             goto out;
         }
+    int log = weir_conf_get_bool(j->conf, "checkpoint.log");
+    if (log)
+        fprintf(stderr, "weir: checkpoint: writing %zu partitions\n", m);
     if (j->tx && (rc = tx_check(j, rd_kafka_begin_transaction(j->tx), "begin transaction")))
         goto out;
     uint64_t bytes = 0;
@@ -486,6 +489,8 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         push_failed(j, WEIR_ERR_IO);
         rc = WEIR_ERR_IO;
     }
+    if (!rc && log)
+        fprintf(stderr, "weir: checkpoint: durable, releasing held results\n");
     /* The checkpoints are durable: their held firings can go. */
     for (size_t i = 0; i < m && !rc; i++) {
         part *pt = &j->by_part[todo[i]];
@@ -518,6 +523,8 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         if (weir_kafka_source_commit(j->src, todo, m, 1, why, sizeof why) != WEIR_OK)
             fprintf(stderr, "weir: %s (retried at the next checkpoint)\n", why);
     }
+    if (!rc && log)
+        fprintf(stderr, "weir: checkpoint: done\n");
     if (!rc) {
         j->ck.count++;
         j->ck.bytes_last = bytes;
@@ -674,7 +681,8 @@ static void recover_held(job *j, int32_t p, restore_ctx *r)
         free(f.idx);
         return;
     }
-    qsort(f.idx, f.n, sizeof *f.idx, cmp_u32);
+    if (f.n)
+        qsort(f.idx, f.n, sizeof *f.idx, cmp_u32);
     j->ck.found += f.n;
     uint64_t before = j->ck.recovered;
     if (j->tx)
