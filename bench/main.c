@@ -41,6 +41,8 @@ static const bench_scenario SCENARIOS[] = {
     {"kafka-e2e", "dev broker -> the job in Kafka mode -> results topic", 1000000, bench_kafka_e2e},
     {"dynamodb-sink", "window results per second into dynalite through the DynamoDB sink", 5000,
      bench_dynamodb_sink},
+    {"checkpoint", "snapshot, restore and checkpoint writes at N live (product, user) pairs",
+     1000000, bench_checkpoint},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 
