@@ -136,6 +136,11 @@ for r in res:
         notes.append(f"{r.get('input_partitions')} partitions, {r.get('results_delivered'):,} results delivered")
     if s == "dynamodb-sink":
         notes.append("items per second")
+    if s == "checkpoint":
+        ck = f"snapshot {r['snapshot_bytes'] / 1e6:.2f} MB in {r['snapshot_sec']:.3f} s, restore {r['restore_sec']:.3f} s, dir write {r['dir_write_sec']:.3f} s"
+        if r.get("kafka_write_sec") is not None:
+            ck += f", Kafka write {r['kafka_write_sec']:.3f} s"
+        notes.append(ck + f" at {r['pairs']:,} pairs (headline: building the state through the JSON pipeline)")
     rows.append(f"| {s} | {rate(med)} | {rate(lo)} – {rate(hi)} | "
                 f"{'' if vs is None else f'{100 * vs:.1f}%'} | {peer} | {'; '.join(notes)} |")
 
@@ -161,6 +166,16 @@ if med("dynamodb-sink"):
 if g("state-memory", "exact_bytes_per_pair") is not None:
     b = g("state-memory", "exact_bytes_per_pair")
     tg.append(target(f"exact state at {g('state-memory', 'live_pairs'):,} live pairs", "<= 16 bytes per pair", f"{b:.2f} bytes", b <= 16))
+if g("checkpoint", "cost_at_10s") is not None:
+    pairs = g("checkpoint", "pairs")
+    costs = [("file", g("checkpoint", "cost_at_10s"))]
+    if g("checkpoint", "cost_at_10s_kafka") is not None:
+        costs.append(("Kafka", g("checkpoint", "cost_at_10s_kafka")))
+    worst = max(c for _, c in costs)
+    tg.append(target(f"checkpoint every 10 s at {pairs:,} pairs", "<= 5% of throughput",
+                     ", ".join(f"{m} {c:.2f}%" for m, c in costs), worst <= 5))
+    sb = g("checkpoint", "snapshot_bytes")
+    tg.append(target(f"snapshot at {pairs:,} pairs", "<= 8 MB (8,000,000 bytes)", f"{sb / 1e6:.2f} MB", sb <= 8e6))
 if g("hll-add", "dense_ns_per_add") is not None:
     d, sp, b10 = g("hll-add", "dense_ns_per_add"), g("hll-add", "sparse_ns_per_add"), g("hll-add", "sketch_bytes_10_values")
     tg.append(target("HLL add", "<= 15 ns dense, <= 30 ns sparse", f"{d:.1f} ns dense, {sp:.1f} ns sparse", d <= 15 and sp <= 30))
