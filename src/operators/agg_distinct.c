@@ -32,19 +32,27 @@
 
 enum { TIER_INLINE = 0, TIER_ARRAY = 1, TIER_BITMAP = 2 };
 
+/* 56 bytes, so that a key's entry in the window (with the count) stays 96 bytes. */
 typedef struct distinct_state {
     uint32_t n;   /* inline ids, or sorted ids of the array tier */
-    uint32_t np;  /* pending ids (array and bitmap tiers) */
-    uint32_t cap; /* buffer capacity in ids */
-    uint32_t tier;
+    uint32_t cap; /* buffer capacity in ids; 0 while inline */
     union {
         uint32_t ids[SMALL];
         struct {
+            uint32_t np; /* pending ids */
+            uint32_t tier;
             uint32_t *buf; /* array: n sorted, then np pending; bitmap: np pending */
             roaring_bitmap_t *bm;
         } h;
     } u;
 } distinct_state;
+
+_Static_assert(sizeof(distinct_state) == 56, "distinct_state is meant to be 56 bytes");
+
+static inline uint32_t tier_of(const distinct_state *s)
+{
+    return s->cap ? s->u.h.tier : TIER_INLINE;
+}
 
 /* Sorts v[0..n) (n <= PEND_MAX + ARRAY_MAX) ascending. */
 static void sort_ids(uint32_t *v, uint32_t n)
@@ -117,7 +125,7 @@ static uint32_t pend_room(uint64_t size)
 static int array_merge(distinct_state *s)
 {
     uint32_t *old = s->u.h.buf;
-    uint32_t np = sort_unique(old + s->n, s->np);
+    uint32_t np = sort_unique(old + s->n, s->u.h.np);
     const uint32_t *a = old, *b = old + s->n;
     uint32_t na = s->n, i = 0, j = 0, k = 0;
     /* At most na + np ids come out. */
@@ -144,12 +152,12 @@ static int array_merge(distinct_state *s)
         roaring_bitmap_add_many(bm, k, m);
         free(m);
         free(old);
-        s->tier = TIER_BITMAP;
+        s->u.h.tier = TIER_BITMAP;
         s->u.h.bm = bm;
         s->u.h.buf = pend;
         s->cap = room;
         s->n = 0;
-        s->np = 0;
+        s->u.h.np = 0;
         return 0;
     }
     uint32_t cap = most + pend_room(most);
@@ -166,16 +174,16 @@ static int array_merge(distinct_state *s)
     s->u.h.buf = m;
     s->cap = cap;
     s->n = k;
-    s->np = 0;
+    s->u.h.np = 0;
     return 0;
 }
 
 /* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set. */
 static int bitmap_flush(distinct_state *s)
 {
-    if (!s->np)
+    if (!s->u.h.np)
         return 0;
-    uint32_t np = sort_unique(s->u.h.buf, s->np);
+    uint32_t np = sort_unique(s->u.h.buf, s->u.h.np);
     /* roaring inserts into an array container by search and move, a cost that grows with
      * the container; a batch in a bitmap of its own is built by appends and then joins
      * each container in one merge. */
@@ -186,7 +194,7 @@ static int bitmap_flush(distinct_state *s)
     } else {
         roaring_bitmap_add_many(s->u.h.bm, np, s->u.h.buf);
     }
-    s->np = 0;
+    s->u.h.np = 0;
     uint32_t room = pend_room(roaring_bitmap_get_cardinality(s->u.h.bm));
     if (room > s->cap) {
         uint32_t *p = malloc((size_t)room * sizeof *p);
@@ -202,9 +210,9 @@ static int bitmap_flush(distinct_state *s)
 /* Brings every id into the sorted set or the bitmap. */
 static int settle(distinct_state *s)
 {
-    if (s->tier == TIER_ARRAY && s->np)
+    if (tier_of(s) == TIER_ARRAY && s->u.h.np)
         return array_merge(s);
-    if (s->tier == TIER_BITMAP)
+    if (tier_of(s) == TIER_BITMAP)
         return bitmap_flush(s);
     return 0;
 }
@@ -220,7 +228,7 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
     (void)params;
     distinct_state *s = state;
     uint32_t id = in->dense_id;
-    if (s->tier == TIER_INLINE) {
+    if (tier_of(s) == TIER_INLINE) {
         for (uint32_t i = 0; i < s->n; i++)
             if (s->u.ids[i] == id)
                 return WEIR_OK;
@@ -237,32 +245,32 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
         s->u.h.buf = buf;
         s->u.h.bm = NULL;
         s->cap = cap;
-        s->np = 0;
-        s->tier = TIER_ARRAY;
+        s->u.h.np = 0;
+        s->u.h.tier = TIER_ARRAY;
     }
-    if (s->tier == TIER_ARRAY) {
-        if (s->n + s->np == s->cap && array_merge(s) != 0)
+    if (tier_of(s) == TIER_ARRAY) {
+        if (s->n + s->u.h.np == s->cap && array_merge(s) != 0)
             return WEIR_ERR_NOMEM;
-        if (s->tier == TIER_ARRAY) {
-            s->u.h.buf[s->n + s->np++] = id;
+        if (tier_of(s) == TIER_ARRAY) {
+            s->u.h.buf[s->n + s->u.h.np++] = id;
             return WEIR_OK;
         }
     }
-    if (s->np == s->cap)
+    if (s->u.h.np == s->cap)
         bitmap_flush(s);
-    s->u.h.buf[s->np++] = id;
+    s->u.h.buf[s->u.h.np++] = id;
     return WEIR_OK;
 }
 
 /* Every id of a (settled or not) state, in no particular order, into bm. */
 static void add_all(roaring_bitmap_t *bm, const distinct_state *s)
 {
-    switch (s->tier) {
+    switch (tier_of(s)) {
     case TIER_INLINE: roaring_bitmap_add_many(bm, s->n, s->u.ids); break;
-    case TIER_ARRAY: roaring_bitmap_add_many(bm, s->n + s->np, s->u.h.buf); break;
+    case TIER_ARRAY: roaring_bitmap_add_many(bm, s->n + s->u.h.np, s->u.h.buf); break;
     default:
         roaring_bitmap_or_inplace(bm, s->u.h.bm);
-        roaring_bitmap_add_many(bm, s->np, s->u.h.buf);
+        roaring_bitmap_add_many(bm, s->u.h.np, s->u.h.buf);
         break;
     }
 }
@@ -274,7 +282,7 @@ static weir_err d_merge(void *dst, const void *src, const void *params)
     const distinct_state *s = src;
     /* Both sets must come from the same dictionary for ids to mean the same values.
      * Merges are rare: the result is always a bitmap. */
-    if (d->tier != TIER_BITMAP) {
+    if (tier_of(d) != TIER_BITMAP) {
         roaring_bitmap_t *bm = roaring_bitmap_create();
         uint32_t *pend = bm ? malloc(PEND_MIN * sizeof *pend) : NULL;
         if (!pend) {
@@ -282,13 +290,13 @@ static weir_err d_merge(void *dst, const void *src, const void *params)
             return WEIR_ERR_NOMEM;
         }
         add_all(bm, d);
-        if (d->tier == TIER_ARRAY)
+        if (tier_of(d) == TIER_ARRAY)
             free(d->u.h.buf);
-        d->tier = TIER_BITMAP;
+        d->u.h.tier = TIER_BITMAP;
         d->u.h.bm = bm;
         d->u.h.buf = pend;
         d->cap = PEND_MIN;
-        d->n = d->np = 0;
+        d->n = d->u.h.np = 0;
     }
     bitmap_flush(d);
     add_all(d->u.h.bm, s);
@@ -309,7 +317,7 @@ static uint64_t d_result(void *state, const void *params)
         roaring_bitmap_free(bm);
         return c;
     }
-    if (s->tier == TIER_BITMAP)
+    if (tier_of(s) == TIER_BITMAP)
         return roaring_bitmap_get_cardinality(s->u.h.bm);
     return s->n;
 }
@@ -318,7 +326,7 @@ static uint64_t d_result(void *state, const void *params)
 static roaring_bitmap_t *as_bitmap(distinct_state *s, int *owned)
 {
     settle(s);
-    *owned = s->tier != TIER_BITMAP;
+    *owned = tier_of(s) != TIER_BITMAP;
     if (!*owned)
         return s->u.h.bm;
     roaring_bitmap_t *bm = roaring_bitmap_create();
@@ -351,9 +359,9 @@ static size_t d_serialize(const void *state, uint8_t *out, const void *params)
     uint64_t n = d_result(s, params);
     if (n <= SMALL) {
         uint32_t v[SMALL];
-        if (s->tier == TIER_INLINE)
+        if (tier_of(s) == TIER_INLINE)
             memcpy(v, s->u.ids, sizeof v);
-        else if (s->tier == TIER_ARRAY)
+        else if (tier_of(s) == TIER_ARRAY)
             memcpy(v, s->u.h.buf, (size_t)n * sizeof *v);
         else
             roaring_bitmap_to_uint32_array(s->u.h.bm, v);
@@ -413,7 +421,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         roaring_bitmap_free(bm);
         return WEIR_ERR_NOMEM;
     }
-    s->tier = TIER_BITMAP;
+    s->u.h.tier = TIER_BITMAP;
     s->u.h.bm = bm;
     s->u.h.buf = pend;
     s->cap = room;
@@ -424,7 +432,7 @@ static void d_free(void *state, const void *params)
 {
     (void)params;
     distinct_state *s = state;
-    if (s->tier != TIER_INLINE) {
+    if (tier_of(s) != TIER_INLINE) {
         free(s->u.h.buf);
         if (s->u.h.bm)
             roaring_bitmap_free(s->u.h.bm);
@@ -439,10 +447,10 @@ static size_t d_heap(const void *state, const void *params)
 {
     (void)params;
     const distinct_state *s = state;
-    if (s->tier == TIER_INLINE)
+    if (tier_of(s) == TIER_INLINE)
         return 0;
     size_t bytes = (size_t)s->cap * sizeof(uint32_t) + MALLOC_OVERHEAD;
-    if (s->tier == TIER_ARRAY)
+    if (tier_of(s) == TIER_ARRAY)
         return bytes;
     /* Walk the containers: the bitmap's arrays (key, pointer, type per slot) and each
      * container's struct and payload, as CRoaring 0.2 lays them out. */
