@@ -147,6 +147,25 @@ static void test_counts_across_tiers(void **unused)
         }
 }
 
+/* Memory per id by size: a mid-sized set is a sorted array (4 bytes an id and room for a
+ * pending run), never a bitmap of near-empty containers spread over the id range. */
+static void test_heap_per_id(void **unused)
+{
+    (void)unused;
+    static const uint32_t ns[] = {100, 300, 512, 2000, 20000};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        agg a;
+        ref r = {0};
+        fill(&a, &r, ns[i], 4000 + i, 1);
+        size_t heap = OPS->heap_bytes(a.st, NULL);
+        /* ids spread over 2^20: 16 roaring containers of ~70 bytes before any payload */
+        assert_true(heap <= 64 + 6 * (size_t)ns[i] + (ns[i] > 512 ? 16 * 80 : 0));
+        assert_true(heap >= 2 * (size_t)ns[i]);
+        OPS->free(a.st, NULL);
+        free(r.v);
+    }
+}
+
 static void test_result_while_growing(void **unused)
 {
     (void)unused;
@@ -372,9 +391,10 @@ static void test_corrupt_inputs(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_across_tiers), cmocka_unit_test(test_result_while_growing),
-        cmocka_unit_test(test_merge_all_tiers),     cmocka_unit_test(test_round_trip_each_tier),
-        cmocka_unit_test(test_reads_old_bitmaps),   cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_counts_across_tiers),  cmocka_unit_test(test_heap_per_id),
+        cmocka_unit_test(test_result_while_growing), cmocka_unit_test(test_merge_all_tiers),
+        cmocka_unit_test(test_round_trip_each_tier), cmocka_unit_test(test_reads_old_bitmaps),
+        cmocka_unit_test(test_corrupt_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,13 @@ static inline uint32_t tier_of(const distinct_state *s)
     return s->cap ? s->u.h.tier : TIER_INLINE;
 }
 
-/* Sorts v[0..n) (n <= PEND_MAX + ARRAY_MAX) ascending. */
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v[0..n) ascending. */
 static void sort_ids(uint32_t *v, uint32_t n)
 {
     if (n <= 24) {
@@ -66,6 +72,10 @@ static void sort_ids(uint32_t *v, uint32_t n)
             }
             v[j] = x;
         }
+        return;
+    }
+    if (n > PEND_MAX + ARRAY_MAX) { /* not reached: buffers are smaller */
+        qsort(v, n, sizeof *v, cmp_u32);
         return;
     }
     /* LSD radix sort, a byte a pass; a pass whose byte is the same in every id is
@@ -126,6 +136,7 @@ static int array_merge(distinct_state *s)
 {
     uint32_t *old = s->u.h.buf;
     uint32_t np = sort_unique(old + s->n, s->u.h.np);
+    s->u.h.np = np; /* same set; a failure below leaves it valid */
     const uint32_t *a = old, *b = old + s->n;
     uint32_t na = s->n, i = 0, j = 0, k = 0;
     /* At most na + np ids come out. */
