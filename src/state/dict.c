@@ -2,6 +2,7 @@
  * in dict.h). */
 #include "state/dict.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,7 +10,10 @@
 #include "state/bytes.h"
 
 /* Large tables are probed at random, one slot per record: with 4 KiB pages nearly every
- * probe also misses the TLB. Asking for transparent huge pages removes most of those. */
+ * probe also misses the TLB. Asking for transparent huge pages removes most of those.
+ * They are mapped directly rather than malloc'ed: a table given up when the dictionary
+ * grows then goes back to the system at once (malloc kept freed tables resident, as much
+ * again as the live one), and fresh pages come zeroed. */
 #define HUGE_BYTES (2u << 20)
 #define MIN_CAP    64u
 #define MAX_CAP    (7u << 28)
@@ -19,14 +23,32 @@ static weir__dict_slot *alloc_slots(uint32_t n)
     size_t bytes = (size_t)n * sizeof(weir__dict_slot);
     if (bytes < HUGE_BYTES)
         return calloc(n, sizeof(weir__dict_slot));
-    void *p = NULL;
-    if (posix_memalign(&p, HUGE_BYTES, bytes) != 0)
+    /* Map a huge page more than needed, then unmap the parts outside the aligned range. */
+    size_t span = bytes + HUGE_BYTES;
+    char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
         return NULL;
+    char *p = (char *)(((uintptr_t)raw + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    size_t tail = (size_t)(raw + span - (p + bytes));
+    if (tail)
+        munmap(p + bytes, tail);
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
-    memset(p, 0, bytes);
-    return p;
+    return (weir__dict_slot *)p;
+}
+
+static void free_slots(weir__dict_slot *slots, uint32_t n)
+{
+    size_t bytes = (size_t)n * sizeof(weir__dict_slot);
+    if (!slots)
+        return;
+    if (bytes < HUGE_BYTES)
+        free(slots);
+    else
+        munmap(slots, bytes);
 }
 
 /* The ladder step after cap: 2^k * {4, 5, 6, 7} / 4. */
@@ -54,7 +76,7 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
 
 void weir__dict_free(weir__dict *d)
 {
-    free(d->slots);
+    free_slots(d->slots, d->cap);
     d->slots = NULL;
     d->cap = 0;
     d->count = 0;
@@ -77,7 +99,7 @@ int weir__dict_grow(weir__dict *d)
                 j = 0;
         nd.slots[j] = s;
     }
-    free(d->slots);
+    free_slots(d->slots, d->cap);
     *d = nd;
     return 0;
 }
