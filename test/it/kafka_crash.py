@@ -121,6 +121,18 @@ def cmd_drive(a):
         return Instance(job, f"{a.log}.{i}")
 
     inst = [start(i) for i in range(a.instances)]
+    try:
+        drive_loop(a, inst, start, pacer, rnd)
+    finally:
+        # Whatever happened, nothing this driver started outlives it.
+        pacer.stop.set()
+        for it in inst:
+            if it.proc.poll() is None:
+                it.proc.kill()
+                it.proc.wait()
+
+
+def drive_loop(a, inst, start, pacer, rnd):
     kinds = collections.Counter()
     moments = ["random", "checkpoint: writing", "checkpoint: durable"]
     for k in range(a.kills):
@@ -231,6 +243,46 @@ def cmd_compare(a):
                     f.write(v + "\n")
 
 
+def cmd_tamper(a):
+    """Damages one of the checkpoints of a stream in the checkpoint topic the way a broken
+    disk or a foreign writer would, by producing a newer value under its key: the newest
+    checkpoint (--nth 0), the one before (--nth 1), ... Prints the damaged sequence."""
+    prefix = a.stream.encode() + b"|"
+    latest = {}
+    for m in read_topic(a.brokers, a.topic):
+        if m.key and m.key.startswith(prefix):
+            latest[m.key] = (m.partition, m.value)
+    manifests = []
+    for k, (part, v) in latest.items():
+        tail = k[len(prefix):]
+        if tail.startswith(b"m") and v and len(v) == 48 and v[:8] == b"WEIRMANI":
+            seq = int.from_bytes(v[16:24], "little")
+            manifests.append((seq, tail[1:].decode(), part, k, v))
+    manifests.sort(reverse=True)
+    if len(manifests) <= a.nth:
+        sys.exit(f"{a.stream}: only {len(manifests)} checkpoints")
+    seq, slot, part, mkey, mval = manifests[a.nth]
+    ckey = prefix + f"c{slot}.0".encode()
+    chunk = latest[ckey][1]
+    if a.how == "manifest-garbage":
+        key, val = mkey, b"this is not a manifest at all"
+    elif a.how == "chunk-flip":
+        body = bytearray(chunk)
+        body[len(body) // 2 + 16] ^= 0x40
+        key, val = ckey, bytes(body)
+    elif a.how == "chunk-truncate":
+        key, val = ckey, chunk[:len(chunk) // 2]
+    elif a.how == "chunk-foreign":
+        key, val = ckey, b"WEIRCHNK" + (1).to_bytes(4, "little") + bytes(8) + bytes(4) + \
+            (seq + 1000).to_bytes(8, "little") + chunk[32:]
+    else:
+        sys.exit(f"unknown --how {a.how}")
+    p = KafkaProducer(bootstrap_servers=a.brokers, acks="all")
+    p.send(a.topic, key=key, value=val, partition=part).get(timeout=30)
+    p.close()
+    print(seq)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -250,8 +302,14 @@ def main():
     c.add_argument("--topic", required=True)
     c.add_argument("--reference", required=True)
     c.add_argument("--jsonl")
+    t = sub.add_parser("tamper")
+    t.add_argument("--brokers", required=True)
+    t.add_argument("--topic", required=True)
+    t.add_argument("--stream", required=True)
+    t.add_argument("--how", required=True)
+    t.add_argument("--nth", type=int, default=0)
     a = ap.parse_args()
-    {"drive": cmd_drive, "compare": cmd_compare}[a.cmd](a)
+    {"drive": cmd_drive, "compare": cmd_compare, "tamper": cmd_tamper}[a.cmd](a)
 
 
 if __name__ == "__main__":
