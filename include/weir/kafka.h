@@ -254,6 +254,16 @@ weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hin
  * Offsets are committed every kafka auto.commit.interval.ms (5 s unless set), after
  * every sink has been flushed, so a committed offset's results are delivered.
  *
+ * With `checkpoint.topic` set (keyed mode only; global mode is refused with exit 2),
+ * each partition's pipeline is checkpointed there every checkpoint.interval, on
+ * revocation and at the stop; firings for `output.topic` are held until the checkpoint
+ * that covers them is durable, then produced with a `weir-ckpt` header; offsets are
+ * committed with the checkpoint (in one transaction with `exactly.once`). A partition's
+ * next owner restores its newest usable checkpoint, produces the held firings the
+ * results topic lacks and reads on from the checkpoint's offset (docs/CHECKPOINTS.md).
+ * A checkpoint of another meaning, or none usable, stops the job with exit 2 unless
+ * `reset.state`.
+ *
  * At the stop every sink is flushed and the processed offsets are committed. The
  * pipelines' open windows do not fire (the input is unbounded), except when `drain`
  * is set and the stop is the drained-input one: then every pipeline finishes first
