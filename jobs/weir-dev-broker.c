@@ -97,9 +97,10 @@ int main(int argc, char **argv)
         }
     }
     if (n_topics == 0) {
-        static const topic_spec defaults[] = {
-            {"ecom-raw-events", 8}, {"ecom-analytics-results", 8}, {"orders", 8},
-            {"weir-checkpoints", 8}};
+        static const topic_spec defaults[] = {{"ecom-raw-events", 8},
+                                              {"ecom-analytics-results", 8},
+                                              {"orders", 8},
+                                              {"weir-checkpoints", 8}};
         memcpy(topics, defaults, sizeof defaults);
         n_topics = 4;
     }

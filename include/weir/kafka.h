@@ -254,8 +254,8 @@ weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hin
  * Offsets are committed every kafka auto.commit.interval.ms (5 s unless set), after
  * every sink has been flushed, so a committed offset's results are delivered.
  *
- * With `checkpoint.topic` set (keyed mode only; global mode is refused with exit 2),
- * each partition's pipeline is checkpointed there every checkpoint.interval, on
+ * With `checkpoint.topic` set, each partition's pipeline (keyed mode; in global mode
+ * the one pipeline, with every partition's offset) is checkpointed there every checkpoint.interval, on
  * revocation and at the stop; firings for `output.topic` are held until the checkpoint
  * that covers them is durable, then produced with a `weir-ckpt` header; offsets are
  * committed with the checkpoint (in one transaction with `exactly.once`). A partition's

@@ -27,6 +27,7 @@ typedef struct part {
     weir_sink **sinks; /* what the pipeline writes to: held (or results) + extras */
     uint64_t seq;      /* the last checkpoint written or restored, 0: none */
     int dirty;         /* records or firings since that checkpoint */
+    int fresh;         /* created and not yet offered a checkpoint (global mode) */
 } part;
 
 typedef struct job {
@@ -48,6 +49,7 @@ typedef struct job {
     /* Keyed mode: one pipeline per Kafka partition, indexed by partition number. */
     struct part *by_part;
     int n_by_part;
+    struct part *glob; /* global mode with checkpoints: the one pipeline's checkpoint state */
 
     /* Checkpoints in a Kafka topic (checkpoint.topic): see docs/CHECKPOINTS.md. */
     weir_kafka_ckpt *store; /* NULL: no checkpoints */
@@ -106,13 +108,23 @@ static void destroy_pipeline(job *j, weir_pipeline *p)
     weir_pipeline_destroy(p);
 }
 
+static weir_sink **part_sinks(job *j, struct part *pt, size_t *ns);
+
 static weir_pipeline *new_pipeline(job *j, int partitions)
 {
     char why[256] = "";
-    weir_pipeline *p = weir_pipeline_new(j->conf, partitions, j->sinks, j->n_sinks, j->late,
-                                         j->dead_letter, why, sizeof why);
+    weir_sink **sinks = j->sinks;
+    size_t ns = j->n_sinks;
+    if (j->glob && !(sinks = part_sinks(j, j->glob, &ns)))
+        return NULL;
+    weir_pipeline *p =
+        weir_pipeline_new(j->conf, partitions, sinks, ns, j->late, j->dead_letter, why, sizeof why);
     if (!p)
         fail(j, 2, "cannot create a pipeline: %s", why);
+    if (j->glob) {
+        j->glob->pl = p;
+        j->glob->fresh = 1;
+    }
     return p;
 }
 
@@ -324,10 +336,64 @@ static void push_failed(job *j, weir_err e);
 #define CKPT_HDR   "weir-ckpt"
 #define CKPT_MS    60000
 
+/* A unit of checkpoints: partition p of a keyed job, or (p = -1) a global job's pipeline. */
 static void stream_name(const job *j, int32_t p, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s/%d", weir_conf_get(j->conf, "group.id"),
-             weir_conf_get(j->conf, "input.topic"), (int)p);
+    if (p < 0)
+        snprintf(buf, size, "%s/%s/all", weir_conf_get(j->conf, "group.id"),
+                 weir_conf_get(j->conf, "input.topic"));
+    else
+        snprintf(buf, size, "%s/%s/%d", weir_conf_get(j->conf, "group.id"),
+                 weir_conf_get(j->conf, "input.topic"), (int)p);
+}
+
+static part *unit(job *j, int32_t p)
+{
+    return p < 0 ? j->glob : &j->by_part[p];
+}
+
+/* The Kafka partitions of a unit, in pipeline index order (a global job's slots). */
+static const int32_t *unit_parts(const job *j, const int32_t *p, int *n)
+{
+    if (*p >= 0) {
+        *n = 1;
+        return p;
+    }
+    *n = j->n_slots;
+    return j->slots;
+}
+
+static int64_t next_offset(job *j, int32_t p)
+{
+    rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, &p, 1);
+    int64_t next = pos ? pos->elems[0].offset : -1;
+    if (pos)
+        rd_kafka_topic_partition_list_destroy(pos);
+    return next;
+}
+
+/* The sinks of a unit's pipeline: the results topic's replaced by a held sink when there
+ * are checkpoints (firings wait for the checkpoint that covers them); the others (DynamoDB)
+ * take firings at once: their writes are overwrites and converge. NULL on failure. */
+static weir_sink **part_sinks(job *j, part *pt, size_t *ns)
+{
+    if (!pt->sinks && !(pt->sinks = calloc(j->n_sinks + 1, sizeof *pt->sinks))) {
+        fail(j, 1, "out of memory");
+        return NULL;
+    }
+    *ns = 0;
+    for (size_t k = 0; k < j->n_sinks; k++) {
+        if (j->store && j->sinks[k] == j->results) {
+            if (!pt->held && !(pt->held = weir__held_new(j->key_field, j->aggs, j->n_aggs))) {
+                fail(j, 1, "out of memory");
+                return NULL;
+            }
+            pt->sinks[(*ns)++] = &pt->held->base;
+        } else {
+            pt->sinks[(*ns)++] = j->sinks[k];
+        }
+    }
+    return pt->sinks;
 }
 
 static int grow(void *arr, size_t elem, int *n, int want)
@@ -390,6 +456,8 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         return j->rc ? WEIR_ERR_STATE : WEIR_OK;
     double t0 = weir_mono_sec();
     int32_t *todo = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + 1));
+    int32_t *cparts = NULL; /* the Kafka partitions whose offsets go with the checkpoint */
+    size_t ncp = 0;
     int64_t *ends = calloc((size_t)(j->results_parts + 1), sizeof *ends);
     char why[512] = "";
     weir_err rc = WEIR_OK;
@@ -404,8 +472,22 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         if (p >= 0 && p < j->n_by_part && j->by_part[p].pl && j->by_part[p].dirty)
             todo[m++] = p;
     }
+    if (j->glob && j->glob->pl && j->glob->dirty)
+        todo[m++] = -1;
     if (!m)
         goto out;
+    cparts = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + j->n_slots + 1));
+    if (!cparts) {
+        rc = WEIR_ERR_NOMEM;
+        fail(j, 1, "checkpoint: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m; i++) {
+        int np;
+        const int32_t *ps = unit_parts(j, &todo[i], &np);
+        for (int k = 0; k < np; k++)
+            cparts[ncp++] = ps[k];
+    }
     /* Firings already produced are delivered (the previous checkpoint flushed them), so the
      * results topic's ends are where this checkpoint's held firings will start. */
     if (j->results &&
@@ -430,7 +512,9 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     uint64_t bytes = 0;
     for (size_t i = 0; i < m && !rc; i++) {
         int32_t p = todo[i];
-        part *pt = &j->by_part[p];
+        part *pt = unit(j, p);
+        int np;
+        const int32_t *ps = unit_parts(j, &todo[i], &np);
         uint8_t *snap = NULL;
         size_t snap_len = 0;
         if ((rc = weir_pipeline_snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
@@ -439,8 +523,8 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         }
         size_t mlen = strlen(j->meaning);
         size_t hl = pt->held ? pt->held->len : 0;
-        size_t len = 8 + 4 + 4 + 8 + 8 + 4 + mlen + 4 + 8 * (size_t)j->results_parts + 16 + hl + 8 +
-                     snap_len;
+        size_t len = 8 + 4 + 4 + 8 + 4 + 12 * (size_t)np + 4 + mlen + 4 +
+                     8 * (size_t)j->results_parts + 16 + hl + 8 + snap_len;
         uint8_t *b = malloc(len);
         if (!b) {
             free(snap);
@@ -453,13 +537,14 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         weir__put_le32(w + 8, 1);
         weir__put_le32(w + 12, 0);
         weir__put_le64(w + 16, pt->seq + 1);
-        rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, &p, 1);
-        int64_t next = pos ? pos->elems[0].offset : -1;
-        if (pos)
-            rd_kafka_topic_partition_list_destroy(pos);
-        weir__put_le64(w + 24, (uint64_t)next);
-        weir__put_le32(w + 32, (uint32_t)mlen);
-        w += 36;
+        weir__put_le32(w + 24, (uint32_t)np);
+        w += 28;
+        for (int k = 0; k < np; k++, w += 12) {
+            weir__put_le32(w, (uint32_t)ps[k]);
+            weir__put_le64(w + 4, (uint64_t)next_offset(j, ps[k]));
+        }
+        weir__put_le32(w, (uint32_t)mlen);
+        w += 4;
         memcpy(w, j->meaning, mlen);
         w += mlen;
         weir__put_le32(w, (uint32_t)j->results_parts);
@@ -477,7 +562,8 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         free(snap);
         char name[512];
         stream_name(j, p, name, sizeof name);
-        rc = weir_kafka_ckpt_write(j->store, name, p, pt->seq + 1, b, len, why, sizeof why);
+        rc = weir_kafka_ckpt_write(j->store, name, p < 0 ? 0 : p, pt->seq + 1, b, len, why,
+                                   sizeof why);
         free(b);
         if (rc)
             fail(j, 1, "%s", why);
@@ -493,7 +579,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         fprintf(stderr, "weir: checkpoint: durable, releasing held results\n");
     /* The checkpoints are durable: their held firings can go. */
     for (size_t i = 0; i < m && !rc; i++) {
-        part *pt = &j->by_part[todo[i]];
+        part *pt = unit(j, todo[i]);
         pt->seq++;
         if (pt->held && pt->held->count) {
             char name[512];
@@ -507,7 +593,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         fail(j, 1, "checkpoint: results not delivered: %s",
              weir_sink_error(j->results)[0] ? weir_sink_error(j->results) : weir_err_str(rc));
     if (!rc && j->tx) {
-        rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, todo, m);
+        rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, cparts, ncp);
         rd_kafka_consumer_group_metadata_t *md =
             rd_kafka_consumer_group_metadata(weir__kafka_source_handle(j->src));
         if (pos)
@@ -520,7 +606,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         if (pos)
             rd_kafka_topic_partition_list_destroy(pos);
     } else if (!rc) {
-        if (weir_kafka_source_commit(j->src, todo, m, 1, why, sizeof why) != WEIR_OK)
+        if (weir_kafka_source_commit(j->src, cparts, ncp, 1, why, sizeof why) != WEIR_OK)
             fprintf(stderr, "weir: %s (retried at the next checkpoint)\n", why);
     }
     if (!rc && log)
@@ -533,6 +619,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     }
 out:
     free(todo);
+    free(cparts);
     free(ends);
     return rc;
 }
@@ -541,17 +628,32 @@ out:
 typedef struct restore_ctx {
     job *j;
     part *pt;
+    int32_t id; /* the unit: a partition, or -1 for a global job */
     uint64_t seq;
-    int64_t next;
+    int32_t *parts; /* the unit's Kafka partitions in pipeline order, and where each resumes */
+    int64_t *next;
+    int n_parts;
     int64_t *ends;
     int n_ends;
 } restore_ctx;
+
+static int same_set(const int32_t *a, const int32_t *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int found = 0;
+        for (int k = 0; k < n && !found; k++)
+            found = a[i] == b[k];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
 
 static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *why, size_t size)
 {
     restore_ctx *r = opaque;
     job *j = r->j;
-    if (len < 36 || memcmp(b, CKPT_MAGIC, 8) != 0) {
+    if (len < 28 || memcmp(b, CKPT_MAGIC, 8) != 0) {
         snprintf(why, size, "not a Kafka-mode checkpoint of weir");
         return WEIR_ERR_CORRUPT;
     }
@@ -560,9 +662,14 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         return WEIR_ERR_UNSUPPORTED;
     }
     uint64_t seq = weir__get_le64(b + 16);
-    int64_t next = (int64_t)weir__get_le64(b + 24);
-    uint32_t mlen = weir__get_le32(b + 32);
-    size_t pos = 36;
+    uint32_t np = weir__get_le32(b + 24);
+    size_t pos = 28;
+    if (np > (len - pos) / 12 || len - pos - (size_t)np * 12 < 4)
+        goto truncated;
+    const uint8_t *offs = b + pos;
+    pos += (size_t)np * 12;
+    uint32_t mlen = weir__get_le32(b + pos);
+    pos += 4;
     if (mlen > len - pos || len - pos - mlen < 4)
         goto truncated;
     const char *m = (const char *)b + pos;
@@ -587,8 +694,30 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         weir__meaning_diff(j->conf, m, mlen, why, size);
         return WEIR_ERR_INVALID_ARG;
     }
-    if (next < 0 || (hcount && (!j->results || (int)nr != j->results_parts))) {
-        snprintf(why, size, "checkpoint does not fit this job (offsets or results topic differ)");
+    if (hcount && (!j->results || (int)nr != j->results_parts)) {
+        snprintf(why, size, "checkpoint does not fit this job (its results topic differs)");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    free(r->parts);
+    free(r->next);
+    r->parts = malloc(sizeof(int32_t) * (np ? np : 1));
+    r->next = malloc(sizeof(int64_t) * (np ? np : 1));
+    if (!r->parts || !r->next)
+        return WEIR_ERR_NOMEM;
+    for (uint32_t i = 0; i < np; i++) {
+        r->parts[i] = (int32_t)weir__get_le32(offs + 12 * i);
+        r->next[i] = (int64_t)weir__get_le64(offs + 12 * i + 4);
+    }
+    r->n_parts = (int)np;
+    if (r->id >= 0 ? np != 1 || r->parts[0] != r->id || r->next[0] < 0
+                   : (int)np != j->n_slots || !same_set(r->parts, j->slots, (int)np)) {
+        if (r->id >= 0)
+            snprintf(why, size, "checkpoint of another partition");
+        else
+            snprintf(why, size,
+                     "checkpoint over %u partitions, %d assigned: a global aggregation needs "
+                     "all of them (one instance per group)",
+                     np, j->n_slots);
         return WEIR_ERR_INVALID_ARG;
     }
     if (r->pt->held && weir__held_set(r->pt->held, hlog, (size_t)hlen, hcount) != WEIR_OK) {
@@ -603,7 +732,6 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         return rc;
     }
     r->seq = seq;
-    r->next = next;
     r->n_ends = (int)nr;
     r->ends = malloc(sizeof(int64_t) * (nr ? nr : 1));
     if (!r->ends)
@@ -658,7 +786,7 @@ static int cmp_u32(const void *a, const void *b)
 /* After a restore: produces the held firings that the crash kept from the results topic. */
 static void recover_held(job *j, int32_t p, restore_ctx *r)
 {
-    part *pt = &j->by_part[p];
+    part *pt = unit(j, p);
     if (!pt->held || !pt->held->count)
         return;
     char name[512], prefix[600], why[512];
@@ -704,40 +832,52 @@ static void recover_held(job *j, int32_t p, restore_ctx *r)
     }
 }
 
-/* Restores partition p from its newest usable checkpoint, if any, and says where its
- * input resumes. */
-static void restore_part(job *j, int32_t p)
+/* Restores a unit (partition p, or the global pipeline for p = -1) from its newest usable
+ * checkpoint, if any, and says where its input resumes. */
+static void restore_unit(job *j, int32_t p)
 {
-    part *pt = &j->by_part[p];
+    part *pt = unit(j, p);
     char name[512], why[512] = "";
     stream_name(j, p, name, sizeof name);
-    if (weir_conf_get_bool(j->conf, "reset.state") && !(p < j->n_reset_done && j->reset_done[p])) {
-        if (grow(&j->reset_done, 1, &j->n_reset_done, p + 1) == 0)
-            j->reset_done[p] = 1;
-        if (weir_kafka_ckpt_clear(j->store, name, p, why, sizeof why) != WEIR_OK)
+    int32_t hint = p < 0 ? 0 : p;
+    if (weir_conf_get_bool(j->conf, "reset.state") &&
+        !(hint < j->n_reset_done && j->reset_done[hint])) {
+        if (grow(&j->reset_done, 1, &j->n_reset_done, hint + 1) == 0)
+            j->reset_done[hint] = 1;
+        if (weir_kafka_ckpt_clear(j->store, name, hint, why, sizeof why) != WEIR_OK)
             fail(j, 1, "reset.state: %s", why);
         return;
     }
-    restore_ctx r = {j, pt, 0, -1, NULL, 0};
+    restore_ctx r = {.j = j, .pt = pt, .id = p};
     uint64_t max_seq = 0;
-    weir_err rc =
-        weir_kafka_ckpt_load(j->store, name, p, accept_ckpt, &r, &max_seq, stderr, why, sizeof why);
+    weir_err rc = weir_kafka_ckpt_load(j->store, name, hint, accept_ckpt, &r, &max_seq, stderr, why,
+                                       sizeof why);
     pt->seq = max_seq;
-    if (rc == WEIR_ERR_NOT_FOUND)
-        return;
-    if (rc != WEIR_OK) {
+    if (rc == WEIR_OK) {
+        j->ck.restored++;
+        if (p < 0) {
+            /* The restored operator's partition indices follow the checkpoint's order of
+             * partitions (the same set as assigned, checked): adopt it, resetting nothing. */
+            memcpy(j->slots, r.parts, sizeof(int32_t) * (size_t)r.n_parts);
+            for (int i = 0; i < r.n_parts; i++)
+                if (r.parts[i] < j->n_slot_of)
+                    j->slot_of[r.parts[i]] = i;
+        }
+        for (int i = 0; i < r.n_parts; i++) {
+            if (r.next[i] >= 0)
+                weir__kafka_source_set_start(j->src, r.parts[i], r.next[i]);
+            fprintf(stderr,
+                    "weir: partition %d: restored checkpoint %" PRIu64
+                    " of %s, reading on from offset %" PRId64 "\n",
+                    (int)r.parts[i], r.seq, name, r.next[i]);
+        }
+        recover_held(j, p, &r);
+    } else if (rc != WEIR_ERR_NOT_FOUND) {
         fail(j, rc == WEIR_ERR_IO || rc == WEIR_ERR_TIMEOUT || rc == WEIR_ERR_NOMEM ? 1 : 2,
-             "partition %d: %s", (int)p, why);
-        free(r.ends);
-        return;
+             "%s: %s", name, why);
     }
-    j->ck.restored++;
-    weir__kafka_source_set_start(j->src, p, r.next);
-    fprintf(stderr,
-            "weir: partition %d: restored checkpoint %" PRIu64 ", reading on from offset %" PRId64
-            "\n",
-            (int)p, r.seq, r.next);
-    recover_held(j, p, &r);
+    free(r.parts);
+    free(r.next);
     free(r.ends);
 }
 
@@ -762,6 +902,10 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         note_seen(j, parts[i]);
     if (!j->keyed) {
         global_assigned(j, parts, n);
+        if (j->glob && j->glob->pl && j->glob->fresh && !j->rc) {
+            j->glob->fresh = 0;
+            restore_unit(j, -1);
+        }
         return;
     }
     for (size_t i = 0; i < n && !j->rc; i++) {
@@ -773,25 +917,9 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         part *pt = &j->by_part[p];
         if (pt->pl)
             continue;
-        /* With checkpoints, firings for the results topic wait for the checkpoint that
-         * covers them; the other sinks (DynamoDB) take them at once and converge. */
-        pt->sinks = calloc(j->n_sinks + 1, sizeof *pt->sinks);
-        if (!pt->sinks) {
-            fail(j, 1, "out of memory");
-            return;
-        }
         size_t ns = 0;
-        for (size_t k = 0; k < j->n_sinks; k++) {
-            if (j->store && j->sinks[k] == j->results) {
-                if (!(pt->held = weir__held_new(j->key_field, j->aggs, j->n_aggs))) {
-                    fail(j, 1, "out of memory");
-                    return;
-                }
-                pt->sinks[ns++] = &pt->held->base;
-            } else {
-                pt->sinks[ns++] = j->sinks[k];
-            }
-        }
+        if (!part_sinks(j, pt, &ns))
+            return;
         char why[256] = "";
         pt->pl =
             weir_pipeline_new(j->conf, 1, pt->sinks, ns, j->late, j->dead_letter, why, sizeof why);
@@ -800,7 +928,7 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
             return;
         }
         if (j->store)
-            restore_part(j, p);
+            restore_unit(j, p);
     }
 }
 
@@ -814,8 +942,8 @@ static void on_revoked(void *opaque, const int32_t *parts, size_t n, int lost)
      * only from records after the committed offset. With checkpoints the state goes to
      * the checkpoint topic, where the new owner finds it. */
     if (!lost) {
-        if (j->store && j->keyed)
-            checkpoint(j, parts, n);
+        if (j->store)
+            checkpoint(j, j->keyed ? parts : NULL, j->keyed ? n : 0);
         else
             commit(j, parts, n, STOP_FLUSH_MS, 1);
     }
@@ -873,6 +1001,8 @@ static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
             push_failed(j, e);
             return;
         }
+        if (j->glob)
+            j->glob->dirty = 1;
         for (size_t i = 0; i < n; i++)
             weir_kafka_source_processed(j->src, m[i].partition, m[i].offset);
         return;
@@ -930,8 +1060,11 @@ static void poll_sinks(job *j)
 static void finish_all(job *j)
 {
     weir_err e = WEIR_OK;
-    if (j->global && j->n_slots > 0)
+    if (j->global && j->n_slots > 0) {
         e = weir_pipeline_finish(j->global);
+        if (j->glob)
+            j->glob->dirty = 1;
+    }
     for (int p = 0; p < j->n_by_part && !e; p++)
         if (j->by_part[p].pl) {
             e = weir_pipeline_finish(j->by_part[p].pl);
@@ -1008,12 +1141,6 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
         fail(j, 2, "exactly.once: needs checkpoint.topic (--checkpoint-topic T)");
         return -1;
     }
-    if (ckpt_topic[0] && !j->keyed) {
-        fail(j, 2,
-             "checkpoint.topic: needs one pipeline per partition (input.keyed=true, no "
-             "--global); a global aggregation over Kafka cannot be checkpointed yet");
-        return -1;
-    }
     char txid[512] = "";
     if (exactly) {
         /* One transactional producer per process: the consumer group's generation, sent
@@ -1087,6 +1214,10 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
             fail(j, e == WEIR_ERR_IO ? 1 : 2, "%s", why);
             return -1;
         }
+        if (!j->keyed && !(j->glob = calloc(1, sizeof *j->glob))) {
+            fail(j, 1, "out of memory");
+            return -1;
+        }
         if (exactly && j->results) {
             j->tx = weir__kafka_sink_handle(j->results);
             rd_kafka_error_t *te = rd_kafka_init_transactions(j->tx, CKPT_MS);
@@ -1113,6 +1244,12 @@ static void teardown(job *j)
     j->src = NULL;
     destroy_pipeline(j, j->global);
     j->global = NULL;
+    if (j->glob) {
+        weir_sink_destroy(j->glob->held ? &j->glob->held->base : NULL);
+        free(j->glob->sinks);
+        free(j->glob);
+        j->glob = NULL;
+    }
     for (int p = 0; p < j->n_by_part; p++)
         drop_part(j, p);
     free(j->by_part);
