@@ -482,7 +482,7 @@ static inline void prefetch_slots(const weir_window_op *op, const weir_event *ev
     const weir__win *w = hot_window(op, ev);
     if (!w)
         return;
-    __builtin_prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
+    weir__prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
     if (op->need_dict)
         weir__dict_prefetch(&w->dict, ev->user_fp[1]);
 }
@@ -496,8 +496,8 @@ static inline void prefetch_entry(const weir_window_op *op, const weir_event *ev
     uint64_t s = w->index[(uint32_t)ev->key_hash & w->imask];
     if (s && (uint32_t)s <= w->nkeys) {
         const char *e = (const char *)weir__entry(op, w, (uint32_t)s - 1);
-        __builtin_prefetch(e);
-        __builtin_prefetch(e + 64);
+        weir__prefetch(e);
+        weir__prefetch(e + 64);
     }
 }
 

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state/prefetch.h"
+
 /*
  * Open addressing with linear probing over 16-byte slots holding 96 bits of the
  * value's 128-bit fingerprint and its id. The slot position comes from the stored
@@ -45,7 +47,7 @@ static inline uint32_t weir__dict_home(const weir__dict *d, uint32_t hi)
 
 static inline void weir__dict_prefetch(const weir__dict *d, uint64_t fp_hi)
 {
-    __builtin_prefetch(&d->slots[weir__dict_home(d, (uint32_t)fp_hi)]);
+    weir__prefetch(&d->slots[weir__dict_home(d, (uint32_t)fp_hi)]);
 }
 
 /* The id of the value with fingerprint (fp_lo, fp_hi), interning it if new.
