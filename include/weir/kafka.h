@@ -255,14 +255,13 @@ weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hin
  * every sink has been flushed, so a committed offset's results are delivered.
  *
  * With `checkpoint.topic` set, each partition's pipeline (keyed mode; in global mode
- * the one pipeline, with every partition's offset) is checkpointed there every checkpoint.interval, on
- * revocation and at the stop; firings for `output.topic` are held until the checkpoint
- * that covers them is durable, then produced with a `weir-ckpt` header; offsets are
- * committed with the checkpoint (in one transaction with `exactly.once`). A partition's
- * next owner restores its newest usable checkpoint, produces the held firings the
- * results topic lacks and reads on from the checkpoint's offset (docs/CHECKPOINTS.md).
- * A checkpoint of another meaning, or none usable, stops the job with exit 2 unless
- * `reset.state`.
+ * the one pipeline, with every partition's offset) is checkpointed there every checkpoint.interval,
+ * on revocation and at the stop; firings for `output.topic` are held until the checkpoint that
+ * covers them is durable, then produced with a `weir-ckpt` header; offsets are committed with the
+ * checkpoint (in one transaction with `exactly.once`). A partition's next owner restores its newest
+ * usable checkpoint, produces the held firings the results topic lacks and reads on from the
+ * checkpoint's offset (docs/CHECKPOINTS.md). A checkpoint of another meaning, or none usable, stops
+ * the job with exit 2 unless `reset.state`.
  *
  * At the stop every sink is flushed and the processed offsets are committed. The
  * pipelines' open windows do not fire (the input is unbounded), except when `drain`

@@ -44,7 +44,16 @@ while ((kills < 24 || during < 2)); do
     ((cycles++ < 200)) || { echo "FAIL: $kills kills, $during during a checkpoint after 200 cycles"; exit 1; }
     : >"$tmp/err"
     run
-    sleep "0.$(printf '%03d' $((RANDOM % 900 + 30)))"
+    if ((cycles % 3 == 0)); then
+        # Wait for a checkpoint being written (its temporary file) and kill right then.
+        for ((w = 0; w < 3000; w++)); do
+            compgen -G "$tmp/ck/*.tmp" >/dev/null && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.001
+        done
+    else
+        sleep "0.$(printf '%03d' $((RANDOM % 900 + 30)))"
+    fi
     if kill -9 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null || true
         pid=
@@ -72,7 +81,17 @@ grep -q '"resumed":true' "$tmp/sum" || { echo "FAIL: the last run did not resume
 echo "ok: $kills kills ($during during a checkpoint), $completions completed runs checked, all equal"
 
 # Damaged checkpoints: the newest corrupt, then truncated, then a foreign file as newest.
+# Each case starts from the same three good checkpoints of a completed run (how many a
+# run writes depends on the machine's speed).
+rm -rf "$tmp/ck"
+: >"$tmp/err"
+run --checkpoint-interval 1ms
+wait "$pid"
+pid=
+(($(ls "$tmp/ck"/ckpt-*.weir | wc -l) == 3)) || { echo "FAIL: a completed run kept $(ls "$tmp/ck" | wc -l) checkpoints, not 3"; exit 1; }
+cp -a "$tmp/ck" "$tmp/ck.good"
 newest() { ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1; }
+fresh() { rm -rf "$tmp/ck" && cp -a "$tmp/ck.good" "$tmp/ck"; }
 check_fallback() { # what, pattern expected on stderr
     : >"$tmp/err"
     run
@@ -83,14 +102,18 @@ check_fallback() { # what, pattern expected on stderr
     same "$tmp/sum" || { echo "FAIL: $1: output differs after falling back"; exit 1; }
     echo "ok: $1 refused ($2), an older checkpoint used"
 }
+fresh
 f=$(newest)
 printf '\xff' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc 2>/dev/null
 check_fallback "a corrupt checkpoint" "checksum mismatch"
+fresh
 f=$(newest)
 truncate -s $(($(stat -c %s "$f") - 100)) "$f"
 check_fallback "a truncated checkpoint" "truncated"
+fresh
 head -c 5000 /dev/urandom >"$tmp/ck/ckpt-999999.weir"
 check_fallback "a foreign file" "not a weir checkpoint"
+fresh
 printf 'WEIRCKPT' >"$tmp/ck/ckpt-1000000.weir"
 check_fallback "a cut header" "not a weir checkpoint"
 ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1 >/dev/null
