@@ -165,22 +165,32 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-static weir_err produce(kafka_sink *ks, const char *key, size_t key_len, const char *val,
-                        size_t len, int64_t ts)
+/* Produces one message (copied), with one header when hname is not NULL; blocks while the
+ * local queue is full. */
+static weir_err produce_h(kafka_sink *ks, const char *key, size_t key_len, const void *val,
+                          size_t len, int64_t ts, const char *hname, const void *hval,
+                          size_t hval_len)
 {
     for (;;) {
         if (ks->failed)
             return ks->failed;
+        rd_kafka_headers_t *h = NULL;
+        if (hname) {
+            h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, hname, -1, hval, (ssize_t)hval_len);
+        }
         rd_kafka_resp_err_t err = rd_kafka_producev(
             ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
-            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (!err) {
             ks->st.produced++;
             ks->st.bytes += len;
             ks->base.written++;
             return WEIR_OK;
         }
+        if (h)
+            rd_kafka_headers_destroy(h); /* still ours when the produce failed */
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             set_failure(ks, err == RD_KAFKA_RESP_ERR__FATAL ? WEIR_ERR_FATAL : WEIR_ERR_IO,
                         "kafka: cannot produce to %s: %s", ks->topic, rd_kafka_err2str(err));
@@ -191,6 +201,12 @@ static weir_err produce(kafka_sink *ks, const char *key, size_t key_len, const c
         ks->st.queue_full++;
         rd_kafka_poll(ks->rk, 50);
     }
+}
+
+static weir_err produce(kafka_sink *ks, const char *key, size_t key_len, const char *val,
+                        size_t len, int64_t ts)
+{
+    return produce_h(ks, key, key_len, val, len, ts, NULL, NULL, 0);
 }
 
 static weir_err ks_firing(weir_sink *s, const weir_firing *f)
@@ -343,33 +359,5 @@ weir_err weir__kafka_sink_produce(weir_sink *s, const char *key, size_t key_len,
                                   size_t len, int64_t ts, const char *hname, const void *hval,
                                   size_t hval_len)
 {
-    kafka_sink *ks = (kafka_sink *)s;
-    for (;;) {
-        if (ks->failed)
-            return ks->failed;
-        rd_kafka_headers_t *h = NULL;
-        if (hname) {
-            h = rd_kafka_headers_new(1);
-            rd_kafka_header_add(h, hname, -1, hval, (ssize_t)hval_len);
-        }
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
-            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-        if (!err) {
-            ks->st.produced++;
-            ks->st.bytes += len;
-            s->written++;
-            return WEIR_OK;
-        }
-        if (h)
-            rd_kafka_headers_destroy(h); /* still ours when the produce failed */
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            set_failure(ks, err == RD_KAFKA_RESP_ERR__FATAL ? WEIR_ERR_FATAL : WEIR_ERR_IO,
-                        "kafka: cannot produce to %s: %s", ks->topic, rd_kafka_err2str(err));
-            return ks->failed;
-        }
-        ks->st.queue_full++;
-        rd_kafka_poll(ks->rk, 50);
-    }
+    return produce_h((kafka_sink *)s, key, key_len, val, len, ts, hname, hval, hval_len);
 }

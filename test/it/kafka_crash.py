@@ -21,15 +21,12 @@ import sys
 import threading
 import time
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-
-def lines(path):
-    with open(path, "rb") as f:
-        out = f.read().split(b"\n")
-    if out and out[-1] == b"":
-        out.pop()
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# kafka-python reads uncommitted data too (it has no isolation setting): stricter than the
+# read_committed reader of the guarantee, which the dev broker cannot honour anyway.
+from kafka_util import lines, read_all as read_topic  # noqa: E402
 
 
 def key_of(rec):
@@ -175,35 +172,6 @@ def drive_loop(a, inst, start, pacer, rnd):
           + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
     if kinds["timeout"] > a.kills // 3:
         sys.exit("too many kills missed their moment")
-
-
-def read_topic(brokers, topic, timeout_s=60):
-    # kafka-python reads uncommitted data too (it has no isolation setting): stricter than
-    # the read_committed reader of the guarantee, which the dev broker cannot honour anyway.
-    c = KafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False, group_id=None,
-                      consumer_timeout_ms=1000)
-    parts = None
-    for _ in range(50):
-        parts = c.partitions_for_topic(topic)
-        if parts:
-            break
-        c.poll(timeout_ms=100)
-    if not parts:
-        sys.exit(f"topic {topic} not found")
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
-    c.assign(tps)
-    c.seek_to_beginning(*tps)
-    end = c.end_offsets(tps)
-    out = []
-    deadline = time.monotonic() + timeout_s
-    while any(c.position(tp) < end[tp] for tp in tps):
-        if time.monotonic() > deadline:
-            sys.exit(f"timed out reading {topic}")
-        for _, msgs in c.poll(timeout_ms=500).items():
-            out.extend(msgs)
-    c.close()
-    out.sort(key=lambda m: (m.partition, m.offset))
-    return out
 
 
 def firings(brokers, topic):
