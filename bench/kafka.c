@@ -113,6 +113,8 @@ typedef struct job_arm {
     int round;
     uint64_t expected;
     double run_sec, job_eps;
+    double wait_share[BENCH_MAX_RUNS + 1]; /* per run: share of the active span spent waiting */
+    int n_wait;
     uint64_t emissions, delivered, peak_rss;
 } job_arm;
 
@@ -150,7 +152,11 @@ static double job_run(void *opaque, uint64_t *events, char *err, size_t errlen)
     }
     *events = (uint64_t)valid;
     /* The job's own span: from its first message to its last processed batch. */
-    return valid / a->job_eps;
+    double span = valid / a->job_eps;
+    double wait = bench_summary_num(line, "poll_wait_sec");
+    if (wait >= 0 && span > 0 && a->n_wait < BENCH_MAX_RUNS + 1)
+        a->wait_share[a->n_wait++] = wait / span;
+    return span;
 }
 
 int bench_kafka_e2e(bench_ctx *ctx)
@@ -218,6 +224,23 @@ int bench_kafka_e2e(bench_ctx *ctx)
     bench_json_num(&ctx->out, "run_sec_last", ja.run_sec, 3);
     bench_json_u64(&ctx->out, "firings", ja.emissions);
     bench_json_u64(&ctx->out, "results_delivered", ja.delivered);
+    /* How much of its active span the job's thread waited for messages: a job that is not
+     * what limits the throughput waits; one that is waits for nothing. */
+    if (ja.n_wait > 0) {
+        double w[BENCH_MAX_RUNS + 1];
+        memcpy(w, ja.wait_share, sizeof(double) * (size_t)ja.n_wait);
+        for (int i = 1; i < ja.n_wait; i++)
+            for (int k = i; k > 0 && w[k - 1] > w[k]; k--) {
+                double t = w[k];
+                w[k] = w[k - 1];
+                w[k - 1] = t;
+            }
+        double med = w[ja.n_wait / 2];
+        bench_json_num(&ctx->out, "job_poll_wait_share_median", med, 3);
+        bench_say("  the job's thread waited for messages %.0f%% of its active span (median of %d "
+                  "runs, warm-up included): the rest was its own work",
+                  med * 100, ja.n_wait);
+    }
     bench_say("  timed from the job's first message to its last processed batch; the whole run "
               "(group join, idle stop) took %.2f s; %llu firings, %llu delivered to "
               "ecom-analytics-results",

@@ -80,6 +80,11 @@ typedef struct job {
     weir_record *recs;
     size_t recs_cap;
 
+    /* Time the loop spent waiting in the source's poll from the first message on, and that
+     * total as of the last processed batch: the part of the active span the job was idle,
+     * waiting for the fetch path (the share in which the job was not what limited it). */
+    double poll_wait, poll_wait_active;
+
     int rc; /* exit code once something failed */
     char reason[512];
 } job;
@@ -1105,10 +1110,11 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
                       ",\"bytes\":%" PRIu64 ",\"rebalances\":%" PRIu64 ",\"commits\":%" PRIu64
                       ",\"commit_errors\":%" PRIu64 ",\"consumer_errors\":%" PRIu64
                       ",\"produced\":%" PRIu64 ",\"delivered\":%" PRIu64
-                      ",\"delivery_failures\":%" PRIu64 ",\"dead_letters\":%" PRIu64 "}",
+                      ",\"delivery_failures\":%" PRIu64 ",\"dead_letters\":%" PRIu64
+                      ",\"poll_wait_sec\":%.3f}",
                       elapsed, s.window.live_windows, j->partitions_seen, stopped_by, ss.messages,
                       ss.bytes, ss.rebalances, ss.commits, ss.commit_errors, ss.errors, rs.produced,
-                      rs.delivered, rs.failed + ds.failed, ds.delivered);
+                      rs.delivered, rs.failed + ds.failed, ds.delivered, j->poll_wait_active);
     if (j->store && el > 0 && (size_t)el < sizeof extra)
         snprintf(extra + el, sizeof extra - (size_t)el,
                  ",\"checkpoints\":%" PRIu64
@@ -1319,7 +1325,10 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         if (stop && *stop)
             break;
         weir_err perr = WEIR_OK;
+        double tp = weir_mono_sec();
         size_t n = weir_kafka_source_poll(j.src, msgs, batch, TICK_MS, &perr);
+        if (t_first)
+            j.poll_wait += weir_mono_sec() - tp;
         now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, 1, "the Kafka consumer failed for good");
@@ -1339,6 +1348,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
             last_msg = now;
             process(&j, msgs, n, now);
             t_last = weir_mono_sec();
+            j.poll_wait_active = j.poll_wait;
         }
         if (now - last_tick >= TICK_MS) {
             tick_all(&j, now);
