@@ -129,6 +129,21 @@ static uint32_t pend_room(uint64_t size)
     return r < PEND_MIN ? PEND_MIN : r > PEND_MAX ? PEND_MAX : (uint32_t)r;
 }
 
+/* The union of sorted id runs a (na) and b (nb) into m, which has room for both; returns
+ * its length. */
+static uint32_t merge_union(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                            uint32_t *m)
+{
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb)
+        m[k++] = a[i] < b[j] ? a[i++] : a[i] > b[j] ? b[j++] : (j++, a[i++]);
+    while (i < na)
+        m[k++] = a[i++];
+    while (j < nb)
+        m[k++] = b[j++];
+    return k;
+}
+
 /* Array tier: merges the pending ids into the sorted ones, in a new buffer with room for
  * the next pending run; moves to a bitmap past ARRAY_MAX. Returns 0, or -1 (no memory,
  * nothing changed). */
@@ -138,7 +153,7 @@ static int array_merge(distinct_state *s)
     uint32_t np = sort_unique(old + s->n, s->u.h.np);
     s->u.h.np = np; /* same set; a failure below leaves it valid */
     const uint32_t *a = old, *b = old + s->n;
-    uint32_t na = s->n, i = 0, j = 0, k = 0;
+    uint32_t na = s->n;
     /* At most na + np ids come out. */
     uint32_t most = na + np;
     if (most > ARRAY_MAX) {
@@ -146,12 +161,7 @@ static int array_merge(distinct_state *s)
         uint32_t *m = malloc((size_t)most * sizeof *m);
         if (!m)
             return -1;
-        while (i < na && j < np)
-            m[k++] = a[i] < b[j] ? a[i++] : a[i] > b[j] ? b[j++] : (j++, a[i++]);
-        while (i < na)
-            m[k++] = a[i++];
-        while (j < np)
-            m[k++] = b[j++];
+        uint32_t k = merge_union(a, na, b, np, m);
         roaring_bitmap_t *bm = roaring_bitmap_create();
         uint32_t room = pend_room(k);
         uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
@@ -175,12 +185,7 @@ static int array_merge(distinct_state *s)
     uint32_t *m = malloc((size_t)cap * sizeof *m);
     if (!m)
         return -1;
-    while (i < na && j < np)
-        m[k++] = a[i] < b[j] ? a[i++] : a[i] > b[j] ? b[j++] : (j++, a[i++]);
-    while (i < na)
-        m[k++] = a[i++];
-    while (j < np)
-        m[k++] = b[j++];
+    uint32_t k = merge_union(a, na, b, np, m);
     free(old);
     s->u.h.buf = m;
     s->cap = cap;
