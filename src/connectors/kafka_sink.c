@@ -2,6 +2,7 @@
  * an idempotent librdkafka producer; plus the mapping of weir_conf onto librdkafka properties. */
 #include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
+#include "runtime/output_buf.h"
 #include "weir/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -214,16 +215,9 @@ static weir_err ks_firing(weir_sink *s, const weir_firing *f)
     kafka_sink *ks = (kafka_sink *)s;
     if (ks->failed)
         return ks->failed;
-    size_t need = weir_firing_to_json(f, s->key_field, s->aggs, ks->buf, ks->cap);
-    if (need >= ks->cap) {
-        size_t cap = need + 256;
-        char *nb = realloc(ks->buf, cap);
-        if (!nb)
-            return WEIR_ERR_NOMEM;
-        ks->buf = nb;
-        ks->cap = cap;
-        weir_firing_to_json(f, s->key_field, s->aggs, ks->buf, ks->cap);
-    }
+    size_t need = weir__firing_json(s, f, &ks->buf, &ks->cap);
+    if (need == (size_t)-1)
+        return WEIR_ERR_NOMEM;
     const char *key = s->key_field ? f->key.ptr : NULL;
     size_t key_len = s->key_field ? f->key.len : 0;
     if (key && !key_len)

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/output_buf.h"
 #include "state/bytes.h"
-#include "weir/output.h"
 
 static int reserve(weir__held *h, size_t more)
 {
@@ -25,15 +25,9 @@ static int reserve(weir__held *h, size_t more)
 static weir_err held_firing(weir_sink *s, const weir_firing *f)
 {
     weir__held *h = (weir__held *)s;
-    size_t need = weir_firing_to_json(f, s->key_field, s->aggs, h->json, h->json_cap);
-    if (need >= h->json_cap) {
-        char *n = realloc(h->json, need + 256);
-        if (!n)
-            return WEIR_ERR_NOMEM;
-        h->json = n;
-        h->json_cap = need + 256;
-        weir_firing_to_json(f, s->key_field, s->aggs, h->json, h->json_cap);
-    }
+    size_t need = weir__firing_json(s, f, &h->json, &h->json_cap);
+    if (need == (size_t)-1)
+        return WEIR_ERR_NOMEM;
     size_t klen = s->key_field ? f->key.len : 0;
     if (reserve(h, 1 + 4 + klen + 4 + need + 8) != 0)
         return WEIR_ERR_NOMEM;

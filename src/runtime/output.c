@@ -1,8 +1,11 @@
 /* JSON encoding of firings (docs/SEMANTICS.md, "What a firing emits"). */
 #include "weir/output.h"
 
+#include "runtime/output_buf.h"
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A bounded writer: counts what it would write, stores what fits. */
@@ -97,4 +100,18 @@ size_t weir_firing_to_json(const weir_firing *f, const char *key_field, const we
     put(&o, "}", 1);
     finish(&o);
     return o.len;
+}
+
+size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, size_t *cap)
+{
+    size_t need = weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
+    if (need >= *cap) {
+        char *nb = realloc(*buf, need + 256);
+        if (!nb)
+            return (size_t)-1;
+        *buf = nb;
+        *cap = need + 256;
+        weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
+    }
+    return need;
 }
