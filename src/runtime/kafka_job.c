@@ -460,14 +460,14 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     if (!j->store || j->rc)
         return j->rc ? WEIR_ERR_STATE : WEIR_OK;
     double t0 = weir_mono_sec();
-    int32_t *todo = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + 1));
+    int32_t *units = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + 1));
     int32_t *cparts = NULL; /* the Kafka partitions whose offsets go with the checkpoint */
     size_t ncp = 0;
     int64_t *ends = calloc((size_t)(j->results_parts + 1), sizeof *ends);
     char why[512] = "";
     weir_err rc = WEIR_OK;
     size_t m = 0;
-    if (!todo || !ends) {
+    if (!units || !ends) {
         rc = WEIR_ERR_NOMEM;
         fail(j, 1, "checkpoint: out of memory");
         goto out;
@@ -475,10 +475,10 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     for (size_t i = 0; i < (parts ? n : (size_t)j->n_by_part); i++) {
         int32_t p = parts ? parts[i] : (int32_t)i;
         if (p >= 0 && p < j->n_by_part && j->by_part[p].pl && j->by_part[p].dirty)
-            todo[m++] = p;
+            units[m++] = p;
     }
     if (j->glob && j->glob->pl && j->glob->dirty)
-        todo[m++] = -1;
+        units[m++] = -1;
     if (!m)
         goto out;
     cparts = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + j->n_slots + 1));
@@ -489,7 +489,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     }
     for (size_t i = 0; i < m; i++) {
         int np;
-        const int32_t *ps = unit_parts(j, &todo[i], &np);
+        const int32_t *ps = unit_parts(j, &units[i], &np);
         for (int k = 0; k < np; k++)
             cparts[ncp++] = ps[k];
     }
@@ -516,10 +516,10 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         goto out;
     uint64_t bytes = 0;
     for (size_t i = 0; i < m && !rc; i++) {
-        int32_t p = todo[i];
+        int32_t p = units[i];
         part *pt = unit(j, p);
         int np;
-        const int32_t *ps = unit_parts(j, &todo[i], &np);
+        const int32_t *ps = unit_parts(j, &units[i], &np);
         uint8_t *snap = NULL;
         size_t snap_len = 0;
         if ((rc = weir_pipeline_snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
@@ -584,11 +584,11 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         fprintf(stderr, "weir: checkpoint: durable, releasing held results\n");
     /* The checkpoints are durable: their held firings can go. */
     for (size_t i = 0; i < m && !rc; i++) {
-        part *pt = unit(j, todo[i]);
+        part *pt = unit(j, units[i]);
         pt->seq++;
         if (pt->held && pt->held->count) {
             char name[512];
-            stream_name(j, todo[i], name, sizeof name);
+            stream_name(j, units[i], name, sizeof name);
             rc = release(j, pt, name, pt->seq, NULL, 0, &j->ck.released);
             weir__held_clear(pt->held);
         }
@@ -623,7 +623,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         j->ck.seconds += weir_mono_sec() - t0;
     }
 out:
-    free(todo);
+    free(units);
     free(cparts);
     free(ends);
     return rc;
