@@ -90,6 +90,13 @@ wait "$pid"
 pid=
 (($(ls "$tmp/ck"/ckpt-*.weir | wc -l) == 3)) || { echo "FAIL: a completed run kept $(ls "$tmp/ck" | wc -l) checkpoints, not 3"; exit 1; }
 cp -a "$tmp/ck" "$tmp/ck.good"
+# flip FILE OFFSET: invert one byte, so the file is damaged whatever the byte was
+# (past the end of a short file it writes 0xff there, which lengthens the file).
+flip() {
+    local b=0
+    (($2 < $(stat -c %s "$1"))) && b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 newest() { ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1; }
 fresh() { rm -rf "$tmp/ck" && cp -a "$tmp/ck.good" "$tmp/ck"; }
 check_fallback() { # what, pattern expected on stderr
@@ -104,7 +111,7 @@ check_fallback() { # what, pattern expected on stderr
 }
 fresh
 f=$(newest)
-printf '\xff' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc 2>/dev/null
+flip "$f" $(($(stat -c %s "$f") / 2))
 check_fallback "a corrupt checkpoint" "checksum mismatch"
 fresh
 f=$(newest)
@@ -119,7 +126,7 @@ check_fallback "a cut header" "not a weir checkpoint"
 ls "$tmp/ck"/ckpt-*.weir | sort -t- -k2 -n | tail -n 1 >/dev/null
 
 # Nothing usable at all: a clear message and exit 2, never a half-loaded state.
-for f in "$tmp/ck"/ckpt-*.weir; do printf 'x' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+for f in "$tmp/ck"/ckpt-*.weir; do flip "$f" 40; done
 rc=0
 "$J" "${args[@]}" --output "$tmp/out" --checkpoint-dir "$tmp/ck" 2>"$tmp/err" || rc=$?
 [[ $rc -eq 2 ]] && grep -q "no usable checkpoint" "$tmp/err" || { echo "FAIL: all damaged: exit $rc: $(tail -1 "$tmp/err")"; exit 1; }
