@@ -1,6 +1,9 @@
 /* Zero-copy decoding of JSON event records into weir_events: one validating pass. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -9,8 +12,9 @@
 
 /*
  * One pass over the record both validates it as JSON (RFC 8259: structure,
- * separators, numbers, literals, string escapes, no raw control characters) and
- * notes where the top-level members we want start and end. Nothing is copied or
+ * separators, numbers, literals, string escapes, no raw control characters, UTF-8
+ * inside strings, the only place where bytes above 0x7F may be) and notes where the
+ * top-level members we want start and end. Nothing is copied or
  * allocated; only strings with escapes are unescaped, into the decoder's scratch.
  * A nested path ("metadata.session_id") re-scans the already validated member.
  *
@@ -22,7 +26,6 @@
 
 #define MAX_PATH_DEPTH 8
 #define MAX_NESTING    64
-#define MIN_TOKENS     64
 
 typedef struct field_path {
     char *parts[MAX_PATH_DEPTH];
@@ -30,9 +33,36 @@ typedef struct field_path {
     int n;
 } field_path;
 
+typedef struct want_set want_set;
+
+/* The members an object scan looks for: keys compared as written (field names are plain
+ * ASCII). `lens` has bit min(length, 63) set for each, so most other keys are passed
+ * over after one test. */
+struct want_set {
+    int n;
+    uint64_t lens;
+    const char *key[3];
+    size_t len[3];
+    /* When no two keys share a length and each is shorter than 63 bytes (direct = 1),
+     * by_len[length] is the index of the only key of that length. */
+    int direct;
+    uint8_t by_len[63];
+};
+
 struct weir_decoder {
     field_path key, user, ts;
     int global;
+    want_set want; /* the first part of each path, once each */
+    int idx[3];    /* of key, user and timestamp in `want` */
+    /* The minute of the last ISO-8601 timestamp: its first 16 bytes and epoch ms. */
+    uint64_t minute_key[2];
+    int64_t minute_ms;
+    int minute_ok;
+    /* The day of the last one: its first 10 bytes and epoch ms. */
+    uint64_t day_key;
+    uint16_t day_dd;
+    int day_ok;
+    int64_t day_ms;
     weir_ts_unit unit;
     size_t max_record;
     char *scratch;
@@ -74,6 +104,11 @@ static int path_init(field_path *fp, const char *spec)
     }
 }
 
+static inline uint64_t len_bit(size_t n)
+{
+    return 1ull << (n < 63 ? n : 63);
+}
+
 static void path_free(field_path *fp)
 {
     for (int i = 0; i < fp->n; i++)
@@ -101,6 +136,34 @@ weir_decoder *weir_decoder_new(const weir_conf *conf, char *errstr, size_t errst
             weir_decoder_destroy(d);
             return NULL;
         }
+    }
+    /* The wanted top-level members: the first part of each path, once each. */
+    want_set *w = &d->want;
+    for (int i = 0; i < 3; i++) {
+        d->idx[i] = 0;
+        if (i == 0 && d->global)
+            continue;
+        int j = 0;
+        while (j < w->n && !(w->len[j] == paths[i]->lens[0] &&
+                             !memcmp(w->key[j], paths[i]->parts[0], w->len[j])))
+            j++;
+        if (j == w->n) {
+            w->key[j] = paths[i]->parts[0];
+            w->len[j] = paths[i]->lens[0];
+            w->lens |= len_bit(w->len[j]);
+            w->n++;
+        }
+        d->idx[i] = j;
+    }
+    w->direct = 1;
+    for (int j = 0; j < w->n; j++) {
+        for (int k = 0; k < j; k++)
+            if (w->len[k] == w->len[j])
+                w->direct = 0;
+        if (w->len[j] >= 63)
+            w->direct = 0;
+        else
+            w->by_len[w->len[j]] = (uint8_t)j;
     }
     const char *unit = weir_conf_get(conf, "timestamp.unit");
     d->unit = !strcmp(unit, "s")    ? WEIR_TS_SECONDS
@@ -156,8 +219,41 @@ static char *scratch_alloc(weir_decoder *d, size_t n)
     return p;
 }
 
-/* UTF-8 validation (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) that also
- * refuses NUL bytes. ASCII runs are checked eight bytes at a time. */
+/* Length of the valid UTF-8 sequence of two to four bytes at s (s[0] >= 0x80), or 0
+ * (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, const unsigned char *e)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(e - s) < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+/* UTF-8 validation of a whole record that also refuses NUL bytes. Only used to name the
+ * reason of a record the scan refused: the scan itself checks the bytes of each string
+ * as it passes them, and a record it accepts has no other bytes above 0x7F. */
 static int valid_utf8(const unsigned char *s, size_t n)
 {
     size_t i = 0;
@@ -172,36 +268,14 @@ static int valid_utf8(const unsigned char *s, size_t n)
                 continue;
             }
         }
-        unsigned char c = s[i];
-        if (c == 0)
+        if (s[i] == 0)
             return 0;
-        if (c < 0x80) {
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + len > n)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        size_t len = utf8_seq(s + i, s + n);
+        if (!len)
             return 0;
         i += len;
     }
@@ -218,9 +292,13 @@ typedef struct jv {
     char esc;
 } jv;
 
-static inline const char *skip_ws(const char *p, const char *e)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE const char *skip_ws(const char *p, const char *e)
 {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    /* Records rarely hold whitespace: one comparison sees that there is none. */
+    while (p < e && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -230,56 +308,108 @@ static int is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* p is just after the opening quote; returns the position after the closing quote. */
-static const char *scan_string(const char *p, const char *e, char *esc)
+/* The first byte in [p, e) that a string body cannot simply pass over: a quote, a
+ * backslash, a control character or a byte above 0x7F (the start of a UTF-8 sequence
+ * to check); e when there is none. */
+static ALWAYS_INLINE const char *string_stop(const char *p, const char *e)
+{
+#ifdef __SSE2__
+    /* Sixteen bytes at a time. A signed "less than 0x20" is true both for control
+     * characters and for bytes above 0x7F. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                                 _mm_cmplt_epi8(x, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += 16;
+    }
+#endif
+    /* Eight bytes at a time. The lowest flagged byte is exact (borrows only flag bytes
+     * above a real hit). */
+    while (e - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t special =
+            (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) | x) & high;
+        if (special)
+            return p + __builtin_ctzll(special) / 8;
+        p += 8;
+    }
+    for (; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+            return p;
+    }
+    return e;
+}
+
+/* The rest of a string from a byte string_stop() flagged that is not its closing quote:
+ * escapes, UTF-8 sequences, or an error. Returns the position after the closing quote. */
+static const char *scan_string_slow(const char *p, const char *e, char *esc)
 {
     for (;;) {
-        /* Eight bytes at a time: jump to the first quote, backslash or control char.
-         * The lowest flagged byte is exact (borrows only flag bytes above a real hit). */
-        while (e - p >= 8) {
-            uint64_t x;
-            memcpy(&x, p, 8);
-            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t special =
-                (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & high;
-            if (special) {
-                p += __builtin_ctzll(special) / 8;
-                break;
-            }
-            p += 8;
-        }
         if (p >= e)
             return NULL;
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             return p + 1;
-        if (c < 0x20)
-            return NULL;
-        if (c != '\\') {
-            p++;
-            continue;
-        }
-        *esc = 1;
-        if (++p >= e)
-            return NULL;
-        switch (*p) {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't': p++; break;
-        case 'u':
-            if (e - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+        if (c >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)e);
+            if (!n)
                 return NULL;
-            p += 5;
-            break;
-        default: return NULL;
+            p += n;
+        } else if (c == '\\') {
+            *esc = 1;
+            if (++p >= e)
+                return NULL;
+            switch (*p) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't': p++; break;
+            case 'u':
+                if (e - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+                    return NULL;
+                p += 5;
+                break;
+            default: return NULL;
+            }
+        } else {
+            return NULL; /* a control character */
         }
+        p = string_stop(p, e);
     }
+}
+
+/* p is just after the opening quote; returns the position after the closing quote. */
+static ALWAYS_INLINE const char *scan_string(const char *p, const char *e, char *esc)
+{
+    p = string_stop(p, e);
+    if (p < e && *p == '"')
+        return p + 1;
+    return scan_string_slow(p, e, esc);
+}
+
+static ALWAYS_INLINE int is_digit(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
+static ALWAYS_INLINE const char *scan_digits(const char *p, const char *e)
+{
+    while (p < e && is_digit(*p))
+        p++;
+    return p;
 }
 
 static const char *scan_number(const char *p, const char *e)
@@ -291,36 +421,56 @@ static const char *scan_number(const char *p, const char *e)
     if (*p == '0')
         p++;
     else if (*p >= '1' && *p <= '9')
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
+        p = scan_digits(p + 1, e);
     else
         return NULL;
     if (p < e && *p == '.') {
         p++;
-        if (p >= e || *p < '0' || *p > '9')
+        if (p >= e || !is_digit(*p))
             return NULL;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
+        p = scan_digits(p + 1, e);
     }
     if (p < e && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < e && (*p == '+' || *p == '-'))
             p++;
-        if (p >= e || *p < '0' || *p > '9')
+        if (p >= e || !is_digit(*p))
             return NULL;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
+        p = scan_digits(p + 1, e);
     }
     return p;
 }
 
-static const char *scan_object(const char *p, const char *e, int depth, const char *const *want,
-                               const size_t *wlen, int nw, jv *found);
+/* a and b hold n bytes each. */
+static ALWAYS_INLINE int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t x, y, u, v;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8);
+        memcpy(&v, b + n - 8, 8);
+        return x == y && u == v && (n <= 16 || !memcmp(a + 8, b + 8, n - 16));
+    }
+    if (n >= 4) {
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
 
+static const char *scan_object(const char *p, const char *e, int depth);
 static const char *scan_array(const char *p, const char *e, int depth);
 
-/* Scans any value at p (no leading whitespace) and describes it in v. */
-static const char *scan_value(const char *p, const char *e, int depth, jv *v)
+/* Scans any value at p (no leading whitespace, p < e) and describes it in v. */
+static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, int depth, jv *v)
 {
     const char *q;
     v->esc = 0;
@@ -334,7 +484,7 @@ static const char *scan_value(const char *p, const char *e, int depth, jv *v)
         return q;
     case '{':
         v->type = 'o';
-        q = scan_object(p, e, depth + 1, NULL, NULL, 0, NULL);
+        q = scan_object(p, e, depth + 1);
         break;
     case '[':
         v->type = 'a';
@@ -362,8 +512,6 @@ static const char *scan_value(const char *p, const char *e, int depth, jv *v)
     return q;
 }
 
-#define MAX_NESTING 64
-
 /* p at '['; returns the position after ']'. */
 static const char *scan_array(const char *p, const char *e, int depth)
 {
@@ -387,10 +535,10 @@ static const char *scan_array(const char *p, const char *e, int depth)
     }
 }
 
-/* p at '{'; returns the position after '}'. Members whose key equals want[i] are
- * described in found[i] (the last duplicate wins, as in most parsers). */
-static const char *scan_object(const char *p, const char *e, int depth, const char *const *want,
-                               const size_t *wlen, int nw, jv *found)
+/* p at '{'; returns the position after '}'. Members whose key is in `w` (may be NULL)
+ * are described in found[i] (the last duplicate wins, as in most parsers). */
+static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int depth,
+                                             const want_set *w, jv *found)
 {
     if (depth > MAX_NESTING)
         return NULL;
@@ -415,10 +563,17 @@ static const char *scan_object(const char *p, const char *e, int depth, const ch
         jv v;
         if (!(p = scan_value(p, e, depth, &v)))
             return NULL;
-        /* Keys are compared as written: field names are plain ASCII. */
-        for (int i = 0; i < nw; i++)
-            if (klen == wlen[i] && !memcmp(k, want[i], klen))
-                found[i] = v;
+        if (w && (w->lens & len_bit(klen))) {
+            if (w->direct) {
+                int i = w->by_len[klen];
+                if (same_bytes(k, w->key[i], klen))
+                    found[i] = v;
+            } else {
+                for (int i = 0; i < w->n; i++)
+                    if (klen == w->len[i] && same_bytes(k, w->key[i], klen))
+                        found[i] = v;
+            }
+        }
         p = skip_ws(p, e);
         if (p >= e)
             return NULL;
@@ -428,6 +583,18 @@ static const char *scan_object(const char *p, const char *e, int depth, const ch
             return NULL;
         p = skip_ws(p + 1, e);
     }
+}
+
+static const char *scan_object(const char *p, const char *e, int depth)
+{
+    return object_body(p, e, depth, NULL, NULL);
+}
+
+/* The same scan, noting the members of `w`: the record's top level and nested paths. */
+static const char *scan_object_want(const char *p, const char *e, int depth, const want_set *w,
+                                    jv *found)
+{
+    return object_body(p, e, depth, w, found);
 }
 
 /* After a failed scan: was it because of nesting deeper than MAX_NESTING? */
@@ -618,11 +785,6 @@ static int number_ts(const char *s, size_t n, weir_ts_unit unit, int64_t *out)
     return 0;
 }
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static int digits(const char *s, int n, int *out)
 {
     int v = 0;
@@ -654,23 +816,65 @@ static int days_in_month(int y, int m)
     return dm[m - 1];
 }
 
-int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms)
+/* An ISO-8601 date-time is read in two parts: the first 16 bytes "YYYY-MM-DDTHH:MM" give
+ * the minute (which the decoder caches: consecutive events share it), the rest
+ * ":SS[.fff][offset]" the milliseconds from there. */
+#define ISO_MINUTE_LEN 16
+
+/* "YYYY-MM-DD" to epoch ms of that day. */
+static int iso_day(const char *s, int64_t *out_ms)
 {
-    int y, mo, d, h, mi, sec;
-    if (len < 19 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-        digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
+    int y, mo, d;
+    if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return -1;
-    size_t i = 19;
+    *out_ms = days_from_civil(y, mo, d) * 86400000;
+    return 0;
+}
+
+/* "THH:MM" (or 't', ' ' for 'T') to ms from the start of the day. */
+static int iso_hour_minute(const char *s, int64_t *out_ms)
+{
+    int h, mi;
+    if ((s[0] != 'T' && s[0] != 't' && s[0] != ' ') || digits(s + 1, 2, &h) || s[3] != ':' ||
+        digits(s + 4, 2, &mi) || h > 23 || mi > 59)
+        return -1;
+    *out_ms = (h * 60 + mi) * 60000;
+    return 0;
+}
+
+static int iso_minute(const char *s, int64_t *out_ms)
+{
+    int64_t day, hm;
+    if (iso_day(s, &day) != 0 || iso_hour_minute(s + 10, &hm) != 0)
+        return -1;
+    *out_ms = day + hm;
+    return 0;
+}
+
+/* s holds the n >= 3 bytes after the minute. */
+static int iso_rest(const char *s, size_t n, int64_t *out_ms)
+{
+    if (s[0] != ':' || !is_digit(s[1]) || !is_digit(s[2]))
+        return -1;
+    int sec = (s[1] - '0') * 10 + (s[2] - '0');
+    if (sec > 60)
+        return -1;
+    /* The usual ":SS.mmmZ" without a loop. */
+    if (n == 8 && s[3] == '.' && is_digit(s[4]) && is_digit(s[5]) && is_digit(s[6]) &&
+        s[7] == 'Z') {
+        *out_ms = sec * 1000 + (s[4] - '0') * 100 + (s[5] - '0') * 10 + (s[6] - '0');
+        return 0;
+    }
+    size_t i = 3;
     int64_t frac = 0;
-    if (i < len && (s[i] == '.' || s[i] == ',')) {
+    if (i < n && (s[i] == '.' || s[i] == ',')) {
         i++;
         int64_t scale = 100;
         size_t nd = 0;
-        while (i < len && is_digit(s[i])) {
+        while (i < n && is_digit(s[i])) {
             frac += (s[i] - '0') * scale;
             scale /= 10;
             i++;
@@ -680,35 +884,52 @@ int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms)
             return -1;
     }
     int64_t offset_min = 0;
-    if (i < len) {
-        if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == len) {
+    if (i < n) {
+        if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) {
             i++;
         } else if (s[i] == '+' || s[i] == '-') {
             int sign = s[i] == '-' ? -1 : 1;
             int oh, om;
-            if (i + 6 == len && s[i + 3] == ':' && !digits(s + i + 1, 2, &oh) &&
+            if (i + 6 == n && s[i + 3] == ':' && !digits(s + i + 1, 2, &oh) &&
                 !digits(s + i + 4, 2, &om))
                 ;
-            else if (i + 5 == len && !digits(s + i + 1, 2, &oh) && !digits(s + i + 3, 2, &om))
+            else if (i + 5 == n && !digits(s + i + 1, 2, &oh) && !digits(s + i + 3, 2, &om))
                 ;
-            else if (i + 3 == len && !digits(s + i + 1, 2, &oh))
+            else if (i + 3 == n && !digits(s + i + 1, 2, &oh))
                 om = 0;
             else
                 return -1;
             if (oh > 23 || om > 59)
                 return -1;
             offset_min = sign * (oh * 60 + om);
-            i = len;
+            i = n;
         } else {
             return -1;
         }
     }
-    if (i != len)
+    if (i != n)
         return -1;
-    int64_t days = days_from_civil(y, mo, d);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    *out_ms = secs * 1000 + frac;
+    *out_ms = (sec - offset_min * 60) * 1000 + frac;
     return 0;
+}
+
+int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms)
+{
+    int64_t minute, rest;
+    if (len < 19 || iso_minute(s, &minute) != 0 ||
+        iso_rest(s + ISO_MINUTE_LEN, len - ISO_MINUTE_LEN, &rest) != 0)
+        return -1;
+    *out_ms = minute + rest;
+    return 0;
+}
+
+/* Writes the n-digit decimal of v (v < 10^n) at b. */
+static ALWAYS_INLINE void put_digits(char *b, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        b[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
 }
 
 size_t weir_format_iso8601(int64_t ms, char *buf)
@@ -728,79 +949,111 @@ size_t weir_format_iso8601(int64_t ms, char *buf)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    return (size_t)snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, (int)m,
-                            (int)d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
+    if (y < 0 || y > 9999)
+        return (size_t)snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y,
+                                (int)m, (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
+                                (int)(rem % 60), msec);
+    /* Firings format two of these each: by hand, as snprintf costs ten times more. */
+    memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
+    put_digits(buf, (unsigned)y, 4);
+    put_digits(buf + 5, (unsigned)m, 2);
+    put_digits(buf + 8, (unsigned)d, 2);
+    put_digits(buf + 11, (unsigned)(rem / 3600), 2);
+    put_digits(buf + 14, (unsigned)(rem / 60 % 60), 2);
+    put_digits(buf + 17, (unsigned)(rem % 60), 2);
+    put_digits(buf + 20, (unsigned)msec, 3);
+    return 24;
 }
 
-static int parse_ts(const weir_decoder *d, const jv *v, int64_t *out)
+static int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
 {
     if (v->type == 'n')
         return number_ts(v->p, v->n, d->unit, out);
     if (v->type != 's' || v->esc)
         return -1;
-    if (v->n >= 19 && v->p[4] == '-')
-        return weir_parse_iso8601(v->p, v->n, out);
+    if (v->n >= 19 && v->p[4] == '-') {
+        uint64_t a, b;
+        memcpy(&a, v->p, 8);
+        memcpy(&b, v->p + 8, 8);
+        if (!d->minute_ok || a != d->minute_key[0] || b != d->minute_key[1]) {
+            /* A new minute (events out of order alternate between two often), most
+             * likely of the same day. Both are cached only once valid, so a hit means
+             * the same valid bytes as before. */
+            uint16_t dd;
+            memcpy(&dd, v->p + 8, 2);
+            int64_t hm;
+            d->minute_ok = 0;
+            if (!d->day_ok || a != d->day_key || dd != d->day_dd) {
+                d->day_ok = 0;
+                if (iso_day(v->p, &d->day_ms) != 0)
+                    return -1;
+                d->day_key = a;
+                d->day_dd = dd;
+                d->day_ok = 1;
+            }
+            if (iso_hour_minute(v->p + 10, &hm) != 0)
+                return -1;
+            d->minute_ms = d->day_ms + hm;
+            d->minute_key[0] = a;
+            d->minute_key[1] = b;
+            d->minute_ok = 1;
+        }
+        int64_t rest;
+        if (iso_rest(v->p + ISO_MINUTE_LEN, v->n - ISO_MINUTE_LEN, &rest) != 0)
+            return -1;
+        *out = d->minute_ms + rest;
+        return 0;
+    }
     return number_ts(v->p, v->n, d->unit, out);
 }
 
 /* Finds `p` starting from a top-level member already located as `v`. */
-static int resolve(const field_path *p, jv *v, int depth)
+static ALWAYS_INLINE int resolve(const field_path *p, jv *v, int depth)
 {
     for (int level = 1; level < p->n; level++) {
         if (v->type != 'o')
             return -1;
-        const char *want[1] = {p->parts[level]};
-        size_t wlen[1] = {p->lens[level]};
+        want_set w = {.n = 1,
+                      .lens = len_bit(p->lens[level]),
+                      .key = {p->parts[level]},
+                      .len = {p->lens[level]}};
         jv found[1] = {{0}};
-        if (!scan_object(v->p, v->p + v->n, depth + level, want, wlen, 1, found) ||
-            found[0].type == 0)
+        if (!scan_object_want(v->p, v->p + v->n, depth + level, &w, found) || found[0].type == 0)
             return -1;
         *v = found[0];
     }
     return v->type ? 0 : -1;
 }
 
+/* Why a record the scan refused is invalid, in the order the checks are documented:
+ * encoding first, then nesting depth, then syntax. */
+static weir_rec_status refused(const char *rec, size_t len)
+{
+    if (!valid_utf8((const unsigned char *)rec, len))
+        return WEIR_REC_BAD_ENCODING;
+    const char *e = rec + len;
+    return depth_exceeded(skip_ws(rec, e), e) ? WEIR_REC_TOO_LARGE : WEIR_REC_NOT_JSON;
+}
+
 weir_rec_status weir_decoder_decode(weir_decoder *d, const char *rec, size_t len, weir_event *out)
 {
     if (len > d->max_record)
         return WEIR_REC_TOO_LARGE;
-    if (!valid_utf8((const unsigned char *)rec, len))
-        return WEIR_REC_BAD_ENCODING;
     const char *e = rec + len;
     const char *p = skip_ws(rec, e);
     if (p == e)
-        return WEIR_REC_NOT_JSON;
-    /* The wanted top-level members: the first part of each path. */
-    const field_path *paths[3] = {d->global ? NULL : &d->key, &d->user, &d->ts};
-    const char *want[3];
-    size_t wlen[3];
+        return refused(rec, len);
     jv found[3] = {{0}, {0}, {0}};
-    int idx[3];
-    int nw = 0;
-    for (int i = 0; i < 3; i++) {
-        idx[i] = -1;
-        if (!paths[i])
-            continue;
-        for (int j = 0; j < nw; j++)
-            if (wlen[j] == paths[i]->lens[0] && !memcmp(want[j], paths[i]->parts[0], wlen[j]))
-                idx[i] = j;
-        if (idx[i] < 0) {
-            want[nw] = paths[i]->parts[0];
-            wlen[nw] = paths[i]->lens[0];
-            idx[i] = nw++;
-        }
-    }
-    const char *end;
     if (*p == '{') {
-        end = scan_object(p, e, 1, want, wlen, nw, found);
+        const char *end = scan_object_want(p, e, 1, &d->want, found);
+        if (!end || skip_ws(end, e) != e)
+            return refused(rec, len);
     } else {
         jv root;
-        end = scan_value(p, e, 1, &root);
+        const char *end = scan_value(p, e, 1, &root);
         if (end && skip_ws(end, e) == e)
             return WEIR_REC_NOT_OBJECT;
-    }
-    if (!end || skip_ws(end, e) != e) {
-        return depth_exceeded(p, e) ? WEIR_REC_TOO_LARGE : WEIR_REC_NOT_JSON;
+        return refused(rec, len);
     }
     jv v;
     if (d->global) {
@@ -808,15 +1061,15 @@ weir_rec_status weir_decoder_decode(weir_decoder *d, const char *rec, size_t len
         out->key.len = 0;
         out->key_hash = 0;
     } else {
-        v = found[idx[0]];
+        v = found[d->idx[0]];
         if (resolve(&d->key, &v, 1) != 0 || text_value(d, &v, &out->key) != 0)
             return WEIR_REC_NO_KEY;
         out->key_hash = XXH3_64bits(out->key.ptr, out->key.len);
     }
-    v = found[idx[1]];
+    v = found[d->idx[1]];
     if (resolve(&d->user, &v, 1) != 0 || text_value(d, &v, &out->user) != 0)
         return WEIR_REC_NO_USER;
-    v = found[idx[2]];
+    v = found[d->idx[2]];
     if (resolve(&d->ts, &v, 1) != 0 || parse_ts(d, &v, &out->ts) != 0)
         return WEIR_REC_BAD_TIMESTAMP;
     XXH128_hash_t h = XXH3_128bits(out->user.ptr, out->user.len);
