@@ -116,8 +116,18 @@ static weir_err append_counted(file_sink *fs, const char *data, size_t n)
 static weir_err fs_firing(weir_sink *s, const weir_firing *f)
 {
     file_sink *fs = (file_sink *)s;
+    /* Straight into the buffer when the line fits in what is left of it (with its
+     * newline; the formatter's NUL lands on a byte the next line overwrites). */
+    size_t room = FILE_BUF - fs->len;
+    size_t n = weir_firing_to_json(f, s->key_field, s->aggs, fs->buf + fs->len, room);
+    if (n + 1 < room) {
+        fs->buf[fs->len + n] = '\n';
+        fs->len += n + 1;
+        fs->offset += (int64_t)(n + 1);
+        return WEIR_OK;
+    }
     char line[1024];
-    size_t n = weir_firing_to_json(f, s->key_field, s->aggs, line, sizeof line);
+    n = weir_firing_to_json(f, s->key_field, s->aggs, line, sizeof line);
     if (n + 1 <= sizeof line) {
         line[n] = '\n';
         return append_counted(fs, line, n + 1);
