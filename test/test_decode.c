@@ -237,6 +237,141 @@ static void test_bad_records(void **state)
     weir_decoder_destroy(d);
 }
 
+/* The decoder keeps the last minutes and days of ISO-8601 timestamps: out-of-order
+ * events, midnight, a bad time after a good one of the same day, and every offset
+ * spelling must give what weir_parse_iso8601 gives for the same text. */
+static void test_timestamp_cache(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    static const char *const ts[] = {
+        "2023-12-31T23:59:55.543Z", "2023-12-31T23:59:59.999Z", "2024-01-01T00:00:00.001Z",
+        "2023-12-31T23:59:58.000Z", "2024-01-01T00:00:01.250Z", "2024-01-01T00:01:00.000Z",
+        "2023-12-31T23:58:10.000Z", "2024-01-01T00:00:02.000+01:00", "2024-01-01T00:00:02.5-0130",
+        "2024-01-01T00:00:02Z", "2024-01-01 00:00:60.000Z", "2024-01-01t00:00:03,7z",
+        "2024-01-01T00:00:03.123456Z", "2024-01-01T00:00:03+05", "2024-02-29T12:00:00.000Z",
+        "2024-02-29T12:00:07.000Z",
+        /* Refused, between accepted ones of the same minute or day. */
+        "2024-02-29T12:00:61.000Z", "2024-02-29T12:60:00.000Z", "2024-02-29T24:00:00.000Z",
+        "2024-02-29T12:00:0x.000Z", "2024-02-29T12:00:00.00xZ", "2024-02-29T12:00:00.000",
+        "2024-02-29T12:00:00.000Q", "2023-02-29T12:00:00.000Z", "2024-02-29X12:00:00.000Z",
+        "2024-02-29T12:00:00.000Z", "2024-02-29T12:00:00.Z", "2024-02-29T12:00:00.000+24:00",
+        "2024-02-29T12:00Z", "2024-02-29T12:00:00.000Z"};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+        char rec[160];
+        snprintf(rec, sizeof rec, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"%s\"}",
+                 ts[i]);
+        int64_t want;
+        int ok = weir_parse_iso8601(ts[i], strlen(ts[i]), &want) == 0;
+        weir_rec_status got = dec(d, rec, &e);
+        if (got != (ok ? WEIR_REC_OK : WEIR_REC_BAD_TIMESTAMP))
+            fail_msg("%s: got %s", ts[i], weir_rec_status_name(got));
+        if (ok && e.ts != want)
+            fail_msg("%s: got %lld, want %lld", ts[i], (long long)e.ts, (long long)want);
+    }
+    /* Some of them are known instants. */
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"2024-01-01T00:00:02.000+01:00\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, 1704067200000LL - 3600000 + 2000);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"2023-12-31T23:59:55.543Z\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, 1704067200000LL - 4457);
+    weir_decoder_destroy(d);
+}
+
+/* UTF-8 is checked inside strings while they are scanned: every place a string can be
+ * (keys, values, nested, arrays, skipped members) and every kind of bad sequence. */
+static void test_encoding_everywhere(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    static const char *const bad_seq[] = {"\xff",
+                                          "\xc0\xaf",
+                                          "\xc3",
+                                          "\xe0\x80\xaf",
+                                          "\xed\xa0\x80",
+                                          "\xf4\x90\x80\x80",
+                                          "\xf0\x8f\xbf\xbf",
+                                          "\x80",
+                                          "\xe2\x82"};
+    static const char *const good_seq[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                           "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"};
+    static const char *const where[] = {
+        "{\"user_id\":\"u%s\",\"product_id\":\"p\",\"timestamp\":1}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,\"k%s\":0}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,\"m\":{\"a\":\"%s\"}}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,\"a\":[1,\"xxxxxxxxxxxxxxxxxx%s\"]"
+        "}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,\"s\":\"0123456789abcdef%s0123\"}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1,\"s\":\"\\n%s\"}",
+    };
+    char rec[256];
+    for (size_t w = 0; w < sizeof where / sizeof *where; w++) {
+        for (size_t i = 0; i < sizeof bad_seq / sizeof *bad_seq; i++) {
+            snprintf(rec, sizeof rec, where[w], bad_seq[i]);
+            if (dec(d, rec, &e) != WEIR_REC_BAD_ENCODING)
+                fail_msg("bad sequence %zu in place %zu accepted: %s", i, w, rec);
+        }
+        for (size_t i = 0; i < sizeof good_seq / sizeof *good_seq; i++) {
+            snprintf(rec, sizeof rec, where[w], good_seq[i]);
+            if (dec(d, rec, &e) != WEIR_REC_OK)
+                fail_msg("good sequence %zu in place %zu refused: %s", i, w, rec);
+        }
+    }
+    /* Outside strings, any byte above 0x7F is an encoding error if invalid UTF-8 and a
+     * syntax error otherwise, as before the scan checked UTF-8 itself. */
+    assert_int_equal(dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1\xff}", &e),
+                     WEIR_REC_BAD_ENCODING);
+    assert_int_equal(dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1\xc3\xa9}", &e),
+                     WEIR_REC_NOT_JSON);
+    assert_int_equal(dec(d, "[\"\xff\"]", &e), WEIR_REC_BAD_ENCODING);
+    assert_int_equal(dec(d, "[\"\xc3\xa9\"]", &e), WEIR_REC_NOT_OBJECT);
+    /* A NUL byte or a control character inside a string. */
+    const char nul[] = "{\"user_id\":\"u\0\",\"product_id\":\"p\",\"timestamp\":1}";
+    assert_int_equal(weir_decoder_decode(d, nul, sizeof nul - 1, &e), WEIR_REC_BAD_ENCODING);
+    assert_int_equal(dec(d, "{\"user_id\":\"u\x01\",\"product_id\":\"p\",\"timestamp\":1}", &e),
+                     WEIR_REC_NOT_JSON);
+    /* Whitespace everywhere it may be, and duplicate keys (the last wins). */
+    assert_int_equal(dec(d,
+                         " \t{ \"user_id\" :\n\"a\" ,\r\"product_id\"\t: \"p\" , \"user_id\":\"b\","
+                         "\"timestamp\" : 1 , \"x\" : [ 1 , { } , [ ] ] } \n",
+                         &e),
+                     WEIR_REC_OK);
+    assert_slice(e.user, "b");
+    /* Keys sharing a wanted key's length or a prefix are not taken for it. */
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"a\",\"user_ix\":\"c\",\"product_ix\":\"q\",\"product_id\":"
+                         "\"p\",\"timestamp\":1,\"product_idd\":\"z\",\"user_i\":\"y\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_slice(e.user, "a");
+    assert_slice(e.key, "p");
+    weir_decoder_destroy(d);
+    /* Wanted keys of one length, and keys longer than 63 bytes. */
+    const char *longk = "a_field_name_that_is_much_longer_than_sixty_three_bytes_to_be_sure";
+    d = dec_with("key.field", "aaaa", "user.field", longk);
+    snprintf(rec, sizeof rec,
+             "{\"aaab\":\"n\",\"aaaa\":\"k\",\"%s\":\"u\",\"%.*sX\":\"v\",\"timestamp\":1}", longk,
+             (int)strlen(longk) - 1, longk);
+    assert_int_equal(dec(d, rec, &e), WEIR_REC_OK);
+    assert_slice(e.key, "k");
+    assert_slice(e.user, "u");
+    weir_decoder_destroy(d);
+    d = dec_with("key.field", "abcd", "user.field", "abce");
+    assert_int_equal(dec(d, "{\"abce\":\"u\",\"abcd\":\"k\",\"timestamp\":1}", &e), WEIR_REC_OK);
+    assert_slice(e.key, "k");
+    assert_slice(e.user, "u");
+    weir_decoder_destroy(d);
+}
+
 static void test_iso_format_round_trip(void **state)
 {
     (void)state;
@@ -264,6 +399,8 @@ int main(void)
         cmocka_unit_test(test_units_and_fields),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_timestamp_cache),
+        cmocka_unit_test(test_encoding_everywhere),
         cmocka_unit_test(test_iso_format_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

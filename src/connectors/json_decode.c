@@ -49,20 +49,28 @@ struct want_set {
     uint8_t by_len[63];
 };
 
+/* A minute "YYYY-MM-DDTHH:MM" by its 16 bytes, and a day "YYYY-MM-DD" by its 10, with
+ * their epoch ms. */
+typedef struct minute_entry {
+    uint64_t key[2];
+    int64_t ms;
+} minute_entry;
+
+typedef struct day_entry {
+    uint64_t key;
+    uint16_t dd;
+    int64_t ms;
+} day_entry;
+
 struct weir_decoder {
     field_path key, user, ts;
     int global;
     want_set want; /* the first part of each path, once each */
     int idx[3];    /* of key, user and timestamp in `want` */
-    /* The minute of the last ISO-8601 timestamp: its first 16 bytes and epoch ms. */
-    uint64_t minute_key[2];
-    int64_t minute_ms;
-    int minute_ok;
-    /* The day of the last one: its first 10 bytes and epoch ms. */
-    uint64_t day_key;
-    uint16_t day_dd;
-    int day_ok;
-    int64_t day_ms;
+    /* The last two minutes and days of ISO-8601 timestamps, most recent first. */
+    minute_entry minutes[2];
+    day_entry days[2];
+    int n_minutes, n_days;
     weir_ts_unit unit;
     size_t max_record;
     char *scratch;
@@ -474,14 +482,15 @@ static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, int de
 {
     const char *q;
     v->esc = 0;
-    switch (*p) {
-    case '"':
+    if (*p == '"') {
         v->type = 's';
         v->p = p + 1;
         q = scan_string(p + 1, e, &v->esc);
         if (q)
             v->n = (size_t)(q - 1 - v->p);
         return q;
+    }
+    switch (*p) {
     case '{':
         v->type = 'o';
         q = scan_object(p, e, depth + 1);
@@ -554,11 +563,19 @@ static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int d
         if (!p)
             return NULL;
         size_t klen = (size_t)(p - 1 - k);
-        p = skip_ws(p, e);
-        if (p >= e || *p != ':')
-            return NULL;
-        p = skip_ws(p + 1, e);
+        /* Records rarely hold whitespace: each separator is looked for right where it
+         * would be first. */
+        if (p < e && *p == ':') {
+            p++;
+        } else {
+            p = skip_ws(p, e);
+            if (p >= e || *p != ':')
+                return NULL;
+            p++;
+        }
         if (p >= e)
+            return NULL;
+        if ((unsigned char)*p <= ' ' && (p = skip_ws(p, e)) >= e)
             return NULL;
         jv v;
         if (!(p = scan_value(p, e, depth, &v)))
@@ -573,6 +590,10 @@ static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int d
                     if (klen == w->len[i] && same_bytes(k, w->key[i], klen))
                         found[i] = v;
             }
+        }
+        if (p < e && *p == ',') {
+            p = skip_ws(p + 1, e);
+            continue;
         }
         p = skip_ws(p, e);
         if (p >= e)
@@ -711,7 +732,7 @@ static int unescape(weir_decoder *d, const char *s, size_t n, weir_slice *out)
 }
 
 /* A key or distinct value: a string, or an integer taken as its decimal text. */
-static int text_value(weir_decoder *d, const jv *v, weir_slice *out)
+static ALWAYS_INLINE int text_value(weir_decoder *d, const jv *v, weir_slice *out)
 {
     if (v->type == 's') {
         if (v->esc)
@@ -862,12 +883,6 @@ static int iso_rest(const char *s, size_t n, int64_t *out_ms)
     int sec = (s[1] - '0') * 10 + (s[2] - '0');
     if (sec > 60)
         return -1;
-    /* The usual ":SS.mmmZ" without a loop. */
-    if (n == 8 && s[3] == '.' && is_digit(s[4]) && is_digit(s[5]) && is_digit(s[6]) &&
-        s[7] == 'Z') {
-        *out_ms = sec * 1000 + (s[4] - '0') * 100 + (s[5] - '0') * 10 + (s[6] - '0');
-        return 0;
-    }
     size_t i = 3;
     int64_t frac = 0;
     if (i < n && (s[i] == '.' || s[i] == ',')) {
@@ -965,46 +980,72 @@ size_t weir_format_iso8601(int64_t ms, char *buf)
     return 24;
 }
 
-static int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
+/* The epoch ms of the minute of the ISO-8601 text s, whose first 16 bytes are a, b, when
+ * it is not the last minute seen. Events out of order alternate between two minutes
+ * (and around midnight two days), so the last two of each are kept. Entries are cached
+ * only once valid, so a hit means the same valid bytes as before. */
+static int new_minute(weir_decoder *d, const char *s, uint64_t a, uint64_t b, int64_t *out)
+{
+    minute_entry m;
+    if (d->n_minutes > 1 && d->minutes[1].key[0] == a && d->minutes[1].key[1] == b) {
+        m = d->minutes[1];
+    } else {
+        uint16_t dd;
+        memcpy(&dd, s + 8, 2);
+        int64_t day = 0, hm;
+        int k = 0;
+        while (k < d->n_days && !(d->days[k].key == a && d->days[k].dd == dd))
+            k++;
+        if (k < d->n_days) {
+            day = d->days[k].ms;
+        } else {
+            if (iso_day(s, &day) != 0)
+                return -1;
+            d->days[1] = d->days[0];
+            d->days[0] = (day_entry){a, dd, day};
+            d->n_days += d->n_days < 2;
+        }
+        if (iso_hour_minute(s + 10, &hm) != 0)
+            return -1;
+        m = (minute_entry){{a, b}, day + hm};
+        d->n_minutes += d->n_minutes < 2;
+    }
+    d->minutes[1] = d->minutes[0];
+    d->minutes[0] = m;
+    *out = m.ms;
+    return 0;
+}
+
+static ALWAYS_INLINE int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
 {
     if (v->type == 'n')
         return number_ts(v->p, v->n, d->unit, out);
     if (v->type != 's' || v->esc)
         return -1;
-    if (v->n >= 19 && v->p[4] == '-') {
-        uint64_t a, b;
-        memcpy(&a, v->p, 8);
-        memcpy(&b, v->p + 8, 8);
-        if (!d->minute_ok || a != d->minute_key[0] || b != d->minute_key[1]) {
-            /* A new minute (events out of order alternate between two often), most
-             * likely of the same day. Both are cached only once valid, so a hit means
-             * the same valid bytes as before. */
-            uint16_t dd;
-            memcpy(&dd, v->p + 8, 2);
-            int64_t hm;
-            d->minute_ok = 0;
-            if (!d->day_ok || a != d->day_key || dd != d->day_dd) {
-                d->day_ok = 0;
-                if (iso_day(v->p, &d->day_ms) != 0)
-                    return -1;
-                d->day_key = a;
-                d->day_dd = dd;
-                d->day_ok = 1;
-            }
-            if (iso_hour_minute(v->p + 10, &hm) != 0)
-                return -1;
-            d->minute_ms = d->day_ms + hm;
-            d->minute_key[0] = a;
-            d->minute_key[1] = b;
-            d->minute_ok = 1;
-        }
-        int64_t rest;
-        if (iso_rest(v->p + ISO_MINUTE_LEN, v->n - ISO_MINUTE_LEN, &rest) != 0)
+    if (v->n < 19 || v->p[4] != '-')
+        return number_ts(v->p, v->n, d->unit, out);
+    uint64_t a, b;
+    memcpy(&a, v->p, 8);
+    memcpy(&b, v->p + 8, 8);
+    int64_t minute, rest;
+    if (d->n_minutes && d->minutes[0].key[0] == a && d->minutes[0].key[1] == b)
+        minute = d->minutes[0].ms;
+    else if (new_minute(d, v->p, a, b, &minute) != 0)
+        return -1;
+    const char *s = v->p + ISO_MINUTE_LEN;
+    if (v->n - ISO_MINUTE_LEN == 8 && s[0] == ':' && s[3] == '.' && s[7] == 'Z' && is_digit(s[1]) &&
+        is_digit(s[2]) && is_digit(s[4]) && is_digit(s[5]) && is_digit(s[6])) {
+        /* The usual ":SS.mmmZ" in line (seconds up to 60 for a leap second, as below). */
+        int sec = (s[1] - '0') * 10 + (s[2] - '0');
+        if (sec > 60)
             return -1;
-        *out = d->minute_ms + rest;
+        *out = minute + sec * 1000 + (s[4] - '0') * 100 + (s[5] - '0') * 10 + (s[6] - '0');
         return 0;
     }
-    return number_ts(v->p, v->n, d->unit, out);
+    if (iso_rest(s, v->n - ISO_MINUTE_LEN, &rest) != 0)
+        return -1;
+    *out = minute + rest;
+    return 0;
 }
 
 /* Finds `p` starting from a top-level member already located as `v`. */
