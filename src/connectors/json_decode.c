@@ -319,8 +319,9 @@ static int is_hex(char c)
 /* The first byte in [p, e) that a string body cannot simply pass over: a quote, a
  * backslash, a control character or a byte above 0x7F (the start of a UTF-8 sequence
  * to check); e when there is none. */
-static ALWAYS_INLINE const char *string_stop(const char *p, const char *e)
+static ALWAYS_INLINE const char *string_stop(const char *p, const char *e, const char *lo)
 {
+    (void)lo; /* the record's first byte: how far back from e the scan may read */
 #ifdef __SSE2__
     /* Sixteen bytes at a time. A signed "less than 0x20" is true both for control
      * characters and for bytes above 0x7F. */
@@ -334,6 +335,15 @@ static ALWAYS_INLINE const char *string_stop(const char *p, const char *e)
         if (bits)
             return p + __builtin_ctz(bits);
         p += 16;
+    }
+    /* Fewer than 16 bytes left: the 16 that end the record, when it has them, with the
+     * bits of the bytes before p shifted out. */
+    if (p < e && e - lo >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                                 _mm_cmplt_epi8(x, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m) >> (16 - (e - p));
+        return bits ? p + __builtin_ctz(bits) : e;
     }
 #endif
     /* Eight bytes at a time. The lowest flagged byte is exact (borrows only flag bytes
@@ -359,7 +369,7 @@ static ALWAYS_INLINE const char *string_stop(const char *p, const char *e)
 
 /* The rest of a string from a byte string_stop() flagged that is not its closing quote:
  * escapes, UTF-8 sequences, or an error. Returns the position after the closing quote. */
-static const char *scan_string_slow(const char *p, const char *e, char *esc)
+static const char *scan_string_slow(const char *p, const char *e, const char *lo, char *esc)
 {
     for (;;) {
         if (p >= e)
@@ -395,17 +405,18 @@ static const char *scan_string_slow(const char *p, const char *e, char *esc)
         } else {
             return NULL; /* a control character */
         }
-        p = string_stop(p, e);
+        p = string_stop(p, e, lo);
     }
 }
 
 /* p is just after the opening quote; returns the position after the closing quote. */
-static ALWAYS_INLINE const char *scan_string(const char *p, const char *e, char *esc)
+static ALWAYS_INLINE const char *scan_string(const char *p, const char *e, const char *lo,
+                                             char *esc)
 {
-    p = string_stop(p, e);
+    p = string_stop(p, e, lo);
     if (p < e && *p == '"')
         return p + 1;
-    return scan_string_slow(p, e, esc);
+    return scan_string_slow(p, e, lo, esc);
 }
 
 static ALWAYS_INLINE int is_digit(char c)
@@ -474,18 +485,19 @@ static ALWAYS_INLINE int same_bytes(const char *a, const char *b, size_t n)
     return 1;
 }
 
-static const char *scan_object(const char *p, const char *e, int depth);
-static const char *scan_array(const char *p, const char *e, int depth);
+static const char *scan_object(const char *p, const char *e, const char *lo, int depth);
+static const char *scan_array(const char *p, const char *e, const char *lo, int depth);
 
 /* Scans any value at p (no leading whitespace, p < e) and describes it in v. */
-static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, int depth, jv *v)
+static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, const char *lo, int depth,
+                                            jv *v)
 {
     const char *q;
     v->esc = 0;
     if (*p == '"') {
         v->type = 's';
         v->p = p + 1;
-        q = scan_string(p + 1, e, &v->esc);
+        q = scan_string(p + 1, e, lo, &v->esc);
         if (q)
             v->n = (size_t)(q - 1 - v->p);
         return q;
@@ -493,11 +505,11 @@ static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, int de
     switch (*p) {
     case '{':
         v->type = 'o';
-        q = scan_object(p, e, depth + 1);
+        q = scan_object(p, e, lo, depth + 1);
         break;
     case '[':
         v->type = 'a';
-        q = scan_array(p, e, depth + 1);
+        q = scan_array(p, e, lo, depth + 1);
         break;
     case 't':
         v->type = 't';
@@ -522,7 +534,7 @@ static ALWAYS_INLINE const char *scan_value(const char *p, const char *e, int de
 }
 
 /* p at '['; returns the position after ']'. */
-static const char *scan_array(const char *p, const char *e, int depth)
+static const char *scan_array(const char *p, const char *e, const char *lo, int depth)
 {
     if (depth > MAX_NESTING)
         return NULL;
@@ -531,7 +543,7 @@ static const char *scan_array(const char *p, const char *e, int depth)
         return p + 1;
     for (;;) {
         jv v;
-        if (p >= e || !(p = scan_value(p, e, depth, &v)))
+        if (p >= e || !(p = scan_value(p, e, lo, depth, &v)))
             return NULL;
         p = skip_ws(p, e);
         if (p >= e)
@@ -546,8 +558,8 @@ static const char *scan_array(const char *p, const char *e, int depth)
 
 /* p at '{'; returns the position after '}'. Members whose key is in `w` (may be NULL)
  * are described in found[i] (the last duplicate wins, as in most parsers). */
-static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int depth,
-                                             const want_set *w, jv *found)
+static ALWAYS_INLINE const char *object_body(const char *p, const char *e, const char *lo,
+                                             int depth, const want_set *w, jv *found)
 {
     if (depth > MAX_NESTING)
         return NULL;
@@ -559,7 +571,7 @@ static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int d
             return NULL;
         char kesc = 0;
         const char *k = p + 1;
-        p = scan_string(k, e, &kesc);
+        p = scan_string(k, e, lo, &kesc);
         if (!p)
             return NULL;
         size_t klen = (size_t)(p - 1 - k);
@@ -578,7 +590,7 @@ static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int d
         if ((unsigned char)*p <= ' ' && (p = skip_ws(p, e)) >= e)
             return NULL;
         jv v;
-        if (!(p = scan_value(p, e, depth, &v)))
+        if (!(p = scan_value(p, e, lo, depth, &v)))
             return NULL;
         if (w && (w->lens & len_bit(klen))) {
             if (w->direct) {
@@ -606,16 +618,16 @@ static ALWAYS_INLINE const char *object_body(const char *p, const char *e, int d
     }
 }
 
-static const char *scan_object(const char *p, const char *e, int depth)
+static const char *scan_object(const char *p, const char *e, const char *lo, int depth)
 {
-    return object_body(p, e, depth, NULL, NULL);
+    return object_body(p, e, lo, depth, NULL, NULL);
 }
 
 /* The same scan, noting the members of `w`: the record's top level and nested paths. */
-static const char *scan_object_want(const char *p, const char *e, int depth, const want_set *w,
-                                    jv *found)
+static const char *scan_object_want(const char *p, const char *e, const char *lo, int depth,
+                                    const want_set *w, jv *found)
 {
-    return object_body(p, e, depth, w, found);
+    return object_body(p, e, lo, depth, w, found);
 }
 
 /* After a failed scan: was it because of nesting deeper than MAX_NESTING? */
@@ -1059,7 +1071,8 @@ static ALWAYS_INLINE int resolve(const field_path *p, jv *v, int depth)
                       .key = {p->parts[level]},
                       .len = {p->lens[level]}};
         jv found[1] = {{0}};
-        if (!scan_object_want(v->p, v->p + v->n, depth + level, &w, found) || found[0].type == 0)
+        if (!scan_object_want(v->p, v->p + v->n, v->p, depth + level, &w, found) ||
+            found[0].type == 0)
             return -1;
         *v = found[0];
     }
@@ -1086,12 +1099,12 @@ weir_rec_status weir_decoder_decode(weir_decoder *d, const char *rec, size_t len
         return refused(rec, len);
     jv found[3] = {{0}, {0}, {0}};
     if (*p == '{') {
-        const char *end = scan_object_want(p, e, 1, &d->want, found);
+        const char *end = scan_object_want(p, e, rec, 1, &d->want, found);
         if (!end || skip_ws(end, e) != e)
             return refused(rec, len);
     } else {
         jv root;
-        const char *end = scan_value(p, e, 1, &root);
+        const char *end = scan_value(p, e, rec, 1, &root);
         if (end && skip_ws(end, e) == e)
             return WEIR_REC_NOT_OBJECT;
         return refused(rec, len);
