@@ -388,13 +388,95 @@ static void test_corrupt_inputs(void **unused)
     free(bad);
 }
 
+/* The ids of a state, sorted, through its serialized form; returns how many. */
+static size_t ids_of(agg *a, uint32_t **out)
+{
+    size_t len = OPS->serialized_size(a->st, NULL);
+    uint8_t *b = malloc(len);
+    assert_non_null(b);
+    assert_int_equal(OPS->serialize(a->st, b, NULL), len);
+    size_t n;
+    if (b[0] == 0) {
+        n = b[1];
+        *out = malloc((n ? n : 1) * sizeof **out);
+        assert_non_null(*out);
+        for (size_t i = 0; i < n; i++)
+            (*out)[i] = (uint32_t)b[2 + 4 * i] | (uint32_t)b[3 + 4 * i] << 8 |
+                        (uint32_t)b[4 + 4 * i] << 16 | (uint32_t)b[5 + 4 * i] << 24;
+        qsort(*out, n, sizeof **out, cmp_u32);
+    } else {
+        roaring_bitmap_t *bm =
+            roaring_bitmap_portable_deserialize_safe((const char *)b + 5, len - 5);
+        assert_non_null(bm);
+        n = roaring_bitmap_get_cardinality(bm);
+        *out = malloc((n ? n : 1) * sizeof **out);
+        assert_non_null(*out);
+        roaring_bitmap_to_uint32_array(bm, *out);
+        roaring_bitmap_free(bm);
+    }
+    free(b);
+    return n;
+}
+
+/* A snapshot writes each set through the dictionary's new numbering: the copy holds
+ * exactly the mapped ids, whatever the tier and the pending ids, and the source is
+ * unchanged. */
+static void test_renumber_each_tier(void **unused)
+{
+    (void)unused;
+    const uint32_t span = 1u << 20;
+    uint32_t *map = malloc(span * sizeof *map);
+    assert_non_null(map);
+    uint64_t s = 77;
+    for (uint32_t i = 0; i < span; i++)
+        map[i] = i;
+    for (uint32_t k = span; k > 1; k--) {
+        uint32_t j = (uint32_t)(rng(&s) % k), t = map[k - 1];
+        map[k - 1] = map[j];
+        map[j] = t;
+    }
+    for (size_t i = 0; i < NSIZES; i++) {
+        agg a, c;
+        ref r = {0};
+        fill(&a, &r, SIZES[i], 9000 + i, 1);
+        memset(c.st, 0, sizeof c.st);
+        assert_int_equal(OPS->renumber(c.st, a.st, map, span, NULL), WEIR_OK);
+        /* an id beyond the map is refused */
+        if (r.n) {
+            agg x;
+            memset(x.st, 0, sizeof x.st);
+            assert_int_equal(OPS->renumber(x.st, a.st, map, r.v[r.n - 1], NULL), WEIR_ERR_CORRUPT);
+        }
+        assert_int_equal(OPS->result(c.st, NULL), SIZES[i]);
+        uint32_t *got, *src;
+        size_t n = ids_of(&c, &got);
+        assert_int_equal(n, SIZES[i]);
+        uint32_t *want = malloc((r.n ? r.n : 1) * sizeof *want);
+        assert_non_null(want);
+        for (size_t k = 0; k < r.n; k++)
+            want[k] = map[r.v[k]];
+        qsort(want, r.n, sizeof *want, cmp_u32);
+        assert_memory_equal(got, want, r.n * sizeof *want);
+        /* the source still holds the old ids */
+        assert_int_equal(ids_of(&a, &src), r.n);
+        assert_memory_equal(src, r.v, r.n * sizeof *src);
+        OPS->free(c.st, NULL);
+        OPS->free(a.st, NULL);
+        free(got);
+        free(src);
+        free(want);
+        free(r.v);
+    }
+    free(map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_across_tiers),  cmocka_unit_test(test_heap_per_id),
         cmocka_unit_test(test_result_while_growing), cmocka_unit_test(test_merge_all_tiers),
         cmocka_unit_test(test_round_trip_each_tier), cmocka_unit_test(test_reads_old_bitmaps),
-        cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_corrupt_inputs),       cmocka_unit_test(test_renumber_each_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

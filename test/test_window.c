@@ -384,6 +384,86 @@ static void test_exact_distinct_large(void **state)
     free(g);
 }
 
+/* The stream of the version-2 fixture: generated, so only the snapshot is stored. */
+static weir_gen_event *v2_stream(weir_gen_params *gp)
+{
+    weir_gen_defaults(gp);
+    gp->events = 20000;
+    gp->products = 20;
+    gp->users = 3000;
+    gp->rate = 100;
+    gp->disorder_ms = 8000;
+    gp->late_fraction = 0.05;
+    gp->late_max_ms = 90000;
+    gp->seed = 2;
+    weir_gen_event *ge = malloc(gp->events * sizeof *ge);
+    assert_non_null(ge);
+    weir_gen_events(gp, ge);
+    return ge;
+}
+
+/* test/data/window-v2.snap was written by the build before snapshot version 3 (commit
+ * 3774e17) after the first half of v2_stream, with L = 30 s in updates mode. This build
+ * restores it and, fed the second half, fires what an operator that never stopped fires. */
+static void test_restores_version_2(void **state)
+{
+    (void)state;
+    weir_gen_params gp;
+    weir_gen_event *ge = v2_stream(&gp);
+    size_t half = gp.events / 2;
+    got *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    weir_window_op *one = make_op(30000, WEIR_EMIT_UPDATES, a);
+    feed_generated(one, ge, 0, half);
+    int before = a->n;
+#ifdef WRITE_V2_FIXTURE
+    uint8_t *snap;
+    size_t len;
+    assert_int_equal(weir_window_op_snapshot(one, &snap, &len), WEIR_OK);
+    FILE *f = fopen(getenv("WRITE_V2_FIXTURE"), "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(snap, 1, len, f), len);
+    fclose(f);
+    free(snap);
+#else
+    char path[4096];
+    const char *root = getenv("WEIR_ROOT");
+    snprintf(path, sizeof path, "%s/test/data/window-v2.snap", root ? root : ".");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(len > 40 && len < sizeof buf);
+    assert_int_equal(buf[8], 2); /* it is a version-2 snapshot */
+    weir_window_op *two = make_op(30000, WEIR_EMIT_UPDATES, b);
+    char err[256];
+    assert_int_equal(weir_window_op_restore(two, buf, len, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_window_op_watermark(two), weir_window_op_watermark(one));
+    b->n = 0;
+    int from = a->n;
+    feed_generated(one, ge, half, gp.events);
+    feed_generated(two, ge, half, gp.events);
+    weir_window_op_finish(one);
+    weir_window_op_finish(two);
+    assert_true(a->n - from > 50);
+    assert_int_equal(a->n - from, b->n);
+    for (int i = 0; i < b->n; i++)
+        assert_string_equal(a->lines[from + i], b->lines[i]);
+    /* and it is written again as version 3, which restores to the same state */
+    uint8_t *snap;
+    size_t slen;
+    assert_int_equal(weir_window_op_snapshot(two, &snap, &slen), WEIR_OK);
+    assert_int_equal(snap[8], 3);
+    free(snap);
+    weir_window_op_destroy(two);
+#endif
+    (void)before;
+    weir_window_op_destroy(one);
+    free(ge);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_exact_distinct_large),
         cmocka_unit_test(test_snapshot_round_trip_updates),
         cmocka_unit_test(test_snapshot_round_trip_final),
+        cmocka_unit_test(test_restores_version_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

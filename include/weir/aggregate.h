@@ -59,6 +59,16 @@ typedef struct weir_agg_ops {
     void (*free)(void *state, const void *params);
     /* Heap bytes owned by the state beyond state_size, for memory accounting. */
     size_t (*heap_bytes)(const void *state, const void *params);
+    /* Makes zeroed dst a copy of src in which every dense id is replaced by
+     * map[id] (map has n entries): a snapshot numbers a window's dictionary afresh
+     * (sorted, so that it compresses) and writes the sets through the new numbering,
+     * and a restore checks every set against its dictionary this way. src is not
+     * changed. Required with WEIR_AGG_NEEDS_DENSE_ID for weir_window_op_snapshot (which
+     * otherwise returns WEIR_ERR_UNSUPPORTED); NULL for other aggregates. Returns
+     * WEIR_OK; WEIR_ERR_CORRUPT when src holds an id >= n; WEIR_ERR_NOMEM. On an error
+     * dst owns nothing; otherwise the caller releases it with free(). */
+    weir_err (*renumber)(void *dst, const void *src, const uint32_t *map, uint32_t n,
+                         const void *params);
 } weir_agg_ops;
 
 /* An aggregate as configured in an operator: its ops, the output field name

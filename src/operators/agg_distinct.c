@@ -74,7 +74,7 @@ static void sort_ids(uint32_t *v, uint32_t n)
         }
         return;
     }
-    if (n > PEND_MAX + ARRAY_MAX) { /* not reached: buffers are smaller */
+    if (n > PEND_MAX + ARRAY_MAX) { /* only a bitmap renumbered for a snapshot */
         qsort(v, n, sizeof *v, cmp_u32);
         return;
     }
@@ -494,6 +494,59 @@ static size_t d_heap(const void *state, const void *params)
     return bytes;
 }
 
+static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint32_t n_map,
+                           const void *params)
+{
+    (void)params;
+    distinct_state *d = dst;
+    const distinct_state *s = src;
+    uint32_t n;
+    switch (tier_of(s)) {
+    case TIER_INLINE: n = s->n; break;
+    case TIER_ARRAY: n = s->n + s->u.h.np; break;
+    default: n = (uint32_t)roaring_bitmap_get_cardinality(s->u.h.bm) + s->u.h.np; break;
+    }
+    uint32_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return WEIR_ERR_NOMEM;
+    switch (tier_of(s)) {
+    case TIER_INLINE: memcpy(v, s->u.ids, (size_t)n * sizeof *v); break;
+    case TIER_ARRAY: memcpy(v, s->u.h.buf, (size_t)n * sizeof *v); break;
+    default:
+        roaring_bitmap_to_uint32_array(s->u.h.bm, v);
+        memcpy(v + (n - s->u.h.np), s->u.h.buf, (size_t)s->u.h.np * sizeof *v);
+        break;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i] >= n_map) {
+            free(v);
+            return WEIR_ERR_CORRUPT;
+        }
+        v[i] = map[v[i]];
+    }
+    n = sort_unique(v, n);
+    memset(d, 0, sizeof *d);
+    if (n <= SMALL) {
+        memcpy(d->u.ids, v, (size_t)n * sizeof *v);
+        d->n = n;
+        free(v);
+        return WEIR_OK;
+    }
+    /* The copy is made to be written: a bitmap, which is what serialize writes. */
+    roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, v);
+    free(v);
+    uint32_t *pend = bm ? malloc(PEND_MIN * sizeof *pend) : NULL;
+    if (!pend) {
+        roaring_bitmap_free(bm);
+        return WEIR_ERR_NOMEM;
+    }
+    d->u.h.tier = TIER_BITMAP;
+    d->u.h.bm = bm;
+    d->u.h.buf = pend;
+    d->cap = PEND_MIN;
+    return WEIR_OK;
+}
+
 const weir_agg_ops weir_agg_distinct_exact = {
     .name = "distinct_exact",
     .state_size = sizeof(distinct_state),
@@ -507,4 +560,5 @@ const weir_agg_ops weir_agg_distinct_exact = {
     .deserialize = d_deserialize,
     .free = d_free,
     .heap_bytes = d_heap,
+    .renumber = d_renumber,
 };

@@ -58,11 +58,9 @@ struct weir_window_op {
     size_t stride;              /* bytes per entry */
     size_t offs[WEIR_MAX_AGGS]; /* state offset of each aggregate in an entry */
     int need_dict;
-    uint32_t dict_hint;    /* values in the last window freed: sizes the next one */
-    int defer;             /* every aggregate is WEIR_AGG_DEFERRABLE */
-    weir__logrec *log_tmp; /* scratch for grouping a log */
-    uint32_t log_tmp_cap;
-    uint32_t *log_count; /* scratch: records per entry */
+    uint32_t dict_hint;  /* values in the last window freed: sizes the next one */
+    int defer;           /* every aggregate is WEIR_AGG_DEFERRABLE */
+    uint32_t *log_count; /* scratch for grouping a log: two counters per entry */
     uint32_t log_count_cap;
     weir_watermark *wm;
     weir_emit_fn emit;

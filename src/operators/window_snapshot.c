@@ -1,5 +1,6 @@
 /* Snapshot and restore of a window operator: msgpack, zstd-compressed, checksummed. */
 #include <msgpack.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 /*
  * Byte layout (docs/SNAPSHOT.md), all integers little-endian:
  *   0  8  magic "WEIRSNAP"
- *   8  4  format version (2)
+ *   8  4  format version (3; version 2 is still read)
  *  12  4  kind (1: window operator)
  *  16  8  length of the msgpack body before compression
  *  24  8  length of the compressed body that follows the header
@@ -28,28 +29,31 @@
  *                windows_created, windows_freed, keys_created, emissions]
  *   windows   = [[start, fired, dict_count, dict_values (bin),
  *                 [[key (bin), key hash, [aggregate state (bin), ...]], ...]], ...]
- * dict_values holds the dictionary's fingerprints in id order (12 bytes each), not its
- * table: a restore interns them again, so ids are kept and the table's layout is free.
+ * dict_values holds the dictionary's fingerprints, not its table (src/state/dict.h,
+ * weir__dict_encode): sorted and Elias-Fano coded, some 7.3 bytes a value at a million
+ * values instead of 12. The ids are numbered afresh in that order and every set of
+ * dense ids is written through the new numbering (the aggregate's renumber()); a
+ * restore interns the values in order, so each gets its new id. Version 2 held the
+ * values in id order, 12 bytes each (low 64 bits, then 32 of the high half).
  * Key hashes are stored, not recomputed: the operator does not fix how callers hash.
  * The checksum is verified and the body fully validated before the operator is
  * touched, so a restore either replaces the whole state or changes nothing.
  */
 
 #define MAGIC       "WEIRSNAP"
-#define VERSION     2
+#define VERSION     3
 #define KIND_WINDOW 1
 #define HEADER      40
 #define MAX_BODY    ((uint64_t)1 << 36)
 
-static int pack_dict(msgpack_packer *pk, const weir__dict *d)
+/* Packs the dictionary; map[old id] receives each value's id in the snapshot. */
+static int pack_dict(msgpack_packer *pk, const weir__dict *d, uint32_t *map)
 {
-    msgpack_pack_uint32(pk, d->count);
-    size_t n = (size_t)d->count * 12;
-    uint8_t *b = malloc(n ? n : 1);
-    if (!b)
+    uint8_t *b;
+    size_t n;
+    if (weir__dict_encode(d, &b, &n, map) != 0)
         return -1;
-    if (d->slots)
-        weir__dict_export(d, b);
+    msgpack_pack_uint32(pk, d->count);
     msgpack_pack_bin(pk, n);
     msgpack_pack_bin_body(pk, b, n);
     free(b);
@@ -65,6 +69,13 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     weir_err rc = WEIR_ERR_NOMEM;
     uint8_t *agg_buf = NULL;
     size_t agg_cap = 0;
+    uint32_t *map = NULL;
+    size_t map_cap = 0;
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if ((op->p.aggs[a].ops->flags & WEIR_AGG_NEEDS_DENSE_ID) && !op->p.aggs[a].ops->renumber) {
+            rc = WEIR_ERR_UNSUPPORTED;
+            goto done;
+        }
 
     /* Deferred adds belong to the state: apply them first. This changes the
      * representation, not the meaning, of the operator. */
@@ -103,8 +114,18 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
         msgpack_pack_array(&pk, 5);
         msgpack_pack_int64(&pk, w->start);
         msgpack_pack_int(&pk, wi < op->nfired);
-        if (pack_dict(&pk, &w->dict) != 0)
+        if (w->dict.count > map_cap) {
+            free(map);
+            map_cap = w->dict.count;
+            if (!(map = malloc(map_cap * sizeof *map)))
+                goto done;
+        }
+        if (!op->need_dict) {
+            msgpack_pack_uint32(&pk, 0);
+            msgpack_pack_bin(&pk, 0);
+        } else if (pack_dict(&pk, &w->dict, map) != 0) {
             goto done;
+        }
         msgpack_pack_array(&pk, w->nkeys);
         for (uint32_t k = 0; k < w->nkeys; k++) {
             weir__kentry *e = weir__entry(op, w, k);
@@ -116,15 +137,32 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
             for (size_t a = 0; a < op->p.n_aggs; a++) {
                 const weir_agg_spec *sp = &op->p.aggs[a];
                 void *state = (uint8_t *)e + op->offs[a];
+                /* A set of dense ids is written in the dictionary's new numbering. */
+                _Alignas(max_align_t) uint8_t copy[256];
+                int renumbered = (sp->ops->flags & WEIR_AGG_NEEDS_DENSE_ID) != 0;
+                if (renumbered) {
+                    memset(copy, 0, sp->ops->state_size);
+                    weir_err e = sp->ops->renumber(copy, state, map, w->dict.count, sp->params);
+                    if (e != WEIR_OK) {
+                        rc = e;
+                        goto done;
+                    }
+                    state = copy;
+                }
                 size_t need = sp->ops->serialized_size(state, sp->params);
                 if (need > agg_cap) {
                     uint8_t *nb = realloc(agg_buf, need);
-                    if (!nb)
+                    if (!nb) {
+                        if (renumbered)
+                            sp->ops->free(copy, sp->params);
                         goto done;
+                    }
                     agg_buf = nb;
                     agg_cap = need;
                 }
                 size_t n = sp->ops->serialize(state, agg_buf, sp->params);
+                if (renumbered)
+                    sp->ops->free(copy, sp->params);
                 msgpack_pack_bin(&pk, n);
                 msgpack_pack_bin_body(&pk, agg_buf, n);
             }
@@ -150,6 +188,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     rc = WEIR_OK;
 done:
     free(agg_buf);
+    free(map);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -251,8 +290,8 @@ static void free_wins(const weir_window_op *op, weir__win **w, size_t n)
 }
 
 /* Rebuilds one window from its msgpack form into a fresh weir__win. */
-static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *fired, char *errstr,
-                              size_t errstr_size)
+static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint32_t version,
+                              int *fired, char *errstr, size_t errstr_size)
 {
     const msgpack_object *f = arr(o, 5);
     int64_t start, fl;
@@ -268,9 +307,20 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
     }
     *fired = (int)fl;
     weir__win *w = weir__win_new(op, start);
+    uint32_t *ident = NULL; /* the identity on the dictionary's ids, to check sets against it */
     if (!w)
         return NULL;
-    if (op->need_dict) {
+    if (op->need_dict && version >= 3) {
+        int r = count < UINT32_MAX ? weir__dict_decode(&w->dict, (const uint8_t *)f[3].via.bin.ptr,
+                                                       f[3].via.bin.size, (uint32_t)count)
+                                   : -2;
+        if (r == -1)
+            goto fail;
+        if (r != 0) {
+            weir__errf(errstr, errstr_size, "snapshot: malformed dictionary");
+            goto fail;
+        }
+    } else if (op->need_dict) {
         if (count >= UINT32_MAX || f[3].via.bin.size != count * 12) {
             weir__errf(errstr, errstr_size, "snapshot: malformed dictionary");
             goto fail;
@@ -294,6 +344,13 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
     } else if (count != 0 || f[3].via.bin.size != 0) {
         weir__errf(errstr, errstr_size, "snapshot: unexpected dictionary");
         goto fail;
+    }
+    if (op->need_dict) {
+        ident = malloc((size_t)(count ? count : 1) * sizeof *ident);
+        if (!ident)
+            goto fail;
+        for (uint32_t i = 0; i < count; i++)
+            ident[i] = i;
     }
     uint32_t nkeys = f[4].via.array.size;
     for (uint32_t k = 0; k < nkeys; k++) {
@@ -330,10 +387,28 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, int *
                 weir__errf(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
                 goto fail;
             }
+            if (ident && (sp->ops->flags & WEIR_AGG_NEEDS_DENSE_ID)) {
+                /* Every id of a set must name a value of the dictionary. */
+                _Alignas(max_align_t) uint8_t copy[256];
+                memset(copy, 0, sp->ops->state_size);
+                weir_err e = sp->ops->renumber(copy, state, ident, (uint32_t)count, sp->params);
+                if (e == WEIR_OK)
+                    sp->ops->free(copy, sp->params);
+                else if (e == WEIR_ERR_NOMEM)
+                    goto fail;
+                else {
+                    weir__errf(errstr, errstr_size,
+                               "snapshot: a %s state holds an id its dictionary does not have",
+                               sp->ops->name);
+                    goto fail;
+                }
+            }
         }
     }
+    free(ident);
     return w;
 fail:
+    free(ident);
     weir__win_free(op, w);
     return NULL;
 }
@@ -346,9 +421,9 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
         return WEIR_ERR_CORRUPT;
     }
     uint32_t version = weir__get_le32(buf + 8), kind = weir__get_le32(buf + 12);
-    if (version != VERSION || kind != KIND_WINDOW) {
+    if (version < 2 || version > VERSION || kind != KIND_WINDOW) {
         weir__errf(errstr, errstr_size,
-                   "snapshot: format version %u kind %u, this build reads version %u kind %u",
+                   "snapshot: format version %u kind %u, this build reads versions 2 to %u kind %u",
                    version, kind, VERSION, KIND_WINDOW);
         return WEIR_ERR_UNSUPPORTED;
     }
@@ -458,7 +533,8 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     }
     for (uint32_t i = 0; i < nwin; i++) {
         int fired;
-        weir__win *w = load_window(op, &top[3].via.array.ptr[i], &fired, errstr, errstr_size);
+        weir__win *w =
+            load_window(op, &top[3].via.array.ptr[i], version, &fired, errstr, errstr_size);
         if (!w)
             goto done;
         wins[nw++] = w;

@@ -61,6 +61,12 @@ static uint32_t next_cap(uint32_t cap)
     return cap + p / 4;
 }
 
+/* Bits needed to write v (0 for 0). */
+static uint32_t bit_length(uint64_t v)
+{
+    return v ? 64 - (uint32_t)__builtin_clzll(v) : 0;
+}
+
 int weir__dict_init(weir__dict *d, uint32_t expected)
 {
     uint32_t cap = MIN_CAP;
@@ -71,6 +77,7 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
         return -1;
     d->cap = cap;
     d->count = 0;
+    d->idbits = bit_length(cap);
     return 0;
 }
 
@@ -80,21 +87,32 @@ void weir__dict_free(weir__dict *d)
     d->slots = NULL;
     d->cap = 0;
     d->count = 0;
+    d->idbits = 0;
+}
+
+static inline uint64_t slot_lo(const weir__dict_slot *s)
+{
+    return (uint64_t)s->lo[1] << 32 | s->lo[0];
 }
 
 int weir__dict_grow(weir__dict *d)
 {
     if (d->cap >= MAX_CAP)
         return -1;
-    weir__dict nd = {alloc_slots(next_cap(d->cap)), next_cap(d->cap), d->count};
+    uint32_t cap = next_cap(d->cap);
+    uint32_t idbits = bit_length(cap) > d->idbits ? bit_length(cap) : d->idbits;
+    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits};
     if (!nd.slots)
         return -1;
+    uint32_t shift = idbits - d->idbits, idmask = (1u << d->idbits) - 1;
     for (uint32_t i = 0; i < d->cap; i++) {
         weir__dict_slot s = d->slots[i];
-        if (!s.id1)
+        if (!s.tag)
             continue;
-        uint32_t j = weir__dict_home(&nd, s.hi);
-        while (nd.slots[j].id1)
+        /* The id keeps its value; the fingerprint gives up its lowest bits to it. */
+        s.tag = (s.tag >> d->idbits >> shift) << idbits | (s.tag & idmask);
+        uint32_t j = weir__dict_home(&nd, slot_lo(&s));
+        while (nd.slots[j].tag)
             if (++j == nd.cap)
                 j = 0;
         nd.slots[j] = s;
@@ -104,14 +122,207 @@ int weir__dict_grow(weir__dict *d)
     return 0;
 }
 
-void weir__dict_export(const weir__dict *d, uint8_t *out)
+/* A little-endian bit stream: bits fill each byte from its lowest bit. */
+typedef struct bitw {
+    uint8_t *p;
+    uint64_t acc;
+    uint32_t nacc; /* bits in acc, below 8 between calls */
+} bitw;
+
+/* Appends the low n bits of v (n <= 32). */
+static inline void bw_put(bitw *w, uint64_t v, uint32_t n)
 {
-    for (uint32_t i = 0; i < d->cap; i++) {
-        const weir__dict_slot *s = &d->slots[i];
-        if (!s->id1)
-            continue;
-        uint8_t *p = out + 12 * (size_t)(s->id1 - 1);
-        weir__put_le64(p, s->lo);
-        weir__put_le32(p + 8, s->hi);
+    w->acc |= (v & (((uint64_t)1 << n) - 1)) << w->nacc;
+    w->nacc += n;
+    while (w->nacc >= 8) {
+        *w->p++ = (uint8_t)w->acc;
+        w->acc >>= 8;
+        w->nacc -= 8;
     }
+}
+
+static inline void bw_put64(bitw *w, uint64_t v, uint32_t n)
+{
+    if (n > 32) {
+        bw_put(w, v, 32);
+        bw_put(w, v >> 32, n - 32);
+    } else {
+        bw_put(w, v, n);
+    }
+}
+
+/* Ends the stream at a byte boundary, the rest of the last byte zero. */
+static inline void bw_end(bitw *w)
+{
+    if (w->nacc)
+        *w->p++ = (uint8_t)w->acc;
+    w->acc = 0;
+    w->nacc = 0;
+}
+
+typedef struct bitr {
+    const uint8_t *p, *end;
+    uint64_t acc;
+    uint32_t nacc;
+    int bad; /* read past the end */
+} bitr;
+
+/* The next n bits (n <= 32); 0 and bad set past the end. */
+static inline uint64_t br_get(bitr *r, uint32_t n)
+{
+    while (r->nacc < n) {
+        if (r->p == r->end) {
+            r->bad = 1;
+            return 0;
+        }
+        r->acc |= (uint64_t)*r->p++ << r->nacc;
+        r->nacc += 8;
+    }
+    uint64_t v = r->acc & (((uint64_t)1 << n) - 1);
+    r->acc >>= n;
+    r->nacc -= n;
+    return v;
+}
+
+static inline uint64_t br_get64(bitr *r, uint32_t n)
+{
+    if (n <= 32)
+        return br_get(r, n);
+    uint64_t v = br_get(r, 32);
+    return v | br_get(r, n - 32) << 32;
+}
+
+/* Sorts slots v[0..n) by their low 64 bits: LSD radix, 11 bits a pass. */
+static int sort_by_lo(weir__dict_slot *v, uint32_t n)
+{
+    weir__dict_slot *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    if (!tmp)
+        return -1;
+    weir__dict_slot *src = v, *dst = tmp;
+    for (uint32_t shift = 0; shift < 64; shift += 11) {
+        uint32_t cnt[2048] = {0};
+        for (uint32_t i = 0; i < n; i++)
+            cnt[(slot_lo(&src[i]) >> shift) & 2047]++;
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < 2048; b++) {
+            uint32_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            dst[cnt[(slot_lo(&src[i]) >> shift) & 2047]++] = src[i];
+        weir__dict_slot *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof *v);
+    free(tmp);
+    return 0;
+}
+
+/* The low bits an Elias-Fano sequence of n 64-bit values keeps verbatim. */
+static uint32_t ef_low_bits(uint32_t n)
+{
+    return n ? 64 - bit_length(n) : 0;
+}
+
+int weir__dict_encode(const weir__dict *d, uint8_t **out, size_t *out_len, uint32_t *map)
+{
+    uint32_t n = d->count, idbits = d->idbits ? d->idbits : 1;
+    uint32_t low = ef_low_bits(n), tagbits = 32 - idbits;
+    weir__dict_slot *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < d->cap && k < n; i++)
+        if (d->slots[i].tag)
+            v[k++] = d->slots[i];
+    /* Upper parts: n ones and at most 2^(64 - low) zeros, under 3n bits. */
+    uint64_t upper_bits = n ? n + ((uint64_t)1 << (64 - low)) : 0;
+    size_t cap = 1 + (size_t)(upper_bits + 7) / 8 + ((size_t)n * (low + tagbits) + 7) / 8;
+    uint8_t *b = malloc(cap);
+    if (!b || sort_by_lo(v, n) != 0) {
+        free(v);
+        free(b);
+        return -1;
+    }
+    b[0] = (uint8_t)idbits;
+    bitw w = {b + 1, 0, 0};
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t high = slot_lo(&v[i]) >> low;
+        for (uint64_t gap = high - prev; gap; gap -= gap > 32 ? 32 : gap)
+            bw_put(&w, 0, gap > 32 ? 32 : (uint32_t)gap);
+        bw_put(&w, 1, 1);
+        prev = high;
+    }
+    bw_end(&w);
+    uint32_t idmask = (1u << idbits) - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        bw_put64(&w, slot_lo(&v[i]), low);
+        bw_put(&w, v[i].tag >> idbits, tagbits);
+        map[(v[i].tag & idmask) - 1] = i;
+    }
+    bw_end(&w);
+    free(v);
+    *out = b;
+    *out_len = (size_t)(w.p - b);
+    return 0;
+}
+
+int weir__dict_decode(weir__dict *d, const uint8_t *b, size_t len, uint32_t count)
+{
+    weir__dict_free(d);
+    if (len < 1 || b[0] < 1 || b[0] > 31 || count >= MAX_CAP)
+        return -2;
+    uint32_t sidbits = b[0], low = ef_low_bits(count), tagbits = 32 - sidbits;
+    /* Upper parts first: find where they end, and check they are canonical. */
+    bitr r = {b + 1, b + len, 0, 0, 0};
+    uint64_t high_max = count ? ((uint64_t)1 << (64 - low)) - 1 : 0;
+    uint64_t ones = 0, high = 0;
+    while (ones < count) {
+        if (br_get(&r, 1))
+            ones++;
+        else if (++high > high_max)
+            return -2;
+        if (r.bad)
+            return -2;
+    }
+    if (r.nacc && r.acc != 0) /* padding of the last upper byte */
+        return -2;
+    const uint8_t *lows = r.p;
+    if ((size_t)(b + len - lows) != ((size_t)count * (low + tagbits) + 7) / 8)
+        return -2;
+    if (weir__dict_init(d, count) != 0)
+        return -1;
+    if (d->idbits < sidbits)
+        d->idbits = sidbits;
+    bitr u = {b + 1, lows, 0, 0, 0};
+    bitr l = {lows, b + len, 0, 0, 0};
+    uint64_t h = 0, prev = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        while (!br_get(&u, 1))
+            h++;
+        uint64_t lo = h << low | br_get64(&l, low);
+        uint32_t tag = (uint32_t)br_get(&l, tagbits);
+        if (i && lo < prev)
+            goto corrupt;
+        prev = lo;
+        /* The table may have grown since it was sized; keep the tag's top bits. */
+        uint32_t t = tag >> (d->idbits - sidbits);
+        uint32_t id = weir__dict_intern(d, lo, (uint64_t)t << d->idbits);
+        if (id == UINT32_MAX) {
+            weir__dict_free(d);
+            return -1;
+        }
+        if (id != i) /* a repeated value */
+            goto corrupt;
+    }
+    if (l.nacc && l.acc != 0)
+        goto corrupt;
+    return 0;
+corrupt:
+    weir__dict_free(d);
+    return -2;
 }
