@@ -1,6 +1,7 @@
 /* kafka-e2e: generated events produced to the dev broker (not timed), then unique-users in
  * Kafka mode consuming them and publishing every firing to the results topic; events per
- * second through the job, from its first message to its last processed batch. */
+ * second through the job, from its first message to its last processed batch, beside a
+ * plain librdkafka consumer of the same topic (the fetch path's own ceiling). */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,16 +48,23 @@ static int produce_all(bench_ctx *ctx, const char *brokers, const bench_lines *l
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     produced pr = {0, 0};
+    /* Compressed batches keep a million events under the mock broker's 5 MiB of retention
+     * per partition (Zipf keys put about 13% in the busiest one). lz4, not zstd: Debian's
+     * librdkafka 2.0.2 writes zstd frames without their content size, so its consumer
+     * decompresses each batch up to three times while guessing the output size (2x, 6x,
+     * 18x the input), which made decompression the largest cost of the fetch path. Full
+     * 1 MB batches (batch.size) rather than 20 ms ones: the mock broker returns one batch
+     * per partition per fetch, so small batches cost a fetch round trip each. Measured in
+     * docs/KAFKA.md. */
     const char *props[][2] = {
         {"bootstrap.servers", brokers},
-        {"linger.ms", "20"},
-        {"batch.num.messages", "10000"},
+        {"linger.ms", "1000"},
+        {"batch.num.messages", "100000"},
+        {"batch.size", "1000000"},
         {"queue.buffering.max.messages", "1000000"},
         {"queue.buffering.max.kbytes", "1048576"},
         {"partitioner", "murmur2_random"},
-        /* Compressed batches keep a million events under the mock broker's 5 MiB of
-         * retention per partition (Zipf keys put about 13% in the busiest one). */
-        {"compression.type", "zstd"},
+        {"compression.type", "lz4"},
     };
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (rd_kafka_conf_set(c, props[i][0], props[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -100,7 +108,7 @@ static int produce_all(bench_ctx *ctx, const char *brokers, const bench_lines *l
     if (pr.ok != l->n)
         return bench_fail(ctx, "produced %llu of %zu events (%llu failed)",
                           (unsigned long long)pr.ok, l->n, (unsigned long long)pr.failed);
-    bench_say("  produced %zu events to ecom-raw-events (%d partitions) in %.2f s (not timed)",
+    bench_say("  produced %zu events to ecom-raw-events (%d partitions, lz4) in %.2f s (not timed)",
               l->n, INPUT_PARTITIONS, secs);
     bench_json_num(&ctx->out, "produce_events_per_sec", (double)l->n / secs, 0);
     return 0;
@@ -114,6 +122,7 @@ typedef struct job_arm {
     uint64_t expected;
     double run_sec, job_eps;
     double wait_share[BENCH_MAX_RUNS + 1]; /* per run: share of the active span spent waiting */
+    double busy_eps[BENCH_MAX_RUNS + 1];   /* per run: events / (active span - waiting) */
     int n_wait;
     uint64_t emissions, delivered, peak_rss;
 } job_arm;
@@ -154,9 +163,110 @@ static double job_run(void *opaque, uint64_t *events, char *err, size_t errlen)
     /* The job's own span: from its first message to its last processed batch. */
     double span = valid / a->job_eps;
     double wait = bench_summary_num(line, "poll_wait_sec");
-    if (wait >= 0 && span > 0 && a->n_wait < BENCH_MAX_RUNS + 1)
-        a->wait_share[a->n_wait++] = wait / span;
+    if (wait >= 0 && span > wait && a->n_wait < BENCH_MAX_RUNS + 1) {
+        a->wait_share[a->n_wait] = wait / span;
+        a->busy_eps[a->n_wait++] = valid / (span - wait);
+    }
     return span;
+}
+
+/* The fetch path without the job: a librdkafka consumer with the properties weir's source
+ * sets (kafka_source.c), the same batch size as the job, the topic's partitions assigned
+ * from the beginning (no group join to wait for), and each payload's cache lines read, as
+ * a decoder must. Timed from its first message to its last, as the job is. */
+static volatile uint64_t plain_sink;
+
+typedef struct plain_arm {
+    const char *brokers;
+    uint64_t expected;
+    int round;
+} plain_arm;
+
+static double plain_run(void *opaque, uint64_t *events, char *err, size_t errlen)
+{
+    plain_arm *a = opaque;
+    char group[96], why[512];
+    snprintf(group, sizeof group, "weir-bench-plain-%d-%d", (int)getpid(), a->round++);
+    const char *props[][2] = {
+        {"bootstrap.servers", a->brokers}, {"group.id", group},
+        {"queued.min.messages", "400000"}, {"queued.max.messages.kbytes", "131072"},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "false"}, {"client.id", "weir-bench-plain"},
+    };
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (rd_kafka_conf_set(c, props[i][0], props[i][1], why, sizeof why) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(c);
+            snprintf(err, errlen, "plain consumer: %s", why);
+            return -1;
+        }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "plain consumer: %s", why);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(INPUT_PARTITIONS);
+    for (int p = 0; p < INPUT_PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(parts, "ecom-raw-events", p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    double t_first = 0, t_last = 0, last_msg = bench_now(), span = -1;
+    uint64_t got = 0, touched = 0;
+    enum { BATCH = 4096 };
+    rd_kafka_message_t **b = malloc(BATCH * sizeof *b);
+    if (e || !b) {
+        snprintf(err, errlen, "plain consumer: %s", e ? rd_kafka_err2str(e) : "out of memory");
+        goto out;
+    }
+    while (got < a->expected) {
+        ssize_t n = rd_kafka_consume_batch_queue(q, 100, b, BATCH);
+        double now = bench_now();
+        for (ssize_t i = 0; i < n; i++) {
+            if (!b[i]->err) {
+                const unsigned char *pl = b[i]->payload;
+                for (size_t k = 0; k < b[i]->len; k += 64)
+                    touched += pl[k];
+                got++;
+            }
+            rd_kafka_message_destroy(b[i]);
+        }
+        if (n > 0) {
+            if (!t_first)
+                t_first = now;
+            t_last = bench_now();
+            last_msg = now;
+        } else if (now - last_msg > 10) {
+            snprintf(err, errlen, "plain consumer: %llu of %llu messages, then nothing for 10 s",
+                     (unsigned long long)got, (unsigned long long)a->expected);
+            goto out;
+        }
+    }
+    span = t_last - t_first;
+    *events = got;
+    plain_sink += touched; /* keeps the reads above */
+out:
+    free(b);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return span;
+}
+
+static double median_of(const double *v, int n)
+{
+    double w[BENCH_MAX_RUNS + 1];
+    memcpy(w, v, sizeof(double) * (size_t)n);
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && w[k - 1] > w[k]; k--) {
+            double t = w[k];
+            w[k] = w[k - 1];
+            w[k - 1] = t;
+        }
+    return w[n / 2];
 }
 
 int bench_kafka_e2e(bench_ctx *ctx)
@@ -206,14 +316,26 @@ int bench_kafka_e2e(bench_ctx *ctx)
     ja.log = joblog;
     ja.brokers = brokers;
     ja.expected = lines.n;
-    bench_arm arms[2] = {
+    plain_arm pa = {brokers, lines.n, 0};
+    bench_arm arms[3] = {
         BENCH_ARM("kafka-e2e (job)", job_run, &ja),
+        BENCH_ARM("plain consumer", plain_run, &pa),
         BENCH_ARM("scan", bench_scan_run, file),
     };
-    if (bench_measure(ctx, arms, 2) != 0)
+    if (bench_measure(ctx, arms, 3) != 0)
         goto done;
     bench_report_main(ctx, &arms[0]);
-    bench_report_vs_scan(ctx, &arms[0], &arms[1]);
+    bench_report_vs_scan(ctx, &arms[0], &arms[2]);
+    if (!ctx->main_only) {
+        bench_stats w = bench_arm_stats(&arms[0]), r = bench_arm_stats(&arms[1]);
+        bench_json_str(&ctx->out, "peer",
+                       "plain librdkafka consumer of the same topic in weir-bench (weir's "
+                       "consumer properties, batches of 4096, each payload read, no processing)");
+        bench_json_num(&ctx->out, "peer_events_per_sec_median", r.median, 0);
+        bench_json_num(&ctx->out, "weir_over_peer", w.median / r.median, 3);
+        bench_say("  the job reaches %.0f%% of what a plain consumer reads from the broker",
+                  100 * w.median / r.median);
+    }
     bench_json_str(&ctx->out, "job",
                    "unique-users --brokers --stop-when-idle 1s --drain (keyed: one pipeline "
                    "per partition), results to ecom-analytics-results");
@@ -227,19 +349,14 @@ int bench_kafka_e2e(bench_ctx *ctx)
     /* How much of its active span the job's thread waited for messages: a job that is not
      * what limits the throughput waits; one that is waits for nothing. */
     if (ja.n_wait > 0) {
-        double w[BENCH_MAX_RUNS + 1];
-        memcpy(w, ja.wait_share, sizeof(double) * (size_t)ja.n_wait);
-        for (int i = 1; i < ja.n_wait; i++)
-            for (int k = i; k > 0 && w[k - 1] > w[k]; k--) {
-                double t = w[k];
-                w[k] = w[k - 1];
-                w[k - 1] = t;
-            }
-        double med = w[ja.n_wait / 2];
+        double med = median_of(ja.wait_share, ja.n_wait);
+        double busy = median_of(ja.busy_eps, ja.n_wait);
         bench_json_num(&ctx->out, "job_poll_wait_share_median", med, 3);
+        bench_json_num(&ctx->out, "job_busy_events_per_sec_median", busy, 0);
+        char b[32];
         bench_say("  the job's thread waited for messages %.0f%% of its active span (median of %d "
-                  "runs, warm-up included): the rest was its own work",
-                  med * 100, ja.n_wait);
+                  "runs, warm-up included); over the rest, its own work, it ran at %s",
+                  med * 100, ja.n_wait, bench_fmt_rate(busy, b));
     }
     bench_say("  timed from the job's first message to its last processed batch; the whole run "
               "(group join, idle stop) took %.2f s; %llu firings, %llu delivered to "
