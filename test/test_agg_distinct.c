@@ -446,6 +446,9 @@ static void test_renumber_each_tier(void **unused)
             agg x;
             memset(x.st, 0, sizeof x.st);
             assert_int_equal(OPS->renumber(x.st, a.st, map, r.v[r.n - 1], NULL), WEIR_ERR_CORRUPT);
+            /* and the check alone says the same, at the same bound */
+            assert_int_equal(OPS->renumber(x.st, a.st, NULL, r.v[r.n - 1], NULL), WEIR_ERR_CORRUPT);
+            assert_int_equal(OPS->renumber(x.st, a.st, NULL, r.v[r.n - 1] + 1, NULL), WEIR_OK);
         }
         assert_int_equal(OPS->result(c.st, NULL), SIZES[i]);
         uint32_t *got, *src;

@@ -61,8 +61,9 @@ typedef struct weir_agg_ops {
     size_t (*heap_bytes)(const void *state, const void *params);
     /* Makes zeroed dst a copy of src in which every dense id is replaced by
      * map[id] (map has n entries): a snapshot numbers a window's dictionary afresh
-     * (sorted, so that it compresses) and writes the sets through the new numbering,
-     * and a restore checks every set against its dictionary this way. src is not
+     * (sorted, so that it compresses) and writes the sets through the new numbering.
+     * With map NULL it only checks that every id of src is below n, leaving dst
+     * zeroed: a restore checks every set against its dictionary so. src is not
      * changed. Required with WEIR_AGG_NEEDS_DENSE_ID for weir_window_op_snapshot (which
      * otherwise returns WEIR_ERR_UNSUPPORTED); NULL for other aggregates. Returns
      * WEIR_OK; WEIR_ERR_CORRUPT when src holds an id >= n; WEIR_ERR_NOMEM. On an error

@@ -74,13 +74,15 @@ static void sort_ids(uint32_t *v, uint32_t n)
         }
         return;
     }
-    if (n > PEND_MAX + ARRAY_MAX) { /* only a bitmap renumbered for a snapshot */
+    /* LSD radix sort, a byte a pass; a pass whose byte is the same in every id is
+     * skipped (dense ids rarely use the top bits). Buffers hold at most
+     * PEND_MAX + ARRAY_MAX ids; only a bitmap renumbered for a snapshot is larger. */
+    uint32_t local[PEND_MAX + ARRAY_MAX];
+    uint32_t *tmp = n <= PEND_MAX + ARRAY_MAX ? local : malloc((size_t)n * sizeof *tmp);
+    if (!tmp) {
         qsort(v, n, sizeof *v, cmp_u32);
         return;
     }
-    /* LSD radix sort, a byte a pass; a pass whose byte is the same in every id is
-     * skipped (dense ids rarely use the top bits). */
-    uint32_t tmp[PEND_MAX + ARRAY_MAX];
     uint32_t *src = v, *dst = tmp;
     uint32_t or_all = 0, and_all = UINT32_MAX;
     for (uint32_t i = 0; i < n; i++) {
@@ -108,6 +110,8 @@ static void sort_ids(uint32_t *v, uint32_t n)
     }
     if (src != v)
         memcpy(v, src, (size_t)n * sizeof *v);
+    if (tmp != local)
+        free(tmp);
 }
 
 /* Sorts and deduplicates v[0..n); returns the number of distinct ids. */
@@ -500,6 +504,19 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
     (void)params;
     distinct_state *d = dst;
     const distinct_state *s = src;
+    if (!map) { /* only the check */
+        const uint32_t *ids = tier_of(s) == TIER_INLINE ? s->u.ids : s->u.h.buf;
+        uint32_t k = tier_of(s) == TIER_INLINE  ? s->n
+                     : tier_of(s) == TIER_ARRAY ? s->n + s->u.h.np
+                                                : s->u.h.np;
+        for (uint32_t i = 0; i < k; i++)
+            if (ids[i] >= n_map)
+                return WEIR_ERR_CORRUPT;
+        if (tier_of(s) == TIER_BITMAP && !roaring_bitmap_is_empty(s->u.h.bm) &&
+            roaring_bitmap_maximum(s->u.h.bm) >= n_map)
+            return WEIR_ERR_CORRUPT;
+        return WEIR_OK;
+    }
     uint32_t n;
     switch (tier_of(s)) {
     case TIER_INLINE: n = s->n; break;

@@ -307,7 +307,6 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
     }
     *fired = (int)fl;
     weir__win *w = weir__win_new(op, start);
-    uint32_t *ident = NULL; /* the identity on the dictionary's ids, to check sets against it */
     if (!w)
         return NULL;
     if (op->need_dict && version >= 3) {
@@ -345,13 +344,6 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
         weir__errf(errstr, errstr_size, "snapshot: unexpected dictionary");
         goto fail;
     }
-    if (op->need_dict) {
-        ident = malloc((size_t)(count ? count : 1) * sizeof *ident);
-        if (!ident)
-            goto fail;
-        for (uint32_t i = 0; i < count; i++)
-            ident[i] = i;
-    }
     uint32_t nkeys = f[4].via.array.size;
     for (uint32_t k = 0; k < nkeys; k++) {
         const msgpack_object *ke = arr(&f[4].via.array.ptr[k], 3);
@@ -387,16 +379,14 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
                 weir__errf(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
                 goto fail;
             }
-            if (ident && (sp->ops->flags & WEIR_AGG_NEEDS_DENSE_ID)) {
+            if (op->need_dict && (sp->ops->flags & WEIR_AGG_NEEDS_DENSE_ID)) {
                 /* Every id of a set must name a value of the dictionary. */
                 _Alignas(max_align_t) uint8_t copy[256];
                 memset(copy, 0, sp->ops->state_size);
-                weir_err e = sp->ops->renumber(copy, state, ident, (uint32_t)count, sp->params);
-                if (e == WEIR_OK)
-                    sp->ops->free(copy, sp->params);
-                else if (e == WEIR_ERR_NOMEM)
+                weir_err e = sp->ops->renumber(copy, state, NULL, (uint32_t)count, sp->params);
+                if (e == WEIR_ERR_NOMEM)
                     goto fail;
-                else {
+                if (e != WEIR_OK) {
                     weir__errf(errstr, errstr_size,
                                "snapshot: a %s state holds an id its dictionary does not have",
                                sp->ops->name);
@@ -405,10 +395,8 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
             }
         }
     }
-    free(ident);
     return w;
 fail:
-    free(ident);
     weir__win_free(op, w);
     return NULL;
 }
