@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "weir/job.h"
@@ -82,7 +83,9 @@ typedef struct job {
 
     /* Time the loop spent waiting in the source's poll from the first message on, and that
      * total as of the last processed batch: the part of the active span the job was idle,
-     * waiting for the fetch path (the share in which the job was not what limited it). */
+     * waiting for the fetch path (the share in which the job was not what limited it).
+     * Waiting is the poll's wall time minus this thread's CPU time in it: dequeuing and
+     * freeing messages inside librdkafka is the job's own work, not waiting. */
     double poll_wait, poll_wait_active;
 
     int rc; /* exit code once something failed */
@@ -1049,6 +1052,15 @@ static void tick_all(job *j, int64_t now)
         push_failed(j, e);
 }
 
+/* CPU time of the calling thread, in seconds. */
+static double thread_cpu_sec(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void poll_sinks(job *j)
 {
     for (size_t i = 0; i < j->n_sinks; i++) {
@@ -1325,10 +1337,10 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         if (stop && *stop)
             break;
         weir_err perr = WEIR_OK;
-        double tp = weir_mono_sec();
+        double tp = weir_mono_sec(), cp = thread_cpu_sec();
         size_t n = weir_kafka_source_poll(j.src, msgs, batch, TICK_MS, &perr);
         if (t_first)
-            j.poll_wait += weir_mono_sec() - tp;
+            j.poll_wait += (weir_mono_sec() - tp) - (thread_cpu_sec() - cp);
         now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, 1, "the Kafka consumer failed for good");
