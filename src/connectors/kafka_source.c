@@ -228,7 +228,10 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
      * partitions together (their queues forward to the one consumer queue): librdkafka's
      * 100,000 messages hold about one fetch response of 32 partitions, so the fetcher
      * stalls whenever the job catches up; 400,000 keep fetching and processing overlapped
-     * (measured: 0.47 -> 1.1 M events/s, in docs/KAFKA.md). */
+     * (measured: 0.47 -> 1.1 M events/s, in docs/KAFKA.md). Over the threshold, librdkafka
+     * 2.0.2 fetches again only at its broker thread's next wake-up, up to 1 s later: a
+     * threshold under a second of the job's work can still idle the job while it catches
+     * up (docs/KAFKA.md weighs that against memory). */
     const char *const defaults[] = {"queued.min.messages",
                                     "400000",
                                     "queued.max.messages.kbytes",
