@@ -188,10 +188,10 @@ static double plain_run(void *opaque, uint64_t *events, char *err, size_t errlen
     char group[96], why[512];
     snprintf(group, sizeof group, "weir-bench-plain-%d-%d", (int)getpid(), a->round++);
     const char *props[][2] = {
-        {"bootstrap.servers", a->brokers}, {"group.id", group},
-        {"queued.min.messages", "400000"}, {"queued.max.messages.kbytes", "131072"},
-        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"}, {"client.id", "weir-bench-plain"},
+        {"bootstrap.servers", a->brokers},  {"group.id", group},
+        {"queued.min.messages", "1000000"}, {"queued.max.messages.kbytes", "262144"},
+        {"enable.auto.commit", "false"},    {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "false"},  {"client.id", "weir-bench-plain"},
     };
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)

@@ -225,17 +225,17 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
 
     /* Offsets are stored and committed by the owner only, after processing. EOF events
      * tell when the input is drained. The prefetch thresholds count the messages of all
-     * partitions together (their queues forward to the one consumer queue): librdkafka's
-     * 100,000 messages hold about one fetch response of 32 partitions, so the fetcher
-     * stalls whenever the job catches up; 400,000 keep fetching and processing overlapped
-     * (measured: 0.47 -> 1.1 M events/s, in docs/KAFKA.md). Over the threshold, librdkafka
-     * 2.0.2 fetches again only at its broker thread's next wake-up, up to 1 s later: a
-     * threshold under a second of the job's work can still idle the job while it catches
-     * up (docs/KAFKA.md weighs that against memory). */
+     * partitions together (their queues forward to the one consumer queue). Over them,
+     * librdkafka 2.0.2 fetches again only at its broker thread's next wake-up, up to 1 s
+     * later, so a threshold under a second of the job's work idles the job whenever the
+     * fetcher gets that far ahead (catching up on a backlog): librdkafka's 100,000 held
+     * about one fetch response of 32 partitions (0.47 M events/s), 400,000 still paused a
+     * fast fetch path, 1,000,000 (with 256 MB of payload) keep fetching and processing
+     * overlapped at the price of up to about 400 MB queued (docs/KAFKA.md). */
     const char *const defaults[] = {"queued.min.messages",
-                                    "400000",
+                                    "1000000",
                                     "queued.max.messages.kbytes",
-                                    "131072",
+                                    "262144",
                                     "group.id",
                                     group,
                                     "enable.auto.commit",
