@@ -26,8 +26,8 @@ extern "C" {
  * partitioning of keys), linger.ms=5; consumer enable.auto.commit=false,
  * enable.auto.offset.store=false, auto.offset.reset=earliest,
  * partition.assignment.strategy=cooperative-sticky, enable.partition.eof=true,
- * queued.min.messages=400000, queued.max.messages.kbytes=131072 (prefetch enough to keep
- * fetching and processing overlapped; see docs/KAFKA.md).
+ * queued.min.messages=1000000, queued.max.messages.kbytes=262144 (prefetch enough to keep
+ * fetching and processing overlapped, up to about 256 MB of payload; see docs/KAFKA.md).
  */
 
 /* ---------------------------------------------------------------- sink */
