@@ -121,6 +121,14 @@ static void round_trip(weir__dict *d, const uint64_t *fp, uint32_t n)
     free(map);
 }
 
+/* d: a dictionary sized for `expected` holding the n values of fp, ids in order. */
+static void fill_dict(weir__dict *d, uint32_t expected, const uint64_t *fp, uint32_t n)
+{
+    assert_int_equal(weir__dict_init(d, expected), 0);
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(weir__dict_intern(d, fp[2 * i], fp[2 * i + 1]), i);
+}
+
 static void test_encode_round_trip(void **state)
 {
     (void)state;
@@ -129,9 +137,7 @@ static void test_encode_round_trip(void **state)
         uint32_t n = SIZES[k];
         uint64_t *fp = random_fps(n ? n : 1, 7 + k);
         weir__dict d;
-        assert_int_equal(weir__dict_init(&d, 0), 0);
-        for (uint32_t i = 0; i < n; i++)
-            assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
+        fill_dict(&d, 0, fp, n);
         round_trip(&d, fp, n);
         weir__dict_free(&d);
         free(fp);
@@ -152,9 +158,7 @@ static void test_encode_clustered(void **state)
         }
     }
     weir__dict d;
-    assert_int_equal(weir__dict_init(&d, n), 0);
-    for (uint32_t i = 0; i < n; i++)
-        assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
+    fill_dict(&d, n, fp, n);
     round_trip(&d, fp, n);
     weir__dict_free(&d);
     free(fp);
@@ -168,9 +172,7 @@ static void test_decode_keeps_snapshot_bits(void **state)
     const uint32_t n = 1000;
     uint64_t *fp = random_fps(n, 5);
     weir__dict d;
-    assert_int_equal(weir__dict_init(&d, 1u << 20), 0); /* oversized: many id bits */
-    for (uint32_t i = 0; i < n; i++)
-        weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]);
+    fill_dict(&d, 1u << 20, fp, n); /* oversized: many id bits */
     uint32_t *map = malloc(n * sizeof *map);
     uint8_t *b;
     size_t len;
@@ -194,9 +196,7 @@ static void test_decode_refuses(void **state)
     const uint32_t n = 2000;
     uint64_t *fp = random_fps(n, 11);
     weir__dict d, r = {0};
-    assert_int_equal(weir__dict_init(&d, 0), 0);
-    for (uint32_t i = 0; i < n; i++)
-        weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]);
+    fill_dict(&d, 0, fp, n);
     uint32_t *map = malloc(n * sizeof *map);
     uint8_t *b;
     size_t len;

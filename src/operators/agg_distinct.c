@@ -401,6 +401,22 @@ static size_t d_serialize(const void *state, uint8_t *out, const void *params)
     return 5 + len;
 }
 
+/* Makes zeroed s a bitmap-tier set owning bm (NULL: no memory) with room for `room`
+ * pending ids. Returns WEIR_OK, or WEIR_ERR_NOMEM with bm freed and s still zeroed. */
+static weir_err adopt_bitmap(distinct_state *s, roaring_bitmap_t *bm, uint32_t room)
+{
+    uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
+    if (!pend) {
+        roaring_bitmap_free(bm);
+        return WEIR_ERR_NOMEM;
+    }
+    s->u.h.tier = TIER_BITMAP;
+    s->u.h.bm = bm;
+    s->u.h.buf = pend;
+    s->cap = room;
+    return WEIR_OK;
+}
+
 static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
 {
     (void)params;
@@ -435,17 +451,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         roaring_bitmap_free(bm);
         return WEIR_ERR_CORRUPT;
     }
-    uint32_t room = pend_room(roaring_bitmap_get_cardinality(bm));
-    uint32_t *pend = malloc((size_t)room * sizeof *pend);
-    if (!pend) {
-        roaring_bitmap_free(bm);
-        return WEIR_ERR_NOMEM;
-    }
-    s->u.h.tier = TIER_BITMAP;
-    s->u.h.bm = bm;
-    s->u.h.buf = pend;
-    s->cap = room;
-    return WEIR_OK;
+    return adopt_bitmap(s, bm, pend_room(roaring_bitmap_get_cardinality(bm)));
 }
 
 static void d_free(void *state, const void *params)
@@ -552,16 +558,7 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
     /* The copy is made to be written: a bitmap, which is what serialize writes. */
     roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, v);
     free(v);
-    uint32_t *pend = bm ? malloc(PEND_MIN * sizeof *pend) : NULL;
-    if (!pend) {
-        roaring_bitmap_free(bm);
-        return WEIR_ERR_NOMEM;
-    }
-    d->u.h.tier = TIER_BITMAP;
-    d->u.h.bm = bm;
-    d->u.h.buf = pend;
-    d->cap = PEND_MIN;
-    return WEIR_OK;
+    return adopt_bitmap(d, bm, PEND_MIN);
 }
 
 const weir_agg_ops weir_agg_distinct_exact = {
