@@ -38,7 +38,7 @@ sys.exit(f"counters differ: {bad}" if bad else 0)
 PY
 }
 
-kills=0 during=0 completions=0 cycles=0
+kills=0 during=0 completions=0 cycles=0 resumes=0
 rm -rf "$tmp/ck"
 while ((kills < 24 || during < 2)); do
     ((cycles++ < 200)) || { echo "FAIL: $kills kills, $during during a checkpoint after 200 cycles"; exit 1; }
@@ -68,17 +68,23 @@ while ((kills < 24 || during < 2)); do
     tail -n 1 "$tmp/err" >"$tmp/sum"
     same "$tmp/sum" || { echo "FAIL: after $kills kills the output differs from an uninterrupted run"; exit 1; }
     completions=$((completions + 1))
+    grep -q '"resumed":true' "$tmp/sum" && resumes=$((resumes + 1))
     rm -rf "$tmp/ck" # the next cycle starts a fresh run
 done
-# Finish the last interrupted run.
+# Finish the last interrupted run: it resumes when the killed one left a checkpoint (one
+# killed before its first checkpoint leaves none, and the run starts afresh).
+had=false
+compgen -G "$tmp/ck/ckpt-*.weir" >/dev/null && had=true
 : >"$tmp/err"
 run
 wait "$pid"
 pid=
 tail -n 1 "$tmp/err" >"$tmp/sum"
 same "$tmp/sum" || { echo "FAIL: final output differs from an uninterrupted run"; exit 1; }
-grep -q '"resumed":true' "$tmp/sum" || { echo "FAIL: the last run did not resume"; exit 1; }
-echo "ok: $kills kills ($during during a checkpoint), $completions completed runs checked, all equal"
+grep -q "\"resumed\":$had" "$tmp/sum" || { echo "FAIL: the last run: resumed is not $had with a checkpoint $($had && echo present || echo absent)"; exit 1; }
+$had && resumes=$((resumes + 1))
+((resumes > 0)) || { echo "FAIL: no completed run resumed from a checkpoint"; exit 1; }
+echo "ok: $kills kills ($during during a checkpoint), $completions completed runs checked ($resumes resumed), all equal"
 
 # Damaged checkpoints: the newest corrupt, then truncated, then a foreign file as newest.
 # Each case starts from the same three good checkpoints of a completed run (how many a
