@@ -120,17 +120,21 @@ int weir_watermark_observe(weir_watermark *wm, int partition, int64_t ts, int64_
     pt->last_wall = wall_ms;
     int was_idle = pt->idle;
     pt->idle = 0;
-    int skewed = 0;
+    int skewed = 0, raised = 0;
     if (wm->p.max_future_skew_ms > 0 && wall_ms != WEIR_TS_MIN &&
         ts > wall_ms + wm->p.max_future_skew_ms) {
         skewed = 1;
     } else if (ts > pt->max_ts) {
         pt->max_ts = ts;
         int64_t w = sub_sat(ts, wm->p.out_of_orderness_ms);
-        if (w > pt->wm)
+        if (w > pt->wm) {
             pt->wm = w;
+            raised = 1;
+        }
     }
-    if (was_idle || !skewed)
+    /* The combined watermark depends only on the partitions' watermarks and idle flags:
+     * when neither changed (most records: not the newest of their partition) it stands. */
+    if (was_idle || raised)
         recompute(wm);
     return skewed;
 }
