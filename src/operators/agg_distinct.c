@@ -148,6 +148,25 @@ static uint32_t merge_union(const uint32_t *a, uint32_t na, const uint32_t *b, u
     return k;
 }
 
+/* Makes s a bitmap-tier set owning bm (NULL: no memory) with room for `room` pending ids
+ * and none yet; what s held before is the caller's to read or free. Returns WEIR_OK, or
+ * WEIR_ERR_NOMEM with bm freed and s unchanged. */
+static weir_err adopt_bitmap(distinct_state *s, roaring_bitmap_t *bm, uint32_t room)
+{
+    uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
+    if (!pend) {
+        roaring_bitmap_free(bm);
+        return WEIR_ERR_NOMEM;
+    }
+    s->u.h.tier = TIER_BITMAP;
+    s->u.h.bm = bm;
+    s->u.h.buf = pend;
+    s->cap = room;
+    s->n = 0;
+    s->u.h.np = 0;
+    return WEIR_OK;
+}
+
 /* Array tier: merges the pending ids into the sorted ones, in a new buffer with room for
  * the next pending run; moves to a bitmap past ARRAY_MAX. Returns 0, or -1 (no memory,
  * nothing changed). */
@@ -166,23 +185,13 @@ static int array_merge(distinct_state *s)
         if (!m)
             return -1;
         uint32_t k = merge_union(a, na, b, np, m);
-        roaring_bitmap_t *bm = roaring_bitmap_create();
-        uint32_t room = pend_room(k);
-        uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
-        if (!pend) {
-            roaring_bitmap_free(bm);
+        if (adopt_bitmap(s, roaring_bitmap_create(), pend_room(k)) != WEIR_OK) {
             free(m);
             return -1;
         }
-        roaring_bitmap_add_many(bm, k, m);
+        roaring_bitmap_add_many(s->u.h.bm, k, m);
         free(m);
         free(old);
-        s->u.h.tier = TIER_BITMAP;
-        s->u.h.bm = bm;
-        s->u.h.buf = pend;
-        s->cap = room;
-        s->n = 0;
-        s->u.h.np = 0;
         return 0;
     }
     uint32_t cap = most + pend_room(most);
@@ -282,17 +291,25 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
     return WEIR_OK;
 }
 
+/* The ids a state holds outside a bitmap (all of them below the bitmap tier), in no
+ * particular order and maybe repeated; *k gets how many. */
+static const uint32_t *loose_ids(const distinct_state *s, uint32_t *k)
+{
+    switch (tier_of(s)) {
+    case TIER_INLINE: *k = s->n; return s->u.ids;
+    case TIER_ARRAY: *k = s->n + s->u.h.np; return s->u.h.buf;
+    default: *k = s->u.h.np; return s->u.h.buf;
+    }
+}
+
 /* Every id of a (settled or not) state, in no particular order, into bm. */
 static void add_all(roaring_bitmap_t *bm, const distinct_state *s)
 {
-    switch (tier_of(s)) {
-    case TIER_INLINE: roaring_bitmap_add_many(bm, s->n, s->u.ids); break;
-    case TIER_ARRAY: roaring_bitmap_add_many(bm, s->n + s->u.h.np, s->u.h.buf); break;
-    default:
+    uint32_t k;
+    const uint32_t *ids = loose_ids(s, &k);
+    if (tier_of(s) == TIER_BITMAP)
         roaring_bitmap_or_inplace(bm, s->u.h.bm);
-        roaring_bitmap_add_many(bm, s->u.h.np, s->u.h.buf);
-        break;
-    }
+    roaring_bitmap_add_many(bm, k, ids);
 }
 
 static weir_err d_merge(void *dst, const void *src, const void *params)
@@ -303,20 +320,13 @@ static weir_err d_merge(void *dst, const void *src, const void *params)
     /* Both sets must come from the same dictionary for ids to mean the same values.
      * Merges are rare: the result is always a bitmap. */
     if (tier_of(d) != TIER_BITMAP) {
+        uint32_t *old = tier_of(d) == TIER_ARRAY ? d->u.h.buf : NULL;
         roaring_bitmap_t *bm = roaring_bitmap_create();
-        uint32_t *pend = bm ? malloc(PEND_MIN * sizeof *pend) : NULL;
-        if (!pend) {
-            roaring_bitmap_free(bm);
+        if (bm)
+            add_all(bm, d);
+        if (adopt_bitmap(d, bm, PEND_MIN) != WEIR_OK)
             return WEIR_ERR_NOMEM;
-        }
-        add_all(bm, d);
-        if (tier_of(d) == TIER_ARRAY)
-            free(d->u.h.buf);
-        d->u.h.tier = TIER_BITMAP;
-        d->u.h.bm = bm;
-        d->u.h.buf = pend;
-        d->cap = PEND_MIN;
-        d->n = d->u.h.np = 0;
+        free(old);
     }
     bitmap_flush(d);
     add_all(d->u.h.bm, s);
@@ -399,22 +409,6 @@ static size_t d_serialize(const void *state, uint8_t *out, const void *params)
     out[0] = 1;
     weir__put_le32(out + 1, (uint32_t)len);
     return 5 + len;
-}
-
-/* Makes zeroed s a bitmap-tier set owning bm (NULL: no memory) with room for `room`
- * pending ids. Returns WEIR_OK, or WEIR_ERR_NOMEM with bm freed and s still zeroed. */
-static weir_err adopt_bitmap(distinct_state *s, roaring_bitmap_t *bm, uint32_t room)
-{
-    uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
-    if (!pend) {
-        roaring_bitmap_free(bm);
-        return WEIR_ERR_NOMEM;
-    }
-    s->u.h.tier = TIER_BITMAP;
-    s->u.h.bm = bm;
-    s->u.h.buf = pend;
-    s->cap = room;
-    return WEIR_OK;
 }
 
 static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
@@ -510,36 +504,24 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
     (void)params;
     distinct_state *d = dst;
     const distinct_state *s = src;
+    uint32_t k;
+    const uint32_t *ids = loose_ids(s, &k);
+    const roaring_bitmap_t *bm = tier_of(s) == TIER_BITMAP ? s->u.h.bm : NULL;
     if (!map) { /* only the check */
-        const uint32_t *ids = tier_of(s) == TIER_INLINE ? s->u.ids : s->u.h.buf;
-        uint32_t k = tier_of(s) == TIER_INLINE  ? s->n
-                     : tier_of(s) == TIER_ARRAY ? s->n + s->u.h.np
-                                                : s->u.h.np;
         for (uint32_t i = 0; i < k; i++)
             if (ids[i] >= n_map)
                 return WEIR_ERR_CORRUPT;
-        if (tier_of(s) == TIER_BITMAP && !roaring_bitmap_is_empty(s->u.h.bm) &&
-            roaring_bitmap_maximum(s->u.h.bm) >= n_map)
+        if (bm && !roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= n_map)
             return WEIR_ERR_CORRUPT;
         return WEIR_OK;
     }
-    uint32_t n;
-    switch (tier_of(s)) {
-    case TIER_INLINE: n = s->n; break;
-    case TIER_ARRAY: n = s->n + s->u.h.np; break;
-    default: n = (uint32_t)roaring_bitmap_get_cardinality(s->u.h.bm) + s->u.h.np; break;
-    }
+    uint32_t nb = bm ? (uint32_t)roaring_bitmap_get_cardinality(bm) : 0, n = nb + k;
     uint32_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
     if (!v)
         return WEIR_ERR_NOMEM;
-    switch (tier_of(s)) {
-    case TIER_INLINE: memcpy(v, s->u.ids, (size_t)n * sizeof *v); break;
-    case TIER_ARRAY: memcpy(v, s->u.h.buf, (size_t)n * sizeof *v); break;
-    default:
-        roaring_bitmap_to_uint32_array(s->u.h.bm, v);
-        memcpy(v + (n - s->u.h.np), s->u.h.buf, (size_t)s->u.h.np * sizeof *v);
-        break;
-    }
+    if (bm)
+        roaring_bitmap_to_uint32_array(bm, v);
+    memcpy(v + nb, ids, (size_t)k * sizeof *v);
     for (uint32_t i = 0; i < n; i++) {
         if (v[i] >= n_map) {
             free(v);
@@ -556,9 +538,9 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
         return WEIR_OK;
     }
     /* The copy is made to be written: a bitmap, which is what serialize writes. */
-    roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, v);
+    roaring_bitmap_t *copy = roaring_bitmap_of_ptr(n, v);
     free(v);
-    return adopt_bitmap(d, bm, PEND_MIN);
+    return adopt_bitmap(d, copy, PEND_MIN);
 }
 
 const weir_agg_ops weir_agg_distinct_exact = {
