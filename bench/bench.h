@@ -156,6 +156,14 @@ void bench_report_main(bench_ctx *ctx, const bench_arm *arm);
  */
 void bench_report_vs_scan(bench_ctx *ctx, const bench_arm *arm, const bench_arm *scan);
 
+/*
+ * Writes the fields of an arm against a peer measured in the same run ("peer": what the
+ * peer is, "peer_events_per_sec_median", "weir_over_peer" with `digits` decimals) into
+ * ctx->out; returns the ratio of the medians.
+ */
+double bench_report_vs_peer(bench_ctx *ctx, const bench_arm *arm, const bench_arm *peer,
+                            const char *what, int digits);
+
 /* ---------------------------------------------------------------- peers and child processes */
 
 /* A free TCP port on 127.0.0.1 (bound and released), or 0. */

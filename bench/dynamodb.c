@@ -183,20 +183,18 @@ int bench_dynamodb_sink(bench_ctx *ctx)
     if (bench_measure(ctx, arms, have_peer ? 2 : 1) != 0)
         goto done;
     bench_report_main(ctx, &arms[0]);
-    bench_stats w = bench_arm_stats(&arms[0]);
     bench_json_str(&ctx->out, "unit", "items (window results) per second");
     bench_json_u64(&ctx->out, "max_inflight",
                    (uint64_t)weir_conf_get_int(conf, "dynamodb.max.inflight"));
     bench_json_u64(&ctx->out, "retries_last_run", da.retries);
     if (have_peer) {
-        bench_stats r = bench_arm_stats(&arms[1]);
-        bench_json_str(&ctx->out, "peer",
-                       "dynalite ceiling: pre-built BatchWriteItem bodies, same connections "
-                       "(test/it/dynamodb_util.py raw-baseline)");
-        bench_json_num(&ctx->out, "peer_events_per_sec_median", r.median, 0);
-        bench_json_num(&ctx->out, "weir_over_peer", w.median / r.median, 3);
+        double ratio = bench_report_vs_peer(ctx, &arms[0], &arms[1],
+                                            "dynalite ceiling: pre-built BatchWriteItem bodies, "
+                                            "same connections (test/it/dynamodb_util.py "
+                                            "raw-baseline)",
+                                            3);
         bench_say("  weir's sink reaches %.0f%% of what dynalite accepts from pre-built requests",
-                  100 * w.median / r.median);
+                  100 * ratio);
     }
     bench_json_str(&ctx->out, "vs_scan_note", "not applicable: items are window results");
     rc = 0;

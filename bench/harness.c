@@ -285,6 +285,16 @@ void bench_report_vs_scan(bench_ctx *ctx, const bench_arm *arm, const bench_arm 
               100.0 * a.median / s.median, a.median, s.median);
 }
 
+double bench_report_vs_peer(bench_ctx *ctx, const bench_arm *arm, const bench_arm *peer,
+                            const char *what, int digits)
+{
+    bench_stats a = bench_arm_stats(arm), p = bench_arm_stats(peer);
+    bench_json_str(&ctx->out, "peer", what);
+    bench_json_num(&ctx->out, "peer_events_per_sec_median", p.median, 0);
+    bench_json_num(&ctx->out, "weir_over_peer", a.median / p.median, digits);
+    return a.median / p.median;
+}
+
 /* ---------------------------------------------------------------- inputs */
 
 void bench_gen_params(const bench_ctx *ctx, uint64_t events, weir_gen_params *p)

@@ -470,9 +470,7 @@ int bench_hll_vs_redis(bench_ctx *ctx)
     bench_stats w = bench_arm_stats(&arms[0]), r = bench_arm_stats(&arms[1]);
     char peer[64];
     snprintf(peer, sizeof peer, "redis %s", version);
-    bench_json_str(&ctx->out, "peer", peer);
-    bench_json_num(&ctx->out, "peer_events_per_sec_median", r.median, 0);
-    bench_json_num(&ctx->out, "weir_over_peer", w.median / r.median, 2);
+    bench_report_vs_peer(ctx, &arms[0], &arms[1], peer, 2);
     bench_json_u64(&ctx->out, "distinct_values", truth);
     bench_json_num(&ctx->out, "weir_estimate", ws.estimate, 0);
     bench_json_num(&ctx->out, "peer_estimate", ra.estimate, 0);

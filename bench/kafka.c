@@ -327,14 +327,13 @@ int bench_kafka_e2e(bench_ctx *ctx)
     bench_report_main(ctx, &arms[0]);
     bench_report_vs_scan(ctx, &arms[0], &arms[2]);
     if (!ctx->main_only) {
-        bench_stats w = bench_arm_stats(&arms[0]), r = bench_arm_stats(&arms[1]);
-        bench_json_str(&ctx->out, "peer",
-                       "plain librdkafka consumer of the same topic in weir-bench (weir's "
-                       "consumer properties, batches of 4096, each payload read, no processing)");
-        bench_json_num(&ctx->out, "peer_events_per_sec_median", r.median, 0);
-        bench_json_num(&ctx->out, "weir_over_peer", w.median / r.median, 3);
+        double ratio = bench_report_vs_peer(
+            ctx, &arms[0], &arms[1],
+            "plain librdkafka consumer of the same topic in weir-bench (weir's "
+            "consumer properties, batches of 4096, each payload read, no processing)",
+            3);
         bench_say("  the job reaches %.0f%% of what a plain consumer reads from the broker",
-                  100 * w.median / r.median);
+                  100 * ratio);
     }
     bench_json_str(&ctx->out, "job",
                    "unique-users --brokers --stop-when-idle 1s --drain (keyed: one pipeline "
