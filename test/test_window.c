@@ -263,19 +263,28 @@ static void feed_generated(weir_window_op *op, const weir_gen_event *ge, size_t 
     }
 }
 
+/* 20,000 generated events over 20 products, 8 s of disorder, 5% late by up to 90 s. */
+static weir_gen_event *disordered_stream(weir_gen_params *gp, uint32_t users, uint64_t seed)
+{
+    weir_gen_defaults(gp);
+    gp->events = 20000;
+    gp->products = 20;
+    gp->users = users;
+    gp->rate = 100;
+    gp->disorder_ms = 8000;
+    gp->late_fraction = 0.05;
+    gp->late_max_ms = 90000;
+    gp->seed = seed;
+    weir_gen_event *ge = malloc(gp->events * sizeof *ge);
+    assert_non_null(ge);
+    weir_gen_events(gp, ge);
+    return ge;
+}
+
 static void snapshot_round_trip(weir_emit_mode emit, int64_t lateness)
 {
     weir_gen_params gp;
-    weir_gen_defaults(&gp);
-    gp.events = 20000;
-    gp.products = 20;
-    gp.users = 300;
-    gp.rate = 100;
-    gp.disorder_ms = 8000;
-    gp.late_fraction = 0.05;
-    gp.late_max_ms = 90000;
-    weir_gen_event *ge = malloc(gp.events * sizeof *ge);
-    weir_gen_events(&gp, ge);
+    weir_gen_event *ge = disordered_stream(&gp, 300, 1);
     got *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
     weir_window_op *one = make_op(lateness, emit, a);
     weir_window_op *two = make_op(lateness, emit, b);
@@ -387,19 +396,7 @@ static void test_exact_distinct_large(void **state)
 /* The stream of the version-2 fixture: generated, so only the snapshot is stored. */
 static weir_gen_event *v2_stream(weir_gen_params *gp)
 {
-    weir_gen_defaults(gp);
-    gp->events = 20000;
-    gp->products = 20;
-    gp->users = 3000;
-    gp->rate = 100;
-    gp->disorder_ms = 8000;
-    gp->late_fraction = 0.05;
-    gp->late_max_ms = 90000;
-    gp->seed = 2;
-    weir_gen_event *ge = malloc(gp->events * sizeof *ge);
-    assert_non_null(ge);
-    weir_gen_events(gp, ge);
-    return ge;
+    return disordered_stream(gp, 3000, 2);
 }
 
 /* test/data/window-v2.snap was written by the build before snapshot version 3 (commit
