@@ -16,6 +16,13 @@ cleanup() {
         echo "--- broker log" >&2
         tail -n 20 "$work/broker.log" >&2
     fi
+    if ((rc != 0)); then # each job's group membership and summary, for the diagnosis
+        for l in "$work"/*.log; do
+            [[ -f $l && $l != */broker.log ]] || continue
+            echo "--- $(basename "$l")" >&2
+            grep -E '^weir: (assigned|revoked|lost|kafka mode)|"mode"' "$l" | tail -n 12 >&2 || true
+        done
+    fi
     rm -rf "$work"
     exit "$rc"
 }

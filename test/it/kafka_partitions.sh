@@ -33,8 +33,9 @@ produce_part() { # partition file
 }
 produce_part 3 "$work/p3.jsonl"
 for p in 0 1 2; do produce_part "$p" "$work/p$p.first"; done
+# (8 s of idleness before it stops: phase 2 must come first, also when Python starts slowly.)
 run_job "$work/keyed.log" --input-topic raw --output-topic keyed --group-id keyed \
-    --idle-timeout 500ms --stop-when-idle 3s &
+    --idle-timeout 500ms --stop-when-idle 8s &
 job=$!
 sleep 1
 for p in 2 0 1; do produce_part "$p" "$work/p$p.second"; done
