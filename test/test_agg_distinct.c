@@ -284,6 +284,30 @@ static void test_round_trip_each_tier(void **unused)
         }
 }
 
+/* Ids packed into few roaring containers: batches join array containers that fill up,
+ * pass roaring's 4,096-value limit and become bitsets, with many ids already present. */
+static void test_dense_containers(void **unused)
+{
+    (void)unused;
+    static const uint32_t spans[] = {1u << 13, 1u << 16, 3u << 16};
+    for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++) {
+        agg a;
+        agg_init(&a);
+        ref r = {0};
+        uint64_t s = 90 + i;
+        for (uint32_t k = 0; k < 60000; k++) {
+            uint32_t id = (uint32_t)(rng(&s) % spans[i]) + (i == 2 ? 70000 : 0);
+            agg_add(&a, id);
+            ref_add(&r, id);
+            if (k % 7919 == 0)
+                assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+        }
+        check_round_trip(&a, &r);
+        OPS->free(a.st, NULL);
+        free(r.v);
+    }
+}
+
 /* A bitmap built by roaring itself from the ids, as earlier versions wrote it. */
 static void test_reads_old_bitmaps(void **unused)
 {
@@ -478,8 +502,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_across_tiers),  cmocka_unit_test(test_heap_per_id),
         cmocka_unit_test(test_result_while_growing), cmocka_unit_test(test_merge_all_tiers),
-        cmocka_unit_test(test_round_trip_each_tier), cmocka_unit_test(test_reads_old_bitmaps),
-        cmocka_unit_test(test_corrupt_inputs),       cmocka_unit_test(test_renumber_each_tier),
+        cmocka_unit_test(test_round_trip_each_tier), cmocka_unit_test(test_dense_containers),
+        cmocka_unit_test(test_reads_old_bitmaps),    cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_renumber_each_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,6 @@
 #define ARRAY_MAX 512
 #define PEND_MIN  16
 #define PEND_MAX  4096
-#define BATCH_OR  32
 
 enum { TIER_INLINE = 0, TIER_ARRAY = 1, TIER_BITMAP = 2 };
 
@@ -207,22 +206,92 @@ static int array_merge(distinct_state *s)
     return 0;
 }
 
-/* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set. */
+/* Merges sorted distinct 16-bit values b[0..nb) (the low halves of ids) into an array
+ * container with room for them all, from the end, so each value moves once; returns the
+ * new cardinality. */
+static int32_t array_merge_in(array_container_t *ac, const uint32_t *b, int32_t nb)
+{
+    uint16_t *a = ac->array;
+    int32_t ia = ac->cardinality - 1, ib = nb - 1, out = ac->cardinality + nb;
+    while (ib >= 0) {
+        uint16_t x = (uint16_t)b[ib];
+        if (ia >= 0 && a[ia] >= x) {
+            if (a[ia] == x)
+                ib--; /* already there */
+            else
+                a[--out] = a[ia--];
+            continue;
+        }
+        a[--out] = x;
+        ib--;
+    }
+    /* a[0..ia] stayed in place; a value found already there left a gap before `out`. */
+    int32_t tail = ac->cardinality + nb - out;
+    if (out != ia + 1)
+        memmove(a + ia + 1, a + out, (size_t)tail * sizeof *a);
+    return ia + 1 + tail;
+}
+
+/*
+ * Adds sorted distinct ids v[0..n) to bm container by container: a group joins an array
+ * container in one merge from its end, sets bits of a bitset container, or becomes a new
+ * array container. roaring_bitmap_add_many would search and move per value, and a batch
+ * built as a bitmap of its own and or-ed in allocates a container per group; this does
+ * neither. Groups that would pass roaring's array limit, and run containers (never made
+ * here), go through roaring_bitmap_add_many. Returns 0, or -1 when out of memory with
+ * some groups added (adding the rest again later is harmless).
+ */
+static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n)
+{
+    roaring_array_t *ra = &bm->high_low_container;
+    uint32_t i = 0;
+    while (i < n) {
+        uint16_t hb = (uint16_t)(v[i] >> 16);
+        uint32_t j = i + 1;
+        while (j < n && (uint16_t)(v[j] >> 16) == hb)
+            j++;
+        int32_t g = (int32_t)(j - i);
+        int32_t at = ra_get_index(ra, hb);
+        uint8_t type = at >= 0 ? ra->typecodes[at] : 0;
+        if (at < 0 && g <= DEFAULT_MAX_SIZE) {
+            array_container_t *ac = array_container_create_given_capacity(g);
+            if (!ac)
+                return -1;
+            for (int32_t k = 0; k < g; k++)
+                ac->array[k] = (uint16_t)v[i + k];
+            ac->cardinality = g;
+            ra_insert_new_key_value_at(ra, -at - 1, hb, ac, ARRAY_CONTAINER_TYPE_CODE);
+        } else if (type == ARRAY_CONTAINER_TYPE_CODE &&
+                   ((array_container_t *)ra->containers[at])->cardinality + g <= DEFAULT_MAX_SIZE) {
+            array_container_t *ac = ra->containers[at];
+            if (ac->capacity < ac->cardinality + g) {
+                array_container_grow(ac, ac->cardinality + g, true);
+                if (!ac->array)
+                    return -1;
+            }
+            ac->cardinality = array_merge_in(ac, v + i, g);
+        } else if (type == BITSET_CONTAINER_TYPE_CODE) {
+            bitset_container_t *bc = ra->containers[at];
+            for (uint32_t k = i; k < j; k++)
+                bitset_container_set(bc, (uint16_t)v[k]);
+        } else {
+            roaring_bitmap_add_many(bm, (size_t)g, v + i);
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set.
+ * Returns 0, or -1 when out of memory (the ids stay pending, sorted and distinct). */
 static int bitmap_flush(distinct_state *s)
 {
     if (!s->u.h.np)
         return 0;
     uint32_t np = sort_unique(s->u.h.buf, s->u.h.np);
-    /* roaring inserts into an array container by search and move, a cost that grows with
-     * the container; a batch in a bitmap of its own is built by appends and then joins
-     * each container in one merge. */
-    roaring_bitmap_t *batch = np >= BATCH_OR ? roaring_bitmap_of_ptr(np, s->u.h.buf) : NULL;
-    if (batch) {
-        roaring_bitmap_or_inplace(s->u.h.bm, batch);
-        roaring_bitmap_free(batch);
-    } else {
-        roaring_bitmap_add_many(s->u.h.bm, np, s->u.h.buf);
-    }
+    s->u.h.np = np;
+    if (bitmap_add_sorted(s->u.h.bm, s->u.h.buf, np) != 0)
+        return -1;
     s->u.h.np = 0;
     uint32_t room = pend_room(roaring_bitmap_get_cardinality(s->u.h.bm));
     if (room > s->cap) {
@@ -285,8 +354,8 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
             return WEIR_OK;
         }
     }
-    if (s->u.h.np == s->cap)
-        bitmap_flush(s);
+    if (s->u.h.np == s->cap && bitmap_flush(s) != 0)
+        return WEIR_ERR_NOMEM;
     s->u.h.buf[s->u.h.np++] = id;
     return WEIR_OK;
 }
