@@ -20,13 +20,6 @@ typedef struct weir_agg_input {
 } weir_agg_input;
 
 #define WEIR_AGG_NEEDS_DENSE_ID 1u
-/*
- * The aggregate's result does not depend on the order of its adds, and add() reads
- * nothing of the event but user_fp (and the dense id). The operator may then defer
- * adds and apply them grouped by key, which keeps each key's state in cache while
- * its adds run. Without this flag every add happens as the record arrives.
- */
-#define WEIR_AGG_DEFERRABLE 2u
 
 /*
  * An aggregate is a table of functions over a fixed-size state that the window
@@ -39,7 +32,7 @@ typedef struct weir_agg_input {
 typedef struct weir_agg_ops {
     const char *name;  /* short unique name, stored in snapshots ("count", "distinct_exact") */
     size_t state_size; /* bytes of inline state, at most 256 */
-    unsigned flags;    /* WEIR_AGG_NEEDS_DENSE_ID, WEIR_AGG_DEFERRABLE */
+    unsigned flags;    /* WEIR_AGG_NEEDS_DENSE_ID or 0 */
     /* Sets up an empty state in zeroed memory. Must not fail. */
     void (*init)(void *state, const void *params);
     /* Adds one record. Returns WEIR_OK or WEIR_ERR_NOMEM. */

@@ -70,7 +70,6 @@ static size_t count_heap(const void *state, const void *params)
 const weir_agg_ops weir_agg_count = {
     .name = "count",
     .state_size = sizeof(uint64_t),
-    .flags = WEIR_AGG_DEFERRABLE,
     .init = count_init,
     .add = count_add,
     .merge = count_merge,

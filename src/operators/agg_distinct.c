@@ -615,7 +615,7 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
 const weir_agg_ops weir_agg_distinct_exact = {
     .name = "distinct_exact",
     .state_size = sizeof(distinct_state),
-    .flags = WEIR_AGG_NEEDS_DENSE_ID | WEIR_AGG_DEFERRABLE,
+    .flags = WEIR_AGG_NEEDS_DENSE_ID,
     .init = d_init,
     .add = d_add,
     .merge = d_merge,

@@ -91,7 +91,6 @@ static size_t hll_heap(const void *state, const void *params)
 const weir_agg_ops weir_agg_distinct_hll = {
     .name = "distinct_hll",
     .state_size = WEIR_HLL_EMBED_SIZE,
-    .flags = WEIR_AGG_DEFERRABLE,
     .init = hll_init,
     .add = hll_add,
     .merge = hll_merge,

@@ -20,10 +20,7 @@
  */
 
 #define PREFETCH_DISTANCE 32
-/* Deferred adds per window before they are applied; 16 bytes each. */
-#define LOG_CAP      (1u << 17)
-#define LOG_MIN      1024u
-#define INITIAL_KEYS 16
+#define INITIAL_KEYS      16
 
 static int64_t add_sat(int64_t a, int64_t b)
 {
@@ -93,10 +90,6 @@ weir_window_op *weir_window_op_new(const weir_window_params *p, weir_emit_fn emi
             op->need_dict = 1;
     }
     op->stride = off;
-    op->defer = p->n_aggs > 0;
-    for (size_t i = 0; i < p->n_aggs; i++)
-        if (!(p->aggs[i].ops->flags & WEIR_AGG_DEFERRABLE))
-            op->defer = 0;
     op->wm = weir_watermark_new(p->partitions, &p->wm);
     if (!op->wm) {
         free(op);
@@ -114,7 +107,6 @@ void weir__win_free(const weir_window_op *op, weir__win *w)
         for (size_t a = 0; a < op->p.n_aggs; a++)
             op->p.aggs[a].ops->free((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     }
-    free(w->log);
     free(w->entries);
     free(w->index);
     weir__dict_free(&w->dict);
@@ -129,7 +121,6 @@ void weir_window_op_destroy(weir_window_op *op)
     for (size_t i = 0; i < op->nwin; i++)
         weir__win_free(op, op->wins[i]);
     free(op->wins);
-    free(op->log_count);
     weir_watermark_destroy(op->wm);
     free(op);
 }
@@ -289,68 +280,8 @@ static weir__win *get_window(weir_window_op *op, int64_t start, int64_t wm_befor
     return w;
 }
 
-/*
- * Deferred adds are grouped by entry and applied key after key: a key's state and its
- * bitmap's containers are then fetched once per group instead of once per record. The
- * grouping is a counting sort done in place (each record is swapped into its key's
- * range, following cycles), so the log needs no second buffer of its size, which was
- * 2 MiB at the largest log, an eighth of exact state at a million pairs. It does not
- * keep arrival order within a key: deferrable aggregates do not depend on it.
- */
-weir_err weir__win_flush(weir_window_op *op, weir__win *w)
-{
-    if (!w->nlog)
-        return WEIR_OK;
-    if (op->log_count_cap < 2 * (w->nkeys + 1)) {
-        uint32_t cap = w->nkeys + 1 > 1024 ? w->nkeys + 1 : 1024;
-        uint32_t *c = realloc(op->log_count, (size_t)cap * 2 * sizeof(uint32_t));
-        if (!c)
-            return WEIR_ERR_NOMEM;
-        op->log_count = c;
-        op->log_count_cap = cap * 2;
-    }
-    /* start[k]: where key k's records begin (start[nkeys] = nlog); next[k]: the first
-     * place in key k's range not yet holding one of its records. */
-    uint32_t *start = op->log_count, *next = op->log_count + w->nkeys + 1;
-    weir__logrec *log = w->log;
-    memset(start, 0, ((size_t)w->nkeys + 1) * sizeof(uint32_t));
-    for (uint32_t i = 0; i < w->nlog; i++)
-        start[log[i].entry + 1]++;
-    for (uint32_t k = 1; k <= w->nkeys; k++)
-        start[k] += start[k - 1];
-    memcpy(next, start, (size_t)w->nkeys * sizeof(uint32_t));
-    for (uint32_t k = 0; k < w->nkeys; k++)
-        while (next[k] < start[k + 1]) {
-            weir__logrec r = log[next[k]];
-            while (r.entry != k) { /* put r in its place, carry on with what was there */
-                weir__logrec t = log[next[r.entry]];
-                log[next[r.entry]++] = r;
-                r = t;
-            }
-            log[next[k]++] = r;
-        }
-    weir_event ev;
-    memset(&ev, 0, sizeof ev);
-    weir_agg_input in = {&ev, 0};
-    weir_err rc = WEIR_OK;
-    for (uint32_t i = 0; i < w->nlog; i++) {
-        const weir__logrec *r = &log[i];
-        weir__kentry *e = weir__entry(op, w, r->entry);
-        ev.user_fp[0] = r->fp;
-        in.dense_id = r->id;
-        for (size_t a = 0; a < op->p.n_aggs; a++)
-            if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
-                WEIR_OK)
-                rc = WEIR_ERR_NOMEM;
-    }
-    w->nlog = 0;
-    return rc;
-}
-
 static void emit_entry(weir_window_op *op, weir__win *w, weir__kentry *e, int late)
 {
-    if (weir__win_flush(op, w) != WEIR_OK)
-        op->emit_failed = 1;
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     weir_firing f = {
@@ -434,29 +365,10 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
         if (in.dense_id == UINT32_MAX)
             return WEIR_ERR_NOMEM;
     }
-    if (op->defer) {
-        if (w->nlog == w->logcap) {
-            /* The log grows with the window up to LOG_CAP, so small windows stay small. */
-            if (w->logcap == LOG_CAP) {
-                if (weir__win_flush(op, w) != WEIR_OK)
-                    return WEIR_ERR_NOMEM;
-            } else {
-                uint32_t cap = w->logcap ? w->logcap * 2 : LOG_MIN;
-                weir__logrec *l = realloc(w->log, cap * sizeof(weir__logrec));
-                if (!l)
-                    return WEIR_ERR_NOMEM;
-                w->log = l;
-                w->logcap = cap;
-            }
-        }
-        uint32_t idx = (uint32_t)(((uint8_t *)e - w->entries) / op->stride);
-        w->log[w->nlog++] = (weir__logrec){idx, in.dense_id, ev->user_fp[0]};
-    } else {
-        for (size_t a = 0; a < op->p.n_aggs; a++)
-            if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
-                WEIR_OK)
-                return WEIR_ERR_NOMEM;
-    }
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->p.aggs[a].ops->add((uint8_t *)e + op->offs[a], &in, op->p.aggs[a].params) !=
+            WEIR_OK)
+            return WEIR_ERR_NOMEM;
     op->st.accepted++;
     if (last <= wm_before) {
         op->st.late_accepted++;
@@ -551,13 +463,12 @@ int64_t weir_window_op_watermark(const weir_window_op *op)
 void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
 {
     *out = op->st;
-    uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins) +
-                     (uint64_t)op->log_count_cap * sizeof(uint32_t);
+    uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
     for (size_t i = 0; i < op->nwin; i++) {
         const weir__win *w = op->wins[i];
-        bytes += sizeof *w + (uint64_t)w->logcap * sizeof(weir__logrec) +
-                 (uint64_t)w->cap_keys * op->stride + (uint64_t)(w->imask + 1) * sizeof(uint64_t) +
-                 weir__dict_bytes(&w->dict) + w->arena.bytes;
+        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride +
+                 (uint64_t)(w->imask + 1) * sizeof(uint64_t) + weir__dict_bytes(&w->dict) +
+                 w->arena.bytes;
         for (uint32_t k = 0; k < w->nkeys; k++) {
             const weir__kentry *e = weir__entry(op, w, k);
             for (size_t a = 0; a < op->p.n_aggs; a++)

@@ -34,17 +34,8 @@ static inline const char *weir__kentry_key(const weir__kentry *e)
     return e->klen <= WEIR__INLINE_KEY ? e->key.bytes : e->key.ptr;
 }
 
-/* A deferred add: applied grouped by entry when the log fills or before any emission. */
-typedef struct weir__logrec {
-    uint32_t entry;
-    uint32_t id;
-    uint64_t fp;
-} weir__logrec;
-
 typedef struct weir__win {
     int64_t start;
-    weir__logrec *log; /* deferred adds, NULL until the first */
-    uint32_t nlog, logcap;
     uint32_t nkeys, cap_keys;
     uint8_t *entries; /* nkeys entries of the operator's stride */
     uint64_t *index;  /* (hash high 32 bits << 32) | (entry + 1); 0 empty */
@@ -59,9 +50,6 @@ struct weir_window_op {
     size_t offs[WEIR_MAX_AGGS]; /* state offset of each aggregate in an entry */
     int need_dict;
     uint32_t dict_hint;  /* values in the last window freed: sizes the next one */
-    int defer;           /* every aggregate is WEIR_AGG_DEFERRABLE */
-    uint32_t *log_count; /* scratch for grouping a log: two counters per entry */
-    uint32_t log_count_cap;
     weir_watermark *wm;
     weir_emit_fn emit;
     void *emit_opaque;
@@ -80,8 +68,6 @@ static inline weir__kentry *weir__entry(const weir_window_op *op, const weir__wi
     return (weir__kentry *)(w->entries + (size_t)i * op->stride);
 }
 
-/* Applies a window's deferred adds, grouped by entry. Returns WEIR_OK or WEIR_ERR_NOMEM. */
-weir_err weir__win_flush(weir_window_op *op, weir__win *w);
 
 /* Creates an empty window starting at `start`; NULL when out of memory. */
 weir__win *weir__win_new(const weir_window_op *op, int64_t start);

@@ -77,11 +77,6 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
             goto done;
         }
 
-    /* Deferred adds belong to the state: apply them first. This changes the
-     * representation, not the meaning, of the operator. */
-    for (size_t wi = 0; wi < op->nwin; wi++)
-        if (weir__win_flush((weir_window_op *)op, op->wins[wi]) != WEIR_OK)
-            goto done;
     msgpack_pack_array(&pk, 4);
     msgpack_pack_array(&pk, 5);
     msgpack_pack_int64(&pk, op->p.size_ms);
