@@ -19,15 +19,21 @@
  *   instead of searching; a key's containers are touched once per batch, not per id.
  * A roaring container costs some 70 bytes before its first value and a window's ids
  * spread over up to 16 of them, so sets stay arrays (4 bytes an id) up to ARRAY_MAX.
+ * Every merge moves what the set already holds, so the pending room is a share of the
+ * set: a quarter for arrays, half for bitmaps (whose ids take 2 bytes, and whose
+ * merges reach every container), up to PEND_MAX; operator-exact runs 8% fewer
+ * instructions than with an eighth for both, for 0.3 bytes more per (key, user) pair.
  *
  * Serialized form (unchanged since version 1): u8 tag (0 inline, 1 bitmap), then for
  * inline u8 n and n little-endian u32 ids (sets of at most SMALL ids), for a bitmap u32
  * length and roaring's portable format (larger sets, whatever their tier in memory).
  */
-#define SMALL     12
-#define ARRAY_MAX 512
-#define PEND_MIN  16
-#define PEND_MAX  4096
+#define SMALL             12
+#define ARRAY_MAX         512
+#define PEND_MIN          16
+#define PEND_MAX          8192
+#define ARRAY_PEND_SHIFT  2
+#define BITMAP_PEND_SHIFT 1
 
 enum { TIER_INLINE = 0, TIER_ARRAY = 1, TIER_BITMAP = 2 };
 
@@ -126,9 +132,10 @@ static uint32_t sort_unique(uint32_t *v, uint32_t n)
     return k;
 }
 
-static uint32_t pend_room(uint64_t size)
+/* Room for pending ids beside a set of `size`: size >> shift, within PEND_MIN..PEND_MAX. */
+static uint32_t pend_room(uint64_t size, unsigned shift)
 {
-    uint64_t r = size / 8;
+    uint64_t r = size >> shift;
     return r < PEND_MIN ? PEND_MIN : r > PEND_MAX ? PEND_MAX : (uint32_t)r;
 }
 
@@ -184,7 +191,7 @@ static int array_merge(distinct_state *s)
         if (!m)
             return -1;
         uint32_t k = merge_union(a, na, b, np, m);
-        if (adopt_bitmap(s, roaring_bitmap_create(), pend_room(k)) != WEIR_OK) {
+        if (adopt_bitmap(s, roaring_bitmap_create(), pend_room(k, BITMAP_PEND_SHIFT)) != WEIR_OK) {
             free(m);
             return -1;
         }
@@ -193,7 +200,7 @@ static int array_merge(distinct_state *s)
         free(old);
         return 0;
     }
-    uint32_t cap = most + pend_room(most);
+    uint32_t cap = most + pend_room(most, ARRAY_PEND_SHIFT);
     uint32_t *m = malloc((size_t)cap * sizeof *m);
     if (!m)
         return -1;
@@ -293,7 +300,7 @@ static int bitmap_flush(distinct_state *s)
     if (bitmap_add_sorted(s->u.h.bm, s->u.h.buf, np) != 0)
         return -1;
     s->u.h.np = 0;
-    uint32_t room = pend_room(roaring_bitmap_get_cardinality(s->u.h.bm));
+    uint32_t room = pend_room(roaring_bitmap_get_cardinality(s->u.h.bm), BITMAP_PEND_SHIFT);
     if (room > s->cap) {
         uint32_t *p = malloc((size_t)room * sizeof *p);
         if (p) {
@@ -334,7 +341,7 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
             s->u.ids[s->n++] = id;
             return WEIR_OK;
         }
-        uint32_t cap = SMALL + pend_room(SMALL);
+        uint32_t cap = SMALL + pend_room(SMALL, ARRAY_PEND_SHIFT);
         uint32_t *buf = malloc((size_t)cap * sizeof *buf);
         if (!buf)
             return WEIR_ERR_NOMEM;
@@ -514,7 +521,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
         roaring_bitmap_free(bm);
         return WEIR_ERR_CORRUPT;
     }
-    return adopt_bitmap(s, bm, pend_room(roaring_bitmap_get_cardinality(bm)));
+    return adopt_bitmap(s, bm, pend_room(roaring_bitmap_get_cardinality(bm), BITMAP_PEND_SHIFT));
 }
 
 static void d_free(void *state, const void *params)
