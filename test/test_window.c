@@ -82,6 +82,45 @@ static void feed_example(weir_window_op *op)
     }
 }
 
+/* Keys of every length up to past the inline size, each beside the keys that differ from
+ * it in one byte, all with one hash: only the comparison of the bytes tells them apart,
+ * and a record finds its key's entry again. */
+static void test_keys_with_one_hash(void **state)
+{
+    (void)state;
+    enum { MAXLEN = 24, NKEYS = (MAXLEN + 1) * (MAXLEN + 2) / 2 };
+    static char keys[NKEYS][MAXLEN + 1];
+    static weir_event evs[2 * NKEYS];
+    const char *base = "abcdefghijklmnopqrstuvwx";
+    size_t nk = 0;
+    for (size_t len = 0; len <= MAXLEN; len++)
+        for (size_t pos = 0; pos <= len; pos++) { /* pos == len: the base itself */
+            memcpy(keys[nk], base, len);
+            keys[nk][len] = '\0';
+            if (pos < len)
+                keys[nk][pos] = 'Z';
+            nk++;
+        }
+    assert_int_equal(nk, NKEYS);
+    for (size_t k = 0; k < nk; k++) {
+        evs[k] = ev(T0 + 1000, keys[k], "u1");
+        evs[nk + k] = ev(T0 + 2000, keys[k], "u2");
+        evs[k].key_hash = evs[nk + k].key_hash = 42;
+    }
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_FINAL, g);
+    assert_int_equal(weir_window_op_process(op, evs, 2 * nk, 0), WEIR_OK);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, nk);
+    for (size_t k = 0; k < nk; k++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s 0 60 u=2 n=2", keys[k]);
+        assert_string_equal(g->lines[k], want);
+    }
+    weir_window_op_destroy(op);
+    free(g);
+}
+
 static void test_worked_example_updates_l0(void **state)
 {
     (void)state;
@@ -464,6 +503,7 @@ static void test_restores_version_2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_with_one_hash),
         cmocka_unit_test(test_worked_example_updates_l0),
         cmocka_unit_test(test_worked_example_final_l0),
         cmocka_unit_test(test_worked_example_updates_l30),

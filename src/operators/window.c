@@ -178,6 +178,32 @@ static int index_grow(const weir_window_op *op, weir__win *w)
     return 0;
 }
 
+/* a[0..n) == b[0..n) for n <= 16 (an inline key): two overlapping word loads a side,
+ * none past either end, instead of a call to memcmp on every record. */
+static inline int short_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
                             size_t klen)
 {
@@ -189,7 +215,9 @@ weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, con
             break;
         if ((s & 0xFFFFFFFF00000000ull) == tag) {
             weir__kentry *e = weir__entry(op, w, (uint32_t)s - 1);
-            if (e->hash == hash && e->klen == klen && memcmp(weir__kentry_key(e), key, klen) == 0)
+            if (e->hash == hash && e->klen == klen &&
+                (klen <= WEIR__INLINE_KEY ? short_equal(e->key.bytes, key, klen)
+                                          : memcmp(e->key.ptr, key, klen) == 0))
                 return e;
         }
         i = (i + 1) & w->imask;
