@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "state/prefetch.h"
 
@@ -64,21 +65,25 @@ static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t
      * and memory per value stays low. */
     if ((uint64_t)(d->count + 1) * 8 > (uint64_t)d->cap * 7 && weir__dict_grow(d) != 0)
         return UINT32_MAX;
-    uint32_t a = (uint32_t)fp_lo, b = (uint32_t)(fp_lo >> 32);
-    uint32_t tag = (uint32_t)fp_hi >> d->idbits;
-    uint32_t i = weir__dict_home(d, fp_lo);
+    const uint32_t idbits = d->idbits, tag = (uint32_t)fp_hi >> idbits;
+    const uint32_t words[2] = {(uint32_t)fp_lo, (uint32_t)(fp_lo >> 32)};
+    uint64_t want; /* lo[] as one 64-bit load: fp_lo again on a little-endian machine */
+    memcpy(&want, words, sizeof want);
+    weir__dict_slot *s = &d->slots[weir__dict_home(d, fp_lo)], *end = d->slots + d->cap;
     for (;;) {
-        weir__dict_slot *s = &d->slots[i];
-        if (s->tag == 0) {
-            s->lo[0] = a;
-            s->lo[1] = b;
-            s->tag = tag << d->idbits | ++d->count;
+        uint32_t t = s->tag;
+        if (t == 0) {
+            s->lo[0] = words[0];
+            s->lo[1] = words[1];
+            s->tag = tag << idbits | ++d->count;
             return d->count - 1;
         }
-        if (s->lo[0] == a && s->lo[1] == b && s->tag >> d->idbits == tag)
-            return (s->tag & ((1u << d->idbits) - 1)) - 1;
-        if (++i == d->cap)
-            i = 0;
+        uint64_t lo;
+        memcpy(&lo, s->lo, sizeof lo);
+        if (lo == want && t >> idbits == tag)
+            return (t & ((1u << idbits) - 1)) - 1;
+        if (++s == end)
+            s = d->slots;
     }
 }
 
