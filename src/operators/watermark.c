@@ -4,20 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct part {
-    int64_t max_ts;    /* largest event time that moved the watermark, WEIR_TS_MIN if none */
-    int64_t wm;        /* this partition's watermark */
-    int64_t last_wall; /* wall time of its last record */
-    int idle;
-} part;
-
-struct weir_watermark {
-    weir_wm_params p;
-    part *parts;
-    int n;
-    int64_t combined;
-    int finished;
-};
+#include "operators/watermark_int.h"
 
 void weir_wm_params_from_conf(const weir_conf *conf, weir_wm_params *p)
 {

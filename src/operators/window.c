@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/watermark_int.h"
 #include "operators/window_int.h"
 #include "runtime/errbuf.h"
 
@@ -334,7 +335,7 @@ static void emit_window(weir_window_op *op, weir__win *w)
 /* Fires the windows the watermark has passed and frees those past the lateness. */
 static void advance(weir_window_op *op)
 {
-    int64_t wm = weir_watermark_current(op->wm);
+    int64_t wm = weir__wm_current(op->wm);
     while (op->nfired < op->nwin) {
         weir__win *w = op->wins[op->nfired];
         if (w->start + op->p.size_ms - 1 > wm)
@@ -368,7 +369,7 @@ static void advance(weir_window_op *op)
 
 static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wall_ms)
 {
-    int64_t wm_before = weir_watermark_current(op->wm);
+    int64_t wm_before = weir__wm_current(op->wm);
     int64_t start = floor_start(ev->ts, op->p.size_ms);
     int64_t last = start + op->p.size_ms - 1;
     if (add_sat(last, op->p.allowed_lateness_ms) <= wm_before) {
@@ -377,7 +378,7 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
             op->late(op->late_opaque, ev);
         /* A late record is still a record of its partition: it keeps the partition active.
          * Its time is behind the watermark, so it cannot move it. */
-        if (weir_watermark_observe(op->wm, ev->partition, ev->ts, wall_ms))
+        if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
             op->st.future_skewed++;
         return WEIR_OK;
     }
@@ -405,9 +406,9 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
             emit_entry(op, w, e, 1);
         }
     }
-    if (weir_watermark_observe(op->wm, ev->partition, ev->ts, wall_ms))
+    if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
         op->st.future_skewed++;
-    if (weir_watermark_current(op->wm) != wm_before)
+    if (weir__wm_current(op->wm) != wm_before)
         advance(op);
     return WEIR_OK;
 }
@@ -469,9 +470,9 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
 
 weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)
 {
-    int64_t before = weir_watermark_current(op->wm);
+    int64_t before = weir__wm_current(op->wm);
     weir_watermark_tick(op->wm, wall_ms);
-    if (weir_watermark_current(op->wm) != before)
+    if (weir__wm_current(op->wm) != before)
         advance(op);
     return op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
 }
@@ -485,7 +486,7 @@ weir_err weir_window_op_finish(weir_window_op *op)
 
 int64_t weir_window_op_watermark(const weir_window_op *op)
 {
-    return weir_watermark_current(op->wm);
+    return weir__wm_current(op->wm);
 }
 
 void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
