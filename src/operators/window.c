@@ -199,10 +199,28 @@ static inline int short_equal(const char *a, const char *b, size_t n)
         memcpy(&b1, b + n - 4, 4);
         return ((a0 ^ b0) | (a1 ^ b1)) == 0;
     }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
+    /* 0 to 3 bytes: the first, middle and last cover them all */
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
+/* The key's entry in w, or NULL when w does not hold it: the lookup of every record,
+ * inline; weir__win_key adds what it does not find. */
+static inline weir__kentry *find_key(const weir_window_op *op, const weir__win *w, uint64_t hash,
+                                     const char *key, size_t klen)
+{
+    uint64_t tag = (hash >> 32) << 32;
+    for (uint32_t i = (uint32_t)hash & w->imask;; i = (i + 1) & w->imask) {
+        uint64_t s = w->index[i];
+        if (!s)
+            return NULL;
+        if ((s & 0xFFFFFFFF00000000ull) == tag) {
+            weir__kentry *e = weir__entry(op, w, (uint32_t)s - 1);
+            if (e->hash == hash && e->klen == klen &&
+                (klen <= WEIR__INLINE_KEY ? short_equal(e->key.bytes, key, klen)
+                                          : memcmp(e->key.ptr, key, klen) == 0))
+                return e;
+        }
+    }
 }
 
 weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
@@ -385,8 +403,8 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     weir__win *w = get_window(op, start, wm_before);
     if (!w)
         return WEIR_ERR_NOMEM;
-    weir__kentry *e = weir__win_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
-    if (!e)
+    weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
+    if (!e && !(e = weir__win_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
         return WEIR_ERR_NOMEM;
     weir_agg_input in = {ev, 0};
     if (op->need_dict) {
