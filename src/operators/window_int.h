@@ -49,7 +49,7 @@ struct weir_window_op {
     size_t stride;              /* bytes per entry */
     size_t offs[WEIR_MAX_AGGS]; /* state offset of each aggregate in an entry */
     int need_dict;
-    uint32_t dict_hint;  /* values in the last window freed: sizes the next one */
+    uint32_t dict_hint; /* values in the last window freed: sizes the next one */
     weir_watermark *wm;
     weir_emit_fn emit;
     void *emit_opaque;
@@ -67,7 +67,6 @@ static inline weir__kentry *weir__entry(const weir_window_op *op, const weir__wi
 {
     return (weir__kentry *)(w->entries + (size_t)i * op->stride);
 }
-
 
 /* Creates an empty window starting at `start`; NULL when out of memory. */
 weir__win *weir__win_new(const weir_window_op *op, int64_t start);
