@@ -65,56 +65,110 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorts v[0..n) ascending. */
-static void sort_ids(uint32_t *v, uint32_t n)
+#define INSERTION_MAX 24
+
+static void insertion_sort(uint32_t *v, uint32_t n)
 {
-    if (n <= 24) {
-        for (uint32_t i = 1; i < n; i++) {
-            uint32_t x = v[i], j = i;
-            while (j > 0 && v[j - 1] > x) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t x = v[i], j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
         }
+        v[j] = x;
+    }
+}
+
+/*
+ * One counting pass: deals v[0..n) into scratch in 2^nbits buckets by the nbits bits
+ * below bit `top` (the ids agree above it); bucket d goes to scratch[start[d] ..
+ * start[d + 1]). start has 2^nbits + 1 entries and next 2^nbits.
+ */
+static void deal(const uint32_t *v, uint32_t n, uint32_t *scratch, uint32_t top, uint32_t nbits,
+                 uint32_t *start, uint32_t *next)
+{
+    uint32_t shift = top - nbits, mask = (1u << nbits) - 1;
+    memset(start, 0, (mask + 2) * sizeof *start);
+    for (uint32_t i = 0; i < n; i++)
+        start[((v[i] >> shift) & mask) + 1]++;
+    for (uint32_t d = 1; d <= mask + 1; d++)
+        start[d] += start[d - 1];
+    memcpy(next, start, (mask + 1) * sizeof *next);
+    for (uint32_t i = 0; i < n; i++)
+        scratch[next[(v[i] >> shift) & mask]++] = v[i];
+}
+
+/* The bits in which v[0..n) differ lie in [0, *top); returns 0 when all ids are equal. */
+static int varying_bits(const uint32_t *v, uint32_t n, uint32_t *top)
+{
+    uint32_t or_all = 0, and_all = UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        or_all |= v[i];
+        and_all &= v[i];
+    }
+    uint32_t diff = or_all ^ and_all;
+    *top = diff ? 32 - (uint32_t)__builtin_clz(diff) : 0;
+    return diff != 0;
+}
+
+/* Bucket bits for n ids: about four ids a bucket, within [2, most] and at most `top`. */
+static uint32_t bucket_bits(uint32_t n, uint32_t top, uint32_t most)
+{
+    uint32_t b = 30 - (uint32_t)__builtin_clz(n);
+    b = b > most ? most : b < 2 ? 2 : b;
+    return b > top ? top : b;
+}
+
+/*
+ * Sorts v[0..n) ascending with scratch[0..n) (clobbered). Beyond a handful of ids, one
+ * counting pass on the highest bits in which the ids differ deals them into buckets in
+ * order, about four ids each when spread, and each bucket is sorted the same way, which
+ * for spread ids means by insertion. Crowded buckets recurse on lower bits: at most 16
+ * levels, each one pass over its ids.
+ */
+static void sort_with(uint32_t *v, uint32_t n, uint32_t *scratch)
+{
+    uint32_t top;
+    if (n <= INSERTION_MAX) {
+        insertion_sort(v, n);
         return;
     }
-    /* LSD radix sort, a byte a pass; a pass whose byte is the same in every id is
-     * skipped (dense ids rarely use the top bits). Buffers hold at most
-     * PEND_MAX + ARRAY_MAX ids; only a bitmap renumbered for a snapshot is larger. */
+    if (!varying_bits(v, n, &top))
+        return;
+    uint32_t nbits = bucket_bits(n, top, 8), start[257], next[256];
+    deal(v, n, scratch, top, nbits, start, next);
+    for (uint32_t d = 0; d < (1u << nbits); d++)
+        if (start[d + 1] - start[d] > 1)
+            sort_with(scratch + start[d], start[d + 1] - start[d], v + start[d]);
+    memcpy(v, scratch, (size_t)n * sizeof *v);
+}
+
+/* Sorts v[0..n) ascending: as sort_with, with up to 2^11 buckets at the first level (a
+ * full pending buffer of 8192 ids spread over 2^20 then needs no second). An LSD radix
+ * sort took three passes, each with a scan of 256 counters, for ids below 2^20. Buffers
+ * hold at most PEND_MAX + ARRAY_MAX ids; only a bitmap renumbered for a snapshot is
+ * larger. */
+static void sort_ids(uint32_t *v, uint32_t n)
+{
+    uint32_t top;
+    if (n <= INSERTION_MAX) {
+        insertion_sort(v, n);
+        return;
+    }
+    if (!varying_bits(v, n, &top))
+        return;
     uint32_t local[PEND_MAX + ARRAY_MAX];
     uint32_t *tmp = n <= PEND_MAX + ARRAY_MAX ? local : malloc((size_t)n * sizeof *tmp);
     if (!tmp) {
         qsort(v, n, sizeof *v, cmp_u32);
         return;
     }
-    uint32_t *src = v, *dst = tmp;
-    uint32_t or_all = 0, and_all = UINT32_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        or_all |= v[i];
-        and_all &= v[i];
-    }
-    for (int shift = 0; shift < 32; shift += 8) {
-        if ((((or_all ^ and_all) >> shift) & 0xFF) == 0)
-            continue;
-        uint32_t cnt[256];
-        memset(cnt, 0, sizeof cnt);
-        for (uint32_t i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xFF]++;
-        uint32_t sum = 0;
-        for (uint32_t d = 0; d < 256; d++) {
-            uint32_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xFF]++] = src[i];
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, (size_t)n * sizeof *v);
+    uint32_t nbits = bucket_bits(n, top, 11), start[2049], next[2048];
+    deal(v, n, tmp, top, nbits, start, next);
+    for (uint32_t d = 0; d < (1u << nbits); d++)
+        if (start[d + 1] - start[d] > 1)
+            sort_with(tmp + start[d], start[d + 1] - start[d], v + start[d]);
+    memcpy(v, tmp, (size_t)n * sizeof *v);
     if (tmp != local)
         free(tmp);
 }
