@@ -105,17 +105,20 @@ int weir__dict_grow(weir__dict *d)
     if (!nd.slots)
         return -1;
     uint32_t shift = idbits - d->idbits, idmask = (1u << d->idbits) - 1;
-    for (uint32_t i = 0; i < d->cap; i++) {
-        weir__dict_slot s = d->slots[i];
+    weir__dict_slot *to = nd.slots, *end = nd.slots + cap;
+    for (const weir__dict_slot *from = d->slots; from < d->slots + d->cap; from++) {
+        weir__dict_slot s = *from;
         if (!s.tag)
             continue;
-        /* The id keeps its value; the fingerprint gives up its lowest bits to it. */
-        s.tag = (s.tag >> d->idbits >> shift) << idbits | (s.tag & idmask);
-        uint32_t j = weir__dict_home(&nd, slot_lo(&s));
-        while (nd.slots[j].tag)
-            if (++j == nd.cap)
-                j = 0;
-        nd.slots[j] = s;
+        /* The id keeps its value; past a power of two the fingerprint gives up its
+         * lowest bits to it. */
+        if (shift)
+            s.tag = (s.tag >> d->idbits >> shift) << idbits | (s.tag & idmask);
+        weir__dict_slot *t = to + weir__dict_home(&nd, slot_lo(&s));
+        while (t->tag)
+            if (++t == end)
+                t = to;
+        *t = s;
     }
     free_slots(d->slots, d->cap);
     *d = nd;
