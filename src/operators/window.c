@@ -431,21 +431,19 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     return WEIR_OK;
 }
 
-/* The window a record will land in if it is the hot one, else NULL. */
-static inline const weir__win *hot_window(const weir_window_op *op, const weir_event *ev)
+/* The window the prefetch stages assume a record lands in: the hot one (the last one a
+ * record went to), NULL when there is none. Not checked against the record's time: a
+ * record of another window, a few near window boundaries, costs a wasted prefetch, which
+ * is cheaper than checking every record. */
+static inline const weir__win *hot_window(const weir_window_op *op)
 {
-    if (op->hot >= op->nwin)
-        return NULL;
-    const weir__win *w = op->wins[op->hot];
-    if (ev->ts < w->start || ev->ts - w->start >= op->p.size_ms)
-        return NULL;
-    return w;
+    return op->hot < op->nwin ? op->wins[op->hot] : NULL;
 }
 
 /* Stage one, far ahead: the key's index slot and the value's dictionary slot. */
 static inline void prefetch_slots(const weir_window_op *op, const weir_event *ev)
 {
-    const weir__win *w = hot_window(op, ev);
+    const weir__win *w = hot_window(op);
     if (!w)
         return;
     weir__prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
@@ -456,7 +454,7 @@ static inline void prefetch_slots(const weir_window_op *op, const weir_event *ev
 /* Stage two, nearer: the key's entry, found through its (by now cached) index slot. */
 static inline void prefetch_entry(const weir_window_op *op, const weir_event *ev)
 {
-    const weir__win *w = hot_window(op, ev);
+    const weir__win *w = hot_window(op);
     if (!w)
         return;
     uint64_t s = w->index[(uint32_t)ev->key_hash & w->imask];
