@@ -79,25 +79,6 @@ static void insertion_sort(uint32_t *v, uint32_t n)
     }
 }
 
-/*
- * One counting pass: deals v[0..n) into scratch in 2^nbits buckets by the nbits bits
- * below bit `top` (the ids agree above it); bucket d goes to scratch[start[d] ..
- * start[d + 1]). start has 2^nbits + 1 entries and next 2^nbits.
- */
-static void deal(const uint32_t *v, uint32_t n, uint32_t *scratch, uint32_t top, uint32_t nbits,
-                 uint32_t *start, uint32_t *next)
-{
-    uint32_t shift = top - nbits, mask = (1u << nbits) - 1;
-    memset(start, 0, (mask + 2) * sizeof *start);
-    for (uint32_t i = 0; i < n; i++)
-        start[((v[i] >> shift) & mask) + 1]++;
-    for (uint32_t d = 1; d <= mask + 1; d++)
-        start[d] += start[d - 1];
-    memcpy(next, start, (mask + 1) * sizeof *next);
-    for (uint32_t i = 0; i < n; i++)
-        scratch[next[(v[i] >> shift) & mask]++] = v[i];
-}
-
 /* The bits in which v[0..n) differ lie in [0, *top); returns 0 when all ids are equal. */
 static int varying_bits(const uint32_t *v, uint32_t n, uint32_t *top)
 {
@@ -111,12 +92,49 @@ static int varying_bits(const uint32_t *v, uint32_t n, uint32_t *top)
     return diff != 0;
 }
 
+/* Sorts v[0..n) when that is quick (a handful of ids: by insertion; all equal: nothing to
+ * do) and returns 1; else returns 0 with the varying bits in [0, *top). */
+static int sorted_quickly(uint32_t *v, uint32_t n, uint32_t *top)
+{
+    if (n <= INSERTION_MAX) {
+        insertion_sort(v, n);
+        return 1;
+    }
+    return !varying_bits(v, n, top);
+}
+
 /* Bucket bits for n ids: about four ids a bucket, within [2, most] and at most `top`. */
 static uint32_t bucket_bits(uint32_t n, uint32_t top, uint32_t most)
 {
     uint32_t b = 30 - (uint32_t)__builtin_clz(n);
     b = b > most ? most : b < 2 ? 2 : b;
     return b > top ? top : b;
+}
+
+static void sort_with(uint32_t *v, uint32_t n, uint32_t *scratch);
+
+/*
+ * One counting pass deals v[0..n) into scratch in 2^nbits buckets, in order, by the nbits
+ * bits below bit `top` (the ids agree above it); each bucket is sorted by sort_with with
+ * v's place as its scratch, and the whole copied back. start has 2^nbits + 1 entries and
+ * next 2^nbits.
+ */
+static void bucket_sort(uint32_t *v, uint32_t n, uint32_t *scratch, uint32_t top, uint32_t nbits,
+                        uint32_t *start, uint32_t *next)
+{
+    uint32_t shift = top - nbits, mask = (1u << nbits) - 1;
+    memset(start, 0, (mask + 2) * sizeof *start);
+    for (uint32_t i = 0; i < n; i++)
+        start[((v[i] >> shift) & mask) + 1]++;
+    for (uint32_t d = 1; d <= mask + 1; d++)
+        start[d] += start[d - 1];
+    memcpy(next, start, (mask + 1) * sizeof *next);
+    for (uint32_t i = 0; i < n; i++)
+        scratch[next[(v[i] >> shift) & mask]++] = v[i];
+    for (uint32_t d = 0; d <= mask; d++)
+        if (start[d + 1] - start[d] > 1)
+            sort_with(scratch + start[d], start[d + 1] - start[d], v + start[d]);
+    memcpy(v, scratch, (size_t)n * sizeof *v);
 }
 
 /*
@@ -128,19 +146,9 @@ static uint32_t bucket_bits(uint32_t n, uint32_t top, uint32_t most)
  */
 static void sort_with(uint32_t *v, uint32_t n, uint32_t *scratch)
 {
-    uint32_t top;
-    if (n <= INSERTION_MAX) {
-        insertion_sort(v, n);
-        return;
-    }
-    if (!varying_bits(v, n, &top))
-        return;
-    uint32_t nbits = bucket_bits(n, top, 8), start[257], next[256];
-    deal(v, n, scratch, top, nbits, start, next);
-    for (uint32_t d = 0; d < (1u << nbits); d++)
-        if (start[d + 1] - start[d] > 1)
-            sort_with(scratch + start[d], start[d + 1] - start[d], v + start[d]);
-    memcpy(v, scratch, (size_t)n * sizeof *v);
+    uint32_t top, start[257], next[256];
+    if (!sorted_quickly(v, n, &top))
+        bucket_sort(v, n, scratch, top, bucket_bits(n, top, 8), start, next);
 }
 
 /* Sorts v[0..n) ascending: as sort_with, with up to 2^11 buckets at the first level (a
@@ -151,24 +159,15 @@ static void sort_with(uint32_t *v, uint32_t n, uint32_t *scratch)
 static void sort_ids(uint32_t *v, uint32_t n)
 {
     uint32_t top;
-    if (n <= INSERTION_MAX) {
-        insertion_sort(v, n);
+    if (sorted_quickly(v, n, &top))
         return;
-    }
-    if (!varying_bits(v, n, &top))
-        return;
-    uint32_t local[PEND_MAX + ARRAY_MAX];
+    uint32_t local[PEND_MAX + ARRAY_MAX], start[2049], next[2048];
     uint32_t *tmp = n <= PEND_MAX + ARRAY_MAX ? local : malloc((size_t)n * sizeof *tmp);
     if (!tmp) {
         qsort(v, n, sizeof *v, cmp_u32);
         return;
     }
-    uint32_t nbits = bucket_bits(n, top, 11), start[2049], next[2048];
-    deal(v, n, tmp, top, nbits, start, next);
-    for (uint32_t d = 0; d < (1u << nbits); d++)
-        if (start[d + 1] - start[d] > 1)
-            sort_with(tmp + start[d], start[d + 1] - start[d], v + start[d]);
-    memcpy(v, tmp, (size_t)n * sizeof *v);
+    bucket_sort(v, n, tmp, top, bucket_bits(n, top, 11), start, next);
     if (tmp != local)
         free(tmp);
 }
