@@ -108,8 +108,7 @@ int weir_watermark_observe(weir_watermark *wm, int partition, int64_t ts, int64_
     int was_idle = pt->idle;
     pt->idle = 0;
     int skewed = 0, raised = 0;
-    if (wm->p.max_future_skew_ms > 0 && wall_ms != WEIR_TS_MIN &&
-        ts > wall_ms + wm->p.max_future_skew_ms) {
+    if (weir__wm_skewed(wm, ts, wall_ms)) {
         skewed = 1;
     } else if (ts > pt->max_ts) {
         pt->max_ts = ts;

@@ -25,6 +25,14 @@ static inline int64_t weir__wm_current(const weir_watermark *wm)
     return wm->combined;
 }
 
+/* A record at ts, arriving at wall_ms, is past the future-skew cap: it then does not
+ * move its partition's watermark. */
+static inline int weir__wm_skewed(const weir_watermark *wm, int64_t ts, int64_t wall_ms)
+{
+    return wm->p.max_future_skew_ms > 0 && wall_ms != WEIR_TS_MIN &&
+           ts > wall_ms + wm->p.max_future_skew_ms;
+}
+
 /*
  * weir_watermark_observe, with the most common record handled inline: one of a known,
  * active partition, no newer than that partition's newest and not past the future-skew
@@ -35,9 +43,7 @@ static inline int weir__wm_observe(weir_watermark *wm, int partition, int64_t ts
 {
     if (partition >= 0 && partition < wm->n) {
         part *pt = &wm->parts[partition];
-        if (!pt->idle && ts <= pt->max_ts &&
-            (wm->p.max_future_skew_ms <= 0 || wall_ms == WEIR_TS_MIN ||
-             ts <= wall_ms + wm->p.max_future_skew_ms)) {
+        if (!pt->idle && ts <= pt->max_ts && !weir__wm_skewed(wm, ts, wall_ms)) {
             pt->last_wall = wall_ms;
             return 0;
         }

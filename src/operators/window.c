@@ -224,13 +224,12 @@ find_key(const weir_window_op *op, const weir__win *w, uint64_t hash, const char
     }
 }
 
-weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
-                            size_t klen)
+/* Adds a key w does not hold (find_key said so) and returns its new entry; NULL when out
+ * of memory. */
+static weir__kentry *add_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
+                             size_t klen)
 {
-    weir__kentry *found = find_key(op, w, hash, key, klen);
-    if (found)
-        return found;
-    /* A new key: the index stays at most half full, so probes stay short. */
+    /* The index stays at most half full, so probes stay short. */
     if (klen > UINT32_MAX - 1)
         return NULL;
     if ((w->nkeys + 1) * 2 > w->imask + 1 && index_grow(op, w) != 0)
@@ -265,6 +264,13 @@ weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, con
     op->st.keys_created++;
     op->st.live_keys++;
     return e;
+}
+
+weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
+                            size_t klen)
+{
+    weir__kentry *e = find_key(op, w, hash, key, klen);
+    return e ? e : add_key(op, w, hash, key, klen);
 }
 
 /* The index of the first window with start >= `start`. */
@@ -372,12 +378,20 @@ static void advance(weir_window_op *op)
     }
 }
 
+/* The hot window: the last one a record went to, NULL when there is none. Most records
+ * land in it. The prefetch stages assume they all do without checking the record's time:
+ * a record of another window, a few near window boundaries, costs a wasted prefetch,
+ * which is cheaper than checking every record. */
+static inline weir__win *hot_window(const weir_window_op *op)
+{
+    return op->hot < op->nwin ? op->wins[op->hot] : NULL;
+}
+
 static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wall_ms)
 {
     int64_t wm_before = weir__wm_current(op->wm);
-    /* Most records fall in the hot window (the last one used): then no division and no
-     * search. */
-    weir__win *w = op->hot < op->nwin ? op->wins[op->hot] : NULL;
+    /* A record in the hot window needs no division and no search. */
+    weir__win *w = hot_window(op);
     int64_t start;
     if (w && ev->ts >= w->start &&
         (uint64_t)ev->ts - (uint64_t)w->start < (uint64_t)op->p.size_ms) {
@@ -400,7 +414,7 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     if (!w && !(w = get_window(op, start, wm_before)))
         return WEIR_ERR_NOMEM;
     weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
-    if (!e && !(e = weir__win_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
+    if (!e && !(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
         return WEIR_ERR_NOMEM;
     weir_agg_input in = {ev, 0};
     if (op->need_dict) {
@@ -425,15 +439,6 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     if (weir__wm_current(op->wm) != wm_before)
         advance(op);
     return WEIR_OK;
-}
-
-/* The window the prefetch stages assume a record lands in: the hot one (the last one a
- * record went to), NULL when there is none. Not checked against the record's time: a
- * record of another window, a few near window boundaries, costs a wasted prefetch, which
- * is cheaper than checking every record. */
-static inline const weir__win *hot_window(const weir_window_op *op)
-{
-    return op->hot < op->nwin ? op->wins[op->hot] : NULL;
 }
 
 /* Stage one, far ahead: the key's index slot and the value's dictionary slot. */
