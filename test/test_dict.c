@@ -57,6 +57,45 @@ static void test_ids_dense_through_growth(void **state)
     free(fp);
 }
 
+/* Growth places values without probing while they come in the order of their homes; the
+ * others (runs that wrapped past the end of the table, homes behind the run being
+ * filled, runs reaching past the new end) are probed for. Crowded homes make all of
+ * those common: every value must still be found with its first id, and the table must
+ * hold each exactly once. */
+static void test_growth_with_crowded_homes(void **state)
+{
+    (void)state;
+    const uint32_t n = 6000;
+    uint64_t *fp = random_fps(n, 5);
+    /* Top 32 bits of the low half (which place a value) in three narrow bands: at the
+     * start, in the middle and at the very end of the range, so runs wrap. */
+    const uint64_t bands[3] = {0, 0x80000000ull, 0xFFFF0000ull};
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t top = bands[i % 3] + (fp[2 * i] >> 48);
+        if (top > 0xFFFFFFFFull)
+            top = 0xFFFFFFFFull - (fp[2 * i] & 0xFF);
+        fp[2 * i] = top << 32 | (fp[2 * i] & 0xFFFFFFFFull);
+    }
+    weir__dict d;
+    assert_int_equal(weir__dict_init(&d, 0), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
+        /* after each growth, all values so far are still there */
+        if (d.count * 8 + 8 > d.cap * 7)
+            for (uint32_t j = 0; j <= i; j++)
+                assert_int_equal(weir__dict_intern(&d, fp[2 * j], fp[2 * j + 1]), j);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
+    assert_int_equal(d.count, n);
+    uint32_t filled = 0;
+    for (uint32_t i = 0; i < d.cap; i++)
+        filled += d.slots[i].tag != 0;
+    assert_int_equal(filled, n);
+    weir__dict_free(&d);
+    free(fp);
+}
+
 static void test_which_bits_count(void **state)
 {
     (void)state;
@@ -269,9 +308,13 @@ static void test_decode_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ids_dense_through_growth),   cmocka_unit_test(test_which_bits_count),
-        cmocka_unit_test(test_encode_round_trip),          cmocka_unit_test(test_encode_clustered),
-        cmocka_unit_test(test_decode_keeps_snapshot_bits), cmocka_unit_test(test_decode_refuses),
+        cmocka_unit_test(test_ids_dense_through_growth),
+        cmocka_unit_test(test_growth_with_crowded_homes),
+        cmocka_unit_test(test_which_bits_count),
+        cmocka_unit_test(test_encode_round_trip),
+        cmocka_unit_test(test_encode_clustered),
+        cmocka_unit_test(test_decode_keeps_snapshot_bits),
+        cmocka_unit_test(test_decode_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
