@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/agg_int.h"
 #include "state/bytes.h"
 #include "weir/aggregate.h"
 
@@ -28,31 +29,20 @@
  * inline u8 n and n little-endian u32 ids (sets of at most SMALL ids), for a bitmap u32
  * length and roaring's portable format (larger sets, whatever their tier in memory).
  */
-#define SMALL             12
+#define SMALL             WEIR__DISTINCT_SMALL
 #define ARRAY_MAX         512
 #define PEND_MIN          16
 #define PEND_MAX          8192
 #define ARRAY_PEND_SHIFT  2
 #define BITMAP_PEND_SHIFT 1
 
-enum { TIER_INLINE = 0, TIER_ARRAY = 1, TIER_BITMAP = 2 };
-
-/* 56 bytes, so that a key's entry in the window (with the count) stays 96 bytes. */
-typedef struct distinct_state {
-    uint32_t n;   /* inline ids, or sorted ids of the array tier */
-    uint32_t cap; /* buffer capacity in ids; 0 while inline */
-    union {
-        uint32_t ids[SMALL];
-        struct {
-            uint32_t np; /* pending ids */
-            uint32_t tier;
-            uint32_t *buf; /* array: n sorted, then np pending; bitmap: np pending */
-            roaring_bitmap_t *bm;
-        } h;
-    } u;
-} distinct_state;
-
-_Static_assert(sizeof(distinct_state) == 56, "distinct_state is meant to be 56 bytes");
+/* The state and its tiers are in agg_int.h, for the window operator's inline appends. */
+enum {
+    TIER_INLINE = WEIR__DISTINCT_INLINE,
+    TIER_ARRAY = WEIR__DISTINCT_ARRAY,
+    TIER_BITMAP = WEIR__DISTINCT_BITMAP
+};
+typedef weir__distinct_state distinct_state;
 
 static inline uint32_t tier_of(const distinct_state *s)
 {

@@ -44,10 +44,20 @@ typedef struct weir__win {
     weir__arena arena;
 } weir__win;
 
+/* How the operator adds a record to an aggregate: the built-in ones' common case inline,
+ * any other through its table. */
+enum { WEIR__AGG_OTHER = 0, WEIR__AGG_COUNT = 1, WEIR__AGG_DISTINCT = 2 };
+
 struct weir_window_op {
     weir_window_params p;
-    size_t stride;              /* bytes per entry */
-    size_t offs[WEIR_MAX_AGGS]; /* state offset of each aggregate in an entry */
+    size_t stride;               /* bytes per entry */
+    size_t offs[WEIR_MAX_AGGS];  /* state offset of each aggregate in an entry */
+    uint8_t kind[WEIR_MAX_AGGS]; /* WEIR__AGG_*: how the operator adds to it */
+    /* When the aggregates are at most one count and one exact distinct (the unique-users
+     * job's), their offsets (0: absent), so that an add needs no loop over them. */
+    int two_builtin;
+    size_t count_off, distinct_off;
+    const void *distinct_params;
     int need_dict;
     uint32_t dict_hint; /* values in the last window freed: sizes the next one */
     weir_watermark *wm;
