@@ -409,6 +409,16 @@ static inline weir__win *hot_window(const weir_window_op *op)
 static inline __attribute__((always_inline)) weir_err add_aggs(weir_window_op *op, weir__kentry *e,
                                                                const weir_agg_input *in)
 {
+    if (op->two_builtin) {
+        uint8_t *base = (uint8_t *)e;
+        if (op->distinct_off && !weir__distinct_append(base + op->distinct_off, in->dense_id) &&
+            weir_agg_distinct_exact.add(base + op->distinct_off, in, op->distinct_params) !=
+                WEIR_OK)
+            return WEIR_ERR_NOMEM;
+        if (op->count_off)
+            weir__count_add(base + op->count_off);
+        return WEIR_OK;
+    }
     for (size_t a = 0; a < op->p.n_aggs; a++) {
         uint8_t *state = (uint8_t *)e + op->offs[a];
         if (op->kind[a] == WEIR__AGG_COUNT) {
