@@ -510,10 +510,12 @@ static inline void prefetch_entry(const weir_window_op *op, const weir__win *w,
 static inline void prefetch(const weir_window_op *op, const weir__win *w, const weir_event *ev,
                             size_t i, size_t n)
 {
-    if (i + PREFETCH_DISTANCE < n)
+    if (i + PREFETCH_DISTANCE < n) {
         prefetch_slots(op, w, &ev[i + PREFETCH_DISTANCE]);
-    if (i + PREFETCH_DISTANCE / 2 < n)
         prefetch_entry(op, w, &ev[i + PREFETCH_DISTANCE / 2]);
+    } else if (i + PREFETCH_DISTANCE / 2 < n) {
+        prefetch_entry(op, w, &ev[i + PREFETCH_DISTANCE / 2]);
+    }
 }
 
 /* The lowest watermark at which advance() would fire or free a window. */
