@@ -313,6 +313,36 @@ static void test_dense_containers(void **unused)
     }
 }
 
+/* A set whose containers are bitsets and arrays at once, with bitsets below and above the
+ * ids a flush sets directly (2^22): ids pending for bitsets are set without sorting, the
+ * rest sorted and merged; the count must stay exact through every flush. */
+static void test_bitsets_beside_arrays(void **unused)
+{
+    (void)unused;
+    agg a;
+    agg_init(&a);
+    ref r = {0};
+    uint64_t s = 77;
+    for (uint32_t k = 0; k < 200000; k++) {
+        uint64_t x = rng(&s);
+        uint32_t id;
+        switch (x & 3) {
+        case 0:
+        case 1: id = (uint32_t)((x >> 8) % 8192); break;                    /* dense: a bitset */
+        case 2: id = (1u << 16) + (uint32_t)((x >> 8) % (7u << 16)); break; /* sparse: arrays */
+        default: id = (70u << 16) + (uint32_t)((x >> 8) % 12000); break;    /* a bitset past 2^22 */
+        }
+        agg_add(&a, id);
+        ref_add(&r, id);
+        if (k % 9973 == 0)
+            assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    }
+    assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    check_round_trip(&a, &r);
+    OPS->free(a.st, NULL);
+    free(r.v);
+}
+
 /* A bitmap built by roaring itself from the ids, as earlier versions wrote it. */
 static void test_reads_old_bitmaps(void **unused)
 {
@@ -505,11 +535,11 @@ static void test_renumber_each_tier(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_across_tiers),  cmocka_unit_test(test_heap_per_id),
-        cmocka_unit_test(test_result_while_growing), cmocka_unit_test(test_merge_all_tiers),
-        cmocka_unit_test(test_round_trip_each_tier), cmocka_unit_test(test_dense_containers),
-        cmocka_unit_test(test_reads_old_bitmaps),    cmocka_unit_test(test_corrupt_inputs),
-        cmocka_unit_test(test_renumber_each_tier),
+        cmocka_unit_test(test_counts_across_tiers),   cmocka_unit_test(test_heap_per_id),
+        cmocka_unit_test(test_result_while_growing),  cmocka_unit_test(test_merge_all_tiers),
+        cmocka_unit_test(test_round_trip_each_tier),  cmocka_unit_test(test_dense_containers),
+        cmocka_unit_test(test_bitsets_beside_arrays), cmocka_unit_test(test_reads_old_bitmaps),
+        cmocka_unit_test(test_corrupt_inputs),        cmocka_unit_test(test_renumber_each_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,10 +334,41 @@ static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n
 
 /* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set.
  * Returns 0, or -1 when out of memory (the ids stay pending, sorted and distinct). */
+/* Sets the pending ids that fall in bitset containers (up to id 2^22), which needs no
+ * order, and keeps the others, in their order; returns how many are kept. */
+#define DIRECT_CONTAINERS 64
+
+static uint32_t set_in_bitsets(roaring_bitmap_t *bm, uint32_t *v, uint32_t n)
+{
+    const roaring_array_t *ra = &bm->high_low_container;
+    bitset_container_t *direct[DIRECT_CONTAINERS] = {0};
+    int any = 0;
+    for (int32_t i = 0; i < ra->size; i++)
+        if (ra->typecodes[i] == BITSET_CONTAINER_TYPE_CODE && ra->keys[i] < DIRECT_CONTAINERS) {
+            direct[ra->keys[i]] = ra->containers[i];
+            any = 1;
+        }
+    if (!any)
+        return n;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = v[i], hb = id >> 16;
+        bitset_container_t *bc = hb < DIRECT_CONTAINERS ? direct[hb] : NULL;
+        if (bc)
+            bitset_container_set(bc, (uint16_t)id);
+        else
+            v[k++] = id;
+    }
+    return k;
+}
+
 static int bitmap_flush(distinct_state *s)
 {
     if (!s->u.h.np)
         return 0;
+    /* Bitsets take their ids in any order: only the rest is sorted (a set's largest
+     * containers become bitsets first, so this is most of a large set's ids). */
+    s->u.h.np = set_in_bitsets(s->u.h.bm, s->u.h.buf, s->u.h.np);
     uint32_t np = sort_unique(s->u.h.buf, s->u.h.np);
     s->u.h.np = np;
     if (bitmap_add_sorted(s->u.h.bm, s->u.h.buf, np) != 0)
