@@ -78,6 +78,7 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
     d->cap = cap;
     d->count = 0;
     d->idbits = bit_length(cap);
+    d->full = (uint32_t)((uint64_t)cap * 7 / 8);
     return 0;
 }
 
@@ -88,6 +89,7 @@ void weir__dict_free(weir__dict *d)
     d->cap = 0;
     d->count = 0;
     d->idbits = 0;
+    d->full = 0;
 }
 
 static inline uint64_t slot_lo(const weir__dict_slot *s)
@@ -152,7 +154,7 @@ int weir__dict_grow(weir__dict *d)
         return -1;
     uint32_t cap = next_cap(d->cap);
     uint32_t idbits = bit_length(cap) > d->idbits ? bit_length(cap) : d->idbits;
-    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits};
+    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits, (uint32_t)((uint64_t)cap * 7 / 8)};
     if (!nd.slots)
         return -1;
     grow_cursor g = {0, 0, idbits - d->idbits, (1u << d->idbits) - 1, d->idbits, idbits};

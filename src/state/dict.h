@@ -38,6 +38,7 @@ typedef struct weir__dict {
     uint32_t cap;    /* slots */
     uint32_t count;  /* values interned; the next id */
     uint32_t idbits; /* low bits of a slot's tag holding the id */
+    uint32_t full;   /* the count at which the table grows: cap * 7 / 8 */
 } weir__dict;
 
 /* Returns 0, or -1 when out of memory. The table holds `expected` values before it
@@ -68,7 +69,7 @@ static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t
 {
     /* Grow at a load of 7/8: linear probing stays short at that load with a good hash,
      * and memory per value stays low. */
-    if ((uint64_t)(d->count + 1) * 8 > (uint64_t)d->cap * 7 && weir__dict_grow(d) != 0)
+    if (d->count >= d->full && weir__dict_grow(d) != 0)
         return UINT32_MAX;
     const uint32_t idbits = d->idbits, tag = (uint32_t)fp_hi >> idbits;
     const uint32_t words[2] = {(uint32_t)fp_lo, (uint32_t)(fp_lo >> 32)};
