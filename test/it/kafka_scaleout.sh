@@ -14,15 +14,37 @@ start_broker --topic raw:4 --topic results:4 --topic raw2:4 --topic results2:4
 # 1. Both instances join before any data exists, so the partitions never move. Their idle
 #    clocks start with the processes and the group may take seconds to settle on a loaded
 #    machine: an instance that stopped as idle before the data came would leave its
-#    partitions to the other (seen in CI with 3 s), hence 12 s.
+#    partitions to the other (seen in CI with 3 s), hence 20 s. Seeing both assigned is not
+#    enough: once in CI, librdkafka's mock coordinator gave b partitions 0,2 while a, not yet
+#    told of the rebalance, kept 0-3 and read everything. Fast heartbeats tell a sooner, and
+#    the data waits until the two latest assignments split the four partitions.
+fastbeat=(-X kafka.consumer.heartbeat.interval.ms=500)
 start_job "$work/a.log" --input-topic raw --output-topic results --group-id pair \
-    --stop-when-idle 12s --drain
+    --stop-when-idle 20s --drain "${fastbeat[@]}"
 a=$job_pid
 start_job "$work/b.log" --input-topic raw --output-topic results --group-id pair \
-    --stop-when-idle 12s --drain
+    --stop-when-idle 20s --drain "${fastbeat[@]}"
 b=$job_pid
 wait_log "$work/a.log" "assigned partitions [0-9]" 30
 wait_log "$work/b.log" "assigned partitions [0-9]" 30
+# The partitions LOG's instance holds now: those of its last assignment, none after a
+# revoke or a loss.
+current_parts() {
+    grep -E '^weir: (assigned|revoked|lost) partitions' "$1" | tail -n 1 |
+        awk '$2 == "assigned" {print $4}' | tr ',' ' '
+}
+settled=0
+for ((i = 0; i < 300; i++)); do
+    now_a=$(current_parts "$work/a.log")
+    now_b=$(current_parts "$work/b.log")
+    all=$(printf '%s\n' $now_a $now_b | sort -n | tr '\n' ' ')
+    if [[ -n $now_a && -n $now_b && $all == "0 1 2 3 " ]]; then
+        settled=1
+        break
+    fi
+    sleep 0.05
+done
+((settled)) || die "the pair did not split the partitions: a holds [$now_a], b [$now_b]"
 kcat_produce raw "$work/events.jsonl"
 job_pid=$a finish_job "$work/a.log"
 job_pid=$b finish_job "$work/b.log"
@@ -43,7 +65,6 @@ $py "$util" check-results "$work/results.consumed" "$work"/expect?.jsonl --key-f
 head -n 8000 "$work/events.jsonl" >"$work/first.jsonl"
 tail -n +8001 "$work/events.jsonl" >"$work/second.jsonl"
 kcat_produce raw2 "$work/first.jsonl"
-fastbeat=(-X kafka.consumer.heartbeat.interval.ms=500)
 start_job "$work/c.log" --input-topic raw2 --output-topic results2 --group-id trio \
     --stop-when-idle 12s --drain "${fastbeat[@]}"
 c=$job_pid
