@@ -433,6 +433,23 @@ static inline __attribute__((always_inline)) weir_err add_aggs(weir_window_op *o
     return WEIR_OK;
 }
 
+/* Adds a record to window w: its key's entry (created if new), its value's dense id, its
+ * aggregates; *out gets the entry. The part of a record's work that process_one and
+ * process_hot_run share. Returns WEIR_OK or WEIR_ERR_NOMEM. */
+static inline __attribute__((always_inline)) weir_err
+add_record(weir_window_op *op, weir__win *w, const weir_event *ev, weir__kentry **out)
+{
+    weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
+    if (!e && !(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
+        return WEIR_ERR_NOMEM;
+    weir_agg_input in = {ev, 0};
+    if (op->need_dict &&
+        (in.dense_id = weir__dict_intern(&w->dict, ev->user_fp[0], ev->user_fp[1])) == UINT32_MAX)
+        return WEIR_ERR_NOMEM;
+    *out = e;
+    return add_aggs(op, e, &in);
+}
+
 static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wall_ms)
 {
     int64_t wm_before = weir__wm_current(op->wm);
@@ -459,16 +476,8 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     }
     if (!w && !(w = get_window(op, start, wm_before)))
         return WEIR_ERR_NOMEM;
-    weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
-    if (!e && !(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
-        return WEIR_ERR_NOMEM;
-    weir_agg_input in = {ev, 0};
-    if (op->need_dict) {
-        in.dense_id = weir__dict_intern(&w->dict, ev->user_fp[0], ev->user_fp[1]);
-        if (in.dense_id == UINT32_MAX)
-            return WEIR_ERR_NOMEM;
-    }
-    if (add_aggs(op, e, &in) != WEIR_OK)
+    weir__kentry *e;
+    if (add_record(op, w, ev, &e) != WEIR_OK)
         return WEIR_ERR_NOMEM;
     op->st.accepted++;
     if (last <= wm_before) {
@@ -551,21 +560,9 @@ static size_t process_hot_run(weir_window_op *op, weir__win *w, const weir_event
         if ((uint64_t)ev->ts - start >= size)
             return i;
         prefetch(op, w, events, i, n);
-        weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
-        if (!e && !(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len))) {
-            *rc = WEIR_ERR_NOMEM;
+        weir__kentry *e;
+        if ((*rc = add_record(op, w, ev, &e)) != WEIR_OK)
             return i;
-        }
-        weir_agg_input in = {ev, 0};
-        if (op->need_dict && (in.dense_id = weir__dict_intern(&w->dict, ev->user_fp[0],
-                                                              ev->user_fp[1])) == UINT32_MAX) {
-            *rc = WEIR_ERR_NOMEM;
-            return i;
-        }
-        if (add_aggs(op, e, &in) != WEIR_OK) {
-            *rc = WEIR_ERR_NOMEM;
-            return i;
-        }
         op->st.accepted++;
         if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
             op->st.future_skewed++;
