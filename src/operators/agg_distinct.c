@@ -332,8 +332,6 @@ static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n
     return 0;
 }
 
-/* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set.
- * Returns 0, or -1 when out of memory (the ids stay pending, sorted and distinct). */
 /* Sets the pending ids that fall in bitset containers (up to id 2^22), which needs no
  * order, and keeps the others, in their order; returns how many are kept. */
 #define DIRECT_CONTAINERS 64
@@ -362,6 +360,8 @@ static uint32_t set_in_bitsets(roaring_bitmap_t *bm, uint32_t *v, uint32_t n)
     return k;
 }
 
+/* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set.
+ * Returns 0, or -1 when out of memory (the ids stay pending, sorted and distinct). */
 static int bitmap_flush(distinct_state *s)
 {
     if (!s->u.h.np)

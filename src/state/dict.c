@@ -67,6 +67,12 @@ static uint32_t bit_length(uint64_t v)
     return v ? 64 - (uint32_t)__builtin_clzll(v) : 0;
 }
 
+/* The count at which a table of `cap` slots grows: a load of 7/8 (dict.h). */
+static uint32_t full_at(uint32_t cap)
+{
+    return (uint32_t)((uint64_t)cap * 7 / 8);
+}
+
 int weir__dict_init(weir__dict *d, uint32_t expected)
 {
     uint32_t cap = MIN_CAP;
@@ -78,7 +84,7 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
     d->cap = cap;
     d->count = 0;
     d->idbits = bit_length(cap);
-    d->full = (uint32_t)((uint64_t)cap * 7 / 8);
+    d->full = full_at(cap);
     return 0;
 }
 
@@ -154,7 +160,7 @@ int weir__dict_grow(weir__dict *d)
         return -1;
     uint32_t cap = next_cap(d->cap);
     uint32_t idbits = bit_length(cap) > d->idbits ? bit_length(cap) : d->idbits;
-    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits, (uint32_t)((uint64_t)cap * 7 / 8)};
+    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits, full_at(cap)};
     if (!nd.slots)
         return -1;
     grow_cursor g = {0, 0, idbits - d->idbits, (1u << d->idbits) - 1, d->idbits, idbits};
