@@ -210,6 +210,7 @@ int bench_decode_jansson(bench_ctx *ctx);
 int bench_decode_jsmn(bench_ctx *ctx);
 int bench_operator_exact(bench_ctx *ctx);
 int bench_operator_hll(bench_ctx *ctx);
+int bench_operator_exact_steady(bench_ctx *ctx);
 int bench_file_exact(bench_ctx *ctx);
 int bench_file_hll(bench_ctx *ctx);
 int bench_hll_add(bench_ctx *ctx);

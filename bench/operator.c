@@ -193,12 +193,21 @@ static double op_run(void *opaque, uint64_t *events, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- operator-exact / -hll */
 
-static int operator_scenario(bench_ctx *ctx, int hll)
+/* The scenario's arms: operator-exact runs operator-hll and the scan beside it, for
+ * ratios of one process; operator-hll the scan; operator-exact-steady (a run of several
+ * windows) operator-exact over the first COLD_EVENTS of the same events, one cold window
+ * and a bit, as operator-exact runs. */
+enum { SCENARIO_EXACT, SCENARIO_HLL, SCENARIO_STEADY };
+
+#define COLD_EVENTS 8000000
+
+static int operator_scenario(bench_ctx *ctx, int which)
 {
+    const int hll = which == SCENARIO_HLL;
     weir_gen_params p;
     bench_gen_params(ctx, ctx->events, &p);
     /* The JSON form only feeds the scan arm, which --main-only does not run. */
-    const char *path = ctx->main_only ? "" : bench_json_file(ctx, &p);
+    const char *path = ctx->main_only || which == SCENARIO_STEADY ? "" : bench_json_file(ctx, &p);
     if (!path)
         return -1;
     char file[512];
@@ -223,22 +232,41 @@ static int operator_scenario(bench_ctx *ctx, int hll)
               "%.2f s (not timed)",
               (unsigned long long)ev.n, triples, bench_now() - t0);
 
+    bench_events cold = ev; /* a view of the first events: not freed on its own */
+    cold.n = ev.n < COLD_EVENTS ? ev.n : COLD_EVENTS;
     op_arm mine = {&ev, hll, 0, 0, 0, {0}, {0}};
-    op_arm other = {&ev, !hll, 0, 0, 0, {0}, {0}};
+    op_arm other = {which == SCENARIO_STEADY ? &cold : &ev,
+                    !hll && which != SCENARIO_STEADY,
+                    0,
+                    0,
+                    0,
+                    {0},
+                    {0}};
+    const char *names[] = {"operator-exact", "operator-hll", "operator-exact-steady"};
     bench_arm arms[3] = {
-        BENCH_ARM(hll ? "operator-hll" : "operator-exact", op_run, &mine),
-        BENCH_ARM(hll ? "operator-exact" : "operator-hll", op_run, &other),
+        BENCH_ARM(names[which], op_run, &mine),
+        BENCH_ARM(which == SCENARIO_STEADY ? "operator-exact (cold)"
+                  : hll                    ? "operator-exact"
+                                           : "operator-hll",
+                  op_run, &other),
         BENCH_ARM("scan", bench_scan_run, file),
     };
     /* operator-exact also runs hll interleaved, for the exact/hll ratio of one process;
      * operator-hll does not repeat that work. */
-    int n_arms = hll ? 2 : 3;
+    int n_arms = which == SCENARIO_EXACT ? 3 : 2;
     if (hll)
         arms[1] = arms[2];
     int rc = bench_measure(ctx, arms, n_arms);
     if (rc == 0) {
         bench_report_main(ctx, &arms[0]);
-        bench_report_vs_scan(ctx, &arms[0], &arms[n_arms - 1]);
+        if (which == SCENARIO_STEADY && !ctx->main_only) {
+            bench_stats c = bench_arm_stats(&arms[1]), m = bench_arm_stats(&arms[0]);
+            bench_json_num(&ctx->out, "cold_events_per_sec_median", c.median, 0);
+            bench_json_num(&ctx->out, "steady_over_cold", m.median / c.median, 3);
+            bench_say("  steady/cold = %.2f (same process, interleaved runs)", m.median / c.median);
+        } else if (which != SCENARIO_STEADY) {
+            bench_report_vs_scan(ctx, &arms[0], &arms[n_arms - 1]);
+        }
         bench_stats s = bench_arm_stats(&arms[0]);
         const weir_window_stats *st = &mine.at_end;
         /* Windows fired and freed while the input ran no longer hold state: divide by the
@@ -260,7 +288,7 @@ static int operator_scenario(bench_ctx *ctx, int hll)
                   "%.2f bytes each; %llu firings",
                   (unsigned long long)st->state_bytes, live, (double)st->state_bytes / (double)live,
                   (unsigned long long)mine.firings);
-        if (!hll) {
+        if (which == SCENARIO_EXACT) {
             bench_stats h = bench_arm_stats(&arms[1]);
             bench_json_num(&ctx->out, "hll_events_per_sec_median", h.median, 0);
             bench_json_num(&ctx->out, "exact_over_hll", s.median / h.median, 3);
@@ -276,12 +304,17 @@ static int operator_scenario(bench_ctx *ctx, int hll)
 
 int bench_operator_exact(bench_ctx *ctx)
 {
-    return operator_scenario(ctx, 0);
+    return operator_scenario(ctx, SCENARIO_EXACT);
 }
 
 int bench_operator_hll(bench_ctx *ctx)
 {
-    return operator_scenario(ctx, 1);
+    return operator_scenario(ctx, SCENARIO_HLL);
+}
+
+int bench_operator_exact_steady(bench_ctx *ctx)
+{
+    return operator_scenario(ctx, SCENARIO_STEADY);
 }
 
 /* ---------------------------------------------------------------- state-memory */

@@ -130,6 +130,9 @@ for r in res:
         notes.append(f"error weir {100 * r['weir_relative_error']:+.2f}%, redis {100 * r['peer_relative_error']:+.2f}% ({r['distinct_values']:,} distinct)")
     if s == "operator-exact" and r.get("exact_over_hll"):
         notes.append(f"exact/hll {r['exact_over_hll']:.2f}")
+    if s == "operator-exact-steady" and r.get("steady_over_cold"):
+        notes.append(f"steady/cold {r['steady_over_cold']:.2f} (cold: operator-exact's first "
+                     f"8,000,000 events, {rate(r.get('cold_events_per_sec_median'))})")
     if s.startswith("file-") and r.get("job_events_per_sec_median"):
         notes.append(f"job's own figure {rate(r['job_events_per_sec_median'])}")
     if s == "kafka-e2e":

@@ -18,8 +18,8 @@ export WEIR_ROOT=$root WEIR_BENCH_DATA_DIR=$work
 "$bench" --scenario scan --runs 0 >/dev/null 2>&1 && die "--runs 0 was accepted"
 
 mapfile -t scenarios < <("$bench" --list | awk '{print $1}')
-for s in scan decode decode-cjson decode-jansson operator-exact operator-hll file-exact file-hll \
-    hll-add hll-vs-redis state-memory kafka-e2e dynamodb-sink; do
+for s in scan decode decode-cjson decode-jansson operator-exact operator-hll operator-exact-steady \
+    file-exact file-hll hll-add hll-vs-redis state-memory kafka-e2e dynamodb-sink; do
     printf '%s\n' "${scenarios[@]}" | grep -qx -- "$s" || die "--list lacks $s"
 done
 
@@ -57,8 +57,10 @@ assert r["runs"] >= 1
 assert r["events"] >= 1
 assert 0 < r["events_per_sec_min"] <= r["events_per_sec_median"] <= r["events_per_sec_max"]
 assert r["peak_rss_bytes"] > 0
-if name in ("operator-exact", "operator-hll", "state-memory"):
+if name in ("operator-exact", "operator-hll", "operator-exact-steady", "state-memory"):
     assert r.get("state_bytes", 0) > 0, "state_bytes missing"
+if name == "operator-exact-steady":
+    assert r["cold_events_per_sec_median"] > 0 and r["steady_over_cold"] > 0
 if name == "state-memory":
     modes = {p["mode"] for p in r["points"]}
     assert modes == {"exact", "hll"}, modes
