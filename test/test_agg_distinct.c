@@ -343,6 +343,71 @@ static void test_bitsets_beside_arrays(void **unused)
     free(r.v);
 }
 
+/* The containers of a set in the bitmap tier, by type, as its snapshot holds them. */
+static void container_kinds(agg *a, uint32_t *arrays, uint32_t *bitsets)
+{
+    size_t len = OPS->serialized_size(a->st, NULL);
+    uint8_t *b = malloc(len);
+    assert_non_null(b);
+    assert_int_equal(OPS->serialize(a->st, b, NULL), len);
+    assert_int_equal(b[0], 1);
+    roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)b + 5, len - 5);
+    assert_non_null(bm);
+    roaring_statistics_t st;
+    roaring_bitmap_statistics(bm, &st);
+    *arrays = st.n_array_containers;
+    *bitsets = st.n_bitset_containers;
+    roaring_bitmap_free(bm);
+    free(b);
+}
+
+/* Flushes whose group for one container passes roaring's array limit (4096 values): a
+ * group of more than 4096 for a container not there yet, and groups that take an array
+ * container past the limit. Both turn into bitsets at once; the count stays exact, and
+ * the containers left are what roaring would make of the same ids. */
+static void test_groups_past_the_array_limit(void **unused)
+{
+    (void)unused;
+    agg a;
+    agg_init(&a);
+    ref r = {0};
+    uint64_t s = 4096;
+    /* 20,000 ids in container 0: the bitmap tier, with pending room for 8,192. */
+    for (uint32_t k = 0; k < 20000; k++) {
+        agg_add(&a, k * 3);
+        ref_add(&r, k * 3);
+    }
+    assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    /* 6,000 distinct ids of container 5 in one pending run: one group of 6,000 for a
+     * container not yet there. */
+    for (uint32_t k = 0; k < 6000; k++) {
+        uint32_t id = (5u << 16) + k * 10;
+        agg_add(&a, id);
+        ref_add(&r, id);
+    }
+    assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    uint32_t arrays, bitsets;
+    container_kinds(&a, &arrays, &bitsets);
+    assert_int_equal(arrays, 0);
+    assert_int_equal(bitsets, 2);
+    /* Container 7 grows as an array, a few hundred ids a flush, until a group takes it
+     * past 4,096; random ids, some repeated. */
+    for (uint32_t round = 0; round < 40; round++) {
+        for (uint32_t k = 0; k < 300; k++) {
+            uint32_t id = (7u << 16) + (uint32_t)(rng(&s) % 65536);
+            agg_add(&a, id);
+            ref_add(&r, id);
+        }
+        assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    }
+    container_kinds(&a, &arrays, &bitsets);
+    assert_int_equal(arrays, 0);
+    assert_int_equal(bitsets, 3);
+    check_round_trip(&a, &r);
+    OPS->free(a.st, NULL);
+    free(r.v);
+}
+
 /* A bitmap built by roaring itself from the ids, as earlier versions wrote it. */
 static void test_reads_old_bitmaps(void **unused)
 {
@@ -535,11 +600,17 @@ static void test_renumber_each_tier(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_across_tiers),   cmocka_unit_test(test_heap_per_id),
-        cmocka_unit_test(test_result_while_growing),  cmocka_unit_test(test_merge_all_tiers),
-        cmocka_unit_test(test_round_trip_each_tier),  cmocka_unit_test(test_dense_containers),
-        cmocka_unit_test(test_bitsets_beside_arrays), cmocka_unit_test(test_reads_old_bitmaps),
-        cmocka_unit_test(test_corrupt_inputs),        cmocka_unit_test(test_renumber_each_tier),
+        cmocka_unit_test(test_counts_across_tiers),
+        cmocka_unit_test(test_heap_per_id),
+        cmocka_unit_test(test_result_while_growing),
+        cmocka_unit_test(test_merge_all_tiers),
+        cmocka_unit_test(test_round_trip_each_tier),
+        cmocka_unit_test(test_dense_containers),
+        cmocka_unit_test(test_bitsets_beside_arrays),
+        cmocka_unit_test(test_groups_past_the_array_limit),
+        cmocka_unit_test(test_reads_old_bitmaps),
+        cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_renumber_each_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
