@@ -79,6 +79,13 @@ static void agg_add(agg *a, uint32_t id)
     assert_int_equal(OPS->add(a->st, &in, NULL), WEIR_OK);
 }
 
+/* id added to the set under test and to its reference. */
+static void add_both(agg *a, ref *r, uint32_t id)
+{
+    agg_add(a, id);
+    ref_add(r, id);
+}
+
 /* A random id: mostly from [0, 2^20) like a window's dictionary, sometimes anywhere,
  * UINT32_MAX included. */
 static uint32_t draw(uint64_t *s)
@@ -180,8 +187,7 @@ static void test_result_while_growing(void **unused)
     uint64_t s = 7;
     for (uint32_t i = 0; i < 30000; i++) {
         uint32_t id = i && i % 3 == 0 ? r.v[rng(&s) % r.n] : draw(&s);
-        agg_add(&a, id);
-        ref_add(&r, id);
+        add_both(&a, &r, id);
         if (i < 64 || i % 997 == 0 || (i > 4000 && i < 4200)) {
             size_t want = ref_count(&r);
             assert_int_equal(OPS->result(a.st, NULL), want);
@@ -220,8 +226,7 @@ static void test_merge_all_tiers(void **unused)
                 /* The source is left as it was. */
                 assert_int_equal(OPS->result(s.st, NULL), rs.n ? rs.n : 1);
                 /* The merged set keeps counting right. */
-                agg_add(&d, 0xFFFFE);
-                ref_add(&u, 0xFFFFE);
+                add_both(&d, &u, 0xFFFFE);
                 assert_int_equal(OPS->result(d.st, NULL), ref_count(&u));
                 OPS->free(d.st, NULL);
                 OPS->free(s.st, NULL);
@@ -265,8 +270,7 @@ static void check_round_trip(agg *a, ref *r)
     assert_int_equal(OPS->serialize(b.st, buf2, NULL), len);
     assert_memory_equal(buf, buf2, len);
     for (uint32_t k = 0; k < 50; k++) {
-        agg_add(&b, 0x100000 + k * 7919);
-        ref_add(r, 0x100000 + k * 7919);
+        add_both(&b, r, 0x100000 + k * 7919);
         agg_add(&b, r->v[k % r->n]);
     }
     assert_int_equal(OPS->result(b.st, NULL), ref_count(r));
@@ -302,8 +306,7 @@ static void test_dense_containers(void **unused)
         uint64_t s = 90 + i;
         for (uint32_t k = 0; k < 60000; k++) {
             uint32_t id = (uint32_t)(rng(&s) % spans[i]) + (i == 2 ? 70000 : 0);
-            agg_add(&a, id);
-            ref_add(&r, id);
+            add_both(&a, &r, id);
             if (k % 7919 == 0)
                 assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
         }
@@ -332,8 +335,7 @@ static void test_bitsets_beside_arrays(void **unused)
         case 2: id = (1u << 16) + (uint32_t)((x >> 8) % (7u << 16)); break; /* sparse: arrays */
         default: id = (70u << 16) + (uint32_t)((x >> 8) % 12000); break;    /* a bitset past 2^22 */
         }
-        agg_add(&a, id);
-        ref_add(&r, id);
+        add_both(&a, &r, id);
         if (k % 9973 == 0)
             assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
     }
@@ -373,17 +375,14 @@ static void test_groups_past_the_array_limit(void **unused)
     ref r = {0};
     uint64_t s = 4096;
     /* 20,000 ids in container 0: the bitmap tier, with pending room for 8,192. */
-    for (uint32_t k = 0; k < 20000; k++) {
-        agg_add(&a, k * 3);
-        ref_add(&r, k * 3);
-    }
+    for (uint32_t k = 0; k < 20000; k++)
+        add_both(&a, &r, k * 3);
     assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
     /* 6,000 distinct ids of container 5 in one pending run: one group of 6,000 for a
      * container not yet there. */
     for (uint32_t k = 0; k < 6000; k++) {
         uint32_t id = (5u << 16) + k * 10;
-        agg_add(&a, id);
-        ref_add(&r, id);
+        add_both(&a, &r, id);
     }
     assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
     uint32_t arrays, bitsets;
@@ -395,8 +394,7 @@ static void test_groups_past_the_array_limit(void **unused)
     for (uint32_t round = 0; round < 40; round++) {
         for (uint32_t k = 0; k < 300; k++) {
             uint32_t id = (7u << 16) + (uint32_t)(rng(&s) % 65536);
-            agg_add(&a, id);
-            ref_add(&r, id);
+            add_both(&a, &r, id);
         }
         assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
     }
