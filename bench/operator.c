@@ -234,21 +234,19 @@ static int operator_scenario(bench_ctx *ctx, int which)
 
     bench_events cold = ev; /* a view of the first events: not freed on its own */
     cold.n = ev.n < COLD_EVENTS ? ev.n : COLD_EVENTS;
+    /* The main arm and the one beside it: the other distinct mode, or the cold start. */
+    static const char *const names[][2] = {{"operator-exact", "operator-hll"},
+                                           {"operator-hll", "operator-exact"},
+                                           {"operator-exact-steady", "operator-exact (cold)"}};
     op_arm mine = {&ev, hll, 0, 0, 0, {0}, {0}};
-    op_arm other = {which == SCENARIO_STEADY ? &cold : &ev,
-                    !hll && which != SCENARIO_STEADY,
-                    0,
-                    0,
-                    0,
-                    {0},
-                    {0}};
-    const char *names[] = {"operator-exact", "operator-hll", "operator-exact-steady"};
+    op_arm other = mine;
+    if (which == SCENARIO_STEADY)
+        other.ev = &cold;
+    else
+        other.hll = !hll;
     bench_arm arms[3] = {
-        BENCH_ARM(names[which], op_run, &mine),
-        BENCH_ARM(which == SCENARIO_STEADY ? "operator-exact (cold)"
-                  : hll                    ? "operator-exact"
-                                           : "operator-hll",
-                  op_run, &other),
+        BENCH_ARM(names[which][0], op_run, &mine),
+        BENCH_ARM(names[which][1], op_run, &other),
         BENCH_ARM("scan", bench_scan_run, file),
     };
     /* operator-exact also runs hll interleaved, for the exact/hll ratio of one process;
