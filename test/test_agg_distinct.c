@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <roaring/roaring.h>
 
+#include "operators/agg_int.h"
 #include "weir/aggregate.h"
 
 #define OPS (&weir_agg_distinct_exact)
@@ -152,6 +153,37 @@ static void test_counts_across_tiers(void **unused)
             OPS->free(a.st, NULL);
             free(r.v);
         }
+}
+
+/* The window operator's batches (weir__distinct_add_many): runs of every length, each id
+ * maybe repeated inside its run or from earlier ones, beside single adds, through every
+ * tier: the set is always what single adds make it. */
+static void test_add_many_in_runs(void **unused)
+{
+    (void)unused;
+    enum { MOST_RUN = 3000 };
+    static uint32_t run[MOST_RUN];
+    agg a;
+    agg_init(&a);
+    ref r = {0};
+    uint64_t s = 11;
+    for (int step = 0; r.n < 60000; step++) {
+        uint32_t len = (uint32_t)(rng(&s) % (step % 4 == 0 ? MOST_RUN : 40)) + 1;
+        for (uint32_t k = 0; k < len; k++) {
+            uint64_t x = rng(&s);
+            run[k] = k && x % 5 == 0 ? run[x % k] : r.n && x % 7 == 0 ? r.v[x % r.n] : draw(&s);
+        }
+        assert_int_equal(weir__distinct_add_many(a.st, run, len), WEIR_OK);
+        for (uint32_t k = 0; k < len; k++)
+            ref_add(&r, run[k]);
+        if (step % 3 == 0)
+            add_both(&a, &r, draw(&s));
+        if (step % 5 == 0 || step < 20)
+            assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    }
+    assert_int_equal(OPS->result(a.st, NULL), ref_count(&r));
+    OPS->free(a.st, NULL);
+    free(r.v);
 }
 
 /* Memory per id by size: a mid-sized set is a sorted array (4 bytes an id and room for a
@@ -599,6 +631,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_across_tiers),
+        cmocka_unit_test(test_add_many_in_runs),
         cmocka_unit_test(test_heap_per_id),
         cmocka_unit_test(test_result_while_growing),
         cmocka_unit_test(test_merge_all_tiers),

@@ -432,6 +432,70 @@ static void test_exact_distinct_large(void **state)
     free(g);
 }
 
+/* Records that reach a window while it is hot go to its log and join their keys' sets in
+ * batches (when the log is full, when the window fires, before a snapshot). Two windows
+ * open at once, each taking records in turn, many times the log's smallest size, with a
+ * snapshot taken and restored halfway: every count is what a plain set gives. */
+static void test_logged_ids_across_flushes(void **state)
+{
+    (void)state;
+    enum { KEYS = 5, USERS = 3000, ROUNDS = 4, N = 2 * ROUNDS * USERS };
+    static weir_event evs[N];
+    static char keys[KEYS][16], users[USERS][16];
+    static unsigned char seen[2][KEYS][USERS];
+    unsigned distinct[2][KEYS] = {{0}}, records[2][KEYS] = {{0}};
+    for (int k = 0; k < KEYS; k++)
+        snprintf(keys[k], sizeof keys[k], "k%d", k);
+    for (int u = 0; u < USERS; u++)
+        snprintf(users[u], sizeof users[u], "u%d", u);
+    size_t n = 0;
+    /* Runs of 500 records a window, in turn: a run in the hot window is logged (a
+     * record of the other one goes the direct way and makes that one hot). */
+    for (int r = 0; r < ROUNDS; r++)
+        for (int run = 0; run < USERS; run += 500)
+            for (int w = 0; w < 2; w++)
+                for (int i = run; i < run + 500; i++) {
+                    /* window 0: 50 s to 60 s, window 1: 60 s to 65 s (neither fires before
+                     * the end: the watermark stays below 59.999 s) */
+                    int k = (i + w) % KEYS, u = (i * 7 + r * w) % USERS;
+                    evs[n++] = ev(T0 + (w ? 60000 : 50000) + i, keys[k], users[u]);
+                    distinct[w][k] += !seen[w][k][u];
+                    seen[w][k][u] = 1;
+                    records[w][k]++;
+                }
+    assert_int_equal(n, N);
+    got *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    weir_window_op *one = make_op(0, WEIR_EMIT_UPDATES, a);
+    assert_int_equal(weir_window_op_process(one, evs, N / 2, 0), WEIR_OK);
+    uint8_t *snap;
+    size_t len;
+    assert_int_equal(weir_window_op_snapshot(one, &snap, &len), WEIR_OK);
+    weir_window_op *two = make_op(0, WEIR_EMIT_UPDATES, b);
+    char err[256];
+    assert_int_equal(weir_window_op_restore(two, snap, len, err, sizeof err), WEIR_OK);
+    free(snap);
+    assert_int_equal(weir_window_op_process(one, evs + N / 2, N - N / 2, 0), WEIR_OK);
+    assert_int_equal(weir_window_op_process(two, evs + N / 2, N - N / 2, 0), WEIR_OK);
+    assert_int_equal(weir_window_op_finish(one), WEIR_OK);
+    assert_int_equal(weir_window_op_finish(two), WEIR_OK);
+    assert_int_equal(a->n, 2 * KEYS);
+    assert_int_equal(b->n, 2 * KEYS);
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < KEYS; k++) {
+            /* keys appear in each window in first-seen order: k = w, w + 1, ... */
+            int kk = (k + w) % KEYS;
+            char want[160];
+            snprintf(want, sizeof want, "%s %d %d u=%u n=%u", keys[kk], w * 60, w * 60 + 60,
+                     distinct[w][kk], records[w][kk]);
+            assert_string_equal(a->lines[w * KEYS + k], want);
+            assert_string_equal(b->lines[w * KEYS + k], want);
+        }
+    weir_window_op_destroy(one);
+    weir_window_op_destroy(two);
+    free(a);
+    free(b);
+}
+
 /* The stream of the version-2 fixture: generated, so only the snapshot is stored. */
 static weir_gen_event *v2_stream(weir_gen_params *gp)
 {
@@ -513,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_idle_advance),
         cmocka_unit_test(test_reset_partition),
         cmocka_unit_test(test_exact_distinct_large),
+        cmocka_unit_test(test_logged_ids_across_flushes),
         cmocka_unit_test(test_snapshot_round_trip_updates),
         cmocka_unit_test(test_snapshot_round_trip_final),
         cmocka_unit_test(test_restores_version_2),

@@ -108,11 +108,14 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
                                 int64_t wall_ms);
 
 /* Applies wall-clock idleness (see weir_watermark_tick) and fires what the watermark
- * has passed. Call it when no records arrive. */
+ * has passed. Call it when no records arrive. Returns WEIR_OK, WEIR_ERR_NOMEM (out of
+ * memory: a window that fired may have emitted counts short of ids it could not bring
+ * into its sets), or WEIR_ERR_IO when `emit` refused. */
 weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms);
 
 /* End of a bounded input: the watermark becomes plus infinity, every window that has
- * not fired fires once (final mode: every window emits), and all state is freed. */
+ * not fired fires once (final mode: every window emits), and all state is freed.
+ * Returns as weir_window_op_tick. */
 weir_err weir_window_op_finish(weir_window_op *op);
 
 /* The operator's combined watermark. */
@@ -133,7 +136,9 @@ weir_err weir_window_op_reset_partition(weir_window_op *op, int partition);
  * Writes a snapshot of the whole operator (windows, keys, aggregates,
  * dictionaries, watermark, counters) into a malloc'd buffer that the caller
  * frees with free(). Format: docs/SNAPSHOT.md (magic, version, checksum,
- * zstd-compressed msgpack). Returns WEIR_ERR_NOMEM on failure.
+ * zstd-compressed msgpack). Returns WEIR_ERR_NOMEM on failure. It changes how the
+ * state is held (ids logged by the hot window join their sets first), never what it
+ * means: `op` is const in that sense, and the no-concurrency rule above still holds.
  */
 weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t *out_len);
 

@@ -24,6 +24,9 @@
  * set: a quarter for arrays, half for bitmaps (whose ids take 2 bytes, and whose
  * merges reach every container), up to PEND_MAX; operator-exact runs 8% fewer
  * instructions than with an eighth for both, for 0.3 bytes more per (key, user) pair.
+ * The window operator mostly hands a set its ids a run at a time (weir__distinct_add_many,
+ * from the log of its hot window, window.c): a run is copied into the pending room and
+ * merged as single adds would be.
  *
  * Serialized form (unchanged since version 1): u8 tag (0 inline, 1 bitmap), then for
  * inline u8 n and n little-endian u32 ids (sets of at most SMALL ids), for a bitmap u32
@@ -479,6 +482,31 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
     if (s->u.h.np == s->cap && bitmap_flush(s) != 0)
         return WEIR_ERR_NOMEM;
     s->u.h.buf[s->u.h.np++] = id;
+    return WEIR_OK;
+}
+
+weir_err weir__distinct_add_many(void *state, const uint32_t *v, uint32_t n)
+{
+    distinct_state *s = state;
+    for (uint32_t i = 0; i < n;) {
+        if (tier_of(s) == TIER_INLINE) {
+            weir_agg_input in = {NULL, v[i++]};
+            if (d_add(s, &in, NULL) != WEIR_OK)
+                return WEIR_ERR_NOMEM;
+            continue;
+        }
+        /* as d_add, a run at a time: n is 0 in the bitmap tier */
+        uint32_t used = s->n + s->u.h.np, k = s->cap - used;
+        if (!k) {
+            if (settle(s) != 0)
+                return WEIR_ERR_NOMEM;
+            continue;
+        }
+        k = k < n - i ? k : n - i;
+        memcpy(s->u.h.buf + used, v + i, (size_t)k * sizeof *v);
+        s->u.h.np += k;
+        i += k;
+    }
     return WEIR_OK;
 }
 

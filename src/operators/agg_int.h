@@ -51,4 +51,9 @@ static inline int weir__distinct_append(void *state, uint32_t id)
     return 1;
 }
 
+/* Adds ids v[0..n) (any order, maybe repeated) to a weir_agg_distinct_exact state, as
+ * many adds would: the window operator's batches. Returns WEIR_OK, or WEIR_ERR_NOMEM with
+ * some of the ids added (adding them all again later is harmless). */
+weir_err weir__distinct_add_many(void *state, const uint32_t *v, uint32_t n);
+
 #endif

@@ -23,6 +23,8 @@
 
 #define PREFETCH_DISTANCE 32
 #define INITIAL_KEYS      16
+#define LOG_MIN           1024
+#define LOG_MAX           (1u << 18)
 
 static int64_t add_sat(int64_t a, int64_t b)
 {
@@ -126,9 +128,94 @@ void weir__win_free(const weir_window_op *op, weir__win *w)
     }
     free(w->entries);
     free(w->index);
+    free(w->log);
     weir__dict_free(&w->dict);
     weir__arena_free(&w->arena);
     free(w);
+}
+
+/*
+ * The log: while a window is hot, each record's dense id goes to a log of the window, in
+ * arrival order, not to its key's set; a full log (or a firing, or a snapshot) is sorted
+ * by key, one counting pass, and each key's ids join its set's pending run at once.
+ * Appending to one sequential log touches no line of a set: per-key pending runs did, on
+ * every record, each at its own place in memory.
+ */
+weir_err weir__win_flush(const weir_window_op *op, weir__win *w)
+{
+    uint32_t n = w->log_n, nk = w->nkeys;
+    if (!n)
+        return WEIR_OK;
+    const uint64_t *log = w->log;
+    uint32_t *start = calloc((size_t)nk + 1, sizeof *start);
+    uint32_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!start || !ids) {
+        free(start);
+        free(ids);
+        return WEIR_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        start[(log[i] >> 32) + 1]++;
+    for (uint32_t k = 0; k < nk; k++)
+        start[k + 1] += start[k];
+    for (uint32_t i = 0; i < n; i++)
+        ids[start[log[i] >> 32]++] = (uint32_t)log[i];
+    /* start[k] is now the end of key k's ids, the start of key k + 1's */
+    weir_err rc = WEIR_OK;
+    uint32_t done = 0;
+    for (uint32_t k = 0, from = 0; k < nk && rc == WEIR_OK; from = start[k++]) {
+        if (start[k] == from)
+            continue;
+        uint8_t *state = (uint8_t *)weir__entry(op, w, k) + op->distinct_off;
+        rc = weir__distinct_add_many(state, ids + from, start[k] - from);
+        done = rc == WEIR_OK ? start[k] : from;
+    }
+    if (rc != WEIR_OK) {
+        /* what is left goes back to the log, in key order */
+        uint32_t key = 0;
+        for (uint32_t i = done; i < n; i++) {
+            while (start[key] <= i)
+                key++;
+            w->log[i - done] = (uint64_t)key << 32 | ids[i];
+        }
+    }
+    w->log_n = rc == WEIR_OK ? 0 : n - done;
+    free(start);
+    free(ids);
+    return rc;
+}
+
+/* Room in w's log for one more id: the log made, grown, or flushed. It grows by doubling
+ * from LOG_MIN to LOG_MAX ids while it stays within half an id per distinct value of the
+ * window (4 bytes a value beside the dictionary's ~14): small windows keep a small log. */
+static weir_err log_room(weir__win *w, const weir_window_op *op)
+{
+    uint32_t cap = w->log_cap ? w->log_cap * 2 : LOG_MIN;
+    if (!w->log || (cap <= LOG_MAX && cap <= w->dict.count / 2)) {
+        uint64_t *log = realloc(w->log, (size_t)cap * sizeof *log);
+        if (log) {
+            w->log = log;
+            w->log_cap = cap;
+            return WEIR_OK;
+        }
+        if (!w->log)
+            return WEIR_ERR_NOMEM;
+    }
+    return weir__win_flush(op, w);
+}
+
+/* Flushes a window that fires and drops its log (it will not be hot again but for late
+ * records, which take the direct path). A failure is reported by the next call that can
+ * return one. */
+static void win_settle(weir_window_op *op, weir__win *w)
+{
+    if (weir__win_flush(op, w) != WEIR_OK) {
+        op->nomem = 1;
+        return;
+    }
+    free(w->log);
+    w->log = NULL;
+    w->log_cap = 0;
 }
 
 void weir_window_op_destroy(weir_window_op *op)
@@ -222,8 +309,10 @@ static inline __attribute__((always_inline)) int short_equal(const char *a, cons
 /* The key's entry in w, or NULL when w does not hold it: the lookup of every record,
  * inline; weir__win_key adds what it does not find. (Forced inline, as is short_equal:
  * with two callers GCC kept it out of line, 15 instructions a record more.) */
-static inline __attribute__((always_inline)) weir__kentry *
-find_key(const weir_window_op *op, const weir__win *w, uint64_t hash, const char *key, size_t klen)
+static inline __attribute__((always_inline)) weir__kentry *find_key(const weir_window_op *op,
+                                                                    const weir__win *w,
+                                                                    uint64_t hash, const char *key,
+                                                                    size_t klen, uint32_t *at)
 {
     uint64_t tag = (hash >> 32) << 32;
     for (uint32_t i = (uint32_t)hash & w->imask;; i = (i + 1) & w->imask) {
@@ -234,8 +323,10 @@ find_key(const weir_window_op *op, const weir__win *w, uint64_t hash, const char
             weir__kentry *e = weir__entry(op, w, (uint32_t)s - 1);
             if (e->hash == hash && e->klen == klen &&
                 (klen <= WEIR__INLINE_KEY ? short_equal(e->key.bytes, key, klen)
-                                          : memcmp(e->key.ptr, key, klen) == 0))
+                                          : memcmp(e->key.ptr, key, klen) == 0)) {
+                *at = (uint32_t)s - 1;
                 return e;
+            }
         }
     }
 }
@@ -285,7 +376,8 @@ static weir__kentry *add_key(weir_window_op *op, weir__win *w, uint64_t hash, co
 weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
                             size_t klen)
 {
-    weir__kentry *e = find_key(op, w, hash, key, klen);
+    uint32_t at;
+    weir__kentry *e = find_key(op, w, hash, key, klen, &at);
     return e ? e : add_key(op, w, hash, key, klen);
 }
 
@@ -338,6 +430,8 @@ static weir__win *get_window(weir_window_op *op, int64_t start, int64_t wm_befor
 
 static void emit_entry(weir_window_op *op, weir__win *w, weir__kentry *e, int late)
 {
+    if (w->log_n)
+        win_settle(op, w);
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     weir_firing f = {
@@ -367,6 +461,7 @@ static void advance(weir_window_op *op)
         weir__win *w = op->wins[op->nfired];
         if (w->start + op->p.size_ms - 1 > wm)
             break;
+        win_settle(op, w);
         if (op->p.emit == WEIR_EMIT_UPDATES)
             emit_window(op, w);
         op->nfired++;
@@ -406,15 +501,22 @@ static inline weir__win *hot_window(const weir_window_op *op)
 /* Adds a record to entry e's aggregates: the built-in ones' common case inline (a call
  * through the table for each aggregate was a tenth of the operator's instructions),
  * the rest through their tables. */
-static inline __attribute__((always_inline)) weir_err add_aggs(weir_window_op *op, weir__kentry *e,
-                                                               const weir_agg_input *in)
+static inline __attribute__((always_inline)) weir_err add_aggs(weir_window_op *op, weir__win *w,
+                                                               weir__kentry *e, uint32_t at,
+                                                               const weir_agg_input *in, int logged)
 {
     if (op->two_builtin) {
         uint8_t *base = (uint8_t *)e;
-        if (op->distinct_off && !weir__distinct_append(base + op->distinct_off, in->dense_id) &&
-            weir_agg_distinct_exact.add(base + op->distinct_off, in, op->distinct_params) !=
-                WEIR_OK)
+        if (op->distinct_off && logged) {
+            if (w->log_n == w->log_cap && log_room(w, op) != WEIR_OK)
+                return WEIR_ERR_NOMEM;
+            w->log[w->log_n++] = (uint64_t)at << 32 | in->dense_id;
+        } else if (op->distinct_off &&
+                   !weir__distinct_append(base + op->distinct_off, in->dense_id) &&
+                   weir_agg_distinct_exact.add(base + op->distinct_off, in, op->distinct_params) !=
+                       WEIR_OK) {
             return WEIR_ERR_NOMEM;
+        }
         if (op->count_off)
             weir__count_add(base + op->count_off);
         return WEIR_OK;
@@ -437,17 +539,21 @@ static inline __attribute__((always_inline)) weir_err add_aggs(weir_window_op *o
  * aggregates; *out gets the entry. The part of a record's work that process_one and
  * process_hot_run share. Returns WEIR_OK or WEIR_ERR_NOMEM. */
 static inline __attribute__((always_inline)) weir_err
-add_record(weir_window_op *op, weir__win *w, const weir_event *ev, weir__kentry **out)
+add_record(weir_window_op *op, weir__win *w, const weir_event *ev, weir__kentry **out, int logged)
 {
-    weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len);
-    if (!e && !(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
-        return WEIR_ERR_NOMEM;
+    uint32_t at;
+    weir__kentry *e = find_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len, &at);
+    if (!e) {
+        if (!(e = add_key(op, w, ev->key_hash, ev->key.ptr, ev->key.len)))
+            return WEIR_ERR_NOMEM;
+        at = w->nkeys - 1;
+    }
     weir_agg_input in = {ev, 0};
     if (op->need_dict &&
         (in.dense_id = weir__dict_intern(&w->dict, ev->user_fp[0], ev->user_fp[1])) == UINT32_MAX)
         return WEIR_ERR_NOMEM;
     *out = e;
-    return add_aggs(op, e, &in);
+    return add_aggs(op, w, e, at, &in, logged);
 }
 
 static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wall_ms)
@@ -477,7 +583,7 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     if (!w && !(w = get_window(op, start, wm_before)))
         return WEIR_ERR_NOMEM;
     weir__kentry *e;
-    if (add_record(op, w, ev, &e) != WEIR_OK)
+    if (add_record(op, w, ev, &e, 0) != WEIR_OK)
         return WEIR_ERR_NOMEM;
     op->st.accepted++;
     if (last <= wm_before) {
@@ -561,7 +667,7 @@ static size_t process_hot_run(weir_window_op *op, weir__win *w, const weir_event
             return i;
         prefetch(op, w, events, i, n);
         weir__kentry *e;
-        if ((*rc = add_record(op, w, ev, &e)) != WEIR_OK)
+        if ((*rc = add_record(op, w, ev, &e, 1)) != WEIR_OK)
             return i;
         op->st.accepted++;
         if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
@@ -593,6 +699,8 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
             rc = process_one(op, &events[i], wall_ms);
             j = i + 1;
         }
+        if (rc == WEIR_OK && op->nomem)
+            rc = WEIR_ERR_NOMEM;
         if (rc != WEIR_OK)
             return rc;
         if (op->emit_failed)
@@ -608,14 +716,14 @@ weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)
     weir_watermark_tick(op->wm, wall_ms);
     if (weir__wm_current(op->wm) != before)
         advance(op);
-    return op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+    return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
 }
 
 weir_err weir_window_op_finish(weir_window_op *op)
 {
     weir_watermark_finish(op->wm);
     advance(op);
-    return op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+    return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
 }
 
 int64_t weir_window_op_watermark(const weir_window_op *op)
@@ -629,7 +737,7 @@ void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
     uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
     for (size_t i = 0; i < op->nwin; i++) {
         const weir__win *w = op->wins[i];
-        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride +
+        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride + (uint64_t)w->log_cap * 8 +
                  (uint64_t)(w->imask + 1) * sizeof(uint64_t) + weir__dict_bytes(&w->dict) +
                  w->arena.bytes;
         for (uint32_t k = 0; k < w->nkeys; k++) {

@@ -42,6 +42,10 @@ typedef struct weir__win {
     uint32_t imask;
     weir__dict dict;
     weir__arena arena;
+    /* Adds to the exact distinct sets while the window is hot, not yet made: entry
+     * index << 32 | dense id, in arrival order (see weir__win_flush). */
+    uint64_t *log;
+    uint32_t log_n, log_cap;
 } weir__win;
 
 /* How the operator adds a record to an aggregate: the built-in ones' common case inline,
@@ -70,6 +74,7 @@ struct weir_window_op {
     size_t hot; /* index of the window used last */
     weir_window_stats st;
     int emit_failed;
+    int nomem; /* a window's log could not be flushed where no error could be returned */
     uint64_t values[WEIR_MAX_AGGS];
 };
 
@@ -82,6 +87,9 @@ static inline weir__kentry *weir__entry(const weir_window_op *op, const weir__wi
 weir__win *weir__win_new(const weir_window_op *op, int64_t start);
 /* Frees a window's aggregates and memory (no emission). */
 void weir__win_free(const weir_window_op *op, weir__win *w);
+/* Adds the window's logged ids to its exact distinct sets and empties the log. Returns
+ * WEIR_OK, or WEIR_ERR_NOMEM with the ids not yet added still logged. */
+weir_err weir__win_flush(const weir_window_op *op, weir__win *w);
 /* Finds or inserts `key` in `w`; NULL when out of memory. */
 weir__kentry *weir__win_key(weir_window_op *op, weir__win *w, uint64_t hash, const char *key,
                             size_t klen);

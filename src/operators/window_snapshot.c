@@ -76,6 +76,11 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
             rc = WEIR_ERR_UNSUPPORTED;
             goto done;
         }
+    /* The sets are written whole: each window's log joins them first (a change of
+     * representation, as when a set merges its pending ids to be written). */
+    for (size_t wi = 0; wi < op->nwin; wi++)
+        if (weir__win_flush(op, op->wins[wi]) != WEIR_OK)
+            goto done;
 
     msgpack_pack_array(&pk, 4);
     msgpack_pack_array(&pk, 5);
