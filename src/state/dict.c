@@ -67,16 +67,16 @@ static uint32_t bit_length(uint64_t v)
     return v ? 64 - (uint32_t)__builtin_clzll(v) : 0;
 }
 
-/* The count at which a table of `cap` slots grows: a load of 7/8 (dict.h). */
+/* The count at which a table of `cap` slots grows: a load of 4/5 (dict.h). */
 static uint32_t full_at(uint32_t cap)
 {
-    return (uint32_t)((uint64_t)cap * 7 / 8);
+    return (uint32_t)((uint64_t)cap * 4 / 5);
 }
 
 int weir__dict_init(weir__dict *d, uint32_t expected)
 {
     uint32_t cap = MIN_CAP;
-    while (cap < MAX_CAP && (uint64_t)cap * 7 < (uint64_t)expected * 8)
+    while (cap < MAX_CAP && (uint64_t)cap * 4 < (uint64_t)expected * 5)
         cap = next_cap(cap);
     d->slots = alloc_slots(cap);
     if (!d->slots)
