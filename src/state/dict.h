@@ -70,9 +70,8 @@ static inline void weir__dict_prefetch(const weir__dict *d, uint64_t fp_lo)
 static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t fp_hi)
 {
     /* Grow at a load of 4/5: linear probing stays short at that load with a good hash
-     * (an insertion probes 13 slots
-     * on average when the table is fullest, 32 at 7/8), and memory per value
-     * stays low. */
+     * (an insertion probes 13 slots on average when the table is fullest, 32 at 7/8),
+     * and memory per value stays low. */
     if (d->count >= d->full && weir__dict_grow(d) != 0)
         return UINT32_MAX;
     const uint32_t idbits = d->idbits, tag = (uint32_t)fp_hi >> idbits;
