@@ -446,6 +446,26 @@ static void d_init(void *state, const void *params)
     memset(state, 0, sizeof(distinct_state));
 }
 
+/* Appends v[0..n) to the pending run of a set in the array or bitmap tier, merging it
+ * each time it fills (n is 0 in the bitmap tier, so `n + np` is what the buffer holds in
+ * either). Returns WEIR_OK, or WEIR_ERR_NOMEM with some ids appended. */
+static weir_err append_pending(distinct_state *s, const uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t used = s->n + s->u.h.np, k = s->cap - used;
+        if (!k) {
+            if (settle(s) != 0)
+                return WEIR_ERR_NOMEM;
+            continue;
+        }
+        k = k < n - i ? k : n - i;
+        memcpy(s->u.h.buf + used, v + i, (size_t)k * sizeof *v);
+        s->u.h.np += k;
+        i += k;
+    }
+    return WEIR_OK;
+}
+
 static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
 {
     (void)params;
@@ -471,43 +491,19 @@ static weir_err d_add(void *state, const weir_agg_input *in, const void *params)
         s->u.h.np = 0;
         s->u.h.tier = TIER_ARRAY;
     }
-    if (tier_of(s) == TIER_ARRAY) {
-        if (s->n + s->u.h.np == s->cap && array_merge(s) != 0)
-            return WEIR_ERR_NOMEM;
-        if (tier_of(s) == TIER_ARRAY) {
-            s->u.h.buf[s->n + s->u.h.np++] = id;
-            return WEIR_OK;
-        }
-    }
-    if (s->u.h.np == s->cap && bitmap_flush(s) != 0)
-        return WEIR_ERR_NOMEM;
-    s->u.h.buf[s->u.h.np++] = id;
-    return WEIR_OK;
+    return append_pending(s, &id, 1);
 }
 
 weir_err weir__distinct_add_many(void *state, const uint32_t *v, uint32_t n)
 {
     distinct_state *s = state;
-    for (uint32_t i = 0; i < n;) {
-        if (tier_of(s) == TIER_INLINE) {
-            weir_agg_input in = {NULL, v[i++]};
-            if (d_add(s, &in, NULL) != WEIR_OK)
-                return WEIR_ERR_NOMEM;
-            continue;
-        }
-        /* as d_add, a run at a time: n is 0 in the bitmap tier */
-        uint32_t used = s->n + s->u.h.np, k = s->cap - used;
-        if (!k) {
-            if (settle(s) != 0)
-                return WEIR_ERR_NOMEM;
-            continue;
-        }
-        k = k < n - i ? k : n - i;
-        memcpy(s->u.h.buf + used, v + i, (size_t)k * sizeof *v);
-        s->u.h.np += k;
-        i += k;
+    uint32_t i = 0;
+    for (; i < n && tier_of(s) == TIER_INLINE; i++) {
+        weir_agg_input in = {NULL, v[i]};
+        if (d_add(s, &in, NULL) != WEIR_OK)
+            return WEIR_ERR_NOMEM;
     }
-    return WEIR_OK;
+    return append_pending(s, v + i, n - i);
 }
 
 /* The ids a state holds outside a bitmap (all of them below the bitmap tier), in no

@@ -737,7 +737,8 @@ void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out)
     uint64_t bytes = sizeof *op + op->capwin * sizeof(*op->wins);
     for (size_t i = 0; i < op->nwin; i++) {
         const weir__win *w = op->wins[i];
-        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride + (uint64_t)w->log_cap * 8 +
+        bytes += sizeof *w + (uint64_t)w->cap_keys * op->stride +
+                 (uint64_t)w->log_cap * sizeof *w->log +
                  (uint64_t)(w->imask + 1) * sizeof(uint64_t) + weir__dict_bytes(&w->dict) +
                  w->arena.bytes;
         for (uint32_t k = 0; k < w->nkeys; k++) {
