@@ -99,7 +99,9 @@ $(BUILD)/bin/%: $(BUILD)/obj/test/tools/%.o $(SUP_REL) $(BUILD)/libweir.a
 	$(CC) -o $@ $< $(SUP_REL) $(BUILD)/libweir.a $(LIBS)
 $(BUILD)/test/%: $(BUILD)/asan/test/%.o $(SUP_OBJ) $(BUILD)/asan/libweir.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN_LD) -o $@ $< $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(LIBS)
+	$(CC) $(SAN_LD) $(TEST_LD) -o $@ $< $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(LIBS)
+# test_oom fails the library's allocations one by one through these wrappers.
+$(BUILD)/test/test_oom: TEST_LD := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a $(LIBS)

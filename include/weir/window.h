@@ -102,15 +102,18 @@ void weir_window_op_set_late_output(weir_window_op *op, weir_late_fn fn, void *o
  * "Lateness, firing and cleanup"), firing windows as the watermark passes
  * them. `wall_ms` is the wall clock for idleness and the future-skew cap.
  * Events are read only; the operator copies the key bytes it keeps.
- * Returns WEIR_OK, WEIR_ERR_NOMEM, or WEIR_ERR_IO when `emit` refused.
+ * Returns WEIR_OK, WEIR_ERR_NOMEM, or WEIR_ERR_IO when `emit` refused. Out of memory,
+ * nothing wrong is emitted (test_oom): the call stops at a record it could not add, the
+ * records before it processed (process again from that one, or stop); a window whose
+ * logged ids could not join their sets is not fired, and from then on every call returns
+ * WEIR_ERR_NOMEM: the operator can only be destroyed.
  */
 weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
                                 int64_t wall_ms);
 
 /* Applies wall-clock idleness (see weir_watermark_tick) and fires what the watermark
  * has passed. Call it when no records arrive. Returns WEIR_OK, WEIR_ERR_NOMEM (out of
- * memory: a window that fired may have emitted counts short of ids it could not bring
- * into its sets), or WEIR_ERR_IO when `emit` refused. */
+ * memory, as weir_window_op_process), or WEIR_ERR_IO when `emit` refused. */
 weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms);
 
 /* End of a bounded input: the watermark becomes plus infinity, every window that has

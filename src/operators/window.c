@@ -432,6 +432,8 @@ static void emit_entry(weir_window_op *op, weir__win *w, weir__kentry *e, int la
 {
     if (w->log_n)
         win_settle(op, w);
+    if (op->nomem)
+        return; /* a count short of the ids still logged is never emitted */
     for (size_t a = 0; a < op->p.n_aggs; a++)
         op->values[a] = op->p.aggs[a].ops->result((uint8_t *)e + op->offs[a], op->p.aggs[a].params);
     weir_firing f = {
@@ -457,17 +459,19 @@ static void emit_window(weir_window_op *op, weir__win *w)
 static void advance(weir_window_op *op)
 {
     int64_t wm = weir__wm_current(op->wm);
-    while (op->nfired < op->nwin) {
+    while (op->nfired < op->nwin && !op->nomem) {
         weir__win *w = op->wins[op->nfired];
         if (w->start + op->p.size_ms - 1 > wm)
             break;
         win_settle(op, w);
+        if (op->nomem)
+            return; /* the window neither fires nor is freed with ids still logged */
         if (op->p.emit == WEIR_EMIT_UPDATES)
             emit_window(op, w);
         op->nfired++;
     }
     size_t nfree = 0;
-    while (nfree < op->nfired) {
+    while (nfree < op->nfired && !op->nomem) {
         weir__win *w = op->wins[nfree];
         if (add_sat(w->start + op->p.size_ms - 1, op->p.allowed_lateness_ms) > wm)
             break;
