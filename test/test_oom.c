@@ -1,4 +1,5 @@
-/* The window operator when memory runs out: every allocation it makes, failed in turn. */
+/* The window operator when memory runs out: every allocation it makes (snapshot and restore
+ * too), failed in turn. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,24 +111,56 @@ static void make_events(void)
     }
 }
 
-/* Runs the operator over the events; returns the first error, stopping there as a job does. */
-static weir_err run(out *o)
+static weir_window_op *new_op(out *o)
 {
     weir_conf *conf = weir_conf_new();
     int hll_p;
     weir_window_params p;
     weir_window_op *op = NULL;
-    weir_err rc = WEIR_ERR_NOMEM;
     if (conf && weir_window_params_from_conf(conf, &p, &hll_p, NULL, 0) == WEIR_OK) {
         p.allowed_lateness_ms = 30000;
         op = weir_window_op_new(&p, collect, o, NULL, 0);
     }
     weir_conf_destroy(conf);
-    if (!op)
+    return op;
+}
+
+/* Replaces *op by an operator restored from its snapshot, as a restarted job does. */
+static weir_err restart(weir_window_op **op, out *o)
+{
+    uint8_t *snap;
+    size_t len;
+    weir_err rc = weir_window_op_snapshot(*op, &snap, &len);
+    if (rc != WEIR_OK)
         return rc;
-    rc = WEIR_OK;
-    for (int i = 0; i < NEVENTS && rc == WEIR_OK; i += BATCH)
+    weir_window_op *fresh = new_op(o);
+    char err[256] = "";
+    rc = fresh ? weir_window_op_restore(fresh, snap, len, err, sizeof err) : WEIR_ERR_NOMEM;
+    free(snap);
+    if (rc != WEIR_OK && rc != WEIR_ERR_NOMEM)
+        fail_msg("restore: %s: %s", weir_err_str(rc), err);
+    if (rc != WEIR_OK) {
+        weir_window_op_destroy(fresh);
+        return rc;
+    }
+    weir_window_op_destroy(*op);
+    *op = fresh;
+    return WEIR_OK;
+}
+
+/* Runs the operator over the events (with a snapshot and restore halfway when `snapshot`);
+ * returns the first error, stopping there as a job does. */
+static weir_err run(out *o, int snapshot)
+{
+    weir_window_op *op = new_op(o);
+    if (!op)
+        return WEIR_ERR_NOMEM;
+    weir_err rc = WEIR_OK;
+    for (int i = 0; i < NEVENTS && rc == WEIR_OK; i += BATCH) {
+        if (snapshot && i == NEVENTS / 2 / BATCH * BATCH && (rc = restart(&op, o)) != WEIR_OK)
+            break;
         rc = weir_window_op_process(op, events + i, NEVENTS - i < BATCH ? NEVENTS - i : BATCH, 0);
+    }
     if (rc == WEIR_OK)
         rc = weir_window_op_finish(op);
     weir_window_op_destroy(op);
@@ -136,19 +169,19 @@ static weir_err run(out *o)
 
 /*
  * Fails each allocation of a whole run in turn, once (or, with `after`, that one and every
- * one after it). Whatever fails, the operator neither
- * crashes nor leaks (AddressSanitizer and LeakSanitizer watch), returns WEIR_OK or
+ * one after it), the run with a snapshot and restore halfway when `snapshot`. Whatever fails, the
+ * operator neither crashes nor leaks (AddressSanitizer and LeakSanitizer watch), returns WEIR_OK or
  * WEIR_ERR_NOMEM, and what it emitted before is what the run without failures emitted, line
  * for line; a run that returns WEIR_OK throughout emitted all of it.
  */
-static void sweep(int after)
+static void sweep(int after, int snapshot)
 {
     make_events();
     static char ref_lines[4096][96], lines[4096][96]; /* static: a failed check leaks nothing */
     out ref = {ref_lines, 0, 4096};
     fail_at = -1;
     calls = 0;
-    assert_int_equal(run(&ref), WEIR_OK);
+    assert_int_equal(run(&ref, snapshot), WEIR_OK);
     long total = calls;
     assert_true(ref.n > 3 * NKEYS);
     assert_true(total > 100);
@@ -160,7 +193,7 @@ static void sweep(int after)
         calls = 0;
         fail_at = k;
         fail_after = after;
-        weir_err rc = run(&o);
+        weir_err rc = run(&o, snapshot);
         fail_at = -1;
         if (rc != WEIR_OK && rc != WEIR_ERR_NOMEM)
             fail_msg("allocation %ld failed: %s", k, weir_err_str(rc));
@@ -178,20 +211,33 @@ static void sweep(int after)
     /* Most failures must be reported; some are absorbed (a shrinking realloc, a log that
      * cannot grow and is flushed instead, a flush retried at the next firing). */
     assert_true(nomem > total / 2);
-    printf("  %ld allocations failed in turn%s: %ld reported out of memory, %ld absorbed\n", total,
-           after ? " with all after them" : "", nomem, ok);
+    printf("  %ld allocations failed in turn%s%s: %ld reported out of memory, %ld absorbed\n",
+           total, after ? " with all after them" : "", snapshot ? ", snapshot halfway" : "", nomem,
+           ok);
 }
 
 static void test_every_allocation_fails_in_turn(void **state)
 {
     (void)state;
-    sweep(0);
+    sweep(0, 0);
 }
 
 static void test_memory_runs_out_at_every_allocation(void **state)
 {
     (void)state;
-    sweep(1);
+    sweep(1, 0);
+}
+
+static void test_snapshot_and_restore_fail_in_turn(void **state)
+{
+    (void)state;
+    sweep(0, 1);
+}
+
+static void test_memory_runs_out_around_a_snapshot(void **state)
+{
+    (void)state;
+    sweep(1, 1);
 }
 
 int main(void)
@@ -199,6 +245,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_in_turn),
         cmocka_unit_test(test_memory_runs_out_at_every_allocation),
+        cmocka_unit_test(test_snapshot_and_restore_fail_in_turn),
+        cmocka_unit_test(test_memory_runs_out_around_a_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,7 +151,8 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
  * on WEIR_ERR_CORRUPT (bad magic, checksum, truncation, malformed contents) or
  * WEIR_ERR_UNSUPPORTED (another version) or WEIR_ERR_INVALID_ARG (the snapshot
  * was taken with a different window size, lateness, emission mode or
- * aggregates) `op` is unchanged and errstr says why.
+ * aggregates) `op` is unchanged and errstr says why; on WEIR_ERR_NOMEM too (memory ran
+ * out: the snapshot is not called corrupt for that).
  */
 weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t len, char *errstr,
                                 size_t errstr_size);

@@ -60,12 +60,29 @@ static int pack_dict(msgpack_packer *pk, const weir__dict *d, uint32_t *map)
     return 0;
 }
 
+/* The snapshot's msgpack buffer: a write that fails (the buffer cannot grow) is remembered,
+ * since the packing calls' results are not checked one by one. Without it a snapshot taken
+ * while memory ran out came back WEIR_OK with elements missing from its body. */
+typedef struct packbuf {
+    msgpack_sbuffer sb;
+    int failed;
+} packbuf;
+
+static int packbuf_write(void *data, const char *buf, size_t len)
+{
+    packbuf *p = data;
+    if (!p->failed && msgpack_sbuffer_write(&p->sb, buf, len) != 0)
+        p->failed = 1;
+    return p->failed ? -1 : 0;
+}
+
 weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t *out_len)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    packbuf pb = {.failed = 0};
+    msgpack_sbuffer_init(&pb.sb);
+    msgpack_sbuffer *const sbp = &pb.sb;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &pb, packbuf_write);
     weir_err rc = WEIR_ERR_NOMEM;
     uint8_t *agg_buf = NULL;
     size_t agg_cap = 0;
@@ -168,11 +185,13 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
             }
         }
     }
-    size_t bound = ZSTD_compressBound(sb.size);
+    if (pb.failed)
+        goto done;
+    size_t bound = ZSTD_compressBound(sbp->size);
     uint8_t *buf = malloc(HEADER + bound);
     if (!buf)
         goto done;
-    size_t clen = ZSTD_compress(buf + HEADER, bound, sb.data, sb.size, 3);
+    size_t clen = ZSTD_compress(buf + HEADER, bound, sbp->data, sbp->size, 3);
     if (ZSTD_isError(clen)) {
         free(buf);
         goto done;
@@ -180,7 +199,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     memcpy(buf, MAGIC, 8);
     weir__put_le32(buf + 8, VERSION);
     weir__put_le32(buf + 12, KIND_WINDOW);
-    weir__put_le64(buf + 16, sb.size);
+    weir__put_le64(buf + 16, sbp->size);
     weir__put_le64(buf + 24, clen);
     weir__put_le64(buf + 32, XXH64(buf + HEADER, clen, 0));
     *out = buf;
@@ -189,7 +208,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
 done:
     free(agg_buf);
     free(map);
-    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(sbp);
     return rc;
 }
 
@@ -289,10 +308,12 @@ static void free_wins(const weir_window_op *op, weir__win **w, size_t n)
     free(w);
 }
 
-/* Rebuilds one window from its msgpack form into a fresh weir__win. */
+/* Rebuilds one window from its msgpack form into a fresh weir__win. On failure returns NULL
+ * with *why WEIR_ERR_CORRUPT (errstr says what is malformed) or WEIR_ERR_NOMEM. */
 static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint32_t version,
-                              int *fired, char *errstr, size_t errstr_size)
+                              int *fired, weir_err *why, char *errstr, size_t errstr_size)
 {
+    *why = WEIR_ERR_CORRUPT;
     const msgpack_object *f = arr(o, 5);
     int64_t start, fl;
     uint64_t count;
@@ -307,14 +328,16 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
     }
     *fired = (int)fl;
     weir__win *w = weir__win_new(op, start);
-    if (!w)
+    if (!w) {
+        *why = WEIR_ERR_NOMEM;
         return NULL;
+    }
     if (op->need_dict && version >= 3) {
         int r = count < UINT32_MAX ? weir__dict_decode(&w->dict, (const uint8_t *)f[3].via.bin.ptr,
                                                        f[3].via.bin.size, (uint32_t)count)
                                    : -2;
         if (r == -1)
-            goto fail;
+            goto nomem;
         if (r != 0) {
             weir__errf(errstr, errstr_size, "snapshot: malformed dictionary");
             goto fail;
@@ -326,7 +349,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
         }
         weir__dict_free(&w->dict);
         if (weir__dict_init(&w->dict, (uint32_t)count) != 0)
-            goto fail;
+            goto nomem;
         /* Interning the values in id order gives each its id back; a repeated value
          * would not, and is refused. */
         const uint8_t *b = (const uint8_t *)f[3].via.bin.ptr;
@@ -334,7 +357,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
             uint32_t id = weir__dict_intern(&w->dict, weir__get_le64(b + 12 * i),
                                             weir__get_le32(b + 12 * i + 8));
             if (id == UINT32_MAX)
-                goto fail;
+                goto nomem;
             if (id != i) {
                 weir__errf(errstr, errstr_size, "snapshot: repeated dictionary value");
                 goto fail;
@@ -358,7 +381,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
         uint32_t before = w->nkeys;
         weir__kentry *e = weir__win_key(op, w, h, klen ? key : "", klen);
         if (!e)
-            goto fail;
+            goto nomem;
         op->st.keys_created--; /* win_key counts a creation; a restore creates nothing */
         op->st.live_keys--;
         if (w->nkeys == before) {
@@ -370,12 +393,16 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
             void *state = (uint8_t *)e + op->offs[a];
             sp->ops->free(state, sp->params);
             memset(state, 0, sp->ops->state_size);
-            if (aggs[a].type != MSGPACK_OBJECT_BIN ||
-                sp->ops->deserialize(state, (const uint8_t *)aggs[a].via.bin.ptr,
-                                     aggs[a].via.bin.size, sp->params) != WEIR_OK) {
+            weir_err de = aggs[a].type != MSGPACK_OBJECT_BIN
+                              ? WEIR_ERR_CORRUPT
+                              : sp->ops->deserialize(state, (const uint8_t *)aggs[a].via.bin.ptr,
+                                                     aggs[a].via.bin.size, sp->params);
+            if (de != WEIR_OK) {
                 /* Leave a valid empty state so that freeing the window is safe. */
                 memset(state, 0, sp->ops->state_size);
                 sp->ops->init(state, sp->params);
+                if (de == WEIR_ERR_NOMEM)
+                    goto nomem;
                 weir__errf(errstr, errstr_size, "snapshot: malformed %s state", sp->ops->name);
                 goto fail;
             }
@@ -385,7 +412,7 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
                 memset(copy, 0, sp->ops->state_size);
                 weir_err e = sp->ops->renumber(copy, state, NULL, (uint32_t)count, sp->params);
                 if (e == WEIR_ERR_NOMEM)
-                    goto fail;
+                    goto nomem;
                 if (e != WEIR_OK) {
                     weir__errf(errstr, errstr_size,
                                "snapshot: a %s state holds an id its dictionary does not have",
@@ -396,6 +423,8 @@ static weir__win *load_window(weir_window_op *op, const msgpack_object *o, uint3
         }
     }
     return w;
+nomem:
+    *why = WEIR_ERR_NOMEM;
 fail:
     weir__win_free(op, w);
     return NULL;
@@ -449,10 +478,15 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     size_t nw = 0, nfired = 0;
     weir_window_stats saved = op->st;
     int64_t *maxima = NULL;
+    msgpack_unpack_return ur = MSGPACK_UNPACK_PARSE_ERROR;
     if (mp_check((const uint8_t *)body, (const uint8_t *)body + raw_len, 0) !=
             (const uint8_t *)body + raw_len ||
-        msgpack_unpack_next(&up, body, raw_len, &off) != MSGPACK_UNPACK_SUCCESS || off != raw_len) {
-        weir__errf(errstr, errstr_size, "snapshot: malformed body");
+        (ur = msgpack_unpack_next(&up, body, raw_len, &off)) != MSGPACK_UNPACK_SUCCESS ||
+        off != raw_len) {
+        if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+            rc = WEIR_ERR_NOMEM;
+        else
+            weir__errf(errstr, errstr_size, "snapshot: malformed body");
         goto done;
     }
     const msgpack_object *top = arr(&up.data, 4);
@@ -522,9 +556,10 @@ weir_err weir_window_op_restore(weir_window_op *op, const uint8_t *buf, size_t l
     for (uint32_t i = 0; i < nwin; i++) {
         int fired;
         weir__win *w =
-            load_window(op, &top[3].via.array.ptr[i], version, &fired, errstr, errstr_size);
+            load_window(op, &top[3].via.array.ptr[i], version, &fired, &rc, errstr, errstr_size);
         if (!w)
             goto done;
+        rc = WEIR_ERR_CORRUPT;
         wins[nw++] = w;
         if ((i > 0 && wins[i - 1]->start >= w->start) || (fired && nfired != i)) {
             weir__errf(errstr, errstr_size, "snapshot: windows out of order");
