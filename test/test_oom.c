@@ -170,42 +170,48 @@ static weir_err run(out *o, int snapshot)
     return rc;
 }
 
-/*
- * Fails each allocation of a whole run in turn, once (or, with `after`, that one and every
- * one after it), the run with a snapshot and restore halfway when `snapshot`. Whatever fails, the
- * operator neither crashes nor leaks (AddressSanitizer and LeakSanitizer watch), returns WEIR_OK or
- * WEIR_ERR_NOMEM, and what it emitted before is what the run without failures emitted, line
- * for line; a run that returns WEIR_OK throughout emitted all of it.
- */
-static void sweep(int after, int snapshot)
+typedef weir_err (*run_fn)(out *o, int snapshot);
+
+/* The run without failures, into ref; returns how many allocations it made. */
+static long reference_run(run_fn run, int snapshot, out *ref)
 {
-    make_events();
-    static char ref_lines[4096][96], lines[4096][96]; /* static: a failed check leaks nothing */
-    out ref = {ref_lines, 0, 4096};
     fail_at = -1;
     calls = 0;
-    assert_int_equal(run(&ref, snapshot), WEIR_OK);
-    long total = calls;
-    assert_true(ref.n > 3 * NKEYS);
-    assert_true(total > 100);
+    assert_int_equal(run(ref, snapshot), WEIR_OK);
+    assert_true(calls > 100);
+    return calls;
+}
+
+/*
+ * Fails each of the `total` allocations of a run in turn, once (or, with `after`, that one
+ * and every one after it). Whatever fails, the run neither crashes nor leaks (AddressSanitizer
+ * and LeakSanitizer watch), returns WEIR_OK or WEIR_ERR_NOMEM, and what it emitted is what the
+ * run without failures emitted (`ref`), line for line, up to where it stopped: all of it when
+ * it returns WEIR_OK. A count short of its ids, a good record taken for an invalid one or
+ * dropped, shows as a line that differs.
+ */
+static void fail_each(run_fn run, int snapshot, int after, const out *ref, long total,
+                      const char *what)
+{
+    static char lines[8192][96]; /* static: a failed check leaks nothing */
     out o = {lines, 0, 0};
     long nomem = 0, ok = 0;
     for (long k = 0; k < total; k++) {
         o.n = 0;
-        o.cap = ref.n;
+        o.cap = ref->n;
         calls = 0;
         fail_at = k;
         fail_after = after;
         weir_err rc = run(&o, snapshot);
         fail_at = -1;
         if (rc != WEIR_OK && rc != WEIR_ERR_NOMEM)
-            fail_msg("allocation %ld failed: %s", k, weir_err_str(rc));
+            fail_msg("%s, allocation %ld failed: %s", what, k, weir_err_str(rc));
         for (int i = 0; i < o.n; i++)
-            if (strcmp(o.lines[i], ref.lines[i]) != 0)
-                fail_msg("allocation %ld failed: firing %d is '%s', not '%s'", k, i, o.lines[i],
-                         ref.lines[i]);
+            if (strcmp(o.lines[i], ref->lines[i]) != 0)
+                fail_msg("%s, allocation %ld failed: line %d is '%s', not '%s'", what, k, i,
+                         o.lines[i], ref->lines[i]);
         if (rc == WEIR_OK) {
-            assert_int_equal(o.n, ref.n);
+            assert_int_equal(o.n, ref->n);
             ok++;
         } else {
             nomem++;
@@ -214,9 +220,20 @@ static void sweep(int after, int snapshot)
     /* Most failures must be reported; some are absorbed (a shrinking realloc, a log that
      * cannot grow and is flushed instead, a flush retried at the next firing). */
     assert_true(nomem > total / 2);
-    printf("  %ld allocations failed in turn%s%s: %ld reported out of memory, %ld absorbed\n",
-           total, after ? " with all after them" : "", snapshot ? ", snapshot halfway" : "", nomem,
-           ok);
+    printf("  %s: %ld allocations failed in turn%s: %ld reported out of memory, %ld absorbed\n",
+           what, total, after ? " with all after them" : "", nomem, ok);
+}
+
+/* The operator alone, with a snapshot and restore halfway when `snapshot`. */
+static void sweep(int after, int snapshot)
+{
+    make_events();
+    static char ref_lines[8192][96];
+    out ref = {ref_lines, 0, 8192};
+    long total = reference_run(run, snapshot, &ref);
+    assert_true(ref.n > 3 * NKEYS);
+    fail_each(run, snapshot, after, &ref, total,
+              snapshot ? "operator, snapshot halfway" : "operator");
 }
 
 /* ---- the whole pipeline: decoding, the operator, sinks and side outputs */
@@ -291,8 +308,9 @@ static void cap_destroy(weir_sink *s)
 static const weir_sink_ops cap_ops = {"capture", cap_firing, cap_record,
                                       cap_flush, NULL,       cap_destroy};
 
-static weir_err run_pipeline(out *o)
+static weir_err run_pipeline(out *o, int unused)
 {
+    (void)unused;
     weir_conf *conf = weir_conf_new();
     char err[256];
     if (!conf ||
@@ -317,51 +335,20 @@ static weir_err run_pipeline(out *o)
     return rc;
 }
 
-/* As sweep(), over the pipeline: what reaches the sinks (firings, late records, invalid
- * records) is a prefix of what the run without failures sends, all of it on WEIR_OK. A
- * good record taken for an invalid one, or dropped, shows as a line that differs. */
+/* fail_each over the pipeline: firings, late records and invalid records. */
 static void sweep_pipeline(int after)
 {
     make_records();
-    static char ref_lines[8192][96], lines[8192][96];
+    static char ref_lines[8192][96];
     out ref = {ref_lines, 0, 8192};
-    fail_at = -1;
-    calls = 0;
-    assert_int_equal(run_pipeline(&ref), WEIR_OK);
-    long total = calls;
+    long total = reference_run(run_pipeline, 0, &ref);
     int dead = 0, late = 0;
     for (int i = 0; i < ref.n; i++) {
         dead += strncmp(ref.lines[i], "dead ", 5) == 0;
         late += strncmp(ref.lines[i], "late ", 5) == 0;
     }
     assert_true(ref.n > 100 && dead > 10 && late > 10);
-    out o = {lines, 0, 0};
-    long nomem = 0, ok = 0;
-    for (long k = 0; k < total; k++) {
-        o.n = 0;
-        o.cap = ref.n;
-        calls = 0;
-        fail_at = k;
-        fail_after = after;
-        weir_err rc = run_pipeline(&o);
-        fail_at = -1;
-        if (rc != WEIR_OK && rc != WEIR_ERR_NOMEM)
-            fail_msg("allocation %ld failed: %s", k, weir_err_str(rc));
-        for (int i = 0; i < o.n; i++)
-            if (strcmp(o.lines[i], ref.lines[i]) != 0)
-                fail_msg("allocation %ld failed: line %d is '%s', not '%s'", k, i, o.lines[i],
-                         ref.lines[i]);
-        if (rc == WEIR_OK) {
-            assert_int_equal(o.n, ref.n);
-            ok++;
-        } else {
-            nomem++;
-        }
-    }
-    assert_true(nomem > total / 2);
-    printf("  pipeline: %ld allocations failed in turn%s: %ld reported out of memory, %ld "
-           "absorbed\n",
-           total, after ? " with all after them" : "", nomem, ok);
+    fail_each(run_pipeline, 0, after, &ref, total, "pipeline");
     free(raw);
 }
 
