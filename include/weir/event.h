@@ -63,7 +63,8 @@ typedef enum weir_ts_unit { WEIR_TS_AUTO = 0, WEIR_TS_SECONDS, WEIR_TS_MILLIS } 
 typedef struct weir_decoder weir_decoder;
 
 /* Creates a decoder from `conf` (not retained). Returns NULL and fills errstr on a bad
- * configuration. The caller frees it with weir_decoder_destroy(). */
+ * configuration, NULL without touching errstr when out of memory. The caller frees it
+ * with weir_decoder_destroy(). */
 weir_decoder *weir_decoder_new(const weir_conf *conf, char *errstr, size_t errstr_size);
 
 /* Frees the decoder and its scratch space. Accepts NULL. */

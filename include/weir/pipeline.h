@@ -43,7 +43,8 @@ typedef struct weir_pipeline_stats {
 typedef struct weir_pipeline weir_pipeline;
 
 /* Creates a pipeline over `partitions` source partitions from `conf` (not retained).
- * Returns NULL with a one-line reason in errstr on bad configuration. */
+ * Returns NULL with a one-line reason in errstr on bad configuration, NULL with errstr
+ * empty when out of memory. */
 weir_pipeline *weir_pipeline_new(const weir_conf *conf, int partitions, weir_sink *const *sinks,
                                  size_t n_sinks, weir_sink *late, weir_sink *dead_letter,
                                  char *errstr, size_t errstr_size);

@@ -107,7 +107,7 @@ static int path_init(field_path *fp, const char *spec)
             return -1;
         fp->parts[fp->n] = strndup(p, len);
         if (!fp->parts[fp->n])
-            return -1;
+            return -2; /* out of memory */
         fp->lens[fp->n++] = len;
         if (!dot)
             return 0;
@@ -138,8 +138,9 @@ weir_decoder *weir_decoder_new(const weir_conf *conf, char *errstr, size_t errst
         if (i == 0 && d->global)
             continue;
         const char *v = weir_conf_get(conf, names[i]);
-        if (path_init(paths[i], v) != 0) {
-            if (errstr && errstr_size)
+        int pr = path_init(paths[i], v);
+        if (pr != 0) {
+            if (pr == -1 && errstr && errstr_size)
                 snprintf(errstr, errstr_size,
                          "%s: invalid value \"%s\": accepted values are field names or dotted "
                          "paths of at most %d non-empty parts",

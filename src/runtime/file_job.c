@@ -479,7 +479,9 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     }
     p = weir_pipeline_new(conf, 1, sinks, n_sinks, late, dead, err, sizeof err);
     if (!p) {
-        code = 2;
+        code = err[0] ? 2 : 1; /* a configuration it refuses, or no memory */
+        if (!err[0])
+            snprintf(err, sizeof err, "out of memory");
         goto done;
     }
     if (resumed) {

@@ -128,7 +128,7 @@ static weir_pipeline *new_pipeline(job *j, int partitions)
     weir_pipeline *p =
         weir_pipeline_new(j->conf, partitions, sinks, ns, j->late, j->dead_letter, why, sizeof why);
     if (!p)
-        fail(j, 2, "cannot create a pipeline: %s", why);
+        fail(j, why[0] ? 2 : 1, "cannot create a pipeline: %s", why[0] ? why : "out of memory");
     if (j->glob) {
         j->glob->pl = p;
         j->glob->fresh = 1;
@@ -932,7 +932,7 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         pt->pl =
             weir_pipeline_new(j->conf, 1, pt->sinks, ns, j->late, j->dead_letter, why, sizeof why);
         if (!pt->pl) {
-            fail(j, 2, "cannot create a pipeline: %s", why);
+            fail(j, why[0] ? 2 : 1, "cannot create a pipeline: %s", why[0] ? why : "out of memory");
             return;
         }
         if (j->store)
@@ -1202,7 +1202,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     weir_pipeline *probe =
         weir_pipeline_new(conf, 1, j->sinks, j->n_sinks, j->late, j->dead_letter, why, sizeof why);
     if (!probe) {
-        fail(j, 2, "%s", why);
+        fail(j, why[0] ? 2 : 1, "%s", why[0] ? why : "out of memory");
         return -1;
     }
     weir_pipeline_destroy(probe);

@@ -56,6 +56,8 @@ weir_pipeline *weir_pipeline_new(const weir_conf *conf, int partitions, weir_sin
                                  size_t n_sinks, weir_sink *late, weir_sink *dead_letter,
                                  char *errstr, size_t errstr_size)
 {
+    if (errstr && errstr_size)
+        errstr[0] = '\0'; /* stays empty when memory runs out */
     weir_pipeline *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
