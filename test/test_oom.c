@@ -1,5 +1,6 @@
 /* The window operator when memory runs out: every allocation it makes (snapshot and restore
  * too), failed in turn. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -391,11 +393,12 @@ static int read_outputs(out *o)
     return 0;
 }
 
-static weir_err run_file_job(out *o, int unused)
+static char ckpt_dir[96];
+
+/* One run of the file job; with `checkpoints`, a checkpoint after every batch of 256
+ * records into ckpt_dir, from which a next run resumes. Returns its exit code. */
+static int file_job_once(int checkpoints, FILE *summary)
 {
-    (void)unused;
-    for (int f = 0; f < 3; f++)
-        remove(paths[f]);
     weir_conf *conf = weir_conf_new();
     char err[256];
     static const char *const keys[] = {"output.path", "late.output.path", "dead.letter.path"};
@@ -403,8 +406,36 @@ static weir_err run_file_job(out *o, int unused)
              weir_conf_set(conf, "window.allowed.lateness", "30s", err, sizeof err) == WEIR_OK;
     for (int f = 0; ok && f < 3; f++)
         ok = weir_conf_set(conf, keys[f], paths[f], err, sizeof err) == WEIR_OK;
-    int code = ok ? weir_file_job_run(conf, NULL, 0, NULL, NULL, 0) : 1;
+    if (ok && checkpoints)
+        ok = weir_conf_set(conf, "checkpoint.dir", ckpt_dir, err, sizeof err) == WEIR_OK &&
+             weir_conf_set(conf, "checkpoint.interval", "1ms", err, sizeof err) == WEIR_OK &&
+             weir_conf_set(conf, "input.batch.records", "256", err, sizeof err) == WEIR_OK;
+    int code = ok ? weir_file_job_run(conf, NULL, 0, NULL, summary, 0) : 1;
     weir_conf_destroy(conf);
+    return code;
+}
+
+static void clear_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    char name[512];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(name, sizeof name, "%s/%s", path, e->d_name);
+            remove(name);
+        }
+    closedir(d);
+}
+
+static weir_err run_file_job(out *o, int unused)
+{
+    (void)unused;
+    for (int f = 0; f < 3; f++)
+        remove(paths[f]);
+    int code = file_job_once(0, NULL);
     /* The outputs are read back with allocations failing no more. */
     long saved = fail_at;
     fail_at = -1;
@@ -419,7 +450,7 @@ static weir_err run_file_job(out *o, int unused)
  * a prefix of the run without failures (line for line, the last line maybe cut off). A
  * lost or altered record, or a 0 exit after a failure, shows.
  */
-static void sweep_file_job(int after)
+static void setup_file_job(void)
 {
     make_records();
     snprintf(dir, sizeof dir, "/tmp/weir-oom-XXXXXX");
@@ -431,16 +462,91 @@ static void sweep_file_job(int after)
     assert_non_null(in);
     assert_int_equal(fwrite(raw, 1, raw_len, in), raw_len);
     assert_int_equal(fclose(in), 0);
-    static char ref_lines[8192][96];
-    out ref = {ref_lines, 0, 8192};
-    long total = reference_run(run_file_job, 0, &ref);
-    assert_true(ref.n > 100);
-    fail_each(run_file_job, 0, after, &ref, total, "file job");
+}
+
+static void teardown_file_job(void)
+{
     for (int f = 0; f < 3; f++)
         remove(paths[f]);
     remove(in_path);
     rmdir(dir);
     free(raw);
+}
+
+static void sweep_file_job(int after)
+{
+    setup_file_job();
+    static char ref_lines[8192][96];
+    out ref = {ref_lines, 0, 8192};
+    long total = reference_run(run_file_job, 0, &ref);
+    assert_true(ref.n > 100);
+    fail_each(run_file_job, 0, after, &ref, total, "file job");
+    teardown_file_job();
+}
+
+/*
+ * The file job with a checkpoint after every batch: each of its allocations (one in every
+ * `step`) fails in turn, once; a run that exits 1 is run again, without failures, resuming
+ * from its checkpoints, as a restarted job does. That run exits 0 and the outputs are then
+ * exactly those of the run without failures: nothing lost, nothing twice. A checkpoint
+ * written wrong while memory ran out, or one that the restart cannot use, shows.
+ */
+static void test_file_job_resumes_after_running_out(void **state)
+{
+    (void)state;
+    setup_file_job();
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", dir);
+    assert_int_equal(mkdir(ckpt_dir, 0700), 0);
+    static char ref_lines[8192][96], lines[8192][96];
+    out ref = {ref_lines, 0, 8192}, o = {lines, 0, 8192};
+    fail_at = -1;
+    calls = 0;
+    assert_int_equal(file_job_once(1, NULL), 0);
+    long total = calls;
+    assert_int_equal(read_outputs(&ref), 0);
+    assert_true(total > 100 && ref.n > 100);
+    long failed = 0, resumed = 0, step = 3;
+    for (long k = 0; k < total; k += step) {
+        clear_dir(ckpt_dir);
+        for (int f = 0; f < 3; f++)
+            remove(paths[f]);
+        calls = 0;
+        fail_at = k;
+        fail_after = 0;
+        int code = file_job_once(1, NULL);
+        fail_at = -1;
+        if (code != 0 && code != 1)
+            fail_msg("allocation %ld failed: exit %d", k, code);
+        if (code == 1) {
+            failed++;
+            /* The restart's summary says whether it resumed from a checkpoint. */
+            char summary[4096] = "";
+            FILE *sf = fmemopen(summary, sizeof summary - 1, "w");
+            assert_non_null(sf);
+            code = file_job_once(1, sf);
+            fclose(sf);
+            if (code != 0)
+                fail_msg("allocation %ld failed: the restart exits %d", k, code);
+            resumed += strstr(summary, "\"resumed\":true") != NULL;
+        }
+        o.n = 0;
+        assert_int_equal(read_outputs(&o), 0);
+        if (o.n != ref.n)
+            fail_msg("allocation %ld failed: %d lines after the restart, not %d", k, o.n, ref.n);
+        for (int i = 0; i < o.n; i++)
+            if (strcmp(o.lines[i], ref.lines[i]) != 0)
+                fail_msg("allocation %ld failed: line %d is '%s', not '%s'", k, i, o.lines[i],
+                         ref.lines[i]);
+    }
+    /* Most failures stop the run, and many stopped runs had checkpointed before (how many
+     * depends on the wall clock: a checkpoint is due 1 ms after the last). */
+    assert_true(failed > total / step / 2 && resumed >= 10);
+    printf("  file job with checkpoints: %ld of %ld allocations failed in turn, %ld runs "
+           "restarted (%ld from a checkpoint), all to the same outputs\n",
+           (total + step - 1) / step, total, failed, resumed);
+    clear_dir(ckpt_dir);
+    rmdir(ckpt_dir);
+    teardown_file_job();
 }
 
 static void test_every_allocation_fails_in_turn(void **state)
@@ -502,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_runs_out_of_memory),
         cmocka_unit_test(test_file_job_allocations_fail_in_turn),
         cmocka_unit_test(test_file_job_runs_out_of_memory),
+        cmocka_unit_test(test_file_job_resumes_after_running_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
