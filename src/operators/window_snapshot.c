@@ -80,7 +80,6 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
 {
     packbuf pb = {.failed = 0};
     msgpack_sbuffer_init(&pb.sb);
-    msgpack_sbuffer *const sbp = &pb.sb;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &pb, packbuf_write);
     weir_err rc = WEIR_ERR_NOMEM;
@@ -187,11 +186,11 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     }
     if (pb.failed)
         goto done;
-    size_t bound = ZSTD_compressBound(sbp->size);
+    size_t bound = ZSTD_compressBound(pb.sb.size);
     uint8_t *buf = malloc(HEADER + bound);
     if (!buf)
         goto done;
-    size_t clen = ZSTD_compress(buf + HEADER, bound, sbp->data, sbp->size, 3);
+    size_t clen = ZSTD_compress(buf + HEADER, bound, pb.sb.data, pb.sb.size, 3);
     if (ZSTD_isError(clen)) {
         free(buf);
         goto done;
@@ -199,7 +198,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
     memcpy(buf, MAGIC, 8);
     weir__put_le32(buf + 8, VERSION);
     weir__put_le32(buf + 12, KIND_WINDOW);
-    weir__put_le64(buf + 16, sbp->size);
+    weir__put_le64(buf + 16, pb.sb.size);
     weir__put_le64(buf + 24, clen);
     weir__put_le64(buf + 32, XXH64(buf + HEADER, clen, 0));
     *out = buf;
@@ -208,7 +207,7 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
 done:
     free(agg_buf);
     free(map);
-    msgpack_sbuffer_destroy(sbp);
+    msgpack_sbuffer_destroy(&pb.sb);
     return rc;
 }
 

@@ -125,11 +125,10 @@ static uint32_t probe_insert(weir__dict *nd, weir__dict_slot s)
  * value, 72 ms this way; what is left is memory traffic (a new table, zeroed by the
  * kernel, written once).
  *
- * The pass has no branch on whether a slot is empty (a fifth to a third of them are, at
- * random, so such a branch is mispredicted often): an empty slot is copied to a scratch
- * slot instead and moves nothing. Past a power of two the ids take one more bit from the
- * fingerprint: keeping the tag's id bits and dropping the fingerprint's lowest bits is
- * one mask.
+ * An empty slot is skipped before any work. Past a power of two the ids take one more bit
+ * from the fingerprint: keeping the tag's id bits and dropping the fingerprint's lowest
+ * bits is one mask. (Copying empty slots to a scratch slot instead of branching on them,
+ * to spare mispredictions, made growth slower: about 65 -> 75 ms to a million values.)
  */
 typedef struct grow_cursor {
     uint32_t run, next; /* [run, next) filled; next is empty or past the end */
