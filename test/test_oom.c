@@ -445,43 +445,49 @@ static weir_err run_file_job(out *o, int unused)
     return code == 0 ? WEIR_OK : code == 1 ? WEIR_ERR_NOMEM : WEIR_ERR_IO;
 }
 
-/*
- * fail_each over the file job: exit code 0 with the whole output, or 1 with each output file
- * a prefix of the run without failures (line for line, the last line maybe cut off). A
- * lost or altered record, or a 0 exit after a failure, shows.
- */
-static void setup_file_job(void)
+/* The file job's input and output files in a directory of their own, made before each
+ * file-job test and removed after it by cmocka, also when a check fails. */
+static int setup_file_job(void **state)
 {
+    (void)state;
     make_records();
     snprintf(dir, sizeof dir, "/tmp/weir-oom-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(in_path, sizeof in_path, "%s/in.jsonl", dir);
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", dir);
     for (int f = 0; f < 3; f++)
         snprintf(paths[f], sizeof paths[f], "%s/%s.jsonl", dir, kinds[f]);
     FILE *in = fopen(in_path, "w");
     assert_non_null(in);
     assert_int_equal(fwrite(raw, 1, raw_len, in), raw_len);
     assert_int_equal(fclose(in), 0);
+    return 0;
 }
 
-static void teardown_file_job(void)
+static int teardown_file_job(void **state)
 {
-    for (int f = 0; f < 3; f++)
-        remove(paths[f]);
-    remove(in_path);
+    (void)state;
+    clear_dir(ckpt_dir);
+    rmdir(ckpt_dir);
+    clear_dir(dir);
     rmdir(dir);
     free(raw);
+    raw = NULL;
+    return 0;
 }
 
+/*
+ * fail_each over the file job: exit code 0 with the whole output, or 1 with each output file
+ * a prefix of the run without failures (line for line, the last line maybe cut off). A
+ * lost or altered record, or a 0 exit after a failure, shows.
+ */
 static void sweep_file_job(int after)
 {
-    setup_file_job();
     static char ref_lines[8192][96];
     out ref = {ref_lines, 0, 8192};
     long total = reference_run(run_file_job, 0, &ref);
     assert_true(ref.n > 100);
     fail_each(run_file_job, 0, after, &ref, total, "file job");
-    teardown_file_job();
 }
 
 /*
@@ -494,8 +500,6 @@ static void sweep_file_job(int after)
 static void test_file_job_resumes_after_running_out(void **state)
 {
     (void)state;
-    setup_file_job();
-    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/ckpt", dir);
     assert_int_equal(mkdir(ckpt_dir, 0700), 0);
     static char ref_lines[8192][96], lines[8192][96];
     out ref = {ref_lines, 0, 8192}, o = {lines, 0, 8192};
@@ -544,9 +548,6 @@ static void test_file_job_resumes_after_running_out(void **state)
     printf("  file job with checkpoints: %ld of %ld allocations failed in turn, %ld runs "
            "restarted (%ld from a checkpoint), all to the same outputs\n",
            (total + step - 1) / step, total, failed, resumed);
-    clear_dir(ckpt_dir);
-    rmdir(ckpt_dir);
-    teardown_file_job();
 }
 
 static void test_every_allocation_fails_in_turn(void **state)
@@ -606,9 +607,12 @@ int main(void)
         cmocka_unit_test(test_memory_runs_out_around_a_snapshot),
         cmocka_unit_test(test_pipeline_allocations_fail_in_turn),
         cmocka_unit_test(test_pipeline_runs_out_of_memory),
-        cmocka_unit_test(test_file_job_allocations_fail_in_turn),
-        cmocka_unit_test(test_file_job_runs_out_of_memory),
-        cmocka_unit_test(test_file_job_resumes_after_running_out),
+        cmocka_unit_test_setup_teardown(test_file_job_allocations_fail_in_turn, setup_file_job,
+                                        teardown_file_job),
+        cmocka_unit_test_setup_teardown(test_file_job_runs_out_of_memory, setup_file_job,
+                                        teardown_file_job),
+        cmocka_unit_test_setup_teardown(test_file_job_resumes_after_running_out, setup_file_job,
+                                        teardown_file_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
