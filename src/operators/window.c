@@ -494,9 +494,7 @@ static void advance(weir_window_op *op)
 }
 
 /* The hot window: the last one a record went to, NULL when there is none. Most records
- * land in it. The prefetch stages assume they all do without checking the record's time:
- * a record of another window, a few near window boundaries, costs a wasted prefetch,
- * which is cheaper than checking every record. */
+ * land in it, or near a window boundary in it and its unfired neighbour (hot_run). */
 static inline weir__win *hot_window(const weir_window_op *op)
 {
     return op->hot < op->nwin ? op->wins[op->hot] : NULL;
@@ -604,20 +602,34 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
     return WEIR_OK;
 }
 
-/* Stage one, far ahead: the key's index slot and the value's dictionary slot. The stages
- * assume the record lands in window w (the hot one). */
-static inline void prefetch_slots(const weir_window_op *op, const weir__win *w,
-                                  const weir_event *ev)
+/* The window of the two a hot run fills that a record ahead is taken to land in, for the
+ * prefetch stages: v when two windows are filled and the record's time is outside w, else
+ * w. A record of neither costs a wasted prefetch, which is cheaper than checking more. */
+static inline __attribute__((always_inline)) const weir__win *
+ahead_window(const weir_window_op *op, const weir__win *w, const weir__win *v, const weir_event *ev,
+             const int two)
 {
+    return !two || (uint64_t)ev->ts - (uint64_t)w->start < (uint64_t)op->p.size_ms ? w : v;
+}
+
+/* Stage one, far ahead: the key's index slot and the value's dictionary slot in the
+ * record's window (of w and v, see ahead_window). */
+static inline __attribute__((always_inline)) void
+prefetch_slots(const weir_window_op *op, const weir__win *w, const weir__win *v,
+               const weir_event *ev, const int two)
+{
+    w = ahead_window(op, w, v, ev, two);
     weir__prefetch(&w->index[(uint32_t)ev->key_hash & w->imask]);
     if (op->need_dict)
         weir__dict_prefetch(&w->dict, ev->user_fp[0]);
 }
 
 /* Stage two, nearer: the key's entry, found through its (by now cached) index slot. */
-static inline void prefetch_entry(const weir_window_op *op, const weir__win *w,
-                                  const weir_event *ev)
+static inline __attribute__((always_inline)) void
+prefetch_entry(const weir_window_op *op, const weir__win *w, const weir__win *v,
+               const weir_event *ev, const int two)
 {
+    w = ahead_window(op, w, v, ev, two);
     uint64_t s = w->index[(uint32_t)ev->key_hash & w->imask];
     if (s && (uint32_t)s <= w->nkeys) {
         const char *e = (const char *)weir__entry(op, w, (uint32_t)s - 1);
@@ -626,14 +638,16 @@ static inline void prefetch_entry(const weir_window_op *op, const weir__win *w,
     }
 }
 
-static inline void prefetch(const weir_window_op *op, const weir__win *w, const weir_event *ev,
-                            size_t i, size_t n)
+static inline __attribute__((always_inline)) void prefetch(const weir_window_op *op,
+                                                           const weir__win *w, const weir__win *v,
+                                                           const weir_event *ev, size_t i, size_t n,
+                                                           const int two)
 {
     if (i + PREFETCH_DISTANCE < n) {
-        prefetch_slots(op, w, &ev[i + PREFETCH_DISTANCE]);
-        prefetch_entry(op, w, &ev[i + PREFETCH_DISTANCE / 2]);
+        prefetch_slots(op, w, v, &ev[i + PREFETCH_DISTANCE], two);
+        prefetch_entry(op, w, v, &ev[i + PREFETCH_DISTANCE / 2], two);
     } else if (i + PREFETCH_DISTANCE / 2 < n) {
-        prefetch_entry(op, w, &ev[i + PREFETCH_DISTANCE / 2]);
+        prefetch_entry(op, w, v, &ev[i + PREFETCH_DISTANCE / 2], two);
     }
 }
 
@@ -652,36 +666,72 @@ static int64_t next_advance_at(const weir_window_op *op)
     return at;
 }
 
-/*
- * Records events[i..n) while they fall in the hot window w and it has not fired: such a
- * record is neither late nor behind the watermark, so of process_one's checks only the
- * window's bounds remain, and a watermark that moves calls for advance() only once it
- * reaches the next window to fire or free. Stops before a record of another window and
- * after one whose advance() did something (w may have fired); returns where it stopped,
- * or n. Does what process_one would do for each record, in the same order.
- */
-static size_t process_hot_run(weir_window_op *op, weir__win *w, const weir_event *events, size_t i,
-                              size_t n, int64_t wall_ms, weir_err *rc)
+/* The index of the unfired window beside the hot one (which must be unfired), or SIZE_MAX
+ * when there is none: near a window's end, with out-of-orderness, records of the window
+ * and of the next one arrive mixed. */
+static size_t partner_window(const weir_window_op *op)
 {
-    const uint64_t start = (uint64_t)w->start, size = (uint64_t)op->p.size_ms;
+    if (op->hot > op->nfired)
+        return op->hot - 1;
+    return op->hot + 1 < op->nwin ? op->hot + 1 : SIZE_MAX;
+}
+
+/*
+ * Records events[i..n) while they fall in the hot window and it has not fired, or (`two`)
+ * in the hot window or its unfired partner (partner_window, index vi): such a record is
+ * neither late nor behind the watermark, so of process_one's checks only the windows'
+ * bounds remain, and a watermark that moves calls for advance() only once it reaches the
+ * next window to fire or free. Stops before a record of any other window and after one
+ * whose advance() did something (a window may have fired); returns where it stopped, or
+ * n, with op->hot the window of the last record it added. Does what process_one would
+ * do for each record, in the same order. Records that alternate between two windows,
+ * a window's last seconds, thus keep the log and the prefetches: through process_one,
+ * each change of window cost a direct add to a set and a prefetch pipeline started anew.
+ */
+static inline __attribute__((always_inline)) size_t hot_run(weir_window_op *op, size_t wi,
+                                                            size_t vi, const weir_event *events,
+                                                            size_t i, size_t n, int64_t wall_ms,
+                                                            weir_err *rc, const int two)
+{
+    weir__win *w = op->wins[wi], *v = two ? op->wins[vi] : NULL;
+    const uint64_t ws = (uint64_t)w->start, vs = two ? (uint64_t)v->start : 0;
+    const uint64_t size = (uint64_t)op->p.size_ms;
     const int64_t advance_at = next_advance_at(op);
+    size_t at = wi;
     for (; i < n; i++) {
         const weir_event *ev = &events[i];
-        if ((uint64_t)ev->ts - start >= size)
-            return i;
-        prefetch(op, w, events, i, n);
+        weir__win *x = w;
+        if ((uint64_t)ev->ts - ws >= size) {
+            if (!two || (uint64_t)ev->ts - vs >= size)
+                break;
+            x = v;
+        }
+        if (two)
+            at = x == w ? wi : vi;
+        prefetch(op, w, v, events, i, n, two);
         weir__kentry *e;
-        if ((*rc = add_record(op, w, ev, &e, 1)) != WEIR_OK)
-            return i;
+        if ((*rc = add_record(op, x, ev, &e, 1)) != WEIR_OK)
+            break;
         op->st.accepted++;
         if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
             op->st.future_skewed++;
         if (weir__wm_current(op->wm) >= advance_at) {
+            op->hot = at;
             advance(op);
             return i + 1;
         }
     }
-    return n;
+    op->hot = at;
+    return i;
+}
+
+static size_t process_hot_run(weir_window_op *op, const weir_event *events, size_t i, size_t n,
+                              int64_t wall_ms, weir_err *rc)
+{
+    size_t vi = partner_window(op);
+    if (vi == SIZE_MAX)
+        return hot_run(op, op->hot, 0, events, i, n, wall_ms, rc, 0);
+    return hot_run(op, op->hot, vi, events, i, n, wall_ms, rc, 1);
 }
 
 weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
@@ -689,17 +739,16 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
 {
     weir__win *w = hot_window(op);
     for (size_t i = 0; w && i < n && i < PREFETCH_DISTANCE; i++)
-        prefetch_slots(op, w, &events[i]);
+        prefetch_slots(op, w, NULL, &events[i], 0);
     size_t i = 0;
     while (i < n) {
         weir_err rc = WEIR_OK;
         w = hot_window(op);
-        size_t j =
-            w && op->hot >= op->nfired ? process_hot_run(op, w, events, i, n, wall_ms, &rc) : i;
+        size_t j = w && op->hot >= op->nfired ? process_hot_run(op, events, i, n, wall_ms, &rc) : i;
         if (j == i && rc == WEIR_OK) {
             /* a record of another window, or of a window that has fired */
             if (w)
-                prefetch(op, w, events, i, n);
+                prefetch(op, w, NULL, events, i, n, 0);
             rc = process_one(op, &events[i], wall_ms);
             j = i + 1;
         }
