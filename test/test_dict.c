@@ -52,23 +52,32 @@ static void test_ids_dense_through_growth(void **state)
     for (uint32_t i = 0; i < n; i++)
         assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
     assert_int_equal(d.count, n);
-    assert_int_equal(weir__dict_bytes(&d), (size_t)d.cap * 12);
+    assert_int_equal(weir__dict_bytes(&d), ((size_t)d.cap + d.ovf) * 12);
+    /* the table keeps its values in the order of their low bits (growth relies on it) */
+    uint64_t prev = 0;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < d.cap + d.ovf; i++)
+        if (d.slots[i].tag) {
+            uint64_t lo = (uint64_t)d.slots[i].lo[1] << 32 | d.slots[i].lo[0];
+            assert_true(seen++ == 0 || lo > prev);
+            prev = lo;
+        }
+    assert_int_equal(seen, n);
     weir__dict_free(&d);
     free(fp);
 }
 
-/* Growth places values without probing while they come in the order of their homes; the
- * others (runs that wrapped past the end of the table, homes behind the run being
- * filled, runs reaching past the new end) are probed for. Crowded homes make all of
- * those common: every value must still be found with its first id, and the table must
- * hold each exactly once. */
+/* Crowded homes make long runs, runs that reach past the last home into the slots after
+ * it (which then have to be widened, in the table and when it grows) and insertions in
+ * the middle of runs common: every value must still be found with its first id, and the
+ * table must hold each exactly once. */
 static void test_growth_with_crowded_homes(void **state)
 {
     (void)state;
     const uint32_t n = 6000;
     uint64_t *fp = random_fps(n, 5);
     /* Top 32 bits of the low half (which place a value) in three narrow bands: at the
-     * start, in the middle and at the very end of the range, so runs wrap. */
+     * start, in the middle and at the very end of the range, so runs reach past the end. */
     const uint64_t bands[3] = {0, 0x80000000ull, 0xFFFF0000ull};
     for (uint32_t i = 0; i < n; i++) {
         uint64_t top = bands[i % 3] + (fp[2 * i] >> 48);
@@ -89,9 +98,10 @@ static void test_growth_with_crowded_homes(void **state)
         assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
     assert_int_equal(d.count, n);
     uint32_t filled = 0;
-    for (uint32_t i = 0; i < d.cap; i++)
+    for (uint32_t i = 0; i < d.cap + d.ovf; i++)
         filled += d.slots[i].tag != 0;
     assert_int_equal(filled, n);
+    assert_true(d.ovf > 16); /* the slots past the last home were widened */
     weir__dict_free(&d);
     free(fp);
 }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "state/dict.h"
 #include "support/gen.h"
 #include "weir/job.h"
 #include "weir/pipeline.h"
@@ -550,6 +551,77 @@ static void test_file_job_resumes_after_running_out(void **state)
            (total + step - 1) / step, total, failed, resumed);
 }
 
+/*
+ * The dictionary with every value's home in the last slot, so that each insertion moves a
+ * run up into the slots past the last home and often needs more of them: with every
+ * allocation failed in turn, an intern that fails returns UINT32_MAX and leaves the
+ * dictionary as it was (each value before it keeps its id, the table holds each once),
+ * and interning goes on from there once memory is back.
+ */
+static void check_dict(const weir__dict *d, const uint64_t *lo, uint32_t n)
+{
+    assert_int_equal(d->count, n);
+    uint32_t filled = 0;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < d->cap + d->ovf; i++)
+        if (d->slots[i].tag) {
+            uint64_t v = (uint64_t)d->slots[i].lo[1] << 32 | d->slots[i].lo[0];
+            assert_true(filled == 0 || v > prev); /* in order of the low bits */
+            prev = v;
+            filled++;
+        }
+    assert_int_equal(filled, n);
+    (void)lo;
+}
+
+static void test_dictionary_runs_out_at_every_allocation(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    uint64_t lo[N], seed = 7;
+    for (uint32_t i = 0; i < N; i++) {
+        /* the top 32 bits at the very end of their range: the last home at every size */
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        lo[i] = 0xFFFFFFFFull << 32 | (seed >> 32 ^ (uint64_t)i << 20);
+    }
+    long total = 0, failures = 0;
+    for (long k = 0;; k++) {
+        weir__dict d;
+        calls = 0;
+        fail_at = -1;
+        assert_int_equal(weir__dict_init(&d, 0), 0);
+        calls = 0;
+        fail_at = k;
+        int failed = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            uint32_t id = weir__dict_intern(&d, lo[i], 0);
+            if (id == UINT32_MAX) {
+                failed = 1;
+                failures++;
+                check_dict(&d, lo, i);
+                for (uint32_t j = 0; j < i; j++) { /* every id kept (no allocation) */
+                    fail_at = -1;
+                    assert_int_equal(weir__dict_intern(&d, lo[j], 0), j);
+                }
+                fail_at = -1;
+                id = weir__dict_intern(&d, lo[i], 0);
+            }
+            assert_int_equal(id, i);
+        }
+        check_dict(&d, lo, N);
+        for (uint32_t i = 0; i < N; i++)
+            assert_int_equal(weir__dict_intern(&d, lo[i], 0), i);
+        weir__dict_free(&d);
+        if (!failed) {
+            total = k;
+            break;
+        }
+    }
+    fail_at = -1;
+    assert_true(total > 10 && failures == total);
+    printf("  dictionary with crowded homes: %ld allocations failed in turn\n", total);
+}
+
 static void test_every_allocation_fails_in_turn(void **state)
 {
     (void)state;
@@ -601,6 +673,7 @@ static void test_file_job_runs_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dictionary_runs_out_at_every_allocation),
         cmocka_unit_test(test_every_allocation_fails_in_turn),
         cmocka_unit_test(test_memory_runs_out_at_every_allocation),
         cmocka_unit_test(test_snapshot_and_restore_fail_in_turn),

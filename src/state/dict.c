@@ -17,6 +17,7 @@
 #define HUGE_BYTES (2u << 20)
 #define MIN_CAP    64u
 #define MAX_CAP    (7u << 28)
+#define OVF_MIN    16u
 
 static weir__dict_slot *alloc_slots(uint32_t n)
 {
@@ -78,10 +79,11 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
     uint32_t cap = MIN_CAP;
     while (cap < MAX_CAP && (uint64_t)cap * 4 < (uint64_t)expected * 5)
         cap = next_cap(cap);
-    d->slots = alloc_slots(cap);
+    d->slots = alloc_slots(cap + OVF_MIN);
     if (!d->slots)
         return -1;
     d->cap = cap;
+    d->ovf = OVF_MIN;
     d->count = 0;
     d->idbits = bit_length(cap);
     d->full = full_at(cap);
@@ -90,9 +92,10 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
 
 void weir__dict_free(weir__dict *d)
 {
-    free_slots(d->slots, d->cap);
+    free_slots(d->slots, d->cap + d->ovf);
     d->slots = NULL;
     d->cap = 0;
+    d->ovf = 0;
     d->count = 0;
     d->idbits = 0;
     d->full = 0;
@@ -103,99 +106,92 @@ static inline uint64_t slot_lo(const weir__dict_slot *s)
     return (uint64_t)s->lo[1] << 32 | s->lo[0];
 }
 
-/* Inserts s into nd by probing from its home, as intern does; returns its position. */
-static uint32_t probe_insert(weir__dict *nd, weir__dict_slot s)
+/* Doubles the slots past the last home (at least `need` more); 0, or -1 when out of
+ * memory (d unchanged). A run reaches past the last home only when homes near the end
+ * are crowded, so this is rare, and the copy is of no matter. */
+static int widen(weir__dict *d, uint32_t need)
 {
-    uint32_t p = weir__dict_home(nd, slot_lo(&s));
-    while (nd->slots[p].tag)
-        if (++p == nd->cap)
-            p = 0;
-    nd->slots[p] = s;
-    return p;
+    uint32_t ovf = d->ovf * 2 > d->ovf + need ? d->ovf * 2 : d->ovf + need;
+    if ((uint64_t)d->cap + ovf > MAX_CAP + (uint64_t)MAX_CAP / 4)
+        return -1;
+    weir__dict_slot *slots = alloc_slots(d->cap + ovf);
+    if (!slots)
+        return -1;
+    memcpy(slots, d->slots, ((size_t)d->cap + d->ovf) * sizeof *slots);
+    free_slots(d->slots, d->cap + d->ovf);
+    d->slots = slots;
+    d->ovf = ovf;
+    return 0;
+}
+
+uint32_t weir__dict_insert_at(weir__dict *d, uint32_t at, uint64_t fp_lo, uint32_t tag)
+{
+    /* The run from `at` ends at the first empty slot, which the table may need to be
+     * widened for; the run then moves up one slot in one copy. */
+    uint32_t end = at;
+    while (end < d->cap + d->ovf && d->slots[end].tag)
+        end++;
+    if (end == d->cap + d->ovf && widen(d, 1) != 0)
+        return UINT32_MAX;
+    memmove(&d->slots[at + 1], &d->slots[at], (size_t)(end - at) * sizeof *d->slots);
+    weir__dict_slot *s = &d->slots[at];
+    s->lo[0] = (uint32_t)fp_lo;
+    s->lo[1] = (uint32_t)(fp_lo >> 32);
+    s->tag = tag << d->idbits | ++d->count;
+    return d->count - 1;
 }
 
 /*
- * The old table lists its values nearly in the order of their homes (a home is the top
- * of the fingerprint scaled to the capacity, for every capacity), so growing fills the
- * new table nearly front to back. A value goes where a probe from its home would put it,
- * without probing: at its home, or just after the run of filled slots [run, next) when
- * its home lies in that run. The few values out of order (homes behind the run, runs
- * that wrapped past the end of the old table or would past the end of the new one) are
- * placed by probing. Growing from empty to a million values took 95 ms probing every
- * value, 72 ms this way; what is left is memory traffic (a new table, zeroed by the
- * kernel, written once).
- *
- * An empty slot is skipped before any work. Past a power of two the ids take one more bit
- * from the fingerprint: keeping the tag's id bits and dropping the fingerprint's lowest
- * bits is one mask. (Copying empty slots to a scratch slot instead of branching on them,
- * to spare mispredictions, made growth slower: about 65 -> 75 ms to a million values.)
+ * The table holds its values in the order of their low 64 bits (intern inserts a value
+ * before the first larger one of its run), and a home is the top of those bits scaled to
+ * the capacity, for every capacity: growing is one pass in that order that puts each
+ * value at its new home, or just after the value before it when that one reaches past
+ * it. No value is ever behind the run being filled and no run wraps (a run may end past
+ * the last home, in the slots after it), so the pass has no branch on the values: an
+ * empty slot is copied to where the next value goes, which that value overwrites. Past a
+ * power of two the ids take one more bit from the fingerprint: keeping the tag's id bits
+ * and dropping the fingerprint's lowest bits is one mask. With values kept in order of
+ * their homes only approximately (probing from the home to the end of the run), a sixth
+ * of the values landed behind the run and had to be probed for, and growing from empty
+ * to a million values took 65-72 ms.
  */
-typedef struct grow_cursor {
-    uint32_t run, next; /* [run, next) filled; next is empty or past the end */
-    uint32_t keep;      /* the bits of an old tag that the new one keeps, in place */
-} grow_cursor;
-
-static inline void place(weir__dict *nd, grow_cursor *g, weir__dict_slot s)
-{
-    if (!s.tag)
-        return;
-    s.tag &= g->keep;
-    uint32_t h = weir__dict_home(nd, slot_lo(&s));
-    uint32_t pos = h > g->next ? h : g->next;
-    if (__builtin_expect(h < g->run && h < g->next, 0)) {
-        /* A value behind the run: [run, next) is filled, so its probe ends before run or
-         * at next. */
-        uint32_t p = h;
-        while (p < g->run && nd->slots[p].tag)
-            p++;
-        if (p < g->run) {
-            nd->slots[p] = s;
-            return;
-        }
-        pos = g->next;
-    }
-    if (__builtin_expect(pos >= nd->cap, 0)) {
-        if (probe_insert(nd, s) == g->next)
-            g->next++;
-        return;
-    }
-    g->run = h > g->next ? h : g->run;
-    nd->slots[pos] = s;
-    g->next = pos + 1;
-}
-
 int weir__dict_grow(weir__dict *d)
 {
     if (d->cap >= MAX_CAP)
         return -1;
     uint32_t cap = next_cap(d->cap);
     uint32_t idbits = bit_length(cap) > d->idbits ? bit_length(cap) : d->idbits;
-    weir__dict nd = {alloc_slots(cap), cap, d->count, idbits, full_at(cap)};
-    if (!nd.slots)
-        return -1;
     /* tag = f << old idbits | id + 1; the new one is (f >> shift) << idbits | id + 1, the
      * same bits with the lowest `shift` of f cleared */
-    uint32_t shift = idbits - d->idbits;
-    grow_cursor g = {0, 0, ~(((1u << shift) - 1) << d->idbits)};
-    const weir__dict_slot *old = d->slots;
-    /* The filled run at the start of the old table may hold values whose probes wrapped
-     * from its end: they go last. */
-    uint32_t i = 0;
-    for (; i < d->cap && old[i].tag; i++)
-        if (weir__dict_home(d, slot_lo(&old[i])) <= i)
-            place(&nd, &g, old[i]);
-    uint32_t wrapped_end = i;
-    for (; i < d->cap; i++)
-        place(&nd, &g, old[i]);
-    for (i = 0; i < wrapped_end; i++)
-        if (weir__dict_home(d, slot_lo(&old[i])) > i) {
+    uint32_t shift = idbits - d->idbits, keep = ~(((1u << shift) - 1) << d->idbits);
+    /* The values reach past the last home by no more in the larger table (homes move
+     * apart); a value that would land in the last slot anyway makes room and starts over. */
+    for (uint32_t ovf = d->ovf;; ovf *= 2) {
+        weir__dict nd = {alloc_slots(cap + ovf), cap, d->count, idbits, full_at(cap), ovf};
+        if (!nd.slots)
+            return -1;
+        const uint32_t last = cap + ovf - 1, n = d->cap + d->ovf;
+        const weir__dict_slot *old = d->slots;
+        uint32_t next = 0, over = 0;
+        for (uint32_t i = 0; i < n; i++) {
             weir__dict_slot s = old[i];
-            s.tag &= g.keep;
-            probe_insert(&nd, s);
+            uint32_t h = weir__dict_home(&nd, slot_lo(&s));
+            uint32_t pos = h > next ? h : next;
+            pos = pos < last ? pos : last;
+            s.tag &= keep;
+            nd.slots[pos] = s;
+            uint32_t filled = s.tag != 0;
+            over |= filled & (pos == last);
+            next = filled ? pos + 1 : next;
         }
-    free_slots(d->slots, d->cap);
-    *d = nd;
-    return 0;
+        nd.slots[last] = (weir__dict_slot){{0, 0}, 0};
+        if (!over) {
+            free_slots(d->slots, n);
+            *d = nd;
+            return 0;
+        }
+        free_slots(nd.slots, cap + ovf);
+    }
 }
 
 /* A little-endian bit stream: bits fill each byte from its lowest bit. */
@@ -311,7 +307,7 @@ int weir__dict_encode(const weir__dict *d, uint8_t **out, size_t *out_len, uint3
     if (!v)
         return -1;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < d->cap && k < n; i++)
+    for (uint32_t i = 0; i < d->cap + d->ovf && k < n; i++)
         if (d->slots[i].tag)
             v[k++] = d->slots[i];
     /* Upper parts: n ones and at most 2^(64 - low) zeros, under 3n bits. */

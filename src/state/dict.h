@@ -22,6 +22,12 @@
  * values; growing past a power of two takes one more bit for ids, and every stored
  * fingerprint gives up its lowest kept bit (idbits never shrinks).
  *
+ * The values are kept in the order of their low 64 bits, which is also the order of their
+ * homes (ordered linear probing): a lookup stops at the first larger value, a new value
+ * goes before it and the rest of its run moves up a slot, and growing is one pass that
+ * needs no probing (dict.c). Runs do not wrap: past the last home come `ovf` more slots,
+ * widened when a run reaches their end (homes crowded at the top of the range).
+ *
  * The capacity is not a power of two but a step of a ladder four steps per doubling
  * (2^k times 1, 1.25, 1.5, 1.75), and a position is the 32-bit part scaled to it
  * (multiply and shift): at the growth load of 4/5 the table then ends 64% to 80% full
@@ -37,10 +43,11 @@ typedef struct weir__dict_slot {
 
 typedef struct weir__dict {
     weir__dict_slot *slots;
-    uint32_t cap;    /* slots */
+    uint32_t cap;    /* slots that are homes */
     uint32_t count;  /* values interned; the next id */
     uint32_t idbits; /* low bits of a slot's tag holding the id */
     uint32_t full;   /* the count at which the table grows: cap * 4 / 5 */
+    uint32_t ovf;    /* slots past the last home, for runs that reach past it */
 } weir__dict;
 
 /* Returns 0, or -1 when out of memory. The table holds `expected` values before it
@@ -49,6 +56,10 @@ int weir__dict_init(weir__dict *d, uint32_t expected);
 void weir__dict_free(weir__dict *d);
 /* Grows the table; returns 0 or -1. */
 int weir__dict_grow(weir__dict *d);
+/* Interns a value not in the table at slot `at`, where the value at `at` has larger low
+ * bits: the run from `at` to its end moves up a slot (weir__dict_intern's insertion in the
+ * middle of a run). Returns its id, or UINT32_MAX when out of memory. */
+uint32_t weir__dict_insert_at(weir__dict *d, uint32_t at, uint64_t fp_lo, uint32_t tag);
 
 static inline uint32_t weir__dict_home(const weir__dict *d, uint64_t fp_lo)
 {
@@ -70,16 +81,14 @@ static inline void weir__dict_prefetch(const weir__dict *d, uint64_t fp_lo)
 static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t fp_hi)
 {
     /* Grow at a load of 4/5: linear probing stays short at that load with a good hash
-     * (an insertion probes 13 slots on average when the table is fullest, 32 at 7/8),
-     * and memory per value stays low. */
+     * (a run ahead of an insertion is 13 slots on average when the table is fullest,
+     * 32 at 7/8), and memory per value stays low. */
     if (d->count >= d->full && weir__dict_grow(d) != 0)
         return UINT32_MAX;
     const uint32_t idbits = d->idbits, tag = (uint32_t)fp_hi >> idbits;
     const uint32_t words[2] = {(uint32_t)fp_lo, (uint32_t)(fp_lo >> 32)};
-    uint64_t want; /* lo[] as one 64-bit load: fp_lo again on a little-endian machine */
-    memcpy(&want, words, sizeof want);
-    weir__dict_slot *s = &d->slots[weir__dict_home(d, fp_lo)], *end = d->slots + d->cap;
-    for (;;) {
+    weir__dict_slot *s = &d->slots[weir__dict_home(d, fp_lo)], *end = d->slots + d->cap + d->ovf;
+    for (; s != end; s++) {
         uint32_t t = s->tag;
         if (t == 0) {
             s->lo[0] = words[0];
@@ -87,13 +96,16 @@ static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t
             s->tag = tag << idbits | ++d->count;
             return d->count - 1;
         }
-        uint64_t lo;
-        memcpy(&lo, s->lo, sizeof lo);
-        if (lo == want && t >> idbits == tag)
-            return (t & ((1u << idbits) - 1)) - 1;
-        if (++s == end)
-            s = d->slots;
+        uint64_t lo = (uint64_t)s->lo[1] << 32 | s->lo[0]; /* one load on x86 */
+        if (lo >= fp_lo) {
+            if (lo == fp_lo && t >> idbits == tag)
+                return (t & ((1u << idbits) - 1)) - 1;
+            if (lo > fp_lo)
+                break;
+        }
     }
+    /* Before a larger value, or past the last slot: the out-of-line insertion. */
+    return weir__dict_insert_at(d, (uint32_t)(s - d->slots), fp_lo, tag);
 }
 
 /*
@@ -115,7 +127,7 @@ int weir__dict_decode(weir__dict *d, const uint8_t *b, size_t len, uint32_t coun
 
 static inline size_t weir__dict_bytes(const weir__dict *d)
 {
-    return d->slots ? (size_t)d->cap * sizeof(weir__dict_slot) : 0;
+    return d->slots ? ((size_t)d->cap + d->ovf) * sizeof(weir__dict_slot) : 0;
 }
 
 #endif
