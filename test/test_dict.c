@@ -52,11 +52,11 @@ static void test_ids_dense_through_growth(void **state)
     for (uint32_t i = 0; i < n; i++)
         assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
     assert_int_equal(d.count, n);
-    assert_int_equal(weir__dict_bytes(&d), ((size_t)d.cap + d.ovf) * 12);
+    assert_int_equal(weir__dict_bytes(&d), (size_t)weir__dict_len(&d) * 12);
     /* the table keeps its values in the order of their low bits (growth relies on it) */
     uint64_t prev = 0;
     uint32_t seen = 0;
-    for (uint32_t i = 0; i < d.cap + d.ovf; i++)
+    for (uint32_t i = 0; i < weir__dict_len(&d); i++)
         if (d.slots[i].tag) {
             uint64_t lo = (uint64_t)d.slots[i].lo[1] << 32 | d.slots[i].lo[0];
             assert_true(seen++ == 0 || lo > prev);
@@ -98,7 +98,7 @@ static void test_growth_with_crowded_homes(void **state)
         assert_int_equal(weir__dict_intern(&d, fp[2 * i], fp[2 * i + 1]), i);
     assert_int_equal(d.count, n);
     uint32_t filled = 0;
-    for (uint32_t i = 0; i < d.cap + d.ovf; i++)
+    for (uint32_t i = 0; i < weir__dict_len(&d); i++)
         filled += d.slots[i].tag != 0;
     assert_int_equal(filled, n);
     assert_true(d.ovf > 16); /* the slots past the last home were widened */

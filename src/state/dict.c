@@ -92,7 +92,7 @@ int weir__dict_init(weir__dict *d, uint32_t expected)
 
 void weir__dict_free(weir__dict *d)
 {
-    free_slots(d->slots, d->cap + d->ovf);
+    free_slots(d->slots, weir__dict_len(d));
     d->slots = NULL;
     d->cap = 0;
     d->ovf = 0;
@@ -117,8 +117,8 @@ static int widen(weir__dict *d, uint32_t need)
     weir__dict_slot *slots = alloc_slots(d->cap + ovf);
     if (!slots)
         return -1;
-    memcpy(slots, d->slots, ((size_t)d->cap + d->ovf) * sizeof *slots);
-    free_slots(d->slots, d->cap + d->ovf);
+    memcpy(slots, d->slots, (size_t)weir__dict_len(d) * sizeof *slots);
+    free_slots(d->slots, weir__dict_len(d));
     d->slots = slots;
     d->ovf = ovf;
     return 0;
@@ -129,16 +129,12 @@ uint32_t weir__dict_insert_at(weir__dict *d, uint32_t at, uint64_t fp_lo, uint32
     /* The run from `at` ends at the first empty slot, which the table may need to be
      * widened for; the run then moves up one slot in one copy. */
     uint32_t end = at;
-    while (end < d->cap + d->ovf && d->slots[end].tag)
+    while (end < weir__dict_len(d) && d->slots[end].tag)
         end++;
-    if (end == d->cap + d->ovf && widen(d, 1) != 0)
+    if (end == weir__dict_len(d) && widen(d, 1) != 0)
         return UINT32_MAX;
     memmove(&d->slots[at + 1], &d->slots[at], (size_t)(end - at) * sizeof *d->slots);
-    weir__dict_slot *s = &d->slots[at];
-    s->lo[0] = (uint32_t)fp_lo;
-    s->lo[1] = (uint32_t)(fp_lo >> 32);
-    s->tag = tag << d->idbits | ++d->count;
-    return d->count - 1;
+    return weir__dict_put(d, &d->slots[at], fp_lo, tag);
 }
 
 /*
@@ -170,7 +166,7 @@ int weir__dict_grow(weir__dict *d)
         weir__dict nd = {alloc_slots(cap + ovf), cap, d->count, idbits, full_at(cap), ovf};
         if (!nd.slots)
             return -1;
-        const uint32_t last = cap + ovf - 1, n = d->cap + d->ovf;
+        const uint32_t last = cap + ovf - 1, n = weir__dict_len(d);
         const weir__dict_slot *old = d->slots;
         uint32_t next = 0, over = 0;
         for (uint32_t i = 0; i < n; i++) {
@@ -307,7 +303,7 @@ int weir__dict_encode(const weir__dict *d, uint8_t **out, size_t *out_len, uint3
     if (!v)
         return -1;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < d->cap + d->ovf && k < n; i++)
+    for (uint32_t i = 0; i < weir__dict_len(d) && k < n; i++)
         if (d->slots[i].tag)
             v[k++] = d->slots[i];
     /* Upper parts: n ones and at most 2^(64 - low) zeros, under 3n bits. */

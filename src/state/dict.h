@@ -56,6 +56,22 @@ int weir__dict_init(weir__dict *d, uint32_t expected);
 void weir__dict_free(weir__dict *d);
 /* Grows the table; returns 0 or -1. */
 int weir__dict_grow(weir__dict *d);
+/* Slots in the table: the homes and those past the last one. */
+static inline uint32_t weir__dict_len(const weir__dict *d)
+{
+    return d->cap + d->ovf;
+}
+
+/* Stores a new value in the empty slot s and returns its id, the next one. */
+static inline uint32_t weir__dict_put(weir__dict *d, weir__dict_slot *s, uint64_t fp_lo,
+                                      uint32_t tag)
+{
+    s->lo[0] = (uint32_t)fp_lo;
+    s->lo[1] = (uint32_t)(fp_lo >> 32);
+    s->tag = tag << d->idbits | ++d->count;
+    return d->count - 1;
+}
+
 /* Interns a value not in the table at slot `at`, where the value at `at` has larger low
  * bits: the run from `at` to its end moves up a slot (weir__dict_intern's insertion in the
  * middle of a run). Returns its id, or UINT32_MAX when out of memory. */
@@ -86,16 +102,11 @@ static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t
     if (d->count >= d->full && weir__dict_grow(d) != 0)
         return UINT32_MAX;
     const uint32_t idbits = d->idbits, tag = (uint32_t)fp_hi >> idbits;
-    const uint32_t words[2] = {(uint32_t)fp_lo, (uint32_t)(fp_lo >> 32)};
-    weir__dict_slot *s = &d->slots[weir__dict_home(d, fp_lo)], *end = d->slots + d->cap + d->ovf;
+    weir__dict_slot *s = &d->slots[weir__dict_home(d, fp_lo)], *end = d->slots + weir__dict_len(d);
     for (; s != end; s++) {
         uint32_t t = s->tag;
-        if (t == 0) {
-            s->lo[0] = words[0];
-            s->lo[1] = words[1];
-            s->tag = tag << idbits | ++d->count;
-            return d->count - 1;
-        }
+        if (t == 0)
+            return weir__dict_put(d, s, fp_lo, tag);
         uint64_t lo = (uint64_t)s->lo[1] << 32 | s->lo[0]; /* one load on x86 */
         if (lo >= fp_lo) {
             if (lo == fp_lo && t >> idbits == tag)
@@ -127,7 +138,7 @@ int weir__dict_decode(weir__dict *d, const uint8_t *b, size_t len, uint32_t coun
 
 static inline size_t weir__dict_bytes(const weir__dict *d)
 {
-    return d->slots ? ((size_t)d->cap + d->ovf) * sizeof(weir__dict_slot) : 0;
+    return d->slots ? (size_t)weir__dict_len(d) * sizeof(weir__dict_slot) : 0;
 }
 
 #endif
