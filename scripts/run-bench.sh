@@ -67,6 +67,33 @@ def cpu():
         pass
     return model, cores
 
+def cpu_detail():
+    # A virtual machine's model name is often only the vendor's family ("AMD EPYC"): two
+    # machines of the same name can differ by half in speed. The family, model and clock and
+    # the caches tell them apart when figures from two sessions are compared.
+    info, caches = {}, {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            k, _, v = line.partition(":")
+            k = k.strip()
+            if k in ("cpu family", "model", "stepping", "cpu MHz") and k not in info:
+                info[k] = v.strip()
+            if not line.strip():
+                break
+    except OSError:
+        pass
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for d in sorted(os.listdir(base)):
+            if d.startswith("index"):
+                rd = lambda f: open(os.path.join(base, d, f)).read().strip()
+                if rd("type") != "Instruction":
+                    caches["L" + rd("level")] = rd("size")
+    except OSError:
+        pass
+    return {"family": info.get("cpu family"), "model": info.get("model"),
+            "stepping": info.get("stepping"), "mhz": info.get("cpu MHz"), "caches": caches}
+
 def mem_gb():
     try:
         for line in open("/proc/meminfo"):
@@ -76,10 +103,11 @@ def mem_gb():
         return None
 
 model, cores = cpu()
+detail = cpu_detail()
 load = os.getloadavg()
 doc = {
     "name": name, "commit": commit, "modified_tracked_files": int(dirty),
-    "machine": {"cpu": model, "cores": cores, "memory_gib": mem_gb(),
+    "machine": {"cpu": model, "cpu_detail": detail, "cores": cores, "memory_gib": mem_gb(),
                 "kernel": platform.release(), "load_average_at_end": [round(x, 2) for x in load]},
     "total_sec": int(secs), "scenarios": res,
 }
@@ -189,7 +217,9 @@ md = [
     "",
     f"From `{name}.json` (written by `make bench`; commit `{commit}`"
     + (f", with {dirty} tracked files modified in the shared tree" if int(dirty) else "") + ").",
-    f"Machine: {model}, {cores} cores, {mem_gb()} GiB, Linux {platform.release()}; load average "
+    f"Machine: {model} (family {detail['family']}, model {detail['model']}, {detail['mhz']} MHz; "
+    f"{', '.join(k + ' ' + v for k, v in sorted(detail['caches'].items()))}), "
+    f"{cores} cores, {mem_gb()} GiB, Linux {platform.release()}; load average "
     f"{load[0]:.2f} at the end (the machine is shared: other work ran alongside).",
     "Each figure is the median of the runs after a warm-up; ratios are measured in the same process, "
     "runs interleaved. See docs/BENCHMARKS.md for what each scenario does.",
