@@ -68,6 +68,19 @@ static void test_schema_and_encodings(void **state)
                          &e),
                      WEIR_REC_OK);
     assert_int_equal(e.ts, 1704110400500LL);
+    /* The largest times taken, either side of the epoch (past them: bad_timestamp). */
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "2305843009213693951}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, INT64_MAX / 4);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"-2305843009213693951\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, -(INT64_MAX / 4));
     /* Negative and pre-epoch times work. */
     assert_int_equal(dec(d, "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":-5}", &e),
                      WEIR_REC_OK);
@@ -199,6 +212,23 @@ static void test_bad_records(void **state)
          WEIR_REC_BAD_TIMESTAMP},
         {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":true}", 0, WEIR_REC_BAD_TIMESTAMP},
         {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":99999999999999999999999}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        /* Integers only (SEMANTICS.md): no fractions or exponents, as numbers or as text. */
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400.5}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400.0}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"1704110400.5\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1.7041104e9}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"1704110400 \"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"-\"}", 0, WEIR_REC_BAD_TIMESTAMP},
+        /* A quarter of the 64-bit range either side of the epoch, and no further. */
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":2305843009213693952}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":-2305843009213693952}", 0,
          WEIR_REC_BAD_TIMESTAMP},
         {"{\"user_id\":\"u\xff\",\"product_id\":\"p\",\"timestamp\":1}", 0, WEIR_REC_BAD_ENCODING},
         {"{\"user_id\":\"u\xc0\xaf\",\"product_id\":\"p\",\"timestamp\":1}", 0,
