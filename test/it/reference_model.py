@@ -6,7 +6,7 @@ windows, lateness, firing and cleanup record by record with Python dicts and
 sets, and prints the expected firings as JSON lines plus a summary line.
 It shares no code with weir: decoding uses Python's json module.
 """
-import calendar
+import functools
 import json
 import re
 import sys
@@ -25,7 +25,8 @@ def parse_ts(v, unit):
         m = ISO.match(v)
         if m:
             y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
-            if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+            if not (1 <= mo <= 12 and 1 <= d <= days_in_month(y, mo) and h <= 23 and mi <= 59
+                    and s <= 60):
                 return None
             frac = (m.group(7) or "0")[:3].ljust(3, "0")
             off = 0
@@ -33,18 +34,51 @@ def parse_ts(v, unit):
             if z and z not in ("Z", "z"):
                 sign = -1 if z[0] == "-" else 1
                 digits = z[1:].replace(":", "")
-                off = sign * (int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0))
-            secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) - off * 60
+                oh, om = int(digits[:2]), int(digits[2:4]) if len(digits) > 2 else 0
+                if oh > 23 or om > 59:  # offsets are within -23:59..+23:59
+                    return None
+                off = sign * (oh * 60 + om)
+            secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off * 60
             return secs * 1000 + int(frac)
         if INT.match(v):
             return int_ts(int(v), unit)
     return None
 
 
+def is_leap(y):
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def days_in_month(y, mo):
+    if mo == 2:
+        return 29 if is_leap(y) else 28
+    return 30 if mo in (4, 6, 9, 11) else 31
+
+
+@functools.lru_cache(maxsize=None)
+def days_before(y, mo):
+    """Days from 1970-01-01 to the first of month mo of year y in the proleptic Gregorian
+    calendar, counted the slow way (year 0 included, which Python's datetime refuses)."""
+    if y >= 1970:
+        days = sum(366 if is_leap(k) else 365 for k in range(1970, y))
+    else:
+        days = -sum(366 if is_leap(k) else 365 for k in range(y, 1970))
+    return days + sum(days_in_month(y, k) for k in range(1, mo))
+
+
+def days_from_civil(y, mo, d):
+    return days_before(y, mo) + d - 1
+
+
+# weir takes times within a quarter of the 64-bit range either side of the epoch (some 73
+# million years), keeping clear of the watermark's infinities; beyond that a time is invalid.
+TS_LIMIT = (2**63 - 1) // 4
+
+
 def int_ts(n, unit):
     if unit == "s" or (unit == "auto" and abs(n) < 100_000_000_000):
-        return n * 1000
-    return n
+        n *= 1000
+    return n if abs(n) <= TS_LIMIT else None
 
 
 def text(v):
