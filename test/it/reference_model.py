@@ -112,7 +112,8 @@ def decode(raw, key_field, unit, global_mode):
     return ts, key, user
 
 
-def simulate(records, W, ooo, L, emit, out):
+def simulate(records, W, ooo, L, emit, out, late=None):
+    """Appends the firings to out and, when late is a list, the index of each late record."""
     wm = None  # None is minus infinity
     windows = {}  # start -> {"fired": bool, "keys": {key: [set(users), count]}}
     late_dropped = 0
@@ -127,11 +128,13 @@ def simulate(records, W, ooo, L, emit, out):
             out.append((k, start, start + W, len(users), count, late))
             emitted += 1
 
-    for ts, key, user in records:
+    for i, (ts, key, user) in enumerate(records):
         start = ts - (ts % W)  # Python's % is floor modulo
         end = start + W
         if wm is not None and end - 1 + L <= wm:
             late_dropped += 1
+            if late is not None:
+                late.append(i)
             continue
         win = windows.setdefault(start, {"fired": False, "keys": {}})
         entry = win["keys"].setdefault(key, [set(), 0])

@@ -8,7 +8,9 @@ written to reach the contract's edges: times before 1970 and around year 0, inte
 both sides of the seconds/milliseconds guess, every timestamp encoding (ISO-8601 with
 offsets, lower-case separators, long fractions, leap seconds; integers as numbers and as
 strings), records far ahead and far behind, empty and integer keys and users, and invalid
-records of many kinds. The events are generated here, in Python; only the job is weir's.
+records of many kinds. Firings, the summary's counts, the dead letters and the late records
+must all be the reference's, line for line. The events are generated here, in Python; only
+the job is weir's.
 
 usage: reference_random.py UNIQUE_USERS_BINARY [CASES] [SEED]
 On a difference it prints the case's settings, the first differing lines and where the
@@ -208,21 +210,27 @@ def draw_stream(rng, W, ooo, L, unit, base, n):
 
 
 def expected(lines, W, ooo, L, emit, glob, unit):
-    records, invalid = [], 0
+    """The reference's firings, summary, invalid lines and late lines."""
+    records, raws, invalid = [], [], []
     for raw in lines:
         r = ref.decode(raw, "product_id", unit, glob)
         if r is None:
-            invalid += 1
+            invalid.append(raw)
         else:
             records.append(r)
-    out = []
-    late, emitted = ref.simulate(records, W, ooo, L, emit, out)
-    return [list(o) for o in out], {"valid": len(records), "invalid": invalid,
-                                    "late_dropped": late, "emissions": emitted}
+            raws.append(raw)
+    out, late = [], []
+    dropped, emitted = ref.simulate(records, W, ooo, L, emit, out, late)
+    summary = {"valid": len(records), "invalid": len(invalid), "late_dropped": dropped,
+               "emissions": emitted}
+    return [list(o) for o in out], summary, invalid, [raws[i] for i in late]
 
 
 def run_job(binary, path, W, ooo, L, emit, glob, unit):
-    cmd = [binary, "--input", path, "--output", "-", "--window", f"{W}ms",
+    """The job's firings, summary, dead letters and late records."""
+    dead, late = path + ".dead", path + ".late"
+    cmd = [binary, "--input", path, "--output", "-", "--dead-letter", dead, "--late-output", late,
+           "--window", f"{W}ms",
            "--out-of-orderness", f"{ooo}ms", "--allowed-lateness", f"{L}ms", "--emit", emit,
            "--timestamp-unit", unit] + (["--global"] if glob else [])
     p = subprocess.run(cmd, capture_output=True, timeout=60)
@@ -234,7 +242,13 @@ def run_job(binary, path, W, ooo, L, emit, glob, unit):
         got.append([o.get("product_id", ""), out_ms(o["window_start"]), out_ms(o["window_end"]),
                     o["unique_user_count"], o["event_count"], o.get("late", False)])
     summary = json.loads(p.stderr.decode().strip().splitlines()[-1])
-    return got, {k: summary[k] for k in ("valid", "invalid", "late_dropped", "emissions")}
+
+    def lines_of(f):
+        with open(f, "rb") as fh:
+            data = fh.read()
+        return data.split(b"\n")[:-1] if data else []
+    return (got, {k: summary[k] for k in ("valid", "invalid", "late_dropped", "emissions")},
+            lines_of(dead), lines_of(late))
 
 
 def main():
@@ -251,15 +265,20 @@ def main():
             lines = draw_stream(rng, W, ooo, L, unit, base, rng.randint(1, 300))
             with open(path, "wb") as f:
                 f.write(b"\n".join(lines) + b"\n")
-            want, want_sum = expected(lines, W, ooo, L, emit, glob, unit)
-            got, got_sum = run_job(binary, path, W, ooo, L, emit, glob, unit)
-            if got != want or got_sum != want_sum:
+            want, want_sum, want_dead, want_late = expected(lines, W, ooo, L, emit, glob, unit)
+            got, got_sum, got_dead, got_late = run_job(binary, path, W, ooo, L, emit, glob, unit)
+            if got != want or got_sum != want_sum or got_dead != want_dead or got_late != want_late:
                 keep = f"/tmp/weir-reference-random-{seed}-{case}.jsonl"
                 with open(keep, "wb") as f:
                     f.write(b"\n".join(lines) + b"\n")
                 print(f"FAIL case {case} (seed {seed}): W={W} ooo={ooo} L={L} emit={emit} "
                       f"global={glob} unit={unit}; input kept in {keep}")
                 print(f"  summary: reference {want_sum}, job {got_sum}")
+                for what, w, g in (("dead letters", want_dead, got_dead),
+                                   ("late records", want_late, got_late)):
+                    if w != g:
+                        print(f"  {what} differ: reference {len(w)}, job {len(g)}: first "
+                              f"{next((x for x in zip(w, g) if x[0] != x[1]), None)}")
                 for i in range(max(len(want), len(got))):
                     w = want[i] if i < len(want) else None
                     g = got[i] if i < len(got) else None
