@@ -127,7 +127,11 @@ int64_t weir_window_op_watermark(const weir_window_op *op);
 /* Copies the counters into `out`. */
 void weir_window_op_stats(const weir_window_op *op, weir_window_stats *out);
 
-/* Changes the number of source partitions (global pipelines on a rebalance). */
+/* Changes the number of source partitions (global pipelines on a rebalance): new ones start
+ * at minus infinity, removed ones no longer hold the watermark back. Windows the watermark
+ * then passes fire at the start of the next weir_window_op_process or _tick (or at
+ * _finish), before any record is judged against it. Returns WEIR_OK, WEIR_ERR_NOMEM or
+ * WEIR_ERR_INVALID_ARG (partitions < 1). */
 weir_err weir_window_op_set_partitions(weir_window_op *op, int partitions);
 
 /* Restarts one source partition's watermark at minus infinity (another partition took its

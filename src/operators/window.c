@@ -576,10 +576,15 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
         op->st.late_dropped++;
         if (op->late)
             op->late(op->late_opaque, ev);
-        /* A late record is still a record of its partition: it keeps the partition active.
-         * Its time is behind the watermark, so it cannot move it. */
+        /* A late record is still a record of its partition: it makes the partition active
+         * again. Its time is behind the watermark, but an idle partition coming back can
+         * still move the watermark: when every partition was idle, the watermark held at
+         * the slowest one's, and this one's own may be ahead of it. What the watermark
+         * passes then fires now, as after any other record. */
         if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
             op->st.future_skewed++;
+        if (weir__wm_current(op->wm) != wm_before)
+            advance(op);
         return WEIR_OK;
     }
     if (!w && !(w = get_window(op, start, wm_before)))
@@ -734,9 +739,23 @@ static size_t process_hot_run(weir_window_op *op, const weir_event *events, size
     return hot_run(op, op->hot, vi, events, i, n, wall_ms, rc, 1);
 }
 
+/* Fires and frees what the watermark has passed when something other than a record or a
+ * tick moved it (a change of partitions), before any record is judged against it: a
+ * record of a window the watermark has passed must find it fired. */
+static void catch_up(weir_window_op *op)
+{
+    if (weir__wm_current(op->wm) >= next_advance_at(op))
+        advance(op);
+}
+
 weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
                                 int64_t wall_ms)
 {
+    catch_up(op);
+    if (op->nomem)
+        return WEIR_ERR_NOMEM;
+    if (op->emit_failed)
+        return WEIR_ERR_IO;
     weir__win *w = hot_window(op);
     for (size_t i = 0; w && i < n && i < PREFETCH_DISTANCE; i++)
         prefetch_slots(op, w, NULL, &events[i], 0);
@@ -765,10 +784,8 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
 
 weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)
 {
-    int64_t before = weir__wm_current(op->wm);
     weir_watermark_tick(op->wm, wall_ms);
-    if (weir__wm_current(op->wm) != before)
-        advance(op);
+    catch_up(op);
     return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
 }
 
