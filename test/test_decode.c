@@ -57,6 +57,10 @@ static void test_schema_and_encodings(void **state)
         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T10:00:00.000-0200\"}",
         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"1704110400\"}",
         "  {\"timestamp\" : 1704110400 , \"product_id\" : \"p\" , \"user_id\" : \"u\"}  ",
+        /* escapes are only a spelling: "\u0031" is "1", "\u005a" is "Z" */
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"\\u0031704110400\"}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024-01-01T12:00:00\\u005a\"}",
+        "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"2024\\u002d01-01T12:00:00Z\"}",
     };
     for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
         assert_int_equal(dec(d, same[i], &e), WEIR_REC_OK);
@@ -212,6 +216,10 @@ static void test_bad_records(void **state)
          WEIR_REC_BAD_TIMESTAMP},
         {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":true}", 0, WEIR_REC_BAD_TIMESTAMP},
         {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":99999999999999999999999}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"17041\\u00004\"}", 0,
+         WEIR_REC_BAD_TIMESTAMP},
+        {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":\"\\u0031\\ud800\"}", 0,
          WEIR_REC_BAD_TIMESTAMP},
         /* Integers only (SEMANTICS.md): no fractions or exponents, as numbers or as text. */
         {"{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":1704110400.5}", 0,

@@ -1009,12 +1009,26 @@ static int new_minute(weir_decoder *d, const char *s, uint64_t a, uint64_t b, in
     return 0;
 }
 
+/* A timestamp string with escapes ("\u0031700000000" is "1700000000"): rare, so unescaped
+ * and parsed without the minute cache. */
+static int escaped_ts(weir_decoder *d, const jv *v, int64_t *out)
+{
+    weir_slice t;
+    if (unescape(d, v->p, v->n, &t) != 0)
+        return -1;
+    if (t.len < 19 || t.ptr[4] != '-')
+        return number_ts(t.ptr, t.len, d->unit, out);
+    return weir_parse_iso8601(t.ptr, t.len, out);
+}
+
 static ALWAYS_INLINE int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
 {
     if (v->type == 'n')
         return number_ts(v->p, v->n, d->unit, out);
-    if (v->type != 's' || v->esc)
+    if (v->type != 's')
         return -1;
+    if (v->esc)
+        return escaped_ts(d, v, out);
     if (v->n < 19 || v->p[4] != '-')
         return number_ts(v->p, v->n, d->unit, out);
     uint64_t a, b;
