@@ -81,11 +81,16 @@ def int_ts(n, unit):
     return n if abs(n) <= TS_LIMIT else None
 
 
+# A key or user holding a NUL or an unpaired surrogate ("\u0000", "\ud800") is not text weir
+# can carry: such a record is invalid (as one with a raw NUL byte anywhere).
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def text(v):
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, str):
-        return v
+        return None if NOT_TEXT.search(v) else v
     if isinstance(v, int):
         return str(v)
     return None

@@ -87,6 +87,24 @@ def iso(rng, ms):
     return text
 
 
+def spell(rng, literal):
+    """A JSON string literal with some of its ASCII characters written as escapes instead."""
+    out, i = [], 1
+    while i < len(literal) - 1:
+        c = literal[i]
+        if c == "\\":  # an escape already: keep it whole
+            n = 6 if literal[i + 1] == "u" else 2
+            out.append(literal[i:i + n])
+            i += n
+            continue
+        if ord(c) < 128 and rng.random() < 0.3:
+            out.append("\\/" if c == "/" and rng.random() < 0.5 else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+        i += 1
+    return '"' + "".join(out) + '"'
+
+
 def encode_ts(rng, ms, unit):
     """A JSON value for the time ms under the job's --timestamp-unit, or None if none fits."""
     forms = []
@@ -100,11 +118,13 @@ def encode_ts(rng, ms, unit):
         return None
     f = rng.choice(forms)
     if f == "iso":
-        return json.dumps(iso(rng, ms))
-    v = ms // 1000 if f == "s" else ms
-    if rng.random() < 0.25:
-        return json.dumps(("+" if v >= 0 and rng.random() < 0.2 else "") + str(v))
-    return str(v)
+        t = json.dumps(iso(rng, ms))
+    else:
+        v = ms // 1000 if f == "s" else ms
+        if rng.random() >= 0.25:
+            return str(v)
+        t = json.dumps(("+" if v >= 0 and rng.random() < 0.2 else "") + str(v))
+    return spell(rng, t) if rng.random() < 0.05 else t
 
 
 INVALID = [
@@ -137,6 +157,10 @@ INVALID = [
     b'{"product_id":"p","user_id":"u","timestamp":1700000000',
     b'{"product_id":"p","user_id":"u","timestamp":01}',
     b'{"product_id":"p","user_id":"u\x00","timestamp":1700000000}',
+    b'{"product_id":"a\\u0000b","user_id":"u","timestamp":1700000000}',
+    b'{"product_id":"p","user_id":"\\ud83d","timestamp":1700000000}',
+    b'{"product_id":"\\udc00x","user_id":"u","timestamp":1700000000}',
+    b'{"product_id":"p","user_id":"u","timestamp":"17\\u00000000000"}',
 ]
 
 
@@ -199,9 +223,12 @@ def draw_stream(rng, W, ooo, L, unit, base, n):
         u = rng.choice(users)
         kv = k if not re.fullmatch(r"-?[1-9][0-9]*|0", k) or rng.random() < 0.5 else int(k)
         uv = u if not re.fullmatch(r"-?[1-9][0-9]*|0", u) or rng.random() < 0.5 else int(u)
-        fields = [f'"product_id":{json.dumps(kv, ensure_ascii=rng.random() < 0.5)}',
-                  f'"user_id":{json.dumps(uv, ensure_ascii=rng.random() < 0.5)}',
-                  f'"timestamp":{v}']
+        kj, uj = (json.dumps(x, ensure_ascii=rng.random() < 0.5) for x in (kv, uv))
+        if isinstance(kv, str) and rng.random() < 0.1:
+            kj = spell(rng, kj)
+        if isinstance(uv, str) and rng.random() < 0.1:
+            uj = spell(rng, uj)
+        fields = [f'"product_id":{kj}', f'"user_id":{uj}', f'"timestamp":{v}']
         if rng.random() < 0.2:
             fields.append('"event_type":"VIEW","metadata":{"session_id":"s","n":[1,2]}')
         rng.shuffle(fields)
