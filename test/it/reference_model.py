@@ -178,6 +178,7 @@ def main():
     if lines and lines[-1] == b"":
         lines.pop()
     for raw in lines:
+        raw = raw[:-1] if raw.endswith(b"\r") else raw  # \r\n line ends
         r = decode(raw, key_field, unit, global_mode)
         if r is None:
             invalid += 1
