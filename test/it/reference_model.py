@@ -96,7 +96,16 @@ def text(v):
     return None
 
 
-def decode(raw, key_field, unit, global_mode):
+def field(obj, path):
+    """The value at a dotted path ("metadata.session_id"), or None when it is missing."""
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def decode(raw, key_field, unit, global_mode, user_field="user_id", ts_field="timestamp"):
     try:
         s = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,9 +118,9 @@ def decode(raw, key_field, unit, global_mode):
         return None
     if not isinstance(obj, dict):
         return None
-    key = "" if global_mode else text(obj.get(key_field))
-    user = text(obj.get("user_id"))
-    ts = parse_ts(obj.get("timestamp"), unit)
+    key = "" if global_mode else text(field(obj, key_field))
+    user = text(field(obj, user_field))
+    ts = parse_ts(field(obj, ts_field), unit)
     if key is None or user is None or ts is None:
         return None
     return ts, key, user

@@ -188,7 +188,22 @@ def draw_case(rng):
     return W, ooo, L, emit, glob, unit, base
 
 
-def draw_stream(rng, W, ooo, L, unit, base, n):
+def member(path, value):
+    """The JSON member that puts value at a dotted path: "a.b" gives "a":{"b":value}."""
+    parts = path.split(".")
+    for part in reversed(parts[1:]):
+        value = f'{{"{part}":{value}}}'
+    return f'"{parts[0]}":{value}'
+
+
+def draw_names(rng):
+    """The key, user and timestamp fields of a case: the defaults, other names, or paths."""
+    return (rng.choice(["product_id"] * 3 + ["pid", "meta.product"]),
+            rng.choice(["user_id"] * 3 + ["u", "who.id"]),
+            rng.choice(["timestamp"] * 3 + ["ts", "when.at"]))
+
+
+def draw_stream(rng, W, ooo, L, unit, base, n, names):
     keys = rng.sample(["p1", "p2", "", "42", "-7", "p\"q", "caf\u00e9", "\U0001F600", "k"],
                       rng.randint(1, 5))
     users = rng.sample(["u1", "u2", "u3", "", "7", "0", "u\\n", "\u00fc", "x" * 40],
@@ -228,13 +243,13 @@ def draw_stream(rng, W, ooo, L, unit, base, n):
             kj = spell(rng, kj)
         if isinstance(uv, str) and rng.random() < 0.1:
             uj = spell(rng, uj)
-        fields = [f'"product_id":{kj}', f'"user_id":{uj}', f'"timestamp":{v}']
+        fields = [member(names[0], kj), member(names[1], uj), member(names[2], v)]
         if rng.random() < 0.2:
             fields.append(rng.choice(EXTRA))
         rng.shuffle(fields)
         if rng.random() < 0.05:
             # a field given twice: the last one counts (the first is often not even valid)
-            name = rng.choice(["product_id", "user_id", "timestamp"])
+            name = rng.choice(names).split(".")[0]
             first = rng.choice(['"other"', "null", "[1]", '"2024-02-30T00:00:00Z"', "7"])
             fields.insert(0, f'"{name}":{first}')
         if rng.random() < 0.1:
@@ -258,12 +273,12 @@ EXTRA = [
 ]
 
 
-def expected(lines, W, ooo, L, emit, glob, unit):
+def expected(lines, W, ooo, L, emit, glob, unit, names):
     """The reference's firings, summary, invalid lines and late lines."""
     records, raws, invalid = [], [], []
     for raw in lines:
         raw = raw[:-1] if raw.endswith(b"\r") else raw  # \r\n line ends: the job drops the \r
-        r = ref.decode(raw, "product_id", unit, glob)
+        r = ref.decode(raw, names[0], unit, glob, names[1], names[2])
         if r is None:
             invalid.append(raw)
         else:
@@ -276,20 +291,21 @@ def expected(lines, W, ooo, L, emit, glob, unit):
     return [list(o) for o in out], summary, invalid, [raws[i] for i in late]
 
 
-def run_job(binary, path, W, ooo, L, emit, glob, unit):
+def run_job(binary, path, W, ooo, L, emit, glob, unit, names):
     """The job's firings, summary, dead letters and late records."""
     dead, late = path + ".dead", path + ".late"
     cmd = [binary, "--input", path, "--output", "-", "--dead-letter", dead, "--late-output", late,
            "--window", f"{W}ms",
            "--out-of-orderness", f"{ooo}ms", "--allowed-lateness", f"{L}ms", "--emit", emit,
-           "--timestamp-unit", unit] + (["--global"] if glob else [])
+           "--timestamp-unit", unit, "--user-field", names[1], "--timestamp-field", names[2]]
+    cmd += ["--global"] if glob else ["--key", names[0]]
     p = subprocess.run(cmd, capture_output=True, timeout=60)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.decode()[-500:]}")
     got = []
     for line in p.stdout.decode().splitlines():
         o = json.loads(line)
-        got.append([o.get("product_id", ""), out_ms(o["window_start"]), out_ms(o["window_end"]),
+        got.append([o.get(names[0], "") if not glob else o.get("product_id", ""), out_ms(o["window_start"]), out_ms(o["window_end"]),
                     o["unique_user_count"], o["event_count"], o.get("late", False)])
     summary = json.loads(p.stderr.decode().strip().splitlines()[-1])
 
@@ -312,17 +328,20 @@ def main():
         path = os.path.join(tmp, "in.jsonl")
         for case in range(cases):
             W, ooo, L, emit, glob, unit, base = draw_case(rng)
-            lines = draw_stream(rng, W, ooo, L, unit, base, rng.randint(1, 300))
+            names = draw_names(rng)
+            lines = draw_stream(rng, W, ooo, L, unit, base, rng.randint(1, 300), names)
             with open(path, "wb") as f:
                 f.write(b"\n".join(lines) + b"\n")
-            want, want_sum, want_dead, want_late = expected(lines, W, ooo, L, emit, glob, unit)
-            got, got_sum, got_dead, got_late = run_job(binary, path, W, ooo, L, emit, glob, unit)
+            want, want_sum, want_dead, want_late = expected(lines, W, ooo, L, emit, glob, unit,
+                                                            names)
+            got, got_sum, got_dead, got_late = run_job(binary, path, W, ooo, L, emit, glob, unit,
+                                                       names)
             if got != want or got_sum != want_sum or got_dead != want_dead or got_late != want_late:
                 keep = f"/tmp/weir-reference-random-{seed}-{case}.jsonl"
                 with open(keep, "wb") as f:
                     f.write(b"\n".join(lines) + b"\n")
                 print(f"FAIL case {case} (seed {seed}): W={W} ooo={ooo} L={L} emit={emit} "
-                      f"global={glob} unit={unit}; input kept in {keep}")
+                      f"global={glob} unit={unit} fields={names}; input kept in {keep}")
                 print(f"  summary: reference {want_sum}, job {got_sum}")
                 for what, w, g in (("dead letters", want_dead, got_dead),
                                    ("late records", want_late, got_late)):
