@@ -3,9 +3,11 @@
  * small random cases: several source partitions, partitions falling silent and becoming
  * idle by the wall clock (with and without idle advance), the future-skew cap, window
  * sizes from 1 ms to a minute, any out-of-orderness and lateness, both emit modes,
- * records handed over in batches of random size with wall-clock ticks between them, and
- * snapshots restored into a fresh operator at random points. Every firing (in order), every
- * late record and every counter must be the reference's.
+ * records handed over in batches of random size with wall-clock ticks between them,
+ * rebalances, snapshots restored into a fresh operator at random points, short and long keys
+ * (some cases with one hash for all), a global count, and exact or HLL distinct counting.
+ * Every firing (in order), every late record, every counter and the watermark after every
+ * batch must be the reference's.
  *
  * The reference keeps everything in plain arrays and recomputes what it needs from the
  * contract's words at every record: nothing of the operator's hot window, log, dictionary,
@@ -31,6 +33,12 @@
 #define MAXOUT   16384
 #define NONE     INT64_MIN /* minus infinity; no record yet */
 
+/* The keys' and users' texts. A case's keys are short (kept in the key table's entry) or
+ * long (kept in the window's arena), and may all share one hash (the key table must then
+ * tell them apart by their bytes). */
+static char key_text[NKEYS][40], user_text[MAXUSERS][16];
+static int one_hash, global;
+
 /* ---- the reference ---- */
 
 typedef struct rwin {
@@ -48,7 +56,7 @@ typedef struct rpart {
 } rpart;
 
 typedef struct lines {
-    char (*s)[64];
+    char (*s)[96];
     int n;
 } lines;
 
@@ -82,7 +90,7 @@ static int users_in(const uint8_t *set)
 
 static void ref_emit_key(ref *r, const rwin *w, int k, int late)
 {
-    put(&r->out, "k%d %lld %lld u=%d n=%llu%s", k, (long long)w->start,
+    put(&r->out, "%s %lld %lld u=%d n=%llu%s", key_text[k], (long long)w->start,
         (long long)(w->start + r->W), users_in(w->users[k]), (unsigned long long)w->count[k],
         late ? " late" : "");
     r->st.emissions++;
@@ -186,7 +194,7 @@ static void ref_record(ref *r, int p, int64_t ts, int key, int user, int64_t wal
     int64_t start = ts - ((ts % r->W) + r->W) % r->W, last = start + r->W - 1;
     if (before != NONE && last + r->L <= before) { /* rule 1 */
         r->st.late_dropped++;
-        put(&r->late, "k%d u%d %lld", key, user, (long long)ts);
+        put(&r->late, "%s %s %lld", key_text[key], user_text[user], (long long)ts);
         ref_observe(r, p, ts, wall);
         ref_advance(r);
         return;
@@ -315,8 +323,6 @@ typedef struct rec {
     int64_t ts;
 } rec;
 
-static char key_text[NKEYS][16], user_text[MAXUSERS][16];
-
 static weir_event to_event(const rec *x)
 {
     weir_event e;
@@ -325,7 +331,7 @@ static weir_event to_event(const rec *x)
     e.partition = x->part;
     e.key = (weir_slice){key_text[x->key], strlen(key_text[x->key])};
     e.user = (weir_slice){user_text[x->user], strlen(user_text[x->user])};
-    e.key_hash = XXH3_64bits(e.key.ptr, e.key.len);
+    e.key_hash = global ? 0 : one_hash ? 0x5eed : XXH3_64bits(e.key.ptr, e.key.len);
     XXH128_hash_t h = XXH3_128bits(e.user.ptr, e.user.len);
     e.user_fp[0] = h.low64;
     e.user_fp[1] = h.high64;
@@ -404,8 +410,23 @@ static void run_case(uint64_t seed, totals *t)
     r->wm = NONE;
     for (int p = 0; p < r->nparts; p++)
         r->parts[p] = (rpart){NONE, NONE, NONE, 0};
+    int long_keys = rnd() % 3 == 0;
+    one_hash = rnd() % 6 == 0;
+    global = rnd() % 10 == 0; /* one count over everything: one empty key, hash 0 */
+    for (int k = 0; k < NKEYS; k++)
+        snprintf(key_text[k], sizeof key_text[k],
+                 long_keys ? "a-product-with-a-long-name-%d" : "k%d", k);
+    if (global)
+        key_text[0][0] = 0;
+    const uint64_t nkeys = global ? 1 : NKEYS;
     char desc[256];
     describe(desc, sizeof desc, seed, r);
+    if (long_keys)
+        strncat(desc, " long-keys", sizeof desc - strlen(desc) - 1);
+    if (one_hash)
+        strncat(desc, " one-hash", sizeof desc - strlen(desc) - 1);
+    if (global)
+        strncat(desc, " global", sizeof desc - strlen(desc) - 1);
 
     /* A case in eight counts distinct users with HyperLogLog: the same windows, firings and
      * counters, the distinct counts estimated. */
@@ -423,6 +444,7 @@ static void run_case(uint64_t seed, totals *t)
     p.allowed_lateness_ms = r->L;
     p.emit = r->emit_final ? WEIR_EMIT_FINAL : WEIR_EMIT_UPDATES;
     p.partitions = r->nparts;
+    p.global = global;
     p.wm = (weir_wm_params){.out_of_orderness_ms = r->ooo,
                             .idle_timeout_ms = r->idle_ms,
                             .idle_advance = r->idle_advance,
@@ -465,7 +487,7 @@ static void run_case(uint64_t seed, totals *t)
                 ts = g + between(1, 2 * spread); /* one record ahead of the others */
             else
                 ts = (g += between(0, r->W / 30 + 1)) - lag[q] - between(0, r->ooo / 2);
-            batch[k] = (rec){q, (int)(rnd() % NKEYS), (int)(rnd() % (uint64_t)users), ts};
+            batch[k] = (rec){q, (int)(rnd() % nkeys), (int)(rnd() % (uint64_t)users), ts};
             k++;
         }
         if (r->skew_ms > 0) {
@@ -555,8 +577,6 @@ static void run_case(uint64_t seed, totals *t)
 static void test_random_cases(void **state)
 {
     (void)state;
-    for (int k = 0; k < NKEYS; k++)
-        snprintf(key_text[k], sizeof key_text[k], "k%d", k);
     for (int u = 0; u < MAXUSERS; u++)
         snprintf(user_text[u], sizeof user_text[u], "u%d", u);
     const char *env = getenv("WEIR_WINDOW_CASES");
