@@ -204,7 +204,8 @@ def draw_names(rng):
 
 
 def draw_stream(rng, W, ooo, L, unit, base, n, names):
-    keys = rng.sample(["p1", "p2", "", "42", "-7", "p\"q", "caf\u00e9", "\U0001F600", "k"],
+    keys = rng.sample(["p1", "p2", "", "42", "-7", "p\"q", "caf\u00e9", "\U0001F600", "k",
+                       "tab\tand\nline", "ctl\x01\x1f\x7f\\", "</script>", "\u2028\ufeff"],
                       rng.randint(1, 5))
     users = rng.sample(["u1", "u2", "u3", "", "7", "0", "u\\n", "\u00fc", "x" * 40],
                        rng.randint(1, 7))
@@ -303,7 +304,7 @@ def run_job(binary, path, W, ooo, L, emit, glob, unit, names):
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.decode()[-500:]}")
     got = []
-    for line in p.stdout.decode().splitlines():
+    for line in p.stdout.decode().split("\n")[:-1]:  # not splitlines: U+2028 is no line end
         o = json.loads(line)
         got.append([o.get(names[0], "") if not glob else o.get("product_id", ""), out_ms(o["window_start"]), out_ms(o["window_end"]),
                     o["unique_user_count"], o["event_count"], o.get("late", False)])
