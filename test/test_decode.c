@@ -428,6 +428,15 @@ static void test_iso_format_round_trip(void **state)
     }
     weir_format_iso8601(1704110400000LL, buf);
     assert_string_equal(buf, "2024-01-01T12:00:00.000Z");
+    weir_format_iso8601(-1, buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    /* The ends of the range: a window of 2^63 - 1 ms starts or ends there. */
+    weir_format_iso8601(INT64_MAX, buf);
+    assert_string_equal(buf, "292278994-08-17T07:12:55.807Z");
+    weir_format_iso8601(-INT64_MAX, buf);
+    assert_string_equal(buf, "-292275055-05-16T16:47:04.193Z");
+    weir_format_iso8601(INT64_MIN, buf);
+    assert_string_equal(buf, "-292275055-05-16T16:47:04.192Z");
 }
 
 int main(void)

@@ -942,10 +942,12 @@ static ALWAYS_INLINE void put_digits(char *b, unsigned v, int n)
 
 size_t weir_format_iso8601(int64_t ms, char *buf)
 {
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
+    /* Floor divisions, for times before the epoch, that cannot overflow at either end of the
+     * range (a window of 2^63 - 1 ms has its start there). */
+    int64_t secs = ms / 1000 - (ms % 1000 < 0);
+    int msec = (int)(ms % 1000 + (ms % 1000 < 0 ? 1000 : 0));
+    int64_t days = secs / 86400 - (secs % 86400 < 0);
+    int64_t rem = secs % 86400 + (secs % 86400 < 0 ? 86400 : 0);
     /* civil_from_days */
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
