@@ -6,7 +6,6 @@ windows, lateness, firing and cleanup record by record with Python dicts and
 sets, and prints the expected firings as JSON lines plus a summary line.
 It shares no code with weir: decoding uses Python's json module.
 """
-import functools
 import json
 import re
 import sys
@@ -55,19 +54,16 @@ def days_in_month(y, mo):
     return 30 if mo in (4, 6, 9, 11) else 31
 
 
-@functools.lru_cache(maxsize=None)
-def days_before(y, mo):
-    """Days from 1970-01-01 to the first of month mo of year y in the proleptic Gregorian
-    calendar, counted the slow way (year 0 included, which Python's datetime refuses)."""
-    if y >= 1970:
-        days = sum(366 if is_leap(k) else 365 for k in range(1970, y))
-    else:
-        days = -sum(366 if is_leap(k) else 365 for k in range(y, 1970))
-    return days + sum(days_in_month(y, k) for k in range(1, mo))
-
-
 def days_from_civil(y, mo, d):
-    return days_before(y, mo) + d - 1
+    """Days from 1970-01-01 to y-mo-d in the proleptic Gregorian calendar, year 0 and years far
+    beyond 9999 included (Python's datetime refuses both): 400-year eras of 146,097 days, each
+    year counted from March so that the leap day comes last."""
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400  # 0..399
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1  # from March 1st
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 # weir takes times within a quarter of the 64-bit range either side of the epoch (some 73

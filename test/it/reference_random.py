@@ -169,6 +169,12 @@ def draw_case(rng):
                     rng.randint(1, 100000)])
     ooo = rng.choice([0, 0, 1, max(0, W - 1), W, 2 * W + 3, rng.randint(0, 3 * W)])
     L = rng.choice([0, 0, 1, W // 2, W, 3 * W, rng.randint(0, 4 * W)])
+    if rng.random() < 0.04:
+        # the largest settings the job takes: windows, delays and lateness of 2^63 - 1 ms,
+        # where the operator's arithmetic must saturate instead of overflowing
+        big = 2**63 - 1
+        W, ooo, L = rng.choice([(big, 0, 0), (60000, big, 0), (60000, 1000, big),
+                                (big, big, big), (2**62, 2**62, 2**62)])
     emit = rng.choice(["updates", "final"])
     glob = rng.random() < 0.2
     unit = rng.choice(["auto", "auto", "auto", "s", "ms"])
@@ -209,8 +215,8 @@ def draw_stream(rng, W, ooo, L, unit, base, n, names):
                       rng.randint(1, 5))
     users = rng.sample(["u1", "u2", "u3", "", "7", "0", "u\\n", "\u00fc", "x" * 40],
                        rng.randint(1, 7))
-    spread = max(W, ooo, 1)
-    jitter = rng.choice([ooo // 2, ooo, ooo + W])  # mostly within the bound, or not
+    spread = min(max(W, ooo, 1), 10**12)  # the streams stay within 30 years of their start
+    jitter = min(rng.choice([ooo // 2, ooo, ooo + W]), spread)  # mostly within the bound
     t = base
     lines = []
     for _ in range(n):
@@ -219,7 +225,7 @@ def draw_stream(rng, W, ooo, L, unit, base, n, names):
             lines.append(rng.choice(INVALID))
             continue
         if r < 0.12:
-            t2 = t - rng.randint(0, 3 * spread + L)  # behind: late or not, by how much
+            t2 = t - rng.randint(0, 3 * spread + min(L, 10**12))  # behind, late or not
         elif r < 0.14:
             t2 = t = t + rng.randint(spread, 8 * spread)  # the stream jumps ahead
         elif r < 0.15:
