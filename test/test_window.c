@@ -278,6 +278,15 @@ static void test_idle_advance(void **state)
     weir_watermark_tick(wm, 103000); /* silent 3 s: event time moved 3 s */
     assert_int_equal(weir_watermark_current(wm), 7999);
     weir_watermark_destroy(wm);
+    /* A watermark below the range (time - out-of-orderness - 1 < INT64_MIN) is minus
+     * infinity, and stays so however long the partition is silent (it was minus infinity
+     * plus the silence). */
+    p.out_of_orderness_ms = INT64_MAX;
+    wm = weir_watermark_new(1, &p);
+    weir_watermark_observe(wm, 0, -5000, 100000);
+    weir_watermark_tick(wm, 103000);
+    assert_int_equal(weir_watermark_current(wm), WEIR_TS_MIN);
+    weir_watermark_destroy(wm);
 }
 
 /* Feeds generated events through two operators, one snapshotted and restored midway;

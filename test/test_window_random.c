@@ -41,6 +41,15 @@ static int one_hash, global;
 
 /* ---- the reference ---- */
 
+/* The reference computes in 128 bits, where nothing overflows, and calls a watermark below
+ * the 64-bit range minus infinity (the operator saturates instead). */
+typedef __int128 wide;
+
+static int64_t wm_of(wide v)
+{
+    return v < INT64_MIN ? NONE : (int64_t)v;
+}
+
 typedef struct rwin {
     int64_t start;
     int fired;
@@ -140,7 +149,7 @@ static void ref_advance(ref *r)
     for (int i = 0; i < r->nwins; i++) {
         rwin *w = &r->wins[i];
         int64_t last = w->start + r->W - 1;
-        if (r->wm != NONE && (r->wm == INT64_MAX || last + r->L <= r->wm)) {
+        if (r->wm != NONE && (r->wm == INT64_MAX || (wide)last + r->L <= r->wm)) {
             if (r->emit_final)
                 ref_emit_window(r, w);
             continue;
@@ -163,8 +172,8 @@ static void ref_observe(ref *r, int p, int64_t ts, int64_t wall)
         r->st.future_skewed++;
     } else if (ts > pt->max) {
         pt->max = ts;
-        if (ts - r->ooo - 1 > pt->wm)
-            pt->wm = ts - r->ooo - 1;
+        int64_t w = wm_of((wide)ts - r->ooo - 1);
+        pt->wm = w > pt->wm ? w : pt->wm;
     }
     ref_recompute(r);
 }
@@ -191,8 +200,8 @@ static rwin *ref_window(ref *r, int64_t start)
 static void ref_record(ref *r, int p, int64_t ts, int key, int user, int64_t wall)
 {
     int64_t before = r->wm;
-    int64_t start = ts - ((ts % r->W) + r->W) % r->W, last = start + r->W - 1;
-    if (before != NONE && last + r->L <= before) { /* rule 1 */
+    int64_t mod = ts % r->W, start = ts - (mod < 0 ? mod + r->W : mod), last = start + r->W - 1;
+    if (before != NONE && (wide)last + r->L <= before) { /* rule 1 */
         r->st.late_dropped++;
         put(&r->late, "%s %s %lld", key_text[key], user_text[user], (long long)ts);
         ref_observe(r, p, ts, wall);
@@ -235,7 +244,8 @@ static void ref_tick(ref *r, int64_t wall)
             continue;
         pt->idle = 1;
         if (r->idle_advance && pt->max != NONE) {
-            int64_t w = pt->max - r->ooo - 1 + (wall - pt->last_wall);
+            wide base = (wide)pt->max - r->ooo - 1; /* minus infinity stays so */
+            int64_t w = base < INT64_MIN ? NONE : wm_of(base + (wall - pt->last_wall));
             pt->wm = w > pt->wm ? w : pt->wm;
         }
     }
@@ -395,6 +405,18 @@ static void run_case(uint64_t seed, totals *t)
     const int64_t lates[] = {0, 0, 1, r->W, 3 * r->W};
     r->ooo = pick(ooos, 5);
     r->L = pick(lates, 5);
+    if (rnd() % 25 == 0) {
+        /* the largest settings: the operator's arithmetic must saturate, not overflow */
+        const int64_t big = INT64_MAX, huge = INT64_C(1) << 62;
+        const int64_t ext[][3] = {
+            {big, 0, 0}, {60000, big, 0}, {60000, 1000, big}, {big, big, big}, {huge, huge, huge}};
+        const int64_t *e = ext[rnd() % 5];
+        r->W = e[0], r->ooo = e[1], r->L = e[2];
+    }
+    /* The stream itself stays within some 30 years, whatever the settings. */
+    const int64_t cap = INT64_C(1000000000000);
+    const int64_t Wc = r->W < cap ? r->W : cap, oooc = r->ooo < cap ? r->ooo : cap,
+                  Lc = r->L < cap ? r->L : cap;
     r->emit_final = (int)(rnd() % 2);
     r->nparts = (int)between(1, MAXPARTS);
     const int64_t idles[] = {0, 0, 50, 200};
@@ -457,9 +479,9 @@ static void run_case(uint64_t seed, totals *t)
      * for a while (and become idle), and the stream jumps ahead at times; single records
      * come far behind (late, or within the lateness) or from a clock ahead (past the skew
      * cap when there is one). */
-    int64_t wall = 1000000, g = wall + between(-2 * r->W, 2 * r->W), lag[MAXPARTS];
+    int64_t wall = 1000000, g = wall + between(-2 * Wc, 2 * Wc), lag[MAXPARTS];
     int silent[MAXPARTS] = {0};
-    int64_t spread = r->W > r->ooo ? r->W : r->ooo + 1;
+    int64_t spread = Wc > oooc ? Wc : oooc + 1;
     rec *batch = malloc(64 * sizeof *batch);
     weir_event *evs = malloc(64 * sizeof *evs);
     int done = 0;
@@ -470,7 +492,7 @@ static void run_case(uint64_t seed, totals *t)
         for (int q = 0; q < r->nparts; q++) {
             if (rnd() % 16 == 0)
                 silent[q] = !silent[q];
-            lag[q] = between(0, r->ooo / 2);
+            lag[q] = between(0, oooc / 2);
         }
         while (k < m) {
             int q = (int)(rnd() % (uint64_t)r->nparts);
@@ -478,7 +500,7 @@ static void run_case(uint64_t seed, totals *t)
                 continue;
             int64_t ts, roll = (int64_t)(rnd() % 100);
             if (roll < 6)
-                ts = g - between(0, 3 * spread + r->L); /* behind, maybe late */
+                ts = g - between(0, 3 * spread + Lc); /* behind, maybe late */
             else if (roll < 9)
                 ts = g = g + between(spread, 6 * spread); /* the stream jumps */
             else if (roll < 10 && r->skew_ms > 0)
@@ -486,7 +508,7 @@ static void run_case(uint64_t seed, totals *t)
             else if (roll < 10)
                 ts = g + between(1, 2 * spread); /* one record ahead of the others */
             else
-                ts = (g += between(0, r->W / 30 + 1)) - lag[q] - between(0, r->ooo / 2);
+                ts = (g += between(0, Wc / 30 + 1)) - lag[q] - between(0, oooc / 2);
             batch[k] = (rec){q, (int)(rnd() % nkeys), (int)(rnd() % (uint64_t)users), ts};
             k++;
         }
@@ -533,7 +555,9 @@ static void run_case(uint64_t seed, totals *t)
             op = fresh;
             t->restores++;
         }
-        assert_int_equal(weir_window_op_watermark(op), r->wm);
+        if (weir_window_op_watermark(op) != r->wm)
+            fail_msg("%s\n  watermark after %d records: reference %lld, operator %lld", desc, done,
+                     (long long)r->wm, (long long)weir_window_op_watermark(op));
     }
     r->wm = INT64_MAX; /* rule 6: the end of input */
     ref_advance(r);

@@ -148,9 +148,15 @@ void weir_watermark_tick(weir_watermark *wm, int64_t wall_ms)
         /* Idle advance: event time moves with the wall time that passed since the
          * partition's last record. */
         if (wm->p.idle_advance && pt->max_ts != WEIR_TS_MIN) {
-            int64_t w = sub_sat(pt->max_ts, wm->p.out_of_orderness_ms) + silent;
-            if (w > pt->wm)
-                pt->wm = w;
+            /* Minus infinity (an out-of-orderness past the range) stays so; the sum stays
+             * below plus infinity, which only the end of input sets. */
+            int64_t base = sub_sat(pt->max_ts, wm->p.out_of_orderness_ms);
+            if (base != WEIR_TS_MIN) {
+                int64_t w =
+                    base > 0 && silent > WEIR_TS_MAX - 1 - base ? WEIR_TS_MAX - 1 : base + silent;
+                if (w > pt->wm)
+                    pt->wm = w;
+            }
         }
     }
     recompute(wm);
