@@ -577,27 +577,22 @@ static weir_err process_one(weir_window_op *op, const weir_event *ev, int64_t wa
         if (op->late)
             op->late(op->late_opaque, ev);
         /* A late record is still a record of its partition: it makes the partition active
-         * again. Its time is behind the watermark, but an idle partition coming back can
-         * still move the watermark: when every partition was idle, the watermark held at
-         * the slowest one's, and this one's own may be ahead of it. What the watermark
-         * passes then fires now, as after any other record. */
-        if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
-            op->st.future_skewed++;
-        if (weir__wm_current(op->wm) != wm_before)
-            advance(op);
-        return WEIR_OK;
-    }
-    if (!w && !(w = get_window(op, start, wm_before)))
-        return WEIR_ERR_NOMEM;
-    weir__kentry *e;
-    if (add_record(op, w, ev, &e, 0) != WEIR_OK)
-        return WEIR_ERR_NOMEM;
-    op->st.accepted++;
-    if (last <= wm_before) {
-        op->st.late_accepted++;
-        if (op->p.emit == WEIR_EMIT_UPDATES) {
-            op->st.late_firings++;
-            emit_entry(op, w, e, 1);
+         * again, below. Its time is behind the watermark, but an idle partition coming back
+         * can still move the watermark: when every partition was idle, the watermark held
+         * at the slowest one's, and this one's own may be ahead of it. */
+    } else {
+        if (!w && !(w = get_window(op, start, wm_before)))
+            return WEIR_ERR_NOMEM;
+        weir__kentry *e;
+        if (add_record(op, w, ev, &e, 0) != WEIR_OK)
+            return WEIR_ERR_NOMEM;
+        op->st.accepted++;
+        if (last <= wm_before) {
+            op->st.late_accepted++;
+            if (op->p.emit == WEIR_EMIT_UPDATES) {
+                op->st.late_firings++;
+                emit_entry(op, w, e, 1);
+            }
         }
     }
     if (weir__wm_observe(op->wm, ev->partition, ev->ts, wall_ms))
@@ -739,23 +734,30 @@ static size_t process_hot_run(weir_window_op *op, const weir_event *events, size
     return hot_run(op, op->hot, vi, events, i, n, wall_ms, rc, 1);
 }
 
-/* Fires and frees what the watermark has passed when something other than a record or a
- * tick moved it (a change of partitions), before any record is judged against it: a
- * record of a window the watermark has passed must find it fired. */
+/* Fires and frees what the watermark has passed, if anything: after a tick, and at the
+ * start of every call, for what moved the watermark in between (a change of partitions),
+ * before any record is judged against it: a record of a window the watermark has passed
+ * must find it fired. */
 static void catch_up(weir_window_op *op)
 {
     if (weir__wm_current(op->wm) >= next_advance_at(op))
         advance(op);
 }
 
+/* What every call returns once the operator is stuck: out of memory with ids still
+ * logged, or a sink that refused a firing (both permanent); else WEIR_OK. */
+static weir_err op_status(const weir_window_op *op)
+{
+    return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+}
+
 weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, size_t n,
                                 int64_t wall_ms)
 {
     catch_up(op);
-    if (op->nomem)
-        return WEIR_ERR_NOMEM;
-    if (op->emit_failed)
-        return WEIR_ERR_IO;
+    weir_err stuck = op_status(op);
+    if (stuck != WEIR_OK)
+        return stuck;
     weir__win *w = hot_window(op);
     for (size_t i = 0; w && i < n && i < PREFETCH_DISTANCE; i++)
         prefetch_slots(op, w, NULL, &events[i], 0);
@@ -771,12 +773,10 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
             rc = process_one(op, &events[i], wall_ms);
             j = i + 1;
         }
-        if (rc == WEIR_OK && op->nomem)
-            rc = WEIR_ERR_NOMEM;
+        if (rc == WEIR_OK)
+            rc = op_status(op);
         if (rc != WEIR_OK)
             return rc;
-        if (op->emit_failed)
-            return WEIR_ERR_IO;
         i = j;
     }
     return WEIR_OK;
@@ -786,14 +786,14 @@ weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)
 {
     weir_watermark_tick(op->wm, wall_ms);
     catch_up(op);
-    return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+    return op_status(op);
 }
 
 weir_err weir_window_op_finish(weir_window_op *op)
 {
     weir_watermark_finish(op->wm);
     advance(op);
-    return op->nomem ? WEIR_ERR_NOMEM : op->emit_failed ? WEIR_ERR_IO : WEIR_OK;
+    return op_status(op);
 }
 
 int64_t weir_window_op_watermark(const weir_window_op *op)
