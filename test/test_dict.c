@@ -58,7 +58,7 @@ static void test_ids_dense_through_growth(void **state)
     uint32_t seen = 0;
     for (uint32_t i = 0; i < weir__dict_len(&d); i++)
         if (d.slots[i].tag) {
-            uint64_t lo = (uint64_t)d.slots[i].lo[1] << 32 | d.slots[i].lo[0];
+            uint64_t lo = weir__dict_slot_lo(&d.slots[i]);
             assert_true(seen++ == 0 || lo > prev);
             prev = lo;
         }

@@ -565,7 +565,7 @@ static void check_dict(const weir__dict *d, uint32_t n)
     uint64_t prev = 0;
     for (uint32_t i = 0; i < weir__dict_len(d); i++)
         if (d->slots[i].tag) {
-            uint64_t v = (uint64_t)d->slots[i].lo[1] << 32 | d->slots[i].lo[0];
+            uint64_t v = weir__dict_slot_lo(&d->slots[i]);
             assert_true(filled == 0 || v > prev); /* in order of the low bits */
             prev = v;
             filled++;

@@ -101,17 +101,12 @@ void weir__dict_free(weir__dict *d)
     d->full = 0;
 }
 
-static inline uint64_t slot_lo(const weir__dict_slot *s)
+/* Doubles the slots past the last home (OVF_MIN or more); 0, or -1 when out of memory (d
+ * unchanged). A run reaches past the last home only when homes near the end are crowded,
+ * so this is rare, and the copy is of no matter. */
+static int widen(weir__dict *d)
 {
-    return (uint64_t)s->lo[1] << 32 | s->lo[0];
-}
-
-/* Doubles the slots past the last home (at least `need` more); 0, or -1 when out of
- * memory (d unchanged). A run reaches past the last home only when homes near the end
- * are crowded, so this is rare, and the copy is of no matter. */
-static int widen(weir__dict *d, uint32_t need)
-{
-    uint32_t ovf = d->ovf * 2 > d->ovf + need ? d->ovf * 2 : d->ovf + need;
+    uint32_t ovf = d->ovf * 2;
     if ((uint64_t)d->cap + ovf > MAX_CAP + (uint64_t)MAX_CAP / 4)
         return -1;
     weir__dict_slot *slots = alloc_slots(d->cap + ovf);
@@ -131,7 +126,7 @@ uint32_t weir__dict_insert_at(weir__dict *d, uint32_t at, uint64_t fp_lo, uint32
     uint32_t end = at;
     while (end < weir__dict_len(d) && d->slots[end].tag)
         end++;
-    if (end == weir__dict_len(d) && widen(d, 1) != 0)
+    if (end == weir__dict_len(d) && widen(d) != 0)
         return UINT32_MAX;
     memmove(&d->slots[at + 1], &d->slots[at], (size_t)(end - at) * sizeof *d->slots);
     return weir__dict_put(d, &d->slots[at], fp_lo, tag);
@@ -171,7 +166,7 @@ int weir__dict_grow(weir__dict *d)
         uint32_t next = 0, over = 0;
         for (uint32_t i = 0; i < n; i++) {
             weir__dict_slot s = old[i];
-            uint32_t h = weir__dict_home(&nd, slot_lo(&s));
+            uint32_t h = weir__dict_home(&nd, weir__dict_slot_lo(&s));
             uint32_t pos = h > next ? h : next;
             pos = pos < last ? pos : last;
             s.tag &= keep;
@@ -270,7 +265,7 @@ static int sort_by_lo(weir__dict_slot *v, uint32_t n)
     for (uint32_t shift = 0; shift < 64; shift += 11) {
         uint32_t cnt[2048] = {0};
         for (uint32_t i = 0; i < n; i++)
-            cnt[(slot_lo(&src[i]) >> shift) & 2047]++;
+            cnt[(weir__dict_slot_lo(&src[i]) >> shift) & 2047]++;
         uint32_t sum = 0;
         for (uint32_t b = 0; b < 2048; b++) {
             uint32_t c = cnt[b];
@@ -278,7 +273,7 @@ static int sort_by_lo(weir__dict_slot *v, uint32_t n)
             sum += c;
         }
         for (uint32_t i = 0; i < n; i++)
-            dst[cnt[(slot_lo(&src[i]) >> shift) & 2047]++] = src[i];
+            dst[cnt[(weir__dict_slot_lo(&src[i]) >> shift) & 2047]++] = src[i];
         weir__dict_slot *t = src;
         src = dst;
         dst = t;
@@ -319,7 +314,7 @@ int weir__dict_encode(const weir__dict *d, uint8_t **out, size_t *out_len, uint3
     bitw w = {b + 1, 0, 0};
     uint64_t prev = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t high = slot_lo(&v[i]) >> low;
+        uint64_t high = weir__dict_slot_lo(&v[i]) >> low;
         for (uint64_t gap = high - prev; gap; gap -= gap > 32 ? 32 : gap)
             bw_put(&w, 0, gap > 32 ? 32 : (uint32_t)gap);
         bw_put(&w, 1, 1);
@@ -328,7 +323,7 @@ int weir__dict_encode(const weir__dict *d, uint8_t **out, size_t *out_len, uint3
     bw_end(&w);
     uint32_t idmask = (1u << idbits) - 1;
     for (uint32_t i = 0; i < n; i++) {
-        bw_put64(&w, slot_lo(&v[i]), low);
+        bw_put64(&w, weir__dict_slot_lo(&v[i]), low);
         bw_put(&w, v[i].tag >> idbits, tagbits);
         map[(v[i].tag & idmask) - 1] = i;
     }

@@ -56,6 +56,12 @@ int weir__dict_init(weir__dict *d, uint32_t expected);
 void weir__dict_free(weir__dict *d);
 /* Grows the table; returns 0 or -1. */
 int weir__dict_grow(weir__dict *d);
+/* The low 64 bits of the fingerprint in slot s (one load on x86). */
+static inline uint64_t weir__dict_slot_lo(const weir__dict_slot *s)
+{
+    return (uint64_t)s->lo[1] << 32 | s->lo[0];
+}
+
 /* Slots in the table: the homes and those past the last one. */
 static inline uint32_t weir__dict_len(const weir__dict *d)
 {
@@ -107,7 +113,7 @@ static inline uint32_t weir__dict_intern(weir__dict *d, uint64_t fp_lo, uint64_t
         uint32_t t = s->tag;
         if (t == 0)
             return weir__dict_put(d, s, fp_lo, tag);
-        uint64_t lo = (uint64_t)s->lo[1] << 32 | s->lo[0]; /* one load on x86 */
+        uint64_t lo = weir__dict_slot_lo(s);
         if (lo >= fp_lo) {
             if (lo == fp_lo && t >> idbits == tag)
                 return (t & ((1u << idbits) - 1)) - 1;
