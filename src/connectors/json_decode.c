@@ -1011,39 +1011,29 @@ static int new_minute(weir_decoder *d, const char *s, uint64_t a, uint64_t b, in
     return 0;
 }
 
-/* A timestamp string with escapes ("\u0031700000000" is "1700000000"): rare, so unescaped
- * and parsed without the minute cache. */
-static int escaped_ts(weir_decoder *d, const jv *v, int64_t *out)
-{
-    weir_slice t;
-    if (unescape(d, v->p, v->n, &t) != 0)
-        return -1;
-    if (t.len < 19 || t.ptr[4] != '-')
-        return number_ts(t.ptr, t.len, d->unit, out);
-    return weir_parse_iso8601(t.ptr, t.len, out);
-}
-
 static ALWAYS_INLINE int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
 {
     if (v->type == 'n')
         return number_ts(v->p, v->n, d->unit, out);
     if (v->type != 's')
         return -1;
-    if (v->esc)
-        return escaped_ts(d, v, out);
-    if (v->n < 19 || v->p[4] != '-')
-        return number_ts(v->p, v->n, d->unit, out);
+    /* A string with escapes is the text it spells ("\u0031700000000" is "1700000000"). */
+    weir_slice t = {v->p, v->n};
+    if (v->esc && unescape(d, v->p, v->n, &t) != 0)
+        return -1;
+    if (t.len < 19 || t.ptr[4] != '-')
+        return number_ts(t.ptr, t.len, d->unit, out);
     uint64_t a, b;
-    memcpy(&a, v->p, 8);
-    memcpy(&b, v->p + 8, 8);
+    memcpy(&a, t.ptr, 8);
+    memcpy(&b, t.ptr + 8, 8);
     int64_t minute, rest;
     if (d->n_minutes && d->minutes[0].key[0] == a && d->minutes[0].key[1] == b)
         minute = d->minutes[0].ms;
-    else if (new_minute(d, v->p, a, b, &minute) != 0)
+    else if (new_minute(d, t.ptr, a, b, &minute) != 0)
         return -1;
-    const char *s = v->p + ISO_MINUTE_LEN;
-    if (v->n - ISO_MINUTE_LEN == 8 && s[0] == ':' && s[3] == '.' && s[7] == 'Z' && is_digit(s[1]) &&
-        is_digit(s[2]) && is_digit(s[4]) && is_digit(s[5]) && is_digit(s[6])) {
+    const char *s = t.ptr + ISO_MINUTE_LEN;
+    if (t.len - ISO_MINUTE_LEN == 8 && s[0] == ':' && s[3] == '.' && s[7] == 'Z' &&
+        is_digit(s[1]) && is_digit(s[2]) && is_digit(s[4]) && is_digit(s[5]) && is_digit(s[6])) {
         /* The usual ":SS.mmmZ" in line (seconds up to 60 for a leap second, as below). */
         int sec = (s[1] - '0') * 10 + (s[2] - '0');
         if (sec > 60)
@@ -1051,7 +1041,7 @@ static ALWAYS_INLINE int parse_ts(weir_decoder *d, const jv *v, int64_t *out)
         *out = minute + sec * 1000 + (s[4] - '0') * 100 + (s[5] - '0') * 10 + (s[6] - '0');
         return 0;
     }
-    if (iso_rest(s, v->n - ISO_MINUTE_LEN, &rest) != 0)
+    if (iso_rest(s, t.len - ISO_MINUTE_LEN, &rest) != 0)
         return -1;
     *out = minute + rest;
     return 0;
