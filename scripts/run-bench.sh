@@ -57,17 +57,6 @@ res = [json.load(open(os.path.join(work, s + ".json"))) for s in scenarios]
 by = {r["scenario"]: r for r in res}
 
 def cpu():
-    model, cores = "unknown", os.cpu_count()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return model, cores
-
-def cpu_detail():
     # A virtual machine's model name is often only the vendor's family ("AMD EPYC"): two
     # machines of the same name can differ by half in speed. The family, model and clock and
     # the caches tell them apart when figures from two sessions are compared.
@@ -76,10 +65,10 @@ def cpu_detail():
         for line in open("/proc/cpuinfo"):
             k, _, v = line.partition(":")
             k = k.strip()
-            if k in ("cpu family", "model", "stepping", "cpu MHz") and k not in info:
+            if k in ("model name", "cpu family", "model", "stepping", "cpu MHz") and k not in info:
                 info[k] = v.strip()
             if not line.strip():
-                break
+                break  # the first CPU's block
     except OSError:
         pass
     base = "/sys/devices/system/cpu/cpu0/cache"
@@ -91,8 +80,9 @@ def cpu_detail():
                     caches["L" + rd("level")] = rd("size")
     except OSError:
         pass
-    return {"family": info.get("cpu family"), "model": info.get("model"),
-            "stepping": info.get("stepping"), "mhz": info.get("cpu MHz"), "caches": caches}
+    detail = {"family": info.get("cpu family"), "model": info.get("model"),
+              "stepping": info.get("stepping"), "mhz": info.get("cpu MHz"), "caches": caches}
+    return info.get("model name", "unknown"), os.cpu_count(), detail
 
 def mem_gb():
     try:
@@ -102,8 +92,7 @@ def mem_gb():
     except OSError:
         return None
 
-model, cores = cpu()
-detail = cpu_detail()
+model, cores, detail = cpu()
 load = os.getloadavg()
 doc = {
     "name": name, "commit": commit, "modified_tracked_files": int(dirty),
