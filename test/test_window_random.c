@@ -64,6 +64,9 @@ typedef struct rpart {
     int idle;
 } rpart;
 
+/* A partition that has seen nothing: minus infinity, active, silent since no tick yet. */
+static const rpart FRESH = {NONE, NONE, NONE, 0};
+
 typedef struct lines {
     char (*s)[96];
     int n;
@@ -257,7 +260,7 @@ static void ref_tick(ref *r, int64_t wall)
 static void ref_set_partitions(ref *r, int n)
 {
     for (int p = r->nparts; p < n; p++)
-        r->parts[p] = (rpart){NONE, NONE, NONE, 0};
+        r->parts[p] = FRESH;
     r->nparts = n;
     ref_recompute(r);
     ref_advance(r);
@@ -266,7 +269,7 @@ static void ref_set_partitions(ref *r, int n)
 /* Another source partition takes index p: it starts afresh; the watermark holds. */
 static void ref_reset_partition(ref *r, int p)
 {
-    r->parts[p] = (rpart){NONE, NONE, NONE, 0};
+    r->parts[p] = FRESH;
     ref_recompute(r);
 }
 
@@ -431,7 +434,7 @@ static void run_case(uint64_t seed, totals *t)
     int n = (int)between(1, users == MAXUSERS ? 4000 : 500);
     r->wm = NONE;
     for (int p = 0; p < r->nparts; p++)
-        r->parts[p] = (rpart){NONE, NONE, NONE, 0};
+        r->parts[p] = FRESH;
     int long_keys = rnd() % 3 == 0;
     one_hash = rnd() % 6 == 0;
     global = rnd() % 10 == 0; /* one count over everything: one empty key, hash 0 */
