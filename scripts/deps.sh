@@ -4,12 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(
-    build-essential pkg-config clang clang-format
+    build-essential pkg-config clang libclang-rt-14-dev clang-format
     librdkafka-dev libroaring-dev libxxhash-dev libcmocka-dev libmsgpack-dev libzstd-dev
     libcurl4-openssl-dev libssl-dev libjsmn-dev libmicrohttpd-dev libsqlite3-dev
     libcjson-dev libjansson-dev
     kcat python3 python3-kafka python3-boto3 python3-botocore python3-confluent-kafka
-    redis-server gnuplot-nox nodejs npm
+    redis-server gnuplot-nox curl nodejs npm
 )
 
 missing=()
