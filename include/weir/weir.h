@@ -15,6 +15,7 @@
 #include "weir/err.h"
 #include "weir/event.h"
 #include "weir/output.h"
+#include "weir/value.h"
 #include "weir/watermark.h"
 #include "weir/window.h"
 
