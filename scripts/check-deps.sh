@@ -33,7 +33,9 @@ bad=0
 check_file() { # what, path
     printf '%s\t%s\n' "$1" "$(readlink -f "$2" 2>/dev/null || echo "$2")" >>"$work/paths"
 }
-libs=$(sed -n '/^LIBS *:=/,/[^\\]$/p' Makefile | sed 's/^LIBS *:=//; s/\\//g' | tr -s ' \n' ' ')
+# LIBS := ... in the Makefile, continued over lines ending in a backslash.
+libs=$(awk '/^LIBS *:=/ { on = 1; sub(/^LIBS *:=/, "") } on { line = $0; sub(/\\$/, "", line);
+    printf "%s ", line; if ($0 !~ /\\$/) exit }' Makefile)
 echo 'int main(void) { return 0; }' >"$work/main.c"
 printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
     'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; return (int)n & 0; }' \
