@@ -1,7 +1,7 @@
 /* DynamoDB client: the JSON 1.0 protocol over libcurl's multi interface, SigV4-signed, with
  * keep-alive connections, answer classification, and the DescribeTable, CreateTable, Query
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
-#include "weir/dynamodb.h"
+#include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
 #include "weir/output.h"
 
