@@ -979,8 +979,12 @@ weir_err weir_ddb_batch_unprocessed(const char *body, size_t len, const char *ta
     int prc = json_parse(&j, body, len);
     if (prc == -2)
         return WEIR_ERR_NOMEM;
-    if (prc != 0 || j.t[0].type != JSMN_OBJECT)
+    if (prc != 0)
         return WEIR_ERR_PARSE;
+    if (j.t[0].type != JSMN_OBJECT) {
+        free(j.t);
+        return WEIR_ERR_PARSE;
+    }
     weir_err rc = WEIR_OK;
     int u = obj_get(&j, 0, "UnprocessedItems");
     int arr = obj_get(&j, u, table);
@@ -1132,16 +1136,60 @@ static char *raw_dup(const json *j, int i)
     return strndup(j->s + s, (size_t)(e - s));
 }
 
-/* Appends the items of one Query page; stores LastEvaluatedKey's raw JSON in *last. */
-static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
-                                char **last)
+weir_ddb_items *weir__ddb_items_new(void)
 {
+    weir_ddb_items *it = calloc(1, sizeof *it);
+    if (!it || !(it->starts = calloc(16, sizeof(size_t)))) {
+        free(it);
+        return NULL;
+    }
+    it->cap_items = 16;
+    return it;
+}
+
+/* Adds member `a` of an item, "name":{"T":value}, to `it`. Every token it reads is checked
+ * against j->n first: a member of another shape ({"a":{"S"}}: a type without a value) is
+ * WEIR_ERR_PARSE, not a read past the tokens. */
+static weir_err item_attr(const json *j, int a, weir_ddb_items *it)
+{
+    int v = a + 1, ty = a + 2, val = a + 3;
+    if (val >= j->n || j->t[a].type != JSMN_STRING || j->t[a].size != 1 ||
+        j->t[v].type != JSMN_OBJECT || j->t[v].size != 1 || j->t[ty].type != JSMN_STRING ||
+        j->t[ty].size != 1)
+        return WEIR_ERR_PARSE;
+    buf name = {0}, type = {0}, value = {0};
+    int urc = tok_unescape(j, a, &name);
+    if (urc == 0)
+        urc = tok_unescape(j, ty, &type);
+    if (urc == 0) {
+        if (j->t[val].type == JSMN_STRING || j->t[val].type == JSMN_PRIMITIVE)
+            urc = tok_unescape(j, val, &value);
+        else /* M, L, SS...: their raw JSON */
+            urc = (value.p = raw_dup(j, val)) != NULL ? 0 : -2;
+    }
+    if (urc != 0) {
+        free(name.p);
+        free(type.p);
+        free(value.p);
+        return urc == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
+    }
+    return items_add_attr(it, name.p, type.p, value.p) == 0 ? WEIR_OK : WEIR_ERR_NOMEM;
+}
+
+weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
+                                   char **last)
+{
+    *last = NULL;
     json j;
     int prc = json_parse(&j, body, len);
     if (prc == -2)
         return WEIR_ERR_NOMEM;
-    if (prc != 0 || j.t[0].type != JSMN_OBJECT)
+    if (prc != 0)
         return WEIR_ERR_PARSE;
+    if (j.t[0].type != JSMN_OBJECT) {
+        free(j.t);
+        return WEIR_ERR_PARSE;
+    }
     weir_err rc = WEIR_OK;
     int arr = obj_get(&j, 0, "Items");
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
@@ -1155,20 +1203,8 @@ static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len
             }
             int a = k + 1;
             for (int f = 0; f < j.t[k].size && rc == WEIR_OK; f++) {
-                int v = a + 1;
-                if (v >= j.n || j.t[v].type != JSMN_OBJECT || j.t[v].size != 1) {
-                    rc = WEIR_ERR_PARSE;
-                    break;
-                }
-                int ty = v + 1, val = v + 2;
-                char *name = tok_dup(&j, a), *type = tok_dup(&j, ty), *value;
-                if (j.t[val].type == JSMN_STRING || j.t[val].type == JSMN_PRIMITIVE)
-                    value = tok_dup(&j, val);
-                else
-                    value = raw_dup(&j, val);
-                if (items_add_attr(it, name, type, value) != 0)
-                    rc = WEIR_ERR_NOMEM;
-                a = tok_skip(&j, v);
+                rc = item_attr(&j, a, it);
+                a = tok_skip(&j, a + 1);
             }
             if (rc == WEIR_OK && items_end_item(it) != 0)
                 rc = WEIR_ERR_NOMEM;
@@ -1176,9 +1212,9 @@ static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len
         }
     }
     int lek = obj_get(&j, 0, "LastEvaluatedKey");
-    *last = NULL;
-    if (rc == WEIR_OK && lek >= 0 && j.t[lek].type == JSMN_OBJECT)
-        *last = raw_dup(&j, lek);
+    if (rc == WEIR_OK && lek >= 0 && j.t[lek].type == JSMN_OBJECT &&
+        (*last = raw_dup(&j, lek)) == NULL)
+        rc = WEIR_ERR_NOMEM; /* not "no more pages": the rest would be silently dropped */
     free(j.t);
     return rc;
 }
@@ -1192,12 +1228,9 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
                    "Query: table, key name and value (and both bounds) needed");
         return WEIR_ERR_INVALID_ARG;
     }
-    weir_ddb_items *it = calloc(1, sizeof *it);
-    if (!it || !(it->starts = calloc(16, sizeof(size_t)))) {
-        free(it);
+    weir_ddb_items *it = weir__ddb_items_new();
+    if (!it)
         return WEIR_ERR_NOMEM;
-    }
-    it->cap_items = 16;
     char *last = NULL;
     weir_err rc = WEIR_OK;
     do {
@@ -1245,7 +1278,7 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
         free(b.p);
         if (rc != WEIR_OK)
             break;
-        rc = items_from_page(it, r->body, r->body_len, q->limit, &last);
+        rc = weir__ddb_items_from_page(it, r->body, r->body_len, q->limit, &last);
         if (rc != WEIR_OK)
             weir__errf(errstr, errstr_size, "Query: %s answer",
                        rc == WEIR_ERR_NOMEM ? "out of memory reading the" : "malformed");

@@ -67,4 +67,18 @@ weir_err weir__ddb_batcher_error(const weir__ddb_batcher *b, const char **msg);
 /* The key attribute names used in error messages (default "key", "window_start"). */
 void weir__ddb_batcher_set_names(weir__ddb_batcher *b, const char *key_attr);
 
+/* ---- The Query answer parser (weir_ddb_query_items), exposed for its tests and fuzz target ----
+ */
+
+/* An empty set of items; NULL when out of memory. Free it with weir_ddb_items_destroy(). */
+weir_ddb_items *weir__ddb_items_new(void);
+/*
+ * Appends to `it` the items of one Query answer page: `body` is `len` untrusted bytes. Stops
+ * once `it` holds `limit` items (0: no limit). *last receives LastEvaluatedKey's raw JSON
+ * (malloc'd, the caller frees it) or NULL. Returns WEIR_ERR_PARSE on a malformed page (items
+ * already complete stay in `it`), WEIR_ERR_NOMEM. Thread-safe for distinct `it`.
+ */
+weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
+                                   char **last);
+
 #endif
