@@ -53,8 +53,10 @@ typedef struct weir_ddb_response {
     weir_err err;           /* WEIR_OK for a 2xx answer, else the class of the failure */
     long http_status;       /* 0 when no answer arrived (connection, timeout) */
     const char *error_type; /* the __type after '#' ("ThrottlingException"), "" if none */
-    const char *message;    /* one line: the service's message or the transport error */
-    const char *body;       /* the answer's body (NUL-terminated), "" if none */
+    const char *message;    /* one line of at most 511 bytes: the service's message or the
+                               transport error, credentials masked ("***") */
+    const char *body;       /* the answer's body (NUL-terminated), "" if none; as received,
+                               so not for logs: it may echo the request's credentials */
     size_t body_len;
 } weir_ddb_response;
 

@@ -18,7 +18,7 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
-#include "weir/aws.h"
+#include "connectors/aws_int.h"
 
 /* An answer larger than this is cut off and treated as malformed: DynamoDB's largest
  * answers (a 1 MB Query page, 16 MB of UnprocessedItems) stay well below it. */
@@ -360,26 +360,27 @@ static weir_err classify_curl(CURLcode cc)
     }
 }
 
-/* Replaces every occurrence of `secret` in `s` with "***" (in place; never longer). */
-static void scrub_one(char *s, const char *secret)
-{
-    if (!secret || !*secret)
-        return;
-    size_t n = strlen(secret);
-    char *p;
-    while ((p = strstr(s, secret)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + n, strlen(p + n) + 1);
-    }
-}
+/* What of a service's message is masked and kept: the message shown is far shorter, and a
+ * hostile endpoint's 64 MB message must not cost a scan per credential character. A
+ * credential cut at this bound leaves a piece that weir__aws_creds_mask() still finds. */
+#define MESSAGE_SCAN_BYTES 4096
 
-/* Makes `msg` one line without secrets: cut at the first line break, secrets masked. */
-static void one_line(weir_ddb *c, char *msg)
+/* Writes `text` (modified) into `out` as one line without secrets: the credentials are masked
+ * in the text first, and only then is it cut at its first line break and to `size` bytes on a
+ * UTF-8 boundary, so that no cut leaves a credential that is no longer found whole. */
+static void safe_line(const weir_ddb *c, char *text, char *out, size_t size)
 {
-    msg[strcspn(msg, "\r\n")] = '\0';
-    scrub_one(msg, weir_aws_creds_session_token(c->creds));
-    /* The secret key is not reachable from outside the creds object, and services never
-     * echo it; the token can be echoed in a canonical request, hence the mask above. */
+    if (strlen(text) > MESSAGE_SCAN_BYTES)
+        text[MESSAGE_SCAN_BYTES] = '\0';
+    weir__aws_creds_mask(c->creds, text);
+    size_t n = strcspn(text, "\r\n");
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memmove(out, text, n);
+    out[n] = '\0';
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -664,35 +665,28 @@ nomem:
     return WEIR_ERR_NOMEM;
 }
 
-/* Fills type and message of an error answer {"__type":"...#Name","message":"..."}. */
-static void parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
-                        size_t msize)
+/* The type and the message of an error answer {"__type":"...#Name","message":"..."}, whole
+ * and unescaped, malloc'd (NULL when absent or out of memory): they may echo credentials,
+ * which safe_line() masks before anything is cut. */
+static void parse_error(const char *body, size_t len, char **type, char **msg)
 {
-    type[0] = msg[0] = '\0';
+    *type = *msg = NULL;
     json j;
     if (json_parse(&j, body, len) != 0)
         return;
     int t = obj_get(&j, 0, "__type");
     if (t < 0)
         t = obj_get(&j, 0, "code");
-    if (t >= 0) {
-        char *s = tok_dup(&j, t);
-        if (s) {
-            const char *hash = strrchr(s, '#');
-            snprintf(type, tsize, "%s", hash ? hash + 1 : s);
-            free(s);
-        }
+    if (t >= 0 && (*type = tok_dup(&j, t)) != NULL) {
+        const char *hash = strrchr(*type, '#');
+        if (hash)
+            memmove(*type, hash + 1, strlen(hash + 1) + 1);
     }
     int m = obj_get(&j, 0, "message");
     if (m < 0)
         m = obj_get(&j, 0, "Message");
-    if (m >= 0) {
-        char *s = tok_dup(&j, m);
-        if (s) {
-            snprintf(msg, msize, "%s", s);
-            free(s);
-        }
-    }
+    if (m >= 0)
+        *msg = tok_dup(&j, m);
     free(j.t);
 }
 
@@ -701,6 +695,7 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     char type[128] = "", msg[512] = "";
+    char *full_type = NULL, *full_msg = NULL;
     weir_ddb_response r = {0};
     r.http_status = status;
     r.body = x->answer.p && !x->answer.failed ? x->answer.p : "";
@@ -713,7 +708,13 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
                             : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc)));
     } else {
         if (status < 200 || status >= 300)
-            parse_error(r.body, r.body_len, type, sizeof type, msg, sizeof msg);
+            parse_error(r.body, r.body_len, &full_type, &full_msg);
+        if (full_type)
+            safe_line(c, full_type, type, sizeof type);
+        if (full_msg)
+            safe_line(c, full_msg, msg, sizeof msg);
+        free(full_type);
+        free(full_msg);
         r.err = weir_ddb_classify(status, type);
         if (r.err != WEIR_OK && !msg[0])
             snprintf(msg, sizeof msg, "HTTP status %ld", status);
@@ -722,7 +723,7 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
             snprintf(msg, sizeof msg, "out of memory reading the answer");
         }
     }
-    one_line(c, msg);
+    safe_line(c, msg, msg, sizeof msg);
     r.error_type = type;
     r.message = msg;
     /* Unlink before the callback: it may submit again. */
