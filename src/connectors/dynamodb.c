@@ -360,6 +360,14 @@ static weir_err classify_curl(CURLcode cc)
     }
 }
 
+/* The largest length <= n (s being longer) that does not end inside a UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
 /* What of a service's message is masked and kept: the message shown is far shorter, and a
  * hostile endpoint's 64 MB message must not cost a scan per credential character. A
  * credential cut at this bound leaves a piece that weir__aws_creds_mask() still finds. */
@@ -371,14 +379,11 @@ static weir_err classify_curl(CURLcode cc)
 static void safe_line(const weir_ddb *c, char *text, char *out, size_t size)
 {
     if (strlen(text) > MESSAGE_SCAN_BYTES)
-        text[MESSAGE_SCAN_BYTES] = '\0';
+        text[utf8_cut(text, MESSAGE_SCAN_BYTES)] = '\0';
     weir__aws_creds_mask(c->creds, text);
     size_t n = strcspn(text, "\r\n");
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
-            n--;
-    }
+    if (n >= size)
+        n = utf8_cut(text, size - 1);
     memmove(out, text, n);
     out[n] = '\0';
 }
