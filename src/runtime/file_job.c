@@ -235,6 +235,7 @@ typedef struct resume {
     const weir_conf *conf;
     const char *meaning;
     int fd;
+    const char *input; /* the input's name, for messages */
     uint64_t offset;
     int64_t files[3]; /* output, late, dead */
     uint8_t *pipe;    /* the accepted pipeline snapshot (copied) */
@@ -268,6 +269,20 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
     }
     if (mlen != strlen(r->meaning) || memcmp(m, r->meaning, mlen) != 0) {
         weir__meaning_diff(r->conf, m, mlen, why, size);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    /* The hash covers only the input's head: an input cut short below the recorded position
+     * still matches it, and reading on from past its end would replay nothing. */
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(why, size, "cannot stat %s: %s", r->input, strerror(errno));
+        return WEIR_ERR_IO;
+    }
+    if ((uint64_t)st.st_size < off) {
+        snprintf(why, size,
+                 "taken at byte offset %" PRIu64 " of %s, which is only %lld bytes long (cut or "
+                 "replaced since): use --reset-state to start over",
+                 off, r->input, (long long)st.st_size);
         return WEIR_ERR_INVALID_ARG;
     }
     uint64_t h, hn;
@@ -437,6 +452,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             res.conf = conf;
             res.meaning = m;
             res.fd = r.fd;
+            res.input = r.name;
             weir_err rc = weir_ckpt_dir_load(store, accept_ckpt, &res, stderr, err, sizeof err);
             if (rc == WEIR_ERR_NOT_FOUND) {
                 err[0] = '\0';
