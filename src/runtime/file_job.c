@@ -329,13 +329,17 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
 {
     double t0 = weir_mono_sec();
     weir_err rc = WEIR_OK;
+    const weir_sink *failed = NULL;
     for (int i = 0; i < 3 && rc == WEIR_OK; i++)
-        if (files[i])
-            rc = weir_file_sink_sync(files[i]);
+        if (files[i] && (rc = weir_file_sink_sync(files[i])) != WEIR_OK)
+            failed = files[i];
     for (size_t i = 0; i < n_extra && rc == WEIR_OK; i++)
-        rc = weir_sink_flush(extra[i], 600000);
+        if ((rc = weir_sink_flush(extra[i], 600000)) != WEIR_OK)
+            failed = extra[i];
     if (rc != WEIR_OK) {
-        snprintf(err, err_size, "checkpoint: a sink failed to flush");
+        /* The sink's own reason names its file or endpoint and the system's error. */
+        const char *why = weir_sink_error(failed);
+        snprintf(err, err_size, "checkpoint: %s", *why ? why : weir_err_str(rc));
         return rc;
     }
     uint8_t *snap;

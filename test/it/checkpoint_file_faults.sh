@@ -1,6 +1,6 @@
 # File mode with --checkpoint-dir, against faults outside the checkpoint itself: an input cut
 # below the checkpoint's position is refused (exit 2, one line naming the offset and the
-# input's length) rather than resumed.
+# input's length) rather than resumed; a failing output names its underlying error.
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -26,3 +26,17 @@ echo "ok: a checkpoint past the input's end is refused: $(cat "$tmp/e")"
 # --reset-state still starts over on the cut input.
 "$J" --input "$tmp/in.jsonl" --output "$tmp/out" --checkpoint-dir "$tmp/ck" --reset-state 2>/dev/null ||
     { echo "FAIL: --reset-state over the cut input"; exit 1; }
+
+# An output that cannot be written (/dev/full): the message carries the system's reason. The
+# whole input and one-second windows, so that windows fire early and a checkpoint (not the
+# final flush) is the first to write them: 20 s of events, past the default out-of-orderness.
+"$WEIR_REL_BIN/weir-gen" --seed 7 --events 20000 --products 30 --users 300 --rate 1000 >"$tmp/in.jsonl"
+rc=0
+"$J" --input "$tmp/in.jsonl" --window 1s --output /dev/full --checkpoint-dir "$tmp/ck3" \
+    --checkpoint-interval 1ms 2>"$tmp/e" || rc=$?
+msg=$(grep -v '^{' "$tmp/e" || true)
+if [[ $rc -ne 1 ]] || ! grep -q "No space left on device" <<<"$msg"; then
+    echo "FAIL: /dev/full as output: exit $rc and: $msg"
+    exit 1
+fi
+echo "ok: a failing output names its error: $msg"
