@@ -403,8 +403,18 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
     size_t cap = 0;
     int lineno = 0;
     weir_err rc = WEIR_OK;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* Keys and values are C strings: a NUL would silently cut the line short. */
+        const char *nul = memchr(line, '\0', (size_t)n);
+        if (nul) {
+            weir__errf(errstr, errstr_size,
+                       "%s:%d: NUL byte at column %zu (a configuration file is text)", path, lineno,
+                       (size_t)(nul - line) + 1);
+            rc = WEIR_ERR_INVALID_ARG;
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
