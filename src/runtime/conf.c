@@ -38,7 +38,8 @@ static const key_def KEYS[] = {
     {"user.field", T_STRING, "user_id", 0, 0, NULL, "--user-field",
      "Field whose distinct values are counted."},
     {"timestamp.field", T_STRING, "timestamp", 0, 0, NULL, "--timestamp-field",
-     "Field holding the event time: ISO-8601 text (years 0000-9999), or an integer of seconds "
+     "Field holding the event time: ISO-8601 text (years 0000-9999, or a sign and 4 to 9 "
+     "digits: -0001, +10000), or an integer of seconds "
      "or milliseconds, as a number or as text; a fraction or an exponent makes it invalid, as "
      "does a time 2^61 ms (73 million years) or more from the epoch."},
     {"timestamp.unit", T_ENUM, "auto", 0, 0, "auto|s|ms", "--timestamp-unit",
