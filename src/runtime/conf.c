@@ -38,7 +38,8 @@ static const key_def KEYS[] = {
     {"user.field", T_STRING, "user_id", 0, 0, NULL, "--user-field",
      "Field whose distinct values are counted."},
     {"timestamp.field", T_STRING, "timestamp", 0, 0, NULL, "--timestamp-field",
-     "Field holding the event time: ISO-8601 text (years 0000-9999), or an integer of seconds "
+     "Field holding the event time: ISO-8601 text (years 0000-9999, or a sign and 4 to 9 "
+     "digits: -0001, +10000), or an integer of seconds "
      "or milliseconds, as a number or as text; a fraction or an exponent makes it invalid, as "
      "does a time 2^61 ms (73 million years) or more from the epoch."},
     {"timestamp.unit", T_ENUM, "auto", 0, 0, "auto|s|ms", "--timestamp-unit",
@@ -403,8 +404,18 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
     size_t cap = 0;
     int lineno = 0;
     weir_err rc = WEIR_OK;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* Keys and values are C strings: a NUL would silently cut the line short. */
+        const char *nul = memchr(line, '\0', (size_t)n);
+        if (nul) {
+            weir__errf(errstr, errstr_size,
+                       "%s:%d: NUL byte at column %zu (a configuration file is text)", path, lineno,
+                       (size_t)(nul - line) + 1);
+            rc = WEIR_ERR_INVALID_ARG;
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
