@@ -41,6 +41,14 @@ static inline void buf_put(buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+/* Empties the buffer, keeping its memory. */
+static inline void buf_clear(buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
 static inline void buf_str(buf *b, const char *s)
 {
     buf_put(b, s, strlen(s));
