@@ -141,10 +141,11 @@ weir_err weir_metrics_server_start(weir_metrics *m, const weir_metrics_server_op
     s->opts.host = NULL; /* only needed here */
     if (opts->log)
         flags |= MHD_USE_ERROR_LOG;
-    s->d =
-        MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
-                         sa, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* The logger goes first: libmicrohttpd reports options it parses before it on stderr. */
+    s->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, handle, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!s->d) {
         weir__errf(errstr, errstr_size, "metrics server: cannot listen on %s port %u", host,
                    opts->port);
