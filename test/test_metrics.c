@@ -123,6 +123,38 @@ static void test_series_limit(void **state)
     weir_metrics_destroy(m);
 }
 
+static void test_utf8_and_remove(void **state)
+{
+    (void)state;
+    weir_metrics *m = new_registry();
+    weir_gauge *g;
+    assert_int_equal(weir_metrics_gauge(m, "weir_p", "", L("v", "caf\xc3\xa9"), &g), WEIR_OK);
+    assert_int_equal(weir_metrics_gauge(m, "weir_p", "", L("v", "caf\xe9"), &g),
+                     WEIR_ERR_INVALID_ARG);
+    assert_int_equal(weir_metrics_gauge(m, "weir_q", "bad \xff help", NULL, &g),
+                     WEIR_ERR_INVALID_ARG);
+
+    weir_gauge *p0, *p1;
+    assert_int_equal(weir_metrics_gauge(m, "weir_lag", "Lag.", L("partition", "0"), &p0), WEIR_OK);
+    assert_int_equal(weir_metrics_gauge(m, "weir_lag", "Lag.", L("partition", "1"), &p1), WEIR_OK);
+    weir_gauge_set(p1, 5);
+    assert_int_equal(weir_metrics_remove(m, "weir_lag", L("partition", "0")), WEIR_OK);
+    assert_int_equal(weir_metrics_remove(m, "weir_lag", L("partition", "0")), WEIR_ERR_NOT_FOUND);
+    assert_int_equal(weir_metrics_remove(m, "weir_none", NULL), WEIR_ERR_NOT_FOUND);
+    char *out = render(m);
+    assert_null(strstr(out, "partition=\"0\""));
+    assert_contains(out, "weir_lag{partition=\"1\"} 5\n");
+    free(out);
+    /* The last series gone, the family is not rendered at all; it can come back. */
+    assert_int_equal(weir_metrics_remove(m, "weir_lag", L("partition", "1")), WEIR_OK);
+    out = render(m);
+    assert_null(strstr(out, "weir_lag"));
+    free(out);
+    assert_int_equal(weir_metrics_gauge(m, "weir_lag", "Lag.", L("partition", "0"), &p0), WEIR_OK);
+    assert_int_equal(weir_gauge_value(p0), 0);
+    weir_metrics_destroy(m);
+}
+
 static void test_exposition_escaping(void **state)
 {
     (void)state;
@@ -489,6 +521,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registration_rules),
         cmocka_unit_test(test_series_limit),
+        cmocka_unit_test(test_utf8_and_remove),
         cmocka_unit_test(test_exposition_escaping),
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_process_and_callbacks),

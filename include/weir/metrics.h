@@ -20,9 +20,11 @@ extern "C" {
  * Names follow Prometheus: [a-zA-Z_:][a-zA-Z0-9_:]*, counters end in `_total`, base units
  * (`_seconds`, `_bytes`). Label names are [a-zA-Z_][a-zA-Z0-9_]* and do not start with
  * `__`; a family has at most WEIR_METRICS_MAX_LABELS of them and at most
- * WEIR_METRICS_MAX_SERIES series. Label values are any bytes but NUL; the exposition escapes
- * them. Labels are passed as a NULL-terminated array of alternating names and values,
- * e.g. (const char *const[]){"route", "/users", "code", "200", NULL}, or NULL for none.
+ * WEIR_METRICS_MAX_SERIES series. Label values and help texts are any valid UTF-8 (other bytes
+ * are WEIR_ERR_INVALID_ARG: Prometheus refuses a scrape holding them); the exposition escapes
+ * them. Label values must never carry secrets or unbounded values (user ids, raw paths). Labels are
+ * passed as a NULL-terminated array of alternating names and values, e.g. (const char
+ * *const[]){"route", "/users", "code", "200", NULL}, or NULL for none.
  *
  * A new registry already holds process_cpu_seconds_total, process_resident_memory_bytes,
  * process_open_fds, process_start_time_seconds (read from /proc at each render) and
@@ -93,6 +95,15 @@ weir_err weir_metrics_gauge_fn(weir_metrics *m, const char *name, const char *he
 /* As weir_metrics_gauge_fn(), for a counter: `fn` must never return less than before. */
 weir_err weir_metrics_counter_fn(weir_metrics *m, const char *name, const char *help,
                                  const char *const *labels, weir_metric_fn fn, void *arg);
+
+/*
+ * Removes the series of family `name` with `labels` (a partition no longer assigned, say), so
+ * that scrapes stop showing it; the family stays, with its type and label names. The series'
+ * handle is freed: no thread may use it during or after the call. A callback series' `arg`
+ * is no longer called after the call returns. Returns WEIR_ERR_NOT_FOUND when there is no
+ * such series, WEIR_ERR_INVALID_ARG, WEIR_ERR_NOMEM.
+ */
+weir_err weir_metrics_remove(weir_metrics *m, const char *name, const char *const *labels);
 
 /*
  * Renders every family with at least one series in the text exposition format 0.0.4 (HELP,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "runtime/strbuf.h"
+#include "runtime/utf8.h"
 #include "weir/log.h"
 
 #define MASK "***"
@@ -226,28 +227,6 @@ static void mask_all(const weir_logger *lg, buf *b, const char *key, const char 
 
 /* ------------------------------------------------------------------ formats */
 
-/* The length of the valid UTF-8 sequence at s, 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))
-            return 0; /* overlong, surrogate */
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 static void json_str(buf *b, const char *s)
 {
     buf_put(b, "\"", 1);
@@ -269,7 +248,7 @@ static void json_str(buf *b, const char *s)
         } else if (c < 0x80) {
             buf_put(b, s + i, 1), i++;
         } else {
-            size_t n = utf8_len((const unsigned char *)s + i);
+            size_t n = weir__utf8_len((const unsigned char *)s + i);
             if (n)
                 buf_put(b, s + i, n), i += n;
             else

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "runtime/strbuf.h"
+#include "runtime/utf8.h"
 #include "weir/metrics.h"
 #include "weir/weir.h"
 
@@ -153,6 +154,8 @@ static int count_labels(const char *const *labels, enum kind kind)
             return -1;
         if (kind == KIND_HISTOGRAM && strcmp(labels[2 * n], "le") == 0)
             return -1;
+        if (!weir__utf8_valid(labels[2 * n + 1]))
+            return -1;
         for (int j = 0; j < n; j++)
             if (strcmp(labels[2 * j], labels[2 * n]) == 0)
                 return -1;
@@ -269,7 +272,8 @@ static weir_err reg(weir_metrics *m, enum kind kind, const char *name, const cha
                     const char *const *labels, const double *bounds, size_t nbounds,
                     weir_metric_fn fn, void *arg, void **out)
 {
-    if (!m || !valid_name(name, 1) || (fn == NULL && out == NULL))
+    if (!m || !valid_name(name, 1) || (fn == NULL && out == NULL) ||
+        (help && !weir__utf8_valid(help)))
         return WEIR_ERR_INVALID_ARG;
     if (kind == KIND_COUNTER && !ends_with(name, "_total"))
         return WEIR_ERR_INVALID_ARG;
@@ -391,6 +395,35 @@ weir_err weir_metrics_counter_fn(weir_metrics *m, const char *name, const char *
     if (!fn)
         return WEIR_ERR_INVALID_ARG;
     return reg(m, KIND_COUNTER, name, help, labels, NULL, 0, fn, arg, NULL);
+}
+
+weir_err weir_metrics_remove(weir_metrics *m, const char *name, const char *const *labels)
+{
+    if (!m || !name)
+        return WEIR_ERR_INVALID_ARG;
+    int nl = count_labels(labels, KIND_COUNTER);
+    if (nl < 0)
+        return WEIR_ERR_INVALID_ARG;
+    char *rendered = render_labels(labels, (size_t)nl);
+    if (!rendered)
+        return WEIR_ERR_NOMEM;
+    weir_err err = WEIR_ERR_NOT_FOUND;
+    pthread_mutex_lock(&m->mu);
+    struct family *f = family_find(m, name);
+    for (size_t i = 0; f && i < f->nseries; i++) {
+        struct series *s = &f->series[i];
+        if (strcmp(s->labels, rendered) != 0)
+            continue;
+        free(s->labels);
+        free(s->hot);
+        memmove(s, s + 1, (f->nseries - i - 1) * sizeof *s);
+        f->nseries--;
+        err = WEIR_OK;
+        break;
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(rendered);
+    return err;
 }
 
 /* ------------------------------------------------------------------ updates */
