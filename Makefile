@@ -1,7 +1,7 @@
 # weir: the one entry point. `make` builds; `make test`, `make run`, `make bench`, `make deps`.
 CC      ?= cc
 BUILD   := build
-LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lm -lpthread
+LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lmicrohttpd -lm -lpthread
 BASE    := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -Wall -Wextra -Werror -MMD -MP
 REL     := $(BASE) -O2 -g -fPIC
 ASAN    := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

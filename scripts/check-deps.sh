@@ -65,7 +65,7 @@ while read -r l; do [[ -e $l ]] && check_file "link input" "$l"; done <"$work/li
 
 # Tools the build, the tests and the demos call.
 for t in cc clang clang-format make pkg-config kcat redis-server redis-cli gnuplot curl timeout \
-    /usr/bin/python3; do
+    promtool prometheus /usr/bin/python3; do
     p=$(command -v "$t") || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); continue; }
     check_file tool "$p"
 done
