@@ -144,4 +144,11 @@ for part in {p for p, _, _, _ in got}:
     assert idx == sorted(idx), f"partition {part} out of the file's order"
 print(f"kafka: {len(got)} messages on {len(parts)} keys")
 PY
+# A broker that never answers: the messages time out, exit 1, no summary.
+rc=0
+"$G" gen --events 100 --seed 1 --brokers 127.0.0.1:1 --topic t \
+    -X kafka.message.timeout.ms=1500 2>"$work/down.log" || rc=$?
+((rc == 1)) || die "with no broker, gen exited $rc, not 1"
+grep -q 'messages failed' "$work/down.log" || die "no failure reported: $(cat "$work/down.log")"
+grep -q '"mode":"nexmark-gen"' "$work/down.log" && die "a summary despite failed deliveries"
 echo "PASS nexmark_gen"
