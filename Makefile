@@ -104,8 +104,8 @@ $(ASAN_SVCS): $(BUILD)/asan/bin/%: $(BUILD)/asan/services/%.o $(SVCL_ASAN) $(BUI
 	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(BUILD)/asan/libweir.a $(SVC_LIBS) $(LIBS)
 $(BUILD)/obj/services/%.o: REL += $(SVC_INC)
 $(BUILD)/asan/services/%.o: ASAN += $(SVC_INC)
-# The services' unit tests (test/test_svc_*.c) link their HTTP layer and store too.
-$(BUILD)/test/test_svc_%: $(BUILD)/asan/test/test_svc_%.o $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a
+# The services' unit tests (test/test_services_*.c) link their HTTP layer and store too.
+$(BUILD)/test/test_services_%: $(BUILD)/asan/test/test_services_%.o $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(SVC_LIBS) $(LIBS)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libweir.a

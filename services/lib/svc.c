@@ -130,6 +130,8 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
             cfg->topic = v;
         }
     }
+    if (spec->uses_brokers && !cfg->brokers)
+        return bad_flag(spec, "--brokers", "required: HOST:PORT[,HOST:PORT...] (or KAFKA_BOOTSTRAP_SERVERS)");
     if (!cfg->db)
         cfg->db = "weir-services.db";
     return 0;
