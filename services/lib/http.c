@@ -559,6 +559,11 @@ unsigned svc_server_drain(svc_server *s, unsigned drain_ms)
     if (!s || !s->d)
         return 0;
     MHD_socket fd = MHD_quiesce_daemon(s->d);
+    /* MHD's threads may still hold the socket until MHD_stop_daemon(), so it cannot be closed
+     * yet; shutting it down makes Linux refuse new connections meanwhile instead of queueing
+     * them in the backlog. */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
     struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
     for (unsigned waited = 0; atomic_load(&s->inflight) && waited < drain_ms; waited += 10)
         nanosleep(&tick, NULL);

@@ -131,7 +131,8 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
         }
     }
     if (spec->uses_brokers && !cfg->brokers)
-        return bad_flag(spec, "--brokers", "required: HOST:PORT[,HOST:PORT...] (or KAFKA_BOOTSTRAP_SERVERS)");
+        return bad_flag(spec, "--brokers",
+                        "required: HOST:PORT[,HOST:PORT...] (or KAFKA_BOOTSTRAP_SERVERS)");
     if (!cfg->db)
         cfg->db = "weir-services.db";
     return 0;
