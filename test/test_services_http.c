@@ -197,16 +197,27 @@ static void test_errors(void **state)
     svc_resp_error(&r, 404, "no route for %s", "/\xff\xfe");
     assert_int_equal(r.status, 404);
     assert_string_equal(json_string_value(json_object_get(r.json, "error")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(r.json, "detail")), "no route for /??");
     json_decref(r.json);
     /* A long detail is cut on a character boundary. */
     char big[2000];
     for (size_t k = 0; k + 2 < sizeof big; k += 2)
         memcpy(big + k, "\xc3\xa9", 2);
     big[sizeof big - 2] = '\0';
-    r = (svc_resp){0};
-    svc_resp_error(&r, 400, "%s", big);
-    assert_non_null(json_string_value(json_object_get(r.json, "detail")));
-    json_decref(r.json);
+    for (size_t cut = 0; cut < 4; cut++) { /* 2-, 3- and 4-byte characters at every cut */
+        static const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x9a\x80"};
+        for (size_t c = 0; c < 3; c++) {
+            size_t cl = strlen(chars[c]), k = 0;
+            memset(big, 'a', cut);
+            for (k = cut; k + cl < sizeof big; k += cl)
+                memcpy(big + k, chars[c], cl);
+            big[k] = '\0';
+            r = (svc_resp){0};
+            svc_resp_error(&r, 400, "%s", big);
+            assert_non_null(json_string_value(json_object_get(r.json, "detail")));
+            json_decref(r.json);
+        }
+    }
     /* No JSON (a failed allocation) is a 500. */
     r = (svc_resp){0};
     svc_resp_json(&r, 200, NULL);

@@ -135,18 +135,26 @@ void svc_resp_error(svc_resp *resp, int status, const char *fmt, ...)
     char detail[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    int full = vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    /* A detail cut inside a UTF-8 sequence would make the JSON string invalid. */
-    size_t n = strlen(detail);
-    while (n && ((unsigned char)detail[n - 1] & 0xC0) == 0x80)
-        n--;
-    if (n && ((unsigned char)detail[n - 1] & 0x80) && n == sizeof detail - 1)
-        n--;
-    detail[n] = '\0';
+    /* A detail cut inside a UTF-8 sequence would make the JSON string invalid: drop the
+     * last character when its bytes are not all there. */
+    size_t n = strlen(detail), i = n;
+    while (i && ((unsigned char)detail[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (full >= (int)sizeof detail && i) {
+        unsigned char lead = (unsigned char)detail[i - 1];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (i - 1 + need > n)
+            detail[i - 1] = '\0';
+    }
     json_t *j = json_pack("{s:s, s:s?}", "error", svc_status_name(status), "detail", detail);
-    if (!j) /* a detail that is not valid UTF-8 (echoed input) */
-        j = json_pack("{s:s}", "error", svc_status_name(status));
+    if (!j) { /* a detail that echoes input which is not UTF-8: keep its ASCII */
+        for (char *d = detail; *d; d++)
+            if ((unsigned char)*d >= 0x80)
+                *d = '?';
+        j = json_pack("{s:s, s:s}", "error", svc_status_name(status), "detail", detail);
+    }
     svc_resp_json(resp, status, j);
 }
 

@@ -67,6 +67,8 @@ for name, addr, base in (("products", products, "/products"),
     expect_error(call(addr, "POST", "/healthz", raw=b"{}"), 405, f"{name} POST /healthz")
     expect_error(call(addr, "GET", "/nope"), 404, f"{name} unknown route")
     expect_error(call(addr, "GET", base + "/1/extra"), 404, f"{name} deeper route")
+    expect_error(call(addr, "GET", "/%FF%FE%00x"), 404, f"{name} a route that is not UTF-8")
+    expect_error(call(addr, "GET", base + "/%E2%82%AC"), 404, f"{name} a non-ASCII id")
     st, r, doc = call(addr, "DELETE", base)
     expect_error((st, r, doc), 405, f"{name} DELETE {base}")
     check("GET" in (r.getheader("Allow") or ""), f"{name} 405 without Allow: {r.getheaders()}")
