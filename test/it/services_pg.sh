@@ -39,6 +39,8 @@ start_service orders2 order-service --db "$url" --brokers "$brokers"
 n1=$(curl -s "http://$orders/orders?limit=1000" | $py -c 'import json,sys; print(len(json.load(sys.stdin)["orders"]))')
 n2=$(curl -s "http://$orders2/orders?limit=1000" | $py -c 'import json,sys; print(len(json.load(sys.stdin)["orders"]))')
 [[ $n1 == "$n2" && $n1 -gt 0 ]] || die "replicas disagree: $n1 vs $n2 orders"
+$py "$root/test/it/services_race.py" "$products" "$customers" 5 12 "$orders" "$orders2" ||
+    die "the race across two replicas"
 
 # The store down: /readyz says 503 (not alive-but-wrong), /healthz stays 200, requests 503.
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1

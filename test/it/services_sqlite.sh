@@ -10,6 +10,11 @@ start_service customers customer-service --db "$db"
 start_service orders order-service --db "$db" --brokers "$brokers" --threads 8
 $py "$root/test/it/services_check.py" "$products" "$customers" "$orders" "$brokers"
 sqlite3 "$db" 'PRAGMA journal_mode' | grep -qx wal || die "the store is not in WAL mode"
+# Two order-service processes on the one SQLite file: still exactly one winner per round.
+start_service orders2 order-service --db "$db" --brokers "$brokers"
+$py "$root/test/it/services_race.py" "$products" "$customers" 5 12 "$orders" "$orders2" ||
+    die "the race across two processes"
+stop_service "$orders2_pid" order-service
 
 # Drain: a request whose body is still arriving when SIGTERM comes is answered, new
 # connections are refused meanwhile, and the service exits 0.
