@@ -25,6 +25,16 @@ TESTS    := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
 TOOL_SRC := $(sort $(wildcard test/tools/*.c))
 TOOLS    := $(TOOL_SRC:test/tools/%.c=$(BUILD)/bin/%)
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
+# The platform's services (services/*.c, one binary each) over their HTTP layer and store
+# (services/lib/), linked with libweir; only they link libmicrohttpd, SQLite, jansson, libpq.
+SVC_SRC  := $(sort $(wildcard services/*.c))
+SVCS     := $(SVC_SRC:services/%.c=$(BUILD)/bin/%)
+ASAN_SVCS:= $(SVC_SRC:services/%.c=$(BUILD)/asan/bin/%)
+SVCL_SRC := $(sort $(wildcard services/lib/*.c))
+SVCL_OBJ := $(SVCL_SRC:%.c=$(BUILD)/obj/%.o)
+SVCL_ASAN:= $(SVCL_SRC:%.c=$(BUILD)/asan/%.o)
+SVC_LIBS := -lmicrohttpd -lsqlite3 -ljansson -lpq
+SVC_INC  := -I/usr/include/postgresql
 
 # Profile-guided optimisation of the library's release objects, with GCC (PGO=0 skips it):
 # the library is first built instrumented under build/pgo, the unique-users job runs on
@@ -38,7 +48,7 @@ PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
 .PHONY: all deps test run run-file bench format format-check clean docs
-all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
+all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
 	@scripts/deps.sh
@@ -86,6 +96,18 @@ $(BUILD)/bin/%: $(BUILD)/obj/jobs/%.o $(BUILD)/libweir.a
 $(BUILD)/asan/bin/%: $(BUILD)/asan/jobs/%.o $(BUILD)/asan/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN_LD) -o $@ $< $(BUILD)/asan/libweir.a $(LIBS)
+$(SVCS): $(BUILD)/bin/%: $(BUILD)/obj/services/%.o $(SVCL_OBJ) $(BUILD)/libweir.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(SVCL_OBJ) $(BUILD)/libweir.a $(SVC_LIBS) $(LIBS)
+$(ASAN_SVCS): $(BUILD)/asan/bin/%: $(BUILD)/asan/services/%.o $(SVCL_ASAN) $(BUILD)/asan/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(BUILD)/asan/libweir.a $(SVC_LIBS) $(LIBS)
+$(BUILD)/obj/services/%.o: REL += $(SVC_INC)
+$(BUILD)/asan/services/%.o: ASAN += $(SVC_INC)
+# The services' unit tests (test/test_services_*.c) link their HTTP layer and store too.
+$(BUILD)/test/test_services_%: $(BUILD)/asan/test/test_services_%.o $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(SVC_LIBS) $(LIBS)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libweir.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(BUILD)/libweir.a $(LIBS)
@@ -107,7 +129,7 @@ $(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/l
 
 # The whole test run: unit tests and integration tests, under ASan+UBSan.
 test: deps
-	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_EX)
+	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_SVCS) $(ASAN_EX)
 	@scripts/run-tests.sh $(T)
 
 # make run: the dev broker, a generated sample produced to Kafka, the job, the results read

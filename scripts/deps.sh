@@ -7,7 +7,7 @@ PKGS=(
     build-essential pkg-config clang libclang-rt-14-dev clang-format
     librdkafka-dev libroaring-dev libxxhash-dev libcmocka-dev libmsgpack-dev libzstd-dev
     libcurl4-openssl-dev libssl-dev libjsmn-dev libmicrohttpd-dev libsqlite3-dev
-    libcjson-dev libjansson-dev
+    libcjson-dev libjansson-dev libpq-dev postgresql
     kcat python3 python3-kafka python3-boto3 python3-botocore python3-confluent-kafka
     redis-server gnuplot-nox curl nodejs npm prometheus
 )

@@ -15,9 +15,12 @@ corpus=$out/$name-corpus
 mkdir -p "$corpus"
 flags=(-std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fno-omit-frame-pointer
     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fno-sanitize-recover=undefined)
+# The services' targets also take their HTTP layer (services/lib/http.c) and its libraries.
+extra=()
+[[ $name == services_* ]] && extra=(services/lib/http.c -lmicrohttpd -ljansson)
 "$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out/fuzz_$name" \
-    "fuzz/fuzz_$name.c" $(find src -name '*.c' | sort) -lrdkafka -lroaring -lxxhash -lmsgpackc \
-    -lzstd -lcurl -lcrypto -lm -lpthread
+    "fuzz/fuzz_$name.c" $(find src -name '*.c' | sort) "${extra[@]}" -lrdkafka -lroaring \
+    -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lm -lpthread
 case $name in
 decode)
     build/bin/weir-gen --events 50 --mixed --bad 0.3 --late 0.1 | split -l 1 - "$corpus/gen-"
@@ -25,6 +28,11 @@ decode)
 snapshot)
     # Seeds: real snapshots of small operators.
     build/bin/weir-snapshot-seeds "$corpus" >/dev/null
+    ;;
+services_http)
+    printf 'GET /products/1\n{"name":"x","price":1.5,"quantity":2}' >"$corpus/seed-1"
+    printf 'PATCH /orders/9\n{"status":"PAID"}' >"$corpus/seed-2"
+    printf 'GET /a/1/b/2\n{"email":"a@b","x":[1,{"y":null}]}' >"$corpus/seed-3"
     ;;
 esac
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
