@@ -432,11 +432,43 @@ static void test_iso_format_round_trip(void **state)
     assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
     /* The ends of the range: a window of 2^63 - 1 ms starts or ends there. */
     weir_format_iso8601(INT64_MAX, buf);
-    assert_string_equal(buf, "292278994-08-17T07:12:55.807Z");
+    assert_string_equal(buf, "+292278994-08-17T07:12:55.807Z");
     weir_format_iso8601(-INT64_MAX, buf);
     assert_string_equal(buf, "-292275055-05-16T16:47:04.193Z");
     weir_format_iso8601(INT64_MIN, buf);
     assert_string_equal(buf, "-292275055-05-16T16:47:04.192Z");
+}
+
+/* Years outside 0000..9999 are written in ISO 8601's expanded form, which reads back: they
+ * were written "-001-12-31T..." and "10000-01-01T...", which no ISO-8601 reader takes
+ * (issue 21, item 10; fuzz/regressions/iso8601-*). */
+static void test_iso_expanded_years(void **state)
+{
+    (void)state;
+    char buf[32];
+    int64_t t;
+    assert_int_equal(weir_parse_iso8601("0000-01-01T00:00:00+01:00", 25, &t), 0);
+    weir_format_iso8601(t, buf);
+    assert_string_equal(buf, "-000001-12-31T23:00:00.000Z");
+    int64_t samples[] = {t,          253402300800000LL /* 10000-01-01 */,
+                         INT64_MAX,  INT64_MIN,
+                         -INT64_MAX, -62167219200001LL};
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+        size_t n = weir_format_iso8601(samples[i], buf);
+        int64_t back;
+        assert_true(n < 32);
+        assert_true(buf[0] == '+' || buf[0] == '-');
+        assert_int_equal(weir_parse_iso8601(buf, n, &back), 0);
+        assert_int_equal(back, samples[i]);
+    }
+    weir_format_iso8601(253402300800000LL, buf);
+    assert_string_equal(buf, "+010000-01-01T00:00:00.000Z");
+    /* Beyond the int64 range, too few or too many digits: refused. */
+    const char *bad[] = {"+292278994-08-17T07:12:55.808Z", "-292275055-05-16T16:47:04.191Z",
+                         "+10000-01-01T00:00:00Z", "+0000000001-01-01T00:00:00Z",
+                         "+010000-02-30T00:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(weir_parse_iso8601(bad[i], strlen(bad[i]), &t), -1);
 }
 
 int main(void)
@@ -449,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_cache),
         cmocka_unit_test(test_encoding_everywhere),
         cmocka_unit_test(test_iso_format_round_trip),
+        cmocka_unit_test(test_iso_expanded_years),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

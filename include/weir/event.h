@@ -86,14 +86,18 @@ void weir_decoder_reset(weir_decoder *dec);
 
 /*
  * Parses an ISO-8601 date-time ("2024-01-01T12:00:00Z", fractional seconds,
- * "+hh:mm"/"+hhmm"/"Z" offsets; no offset means UTC) into epoch milliseconds.
- * Returns 0 on success, -1 on malformed text. Thread-safe.
+ * "+hh:mm"/"+hhmm"/"Z" offsets; no offset means UTC) into epoch milliseconds. Years outside
+ * 0000..9999 take the expanded form weir_format_iso8601 writes ("-000001-12-31T..."); the
+ * decoder reads four-digit years only. Returns 0 on success, -1 on malformed text or a time
+ * beyond the int64 range. Thread-safe.
  */
 int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms);
 
 /*
  * Writes `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into `buf` (at least 32 bytes) and
- * returns the number of characters written (24 for years 0..9999). Thread-safe.
+ * returns the number of characters written (24 for years 0..9999). Other years take ISO
+ * 8601's expanded form, a sign and at least six digits ("+010000-01-01T00:00:00.000Z").
+ * Thread-safe.
  */
 size_t weir_format_iso8601(int64_t ms, char *buf);
 

@@ -921,9 +921,47 @@ static int iso_rest(const char *s, size_t n, int64_t *out_ms)
     return 0;
 }
 
+/* An expanded year (ISO 8601-1, 4.4.1.3) as weir_format_iso8601 writes the years outside
+ * 0000..9999: a sign and six to nine digits. Returns the bytes read, 0 when there is none. */
+static size_t iso_expanded_year(const char *s, size_t len, int64_t *year)
+{
+    if (len < 1 || (s[0] != '+' && s[0] != '-'))
+        return 0;
+    size_t n = 1;
+    int64_t y = 0;
+    while (n < len && n <= 9 && is_digit(s[n]))
+        y = y * 10 + (s[n++] - '0');
+    if (n - 1 < 6 || (n < len && is_digit(s[n])))
+        return 0;
+    *year = s[0] == '-' ? -y : y;
+    return n;
+}
+
+/* "[+-]YYYYYY-MM-DDTHH:MM:SS[.fff][offset]": the time, or -1 beyond the int64 range. */
+static int iso_expanded(const char *s, size_t len, size_t yl, int64_t year, int64_t *out_ms)
+{
+    const char *p = s + yl;
+    size_t left = len - yl;
+    int mo, d;
+    int64_t hm, rest;
+    if (left < 15 || p[0] != '-' || digits(p + 1, 2, &mo) || p[3] != '-' || digits(p + 4, 2, &d) ||
+        mo < 1 || mo > 12 || d < 1 || d > days_in_month((int)year, mo) ||
+        iso_hour_minute(p + 6, &hm) != 0 || iso_rest(p + 12, left - 12, &rest) != 0)
+        return -1;
+    /* The day's start may lie beyond the range when the time does not (INT64_MIN). */
+    __int128 t = (__int128)days_from_civil(year, mo, d) * 86400000 + hm + rest;
+    if (t < INT64_MIN || t > INT64_MAX)
+        return -1;
+    *out_ms = (int64_t)t;
+    return 0;
+}
+
 int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms)
 {
-    int64_t minute, rest;
+    int64_t minute, rest, year;
+    size_t yl = iso_expanded_year(s, len, &year);
+    if (yl)
+        return iso_expanded(s, len, yl, year, out_ms);
     if (len < 19 || iso_minute(s, &minute) != 0 ||
         iso_rest(s + ISO_MINUTE_LEN, len - ISO_MINUTE_LEN, &rest) != 0)
         return -1;
@@ -959,8 +997,10 @@ size_t weir_format_iso8601(int64_t ms, char *buf)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
+    /* Years outside 0000..9999 take ISO 8601's expanded form, a sign and at least six digits
+     * ("-000001-12-31T...", "+292278994-08-17T..."), which weir_parse_iso8601 reads back. */
     if (y < 0 || y > 9999)
-        return (size_t)snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y,
+        return (size_t)snprintf(buf, 32, "%+07lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y,
                                 (int)m, (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
                                 (int)(rem % 60), msec);
     /* Firings format two of these each: by hand, as snprintf costs ten times more. */
