@@ -2,6 +2,7 @@
  * keep-alive connections, answer classification, and the DescribeTable, CreateTable, Query
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
 #include "weir/dynamodb.h"
+#include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
 #include "weir/output.h"
 
@@ -889,8 +890,15 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
                    c->endpoint);
     if (rc != WEIR_OK)
         return rc;
+    return weir__ddb_table_info_parse(r->body, r->body_len, info, errstr, errstr_size);
+}
+
+weir_err weir__ddb_table_info_parse(const char *body, size_t len, weir_ddb_table_info *info,
+                                    char *errstr, size_t errstr_size)
+{
+    memset(info, 0, sizeof *info);
     json j;
-    if (json_parse(&j, r->body, r->body_len) != 0) {
+    if (json_parse(&j, body, len) != 0) {
         weir__errf(errstr, errstr_size, "DescribeTable: malformed answer");
         return WEIR_ERR_PARSE;
     }
@@ -1257,4 +1265,29 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
     }
     *out = it;
     return WEIR_OK;
+}
+
+/* ---- the parsers, for their fuzz targets (dynamodb_int.h) ---- */
+
+void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
+                           size_t msize)
+{
+    parse_error(body, len, type, tsize, msg, msize);
+}
+
+weir_ddb_items *weir__ddb_items_new(void)
+{
+    weir_ddb_items *it = calloc(1, sizeof *it);
+    if (!it || !(it->starts = calloc(16, sizeof(size_t)))) {
+        free(it);
+        return NULL;
+    }
+    it->cap_items = 16;
+    return it;
+}
+
+weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
+                                   char **last)
+{
+    return items_from_page(it, body, len, limit, last);
 }
