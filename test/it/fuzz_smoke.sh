@@ -1,10 +1,10 @@
 # Every parser of untrusted bytes has a fuzz target (fuzz/fuzz_*.c); each replays its
 # regressions (fuzz/regressions/) and fuzzes briefly under libFuzzer with ASan and UBSan,
-# WEIR_FUZZ_SECONDS (3) each: `make fuzz` runs them longer. The targets share one build of
+# WEIR_FUZZ_SECONDS (2) each: `make fuzz` runs them longer. The targets share one build of
 # the library's objects (make fuzz-build), made once here.
 set -euo pipefail
 cd "$WEIR_ROOT"
-secs=${WEIR_FUZZ_SECONDS:-3}
+secs=${WEIR_FUZZ_SECONDS:-2}
 start=$SECONDS
 if ! make -s --no-print-directory -j2 fuzz-build >build/fuzz-build.log 2>&1; then
     echo "FAIL: make fuzz-build"
