@@ -109,7 +109,8 @@ $(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/l
 # UBSan, built with clang against one set of library objects compiled once for all of them.
 # Checksums are not verified in these objects (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so
 # the fuzzer reaches the checks behind them. `make fuzz` runs every target FUZZ_SECONDS (60)
-# each, or only FUZZ=NAME; scripts/fuzz.sh NAME SECONDS runs one.
+# each (all of them, naming those that failed), or only FUZZ="NAME ..."; scripts/fuzz.sh NAME
+# SECONDS runs one.
 FUZZ_CC      ?= $(or $(shell command -v clang || command -v clang-14),clang)
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -146,8 +147,9 @@ $(BUILD)/fuzz/weir-fuzz-seeds: $(BUILD)/fuzz/obj/fuzz/seeds.o $(FUZZ_SUP) $(BUIL
 fuzz-build: $(FUZZ_BINS) $(BUILD)/fuzz/weir-fuzz-seeds
 fuzz:
 	@$(MAKE) --no-print-directory fuzz-build
-	@for n in $(or $(FUZZ),$(FUZZ_NAMES)); do \
-	    WEIR_FUZZ_BUILT=1 scripts/fuzz.sh $$n $(FUZZ_SECONDS) || exit 1; done
+	@failed=; for n in $(or $(FUZZ),$(FUZZ_NAMES)); do \
+	    WEIR_FUZZ_BUILT=1 scripts/fuzz.sh $$n $(FUZZ_SECONDS) || failed="$$failed $$n"; done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
 # The whole test run: unit tests and integration tests, under ASan+UBSan.
 test: deps
