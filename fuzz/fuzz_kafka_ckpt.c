@@ -3,9 +3,10 @@
  * the broker: the Makefile links it with the store's librdkafka calls wrapped (--wrap), so
  * that the store reads the messages of the input and writes to an in-memory topic.
  *
- * Checked: any messages are refused or give a payload that is exactly what some manifest
- * announces (its length and hash, its chunks in order); the highest sequence seen is
- * reported; and that payload written again as a newer checkpoint is the one read next.
+ * Checked: any messages are refused or give a payload that is exactly what some whole,
+ * consistent manifest announces (every chunk, in order; its length and hash); the highest
+ * sequence seen is reported; and that payload written again as a newer checkpoint is the one
+ * read next.
  *
  * Input: messages of the stream "g/t/0", each u8 kind, u8 slot, u8 chunk index, u16 length
  * and the value. Kind & 3: 0 the manifest of a slot, 1 a chunk, 2 a manifest of another
@@ -229,9 +230,10 @@ static const msg *latest(const char *key)
     return NULL;
 }
 
-/* The payload of the latest manifest of `slot`, put together from the latest chunks, when
- * the manifest has the weir layout; its sequence in *seq. */
-static uint8_t *announced(unsigned slot, size_t *len, uint64_t *seq)
+/* The payload the latest manifest of `slot` announces, put together from the latest
+ * chunks, when the manifest has the weir layout (its sequence in *seq). `whole`: only when
+ * every chunk is there and the manifest's checksums, length and payload hash agree. */
+static uint8_t *announced(unsigned slot, int whole, size_t *len, uint64_t *seq)
 {
     char key[64];
     snprintf(key, sizeof key, STREAM "|m%u", slot);
@@ -242,12 +244,19 @@ static uint8_t *announced(unsigned slot, size_t *len, uint64_t *seq)
     *seq = get64(m->val + 16);
     fz_buf b = {0};
     fz_add(&b, "", 0);
-    for (uint32_t i = 0; i < chunks && i < 4096; i++) {
+    uint32_t i = 0;
+    for (; i < chunks && i < 4096; i++) {
         snprintf(key, sizeof key, STREAM "|c%u.%u", slot, i);
         const msg *c = latest(key);
         if (!c || c->len < 32)
             break;
         fz_add(&b, c->val + 32, c->len - 32);
+    }
+    if (whole &&
+        (i != chunks || get64(m->val + 24) != b.len || get64(m->val + 32) != XXH64(b.p, b.len, 0) ||
+         get64(m->val + 40) != XXH64(m->val, 40, 0))) {
+        free(b.p);
+        return NULL;
     }
     *len = b.len;
     return b.p;
@@ -312,7 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t plen;
             uint64_t seq;
             topic_add(key, strlen(key), v, len);
-            uint8_t *p = announced(slot, &plen, &seq);
+            uint8_t *p = announced(slot, 0, &plen, &seq);
             n_topic--;
             free(topic[n_topic].key);
             free(topic[n_topic].val);
@@ -339,7 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t seq = 0;
         for (unsigned slot = 0; slot < 4 && !found; slot++) {
             size_t plen;
-            uint8_t *p = announced(slot, &plen, &seq);
+            uint8_t *p = announced(slot, 1, &plen, &seq);
             found = p && plen == g.len && !memcmp(p, g.payload, plen);
             free(p);
         }
