@@ -47,7 +47,7 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs
+.PHONY: all deps test run run-file bench format format-check clean docs fuzz fuzz-build
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -126,6 +126,56 @@ $(BUILD)/test/test_oom: TEST_LD := -Wl,--wrap=malloc,--wrap=calloc,--wrap=reallo
 $(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a $(LIBS)
+
+# Fuzz targets (fuzz/fuzz_NAME.c, one per parser of untrusted bytes): libFuzzer with ASan and
+# UBSan, built with clang against one set of library objects compiled once for all of them.
+# Checksums are not verified in these objects (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so
+# the fuzzer reaches the checks behind them. `make fuzz` runs every target FUZZ_SECONDS (60)
+# each (all of them, naming those that failed), or only FUZZ="NAME ..."; scripts/fuzz.sh NAME
+# SECONDS runs one.
+FUZZ_CC      ?= $(or $(shell command -v clang || command -v clang-14),clang)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -g -O1 -fno-omit-frame-pointer \
+                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                -MMD -MP
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SUP     := $(BUILD)/fuzz/obj/test/support/gen.o
+# fuzz_kafka_ckpt reads and writes checkpoint-topic messages in memory: these librdkafka calls of
+# the store's reader are replaced by the target's (__wrap_...), the store's code is not.
+FUZZ_RDK_WRAP := rd_kafka_new rd_kafka_destroy rd_kafka_consumer_close rd_kafka_topic_new \
+                 rd_kafka_topic_destroy rd_kafka_metadata rd_kafka_metadata_destroy \
+                 rd_kafka_query_watermark_offsets rd_kafka_assign rd_kafka_consumer_poll \
+                 rd_kafka_message_destroy rd_kafka_producev
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+$(BUILD)/fuzz/obj/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wall -Wextra -Werror -c $< -o $@
+$(BUILD)/fuzz/libweir.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LD) -o $@ $< $(BUILD)/fuzz/libweir.a $(LIBS)
+$(BUILD)/fuzz/fuzz_kafka_ckpt: FUZZ_LD := $(FUZZ_RDK_WRAP:%=-Wl,--wrap=%)
+# The services' target takes their HTTP layer and its libraries too.
+$(BUILD)/fuzz/fuzz_services_http: $(BUILD)/fuzz/obj/fuzz/fuzz_services_http.o \
+                                  $(BUILD)/fuzz/obj/services/lib/http.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lmicrohttpd -ljansson $(LIBS)
+# The seed corpora, made by code (fuzz/seeds.c NAME DIR).
+$(BUILD)/fuzz/weir-fuzz-seeds: $(BUILD)/fuzz/obj/fuzz/seeds.o $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a $(LIBS)
+
+fuzz-build: $(FUZZ_BINS) $(BUILD)/fuzz/weir-fuzz-seeds
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-build
+	@failed=; for n in $(or $(FUZZ),$(FUZZ_NAMES)); do \
+	    WEIR_FUZZ_BUILT=1 scripts/fuzz.sh $$n $(FUZZ_SECONDS) || failed="$$failed $$n"; done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
 # The whole test run: unit tests and integration tests, under ASan+UBSan.
 test: deps

@@ -895,8 +895,15 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
                    c->endpoint);
     if (rc != WEIR_OK)
         return rc;
+    return weir__ddb_table_info_parse(r->body, r->body_len, info, errstr, errstr_size);
+}
+
+weir_err weir__ddb_table_info_parse(const char *body, size_t len, weir_ddb_table_info *info,
+                                    char *errstr, size_t errstr_size)
+{
+    memset(info, 0, sizeof *info);
     json j;
-    if (json_parse(&j, r->body, r->body_len) != 0) {
+    if (json_parse(&j, body, len) != 0) {
         weir__errf(errstr, errstr_size, "DescribeTable: malformed answer");
         return WEIR_ERR_PARSE;
     }
@@ -1296,4 +1303,12 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
     }
     *out = it;
     return WEIR_OK;
+}
+
+/* ---- the parsers, for their fuzz targets (dynamodb_int.h) ---- */
+
+void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
+                           size_t msize)
+{
+    parse_error(body, len, type, tsize, msg, msize);
 }

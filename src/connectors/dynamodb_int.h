@@ -81,4 +81,14 @@ weir_ddb_items *weir__ddb_items_new(void);
 weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
                                    char **last);
 
+/* Fills `type` (the __type after '#', or "code") and `msg` ("message" or "Message") of an
+ * error answer {"__type":"...#Name","message":"..."}; both "" when absent or malformed. */
+void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
+                           size_t msize);
+
+/* Reads a DescribeTable answer into `info`. WEIR_ERR_PARSE (reason in errstr) when it is
+ * malformed or lacks TableStatus or the HASH key. */
+weir_err weir__ddb_table_info_parse(const char *body, size_t len, weir_ddb_table_info *info,
+                                    char *errstr, size_t errstr_size);
+
 #endif

@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "runtime/file_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
@@ -641,4 +642,19 @@ done:
     if (r.fd > STDIN_FILENO)
         close(r.fd);
     return code;
+}
+
+/* ---- the payload's reader, for its fuzz target (file_job_int.h) ---- */
+
+weir_err weir__file_job_accept(const weir_conf *conf, const char *meaning, int input_fd,
+                               const uint8_t *payload, size_t len, weir__fjob_resume *out,
+                               char *why, size_t size)
+{
+    resume r = {.conf = conf, .meaning = meaning, .fd = input_fd};
+    weir_err rc = accept_ckpt(&r, payload, len, why, size);
+    out->offset = r.offset;
+    memcpy(out->files, r.files, sizeof out->files);
+    out->pipe = r.pipe;
+    out->pipe_len = r.pipe_len;
+    return rc;
 }

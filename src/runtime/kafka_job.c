@@ -3,6 +3,7 @@
  * the sinks are flushed, rebalances, clean stops and the summary line. */
 #include "connectors/kafka_int.h"
 #include "runtime/held_sink.h"
+#include "runtime/kafka_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/kafka.h"
@@ -1412,4 +1413,31 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     free(msgs);
     teardown(&j);
     return rc ? rc : j.rc;
+}
+
+/* ---- the payload's reader, for its fuzz target (kafka_job_int.h) ---- */
+
+weir_err weir__kafka_job_accept(weir__kjob_restore *k, const uint8_t *payload, size_t len,
+                                char *why, size_t size)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    weir_sink results;
+    memset(&results, 0, sizeof results);
+    j.conf = k->conf;
+    j.meaning = (char *)k->meaning;
+    j.results = k->has_results ? &results : NULL;
+    j.results_parts = k->results_parts;
+    j.slots = (int32_t *)k->slots;
+    j.n_slots = k->n_slots;
+    part pt = {.pl = k->pl, .held = k->held};
+    restore_ctx r = {.j = &j, .pt = &pt, .id = k->unit};
+    weir_err rc = accept_ckpt(&r, payload, len, why, size);
+    k->seq = r.seq;
+    k->parts = r.parts;
+    k->next = r.next;
+    k->n_parts = r.n_parts;
+    k->ends = r.ends;
+    k->n_ends = r.n_ends;
+    return rc;
 }
