@@ -1310,5 +1310,10 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
 void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
                            size_t msize)
 {
-    parse_error(body, len, type, tsize, msg, msize);
+    char *t, *m;
+    parse_error(body, len, &t, &m);
+    snprintf(type, tsize, "%s", t ? t : "");
+    snprintf(msg, msize, "%s", m ? m : "");
+    free(t);
+    free(m);
 }

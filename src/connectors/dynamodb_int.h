@@ -82,7 +82,8 @@ weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t 
                                    char **last);
 
 /* Fills `type` (the __type after '#', or "code") and `msg` ("message" or "Message") of an
- * error answer {"__type":"...#Name","message":"..."}; both "" when absent or malformed. */
+ * error answer {"__type":"...#Name","message":"..."}, cut to their buffers (the client itself
+ * keeps them whole until credentials are masked); both "" when absent or malformed. */
 void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
                            size_t msize);
 
