@@ -457,6 +457,15 @@ static weir_err release(job *j, part *pt, const char *name, uint64_t seq, const 
     return WEIR_OK;
 }
 
+/* Whether a unit needs a checkpoint: records since the last one, or firings held for the
+ * results topic. Windows that fire without a record (an idle partition's watermark following
+ * the wall clock, watermark.idle.advance) change nothing else the records see: their
+ * firings are released by the next checkpoint like any others, also at a stop. */
+static int changed(const part *pt)
+{
+    return pt->pl && (pt->dirty || (pt->held && pt->held->count));
+}
+
 /* Checkpoints the listed partitions (all assigned ones when parts is NULL). */
 static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
 {
@@ -477,10 +486,10 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     }
     for (size_t i = 0; i < (parts ? n : (size_t)j->n_by_part); i++) {
         int32_t p = parts ? parts[i] : (int32_t)i;
-        if (p >= 0 && p < j->n_by_part && j->by_part[p].pl && j->by_part[p].dirty)
+        if (p >= 0 && p < j->n_by_part && changed(&j->by_part[p]))
             units[m++] = p;
     }
-    if (j->glob && j->glob->pl && j->glob->dirty)
+    if (j->glob && changed(j->glob))
         units[m++] = -1;
     if (!m)
         goto out;
