@@ -232,7 +232,10 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
      * about one fetch response of 32 partitions (0.47 M events/s), 400,000 still paused a
      * fast fetch path, 1,000,000 (with 256 MB of payload) keep fetching and processing
      * overlapped at the price of up to about 400 MB queued (docs/KAFKA.md). */
-    /* A stable instance.id makes this a static member
+    /* The eager protocol (range), not cooperative-sticky: librdkafka before 2.3.0 aborts
+     * in rd_kafka_sticky_assignor_state_destroy() when a consumer of the sticky assignors is
+     * destroyed between its first JoinGroup response and its first assignment (librdkafka
+     * issue 4312; Debian 12 ships 2.0.2). A stable instance.id makes this a static member
      * (group.instance.id): restarted, it takes its partitions back without a rebalance.
      * A session of 6 s (a broker's group.min.session.timeout.ms; librdkafka's default is
      * 45 s) bounds how long the partitions of an instance that died wait for a new owner,
@@ -255,7 +258,7 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
                                     "auto.offset.reset",
                                     "earliest",
                                     "partition.assignment.strategy",
-                                    "cooperative-sticky",
+                                    "range",
                                     "enable.partition.eof",
                                     "true",
                                     "client.id",
