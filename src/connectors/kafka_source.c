@@ -415,14 +415,11 @@ weir_err weir_kafka_source_commit(weir_kafka_source *src, const int32_t *partiti
         }
     }
     if (err) {
-        /* A sync commit's result does not go through on_commit. */
-        if (sync)
-            src->st.commit_errors++;
+        /* Counted by on_commit, which librdkafka calls for sync commits too (served at the
+         * next poll, or while the consumer closes). */
         weir__errf(errstr, errstr_size, "kafka: commit of %s offsets failed: %s", src->topic,
                    rd_kafka_err2str(err));
         rc = WEIR_ERR_RETRIABLE;
-    } else if (sync) {
-        src->st.commits++;
     }
     rd_kafka_topic_partition_list_destroy(list);
     return rc;

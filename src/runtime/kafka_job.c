@@ -1107,7 +1107,8 @@ static void finish_all(job *j)
         push_failed(j, e);
 }
 
-static void summary(job *j, FILE *out, double elapsed, double active, const char *stopped_by)
+/* The pipelines' counters and live state, those already destroyed included. */
+static weir_pipeline_stats pipeline_stats(job *j)
 {
     weir_pipeline_stats s = j->gone;
     if (j->global) {
@@ -1121,6 +1122,15 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
             weir_pipeline_stats_get(j->by_part[p].pl, &g);
             weir_pipeline_stats_add(&s, &g);
         }
+    return s;
+}
+
+/* `s` as pipeline_stats() gave it before the consumer closed (whose final revocation drops
+ * the pipelines and their live state); the Kafka counters as they are now, after it. */
+static void summary(job *j, FILE *out, const weir_pipeline_stats *ps, double elapsed, double active,
+                    const char *stopped_by)
+{
+    weir_pipeline_stats s = *ps;
     weir_kafka_source_stats ss = {0};
     if (j->src)
         weir_kafka_source_stats_get(j->src, &ss);
@@ -1493,12 +1503,16 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         fprintf(stderr, "weir: %s\n", j.reason);
     double elapsed = weir_mono_sec() - t0;
     double active = t_last > t_first ? t_last - t_first : 0;
-    if (summary_out) {
-        /* Open windows are counted before the final revocation drops them. */
-        summary(&j, summary_out, elapsed, active, stopped_by);
-    }
+    /* Open windows are counted before the final revocation drops them; the Kafka counters
+     * after the consumer has closed, so that the results of the last commits (served while
+     * it closes) are in the summary as they are in the log. */
+    weir_pipeline_stats ps = pipeline_stats(&j);
     int rc = j.rc;
     weir_kafka_source_close(j.src);
+    if (!rc && j.rc)
+        fprintf(stderr, "weir: %s\n", j.reason);
+    if (summary_out)
+        summary(&j, summary_out, &ps, elapsed, active, j.rc && !rc ? "error" : stopped_by);
     free(msgs);
     teardown(&j);
     return rc ? rc : j.rc;
