@@ -115,9 +115,9 @@ static const key_def KEYS[] = {
      "Kafka mode: one line on standard error at each step of a checkpoint (writing, durable, "
      "done), for operators and tests."},
     {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
-     "Kafka mode with checkpoint.topic: results, checkpoint and consumed offsets go into one "
-     "Kafka transaction per checkpoint, so read_committed readers see them together or not at "
-     "all."},
+     "Kafka mode: results, checkpoint and consumed offsets go into one Kafka transaction per "
+     "checkpoint, so read_committed readers see them together or not at all. Checkpoints go to "
+     "checkpoint.topic, by default `<group.id>-checkpoints`."},
     {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
      "Ignore and remove existing checkpoints and start from empty state (needed when a "
      "checkpoint was taken with a configuration of another meaning)."},
