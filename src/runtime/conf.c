@@ -100,7 +100,13 @@ static const key_def KEYS[] = {
     {"checkpoint.topic", T_STRING, "", 0, 0, NULL, "--checkpoint-topic",
      "Kafka mode: compacted topic that keeps each partition's checkpoints, so any member of "
      "the group can restore a partition it is given. Results are then released at each "
-     "checkpoint, exactly once (docs/CHECKPOINTS.md)."},
+     "checkpoint, exactly once (docs/CHECKPOINTS.md). Empty with exactly.once: "
+     "`<group.id>-checkpoints`, created compacted when missing."},
+    {"instance.id", T_STRING, "", 0, 0, NULL, "--instance-id",
+     "Kafka mode: this instance's stable identity in its group (static membership, "
+     "group.instance.id) and in its transactional id, so that a restarted instance takes its "
+     "partitions back at once and fences its predecessor. Empty: `<host>-<n>`, n the lowest "
+     "number no other running instance of the group on this host holds."},
     {"checkpoint.interval", T_DURATION, "10s", 1, I64MAX, NULL, "--checkpoint-interval",
      "Wall time between checkpoints; in Kafka mode also the latency of results."},
     {"checkpoint.keep", T_INT, "3", 1, 1000, NULL, NULL,
@@ -110,9 +116,9 @@ static const key_def KEYS[] = {
      "Kafka mode: one line on standard error at each step of a checkpoint (writing, durable, "
      "done), for operators and tests."},
     {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
-     "Kafka mode with checkpoint.topic: results, checkpoint and consumed offsets go into one "
-     "Kafka transaction per checkpoint, so read_committed readers see them together or not at "
-     "all."},
+     "Kafka mode: results, checkpoint and consumed offsets go into one Kafka transaction per "
+     "checkpoint, so read_committed readers see them together or not at all. Checkpoints go to "
+     "checkpoint.topic, by default `<group.id>-checkpoints`."},
     {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
      "Ignore and remove existing checkpoints and start from empty state (needed when a "
      "checkpoint was taken with a configuration of another meaning)."},
