@@ -4,7 +4,7 @@
 # objects against each other, deploy/prometheus/prometheus.yml, deploy/Containerfile and
 # Debian bookworm's packages, and hands each container's arguments and environment to the
 # built binaries (their --check-config where they have one); its --self-test breaks copies of
-# the files in 31 known ways and requires each to be found. Then the images' HEALTHCHECK script
+# the files in known ways and requires each to be found. Then the images' HEALTHCHECK script
 # runs against a real /healthz and /readyz (weir-metrics-demo), a missing route and a closed
 # port.
 set -euo pipefail
