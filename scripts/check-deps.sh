@@ -65,7 +65,7 @@ while read -r l; do [[ -e $l ]] && check_file "link input" "$l"; done <"$work/li
 
 # Tools the build, the tests and the demos call.
 for t in cc clang clang-format make pkg-config kcat redis-server redis-cli gnuplot curl timeout \
-    promtool prometheus /usr/bin/python3; do
+    promtool prometheus /usr/bin/python3 readelf ldd dpkg; do
     p=$(command -v "$t") || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); continue; }
     check_file tool "$p"
 done
@@ -73,7 +73,7 @@ for t in node npm; do
     command -v "$t" >/dev/null || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); }
 done
 # Python modules the test helpers import, through Debian's interpreter.
-for m in kafka boto3 botocore confluent_kafka; do
+for m in kafka boto3 botocore confluent_kafka yaml; do
     p=$(/usr/bin/python3 -c "import $m, sys; sys.stdout.write($m.__file__)" 2>/dev/null) ||
         { echo "check-deps: /usr/bin/python3 cannot import $m" >&2; bad=$((bad + 1)); continue; }
     check_file "python module" "$p"
