@@ -159,7 +159,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   (files[i].len - 40) % 2);
         CHECK(weir_ckpt_dir_sequence(d) == max);
 
-        /* Written again, read back the same, as the next checkpoint. */
+        /* Written again, read back the same, as the next checkpoint; after 2^64-1 there is no
+         * next one, and the write is refused rather than wrapped. */
+        if (max == UINT64_MAX) {
+            CHECK(weir_ckpt_dir_write(d, g.payload, g.len, err, sizeof err) == WEIR_ERR_STATE);
+            CHECK(weir_ckpt_dir_sequence(d) == max);
+            free((void *)g.payload);
+            weir_ckpt_dir_close(d);
+            for (int i = 0; i < 3; i++)
+                free(bufs[i]);
+            return 0;
+        }
         CHECK(weir_ckpt_dir_write(d, g.payload, g.len, err, sizeof err) == WEIR_OK);
         got h = {NULL, 0};
         CHECK(weir_ckpt_dir_load(d, take, &h, NULL, err, sizeof err) == WEIR_OK);

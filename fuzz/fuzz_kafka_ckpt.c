@@ -354,7 +354,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         CHECK(found && seq <= max_seq);
 
-        /* Written as the next checkpoint, it is what the store reads next. */
+        /* Written as the next checkpoint, it is what the store reads next; after 2^64-1 there
+         * is no next one, and the write is refused rather than wrapped. */
+        if (max_seq == UINT64_MAX) {
+            CHECK(weir_kafka_ckpt_write(s, STREAM, 0, max_seq + 1, g.payload, g.len, err,
+                                        sizeof err) == WEIR_ERR_STATE);
+            free(g.payload);
+            return 0;
+        }
         CHECK(weir_kafka_ckpt_write(s, STREAM, 0, max_seq + 1, g.payload, g.len, err, sizeof err) ==
               WEIR_OK);
         got h = {NULL, 0, 0};
