@@ -7,6 +7,9 @@ REL     := $(BASE) -O2 -g -fPIC
 ASAN    := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
 SAN_LD  := -fsanitize=address,undefined
+# The library's version (include/weir/weir.h) and its ABI version, the SONAME's number.
+VERSION := $(shell sed -n 's/^\#define WEIR_VERSION_STRING *"\(.*\)"/\1/p' include/weir/weir.h)
+SOVER   := 0
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 REL_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -75,8 +78,15 @@ endif
 $(BUILD)/libweir.a: $(REL_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/libweir.so: $(REL_OBJ)
-	$(CC) -shared -o $@ $^ $(LIBS)
+# The shared library exports the public API only (src/libweir.map) and is named by its ABI
+# version: libweir.so.0 (the SONAME) -> libweir.so.$(VERSION), and libweir.so for the linker.
+$(BUILD)/libweir.so.$(VERSION): $(REL_OBJ) src/libweir.map
+	$(CC) -shared -Wl,-soname,libweir.so.$(SOVER) -Wl,--version-script=src/libweir.map \
+	    -Wl,--no-undefined -o $@ $(REL_OBJ) $(LIBS)
+$(BUILD)/libweir.so.$(SOVER): $(BUILD)/libweir.so.$(VERSION)
+	ln -sf $(<F) $@
+$(BUILD)/libweir.so: $(BUILD)/libweir.so.$(SOVER)
+	ln -sf $(<F) $@
 $(BUILD)/asan/libweir.a: $(ASAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
