@@ -40,7 +40,7 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs
+.PHONY: all deps test run run-file bench format format-check clean docs install
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -136,6 +136,31 @@ bench: deps
 
 docs: $(BUILD)/bin/unique-users
 	$(BUILD)/bin/unique-users --config-doc > docs/CONFIGURATION.md
+
+# make install PREFIX=/usr/local DESTDIR=: headers, both libraries (and the .so links), the
+# pkg-config file weir.pc and the jobs' binaries.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+
+$(BUILD)/weir.pc: src/weir.pc.in include/weir/weir.h Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+# Rewritten on every install: its paths are those of this install's PREFIX.
+.PHONY: $(BUILD)/weir.pc
+
+install: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(BUILD)/weir.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/weir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(BINDIR)
+	install -m 644 include/weir/*.h $(DESTDIR)$(INCLUDEDIR)/weir/
+	install -m 644 $(BUILD)/libweir.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libweir.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libweir.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libweir.so.$(SOVER)
+	ln -sf libweir.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libweir.so
+	install -m 644 $(BUILD)/weir.pc $(DESTDIR)$(PCDIR)/
+	install -m 755 $(JOBS) $(DESTDIR)$(BINDIR)/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
