@@ -35,7 +35,7 @@ cc -std=c11 -Wall -Wextra -Werror -o ex_shared ex.c $(pkg-config --cflags --libs
 readelf -d ex_shared | grep -q 'NEEDED.*\[libweir\.so\.0\]' || die "ex_shared does not need libweir.so.0"
 # The static archive: -lweir taken as libweir.a, the libraries it uses from Libs.private.
 libs=$(pkg-config --static --libs weir)
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 cc -std=c11 -Wall -Wextra -Werror -o ex_static ex.c $(pkg-config --cflags weir) \
     ${libs/-lweir/-l:libweir.a} || die "the example does not link statically"
 readelf -d ex_static | grep -q 'libweir' && die "ex_static still needs libweir.so"

@@ -14,7 +14,10 @@ if grep -rnE 'high_low_container|\bra_[a-z_]+\(|_container_t\b|[A-Z_]+_CONTAINER
     die "CRoaring's insides are used"
 fi
 
-roaring=$(ls /usr/lib/x86_64-linux-gnu/libroaring.so.* /usr/lib/*/libroaring.so.* 2>/dev/null | head -n 1)
+roaring=
+for f in /usr/lib/*/libroaring.so.* /usr/lib/libroaring.so.*; do
+    [[ -f $f ]] && { roaring=$f; break; }
+done
 [[ -n $roaring ]] || die "libroaring.so not found"
 objs=(build/obj/src/*/*.o)
 [[ -f ${objs[0]} ]] || die "the library's objects are not built"
@@ -28,4 +31,4 @@ used=$(comm -12 <(nm -u "${objs[@]}" 2>/dev/null | awk '{print $2}' | sort -u) \
 for s in $used; do
     grep -Eq "\b$s *\(" "$header" || die "$s, which the library calls, is not in roaring.h"
 done
-echo "ok: $(echo "$used" | wc -w) roaring functions, all public: $(echo $used)"
+echo "ok: $(wc -w <<<"$used") roaring functions, all public: $(tr "\n" " " <<<"$used")"
