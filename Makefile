@@ -7,6 +7,9 @@ REL     := $(BASE) -O2 -g -fPIC
 ASAN    := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
 SAN_LD  := -fsanitize=address,undefined
+# The library's version (include/weir/weir.h) and its ABI version, the SONAME's number.
+VERSION := $(shell sed -n 's/^\#define WEIR_VERSION_STRING *"\(.*\)"/\1/p' include/weir/weir.h)
+SOVER   := 0
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 REL_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -47,7 +50,7 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs fuzz fuzz-build
+.PHONY: all deps test run run-file bench format format-check clean docs fuzz fuzz-build install
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -85,8 +88,15 @@ endif
 $(BUILD)/libweir.a: $(REL_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/libweir.so: $(REL_OBJ)
-	$(CC) -shared -o $@ $^ $(LIBS)
+# The shared library exports the public API only (src/libweir.map) and is named by its ABI
+# version: libweir.so.0 (the SONAME) -> libweir.so.$(VERSION), and libweir.so for the linker.
+$(BUILD)/libweir.so.$(VERSION): $(REL_OBJ) src/libweir.map
+	$(CC) -shared -Wl,-soname,libweir.so.$(SOVER) -Wl,--version-script=src/libweir.map \
+	    -Wl,--no-undefined -o $@ $(REL_OBJ) $(LIBS)
+$(BUILD)/libweir.so.$(SOVER): $(BUILD)/libweir.so.$(VERSION)
+	ln -sf $(<F) $@
+$(BUILD)/libweir.so: $(BUILD)/libweir.so.$(SOVER)
+	ln -sf $(<F) $@
 $(BUILD)/asan/libweir.a: $(ASAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -198,6 +208,32 @@ bench: deps
 
 docs: $(BUILD)/bin/unique-users
 	$(BUILD)/bin/unique-users --config-doc > docs/CONFIGURATION.md
+
+# make install PREFIX=/usr/local DESTDIR=: headers, both libraries (and the .so links), the
+# pkg-config file weir.pc and the binaries of the jobs and the services.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+
+$(BUILD)/weir.pc: src/weir.pc.in include/weir/weir.h Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(LIBS)|' $< >$@
+# Rewritten on every install: its paths are those of this install's PREFIX.
+.PHONY: $(BUILD)/weir.pc
+
+install: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(BUILD)/weir.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/weir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(BINDIR)
+	install -m 644 include/weir/*.h $(DESTDIR)$(INCLUDEDIR)/weir/
+	install -m 644 $(BUILD)/libweir.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libweir.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libweir.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libweir.so.$(SOVER)
+	ln -sf libweir.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libweir.so
+	install -m 644 $(BUILD)/weir.pc $(DESTDIR)$(PCDIR)/
+	install -m 755 $(JOBS) $(SVCS) $(DESTDIR)$(BINDIR)/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

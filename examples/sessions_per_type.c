@@ -1,5 +1,6 @@
 /* The smallest windowed job: distinct sessions per event type in 30-second windows.
  * Reads raw events as JSON lines on stdin, writes one JSON line per firing on stdout. */
+#define _POSIX_C_SOURCE 200809L /* getline, with a plain -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "connectors/hex.h"
 #include "weir/event.h"
 
 /*
@@ -315,11 +316,6 @@ static ALWAYS_INLINE const char *skip_ws(const char *p, const char *e)
     return p;
 }
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* The first byte in [p, e) that a string body cannot simply pass over: a quote, a
  * backslash, a control character or a byte above 0x7F (the start of a UTF-8 sequence
  * to check); e when there is none. */
@@ -400,7 +396,8 @@ static const char *scan_string_slow(const char *p, const char *e, const char *lo
             case 'r':
             case 't': p++; break;
             case 'u':
-                if (e - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+                if (e - p < 5 || weir__hexval(p[1]) < 0 || weir__hexval(p[2]) < 0 ||
+                    weir__hexval(p[3]) < 0 || weir__hexval(p[4]) < 0)
                     return NULL;
                 p += 5;
                 break;
@@ -657,30 +654,6 @@ static int depth_exceeded(const char *p, const char *e)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u4(const char *s, uint32_t *out)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(s[i]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | (uint32_t)h;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Unescapes a JSON string body into scratch; returns -1 on bad escapes. */
 static int unescape(weir_decoder *d, const char *s, size_t n, weir_slice *out)
 {
@@ -707,13 +680,13 @@ static int unescape(weir_decoder *d, const char *s, size_t n, weir_slice *out)
         case 't': o[w++] = '\t'; break;
         case 'u': {
             uint32_t cp;
-            if (i + 5 > n || read_u4(s + i + 1, &cp) != 0)
+            if (i + 5 > n || weir__hex4(s + i + 1, &cp) != 0)
                 return -1;
             i += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 uint32_t lo;
                 if (i + 7 > n || s[i + 1] != '\\' || s[i + 2] != 'u' ||
-                    read_u4(s + i + 3, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
+                    weir__hex4(s + i + 3, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
                     return -1;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 i += 6;

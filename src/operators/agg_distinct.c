@@ -1,6 +1,5 @@
 /* Exact distinct counting: a CRoaring bitmap of the window's dense ids; small sets inline,
  * mid-sized ones as sorted arrays. */
-#include <roaring/containers/containers.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,10 @@
  *   merged (unsorted, maybe repeated). A full buffer is sorted and merged into a new
  *   one in a single pass, so an add costs a few sequential moves, never a search;
  * - bitmap: a roaring bitmap, fed from the same kind of pending buffer. Each batch is
- *   sorted first, so roaring reaches each container once per batch and appends
- *   instead of searching; a key's containers are touched once per batch, not per id.
+ *   sorted, made a bitmap of its own and or-ed in, so that each of the set's containers
+ *   is merged once per batch, never searched per id.
+ * CRoaring is used through its public API (roaring.h) only: its containers' layout
+ * changes between releases, and code that reached into it broke silently with them.
  * A roaring container costs some 70 bytes before its first value and a window's ids
  * spread over up to 16 of them, so sets stay arrays (4 bytes an id) up to ARRAY_MAX.
  * Every merge moves what the set already holds, so the pending room is a share of the
@@ -209,6 +210,14 @@ static uint32_t merge_union(const uint32_t *a, uint32_t na, const uint32_t *b, u
     return k;
 }
 
+/* Gives back the room roaring keeps to grow (a merge into a full array container makes one
+ * of twice the size): a bitmap takes in a batch at a time, half its size, never single
+ * values, so that room would only be waste; and heap_bytes counts on it (d_heap). */
+static void bitmap_shrink(roaring_bitmap_t *bm)
+{
+    roaring_bitmap_shrink_to_fit(bm);
+}
+
 /* Makes s a bitmap-tier set owning bm (NULL: no memory) with room for `room` pending ids
  * and none yet; what s held before is the caller's to read or free. Returns WEIR_OK, or
  * WEIR_ERR_NOMEM with bm freed and s unchanged. */
@@ -216,9 +225,11 @@ static weir_err adopt_bitmap(distinct_state *s, roaring_bitmap_t *bm, uint32_t r
 {
     uint32_t *pend = bm ? malloc((size_t)room * sizeof *pend) : NULL;
     if (!pend) {
-        roaring_bitmap_free(bm);
+        if (bm)
+            roaring_bitmap_free(bm);
         return WEIR_ERR_NOMEM;
     }
+    bitmap_shrink(bm);
     s->u.h.tier = TIER_BITMAP;
     s->u.h.bm = bm;
     s->u.h.buf = pend;
@@ -228,7 +239,7 @@ static weir_err adopt_bitmap(distinct_state *s, roaring_bitmap_t *bm, uint32_t r
     return WEIR_OK;
 }
 
-static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n);
+static roaring_bitmap_t *bitmap_of_sorted(const uint32_t *v, uint32_t n);
 
 /* Array tier: merges the pending ids into the sorted ones, in a new buffer with room for
  * the next pending run; moves to a bitmap past ARRAY_MAX. Returns 0, or -1 (no memory,
@@ -249,14 +260,10 @@ static int array_merge(distinct_state *s)
         if (!m)
             return -1;
         uint32_t k = merge_union(a, na, b, np, m);
-        roaring_bitmap_t *bm = roaring_bitmap_create();
-        int added = bm && bitmap_add_sorted(bm, m, k) == 0;
+        roaring_bitmap_t *bm = bitmap_of_sorted(m, k);
         free(m);
-        if (!added) {
-            if (bm)
-                roaring_bitmap_free(bm);
+        if (!bm)
             return -1;
-        }
         if (adopt_bitmap(s, bm, pend_room(k, BITMAP_PEND_SHIFT)) != WEIR_OK)
             return -1;
         free(old);
@@ -283,125 +290,81 @@ static int array_merge(distinct_state *s)
     return 0;
 }
 
-/* Merges sorted distinct 16-bit values b[0..nb) (the low halves of ids) into an array
- * container with room for them all, from the end, so each value moves once; returns the
- * new cardinality. */
-static int32_t array_merge_in(array_container_t *ac, const uint32_t *b, int32_t nb)
+/*
+ * A bitmap of sorted distinct ids v[0..n) (n > 0), made by roaring_bitmap_portable_deserialize
+ * from their portable serialization written here (the Roaring format spec, which every
+ * CRoaring reads): a cookie, the container count, per container its key (the ids' high
+ * halves) and cardinality - 1, per container the offset of its payload, then the
+ * payloads: the low halves, or a 2^16-bit bitset past PORTABLE_ARRAY_MAX values. Each
+ * container is then allocated once at its size and filled by one copy;
+ * roaring_bitmap_of_ptr added value by value, growing each container as it went, and took
+ * more than half of the bitmap tier's instructions. NULL when out of memory.
+ */
+#define PORTABLE_COOKIE    12346 /* SERIAL_COOKIE_NO_RUNCONTAINER: no run containers */
+#define PORTABLE_ARRAY_MAX 4096  /* the most values an array container holds */
+
+static inline void put_le16(uint8_t *p, uint16_t v)
 {
-    uint16_t *a = ac->array;
-    int32_t ia = ac->cardinality - 1, ib = nb - 1, out = ac->cardinality + nb;
-    while (ib >= 0) {
-        uint16_t x = (uint16_t)b[ib];
-        if (ia >= 0 && a[ia] >= x) {
-            if (a[ia] == x)
-                ib--; /* already there */
-            else
-                a[--out] = a[ia--];
-            continue;
-        }
-        a[--out] = x;
-        ib--;
-    }
-    /* a[0..ia] stayed in place; a value found already there left a gap before `out`. */
-    int32_t tail = ac->cardinality + nb - out;
-    if (out != ia + 1)
-        memmove(a + ia + 1, a + out, (size_t)tail * sizeof *a);
-    return ia + 1 + tail;
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
 }
 
-/*
- * Adds sorted distinct ids v[0..n) to bm container by container: a group joins an array
- * container in one merge from its end, sets bits of a bitset container, or becomes a new
- * array container. roaring_bitmap_add_many would search and move per value, and a batch
- * built as a bitmap of its own and or-ed in allocates a container per group; this does
- * neither. A group that would take an array container past roaring's array limit turns
- * it into a bitset first (or makes a new bitset): through roaring_bitmap_add_many, such
- * groups were 5% of operator-exact's instructions, each value searched for and moved
- * into an array of thousands before the conversion. Run containers (never made here) go
- * through roaring_bitmap_add_many. Returns 0, or -1 when out of memory with some groups
- * added (adding the rest again later is harmless).
- */
-static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n)
+static roaring_bitmap_t *bitmap_of_sorted(const uint32_t *v, uint32_t n)
 {
-    roaring_array_t *ra = &bm->high_low_container;
-    uint32_t i = 0;
-    while (i < n) {
-        uint16_t hb = (uint16_t)(v[i] >> 16);
-        uint32_t j = i + 1;
-        while (j < n && (uint16_t)(v[j] >> 16) == hb)
+    uint32_t groups = 1;
+    for (uint32_t i = 1; i < n; i++)
+        groups += (v[i] >> 16) != (v[i - 1] >> 16);
+    /* Payloads take at most 2 bytes an id: a bitset's 8192 bytes hold over 4096. */
+    size_t len = 8 + 8 * (size_t)groups + 2 * (size_t)n;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return NULL;
+    weir__put_le32(buf, PORTABLE_COOKIE);
+    weir__put_le32(buf + 4, groups);
+    uint8_t *head = buf + 8, *offs = head + 4 * (size_t)groups, *out = offs + 4 * (size_t)groups;
+    for (uint32_t i = 0, g = 0; i < n; g++) {
+        uint32_t hb = v[i] >> 16, j = i + 1;
+        while (j < n && v[j] >> 16 == hb)
             j++;
-        int32_t g = (int32_t)(j - i);
-        int32_t at = ra_get_index(ra, hb);
-        uint8_t type = at >= 0 ? ra->typecodes[at] : 0;
-        if (at < 0 && g <= DEFAULT_MAX_SIZE) {
-            array_container_t *ac = array_container_create_given_capacity(g);
-            if (!ac)
-                return -1;
-            for (int32_t k = 0; k < g; k++)
-                ac->array[k] = (uint16_t)v[i + k];
-            ac->cardinality = g;
-            ra_insert_new_key_value_at(ra, -at - 1, hb, ac, ARRAY_CONTAINER_TYPE_CODE);
-        } else if (type == ARRAY_CONTAINER_TYPE_CODE &&
-                   ((array_container_t *)ra->containers[at])->cardinality + g <= DEFAULT_MAX_SIZE) {
-            array_container_t *ac = ra->containers[at];
-            if (ac->capacity < ac->cardinality + g) {
-                array_container_grow(ac, ac->cardinality + g, true);
-                if (!ac->array)
-                    return -1;
-            }
-            ac->cardinality = array_merge_in(ac, v + i, g);
-        } else if (type == BITSET_CONTAINER_TYPE_CODE || type == ARRAY_CONTAINER_TYPE_CODE ||
-                   at < 0) {
-            /* past the array limit, or a bitset already */
-            bitset_container_t *bc = at >= 0 ? ra->containers[at] : NULL;
-            if (type != BITSET_CONTAINER_TYPE_CODE) {
-                bc = at >= 0 ? bitset_container_from_array(ra->containers[at])
-                             : bitset_container_create();
-                if (!bc)
-                    return -1;
-                if (at >= 0) {
-                    array_container_free(ra->containers[at]);
-                    ra_set_container_at_index(ra, at, bc, BITSET_CONTAINER_TYPE_CODE);
-                } else {
-                    ra_insert_new_key_value_at(ra, -at - 1, hb, bc, BITSET_CONTAINER_TYPE_CODE);
-                }
-            }
-            for (uint32_t k = i; k < j; k++)
-                bitset_container_set(bc, (uint16_t)v[k]);
+        put_le16(head + 4 * g, (uint16_t)hb);
+        put_le16(head + 4 * g + 2, (uint16_t)(j - i - 1));
+        weir__put_le32(offs + 4 * g, (uint32_t)(out - buf));
+        if (j - i <= PORTABLE_ARRAY_MAX) {
+            for (uint32_t k = i; k < j; k++, out += 2)
+                put_le16(out, (uint16_t)v[k]);
         } else {
-            roaring_bitmap_add_many(bm, (size_t)g, v + i);
+            memset(out, 0, 8192);
+            for (uint32_t k = i; k < j; k++)
+                out[(v[k] & 0xFFFF) >> 3] |= (uint8_t)(1u << (v[k] & 7));
+            out += 8192;
         }
         i = j;
     }
-    return 0;
+    roaring_bitmap_t *bm =
+        roaring_bitmap_portable_deserialize_safe((const char *)buf, (size_t)(out - buf));
+    free(buf);
+    return bm;
 }
 
-/* Sets the pending ids that fall in bitset containers (up to id 2^22), which needs no
- * order, and keeps the others, in their order; returns how many are kept. */
-#define DIRECT_CONTAINERS 64
-
-static uint32_t set_in_bitsets(roaring_bitmap_t *bm, uint32_t *v, uint32_t n)
+/*
+ * Adds sorted distinct ids v[0..n) to bm through CRoaring's public API: the batch becomes a
+ * bitmap of its own (bitmap_of_sorted) and is or-ed in, which merges each of its
+ * containers into bm's in one pass (an array container that passes roaring's array limit
+ * becomes a bitset there). roaring_bitmap_add_many would search and move per value: a
+ * batch is half the set, so merges win. Returns 0, or -1 when out of memory (nothing
+ * added).
+ */
+static int bitmap_add_sorted(roaring_bitmap_t *bm, const uint32_t *v, uint32_t n)
 {
-    const roaring_array_t *ra = &bm->high_low_container;
-    bitset_container_t *direct[DIRECT_CONTAINERS] = {0};
-    int any = 0;
-    for (int32_t i = 0; i < ra->size; i++)
-        if (ra->typecodes[i] == BITSET_CONTAINER_TYPE_CODE && ra->keys[i] < DIRECT_CONTAINERS) {
-            direct[ra->keys[i]] = ra->containers[i];
-            any = 1;
-        }
-    if (!any)
-        return n;
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t id = v[i], hb = id >> 16;
-        bitset_container_t *bc = hb < DIRECT_CONTAINERS ? direct[hb] : NULL;
-        if (bc)
-            bitset_container_set(bc, (uint16_t)id);
-        else
-            v[k++] = id;
-    }
-    return k;
+    if (!n)
+        return 0;
+    roaring_bitmap_t *batch = bitmap_of_sorted(v, n);
+    if (!batch)
+        return -1;
+    roaring_bitmap_or_inplace(bm, batch);
+    roaring_bitmap_free(batch);
+    bitmap_shrink(bm);
+    return 0;
 }
 
 /* Bitmap tier: adds the pending ids, sorted, and resizes the pending buffer to the set.
@@ -410,9 +373,6 @@ static int bitmap_flush(distinct_state *s)
 {
     if (!s->u.h.np)
         return 0;
-    /* Bitsets take their ids in any order: only the rest is sorted (a set's largest
-     * containers become bitsets first, so this is most of a large set's ids). */
-    s->u.h.np = set_in_bitsets(s->u.h.bm, s->u.h.buf, s->u.h.np);
     uint32_t np = sort_unique(s->u.h.buf, s->u.h.np);
     s->u.h.np = np;
     if (bitmap_add_sorted(s->u.h.bm, s->u.h.buf, np) != 0)
@@ -545,6 +505,7 @@ static weir_err d_merge(void *dst, const void *src, const void *params)
     }
     bitmap_flush(d);
     add_all(d->u.h.bm, s);
+    bitmap_shrink(d->u.h.bm);
     return WEIR_OK;
 }
 
@@ -719,6 +680,8 @@ static void d_free(void *state, const void *params)
 
 /* glibc's malloc adds about this much to every allocation (header and rounding). */
 #define MALLOC_OVERHEAD 16
+/* A roaring container's header: its counts and the pointer to its payload. */
+#define CONTAINER_HEADER 16
 
 static size_t d_heap(const void *state, const void *params)
 {
@@ -729,29 +692,17 @@ static size_t d_heap(const void *state, const void *params)
     size_t bytes = (size_t)s->cap * sizeof(uint32_t) + MALLOC_OVERHEAD;
     if (tier_of(s) == TIER_ARRAY)
         return bytes;
-    /* Walk the containers: the bitmap's arrays (key, pointer, type per slot) and each
-     * container's struct and payload, as CRoaring 0.2 lays them out. */
-    const roaring_array_t *ra = &s->u.h.bm->high_low_container;
+    /* The bitmap's layout from roaring's public statistics: the bitmap, its arrays of
+     * keys, container pointers and type codes, and per container a header (two 32-bit
+     * counts and a pointer, in every CRoaring so far) and its payload. Bitmaps are kept
+     * shrunk to fit (bitmap_shrink), so payloads are their cardinalities exactly. */
+    roaring_statistics_t st;
+    roaring_bitmap_statistics(s->u.h.bm, &st);
     bytes += sizeof(roaring_bitmap_t) + MALLOC_OVERHEAD +
-             (size_t)ra->allocation_size * (sizeof(void *) + sizeof(uint16_t) + 1) +
-             MALLOC_OVERHEAD;
-    for (int32_t i = 0; i < ra->size; i++) {
-        const void *c = ra->containers[i];
-        switch (ra->typecodes[i]) {
-        case ARRAY_CONTAINER_TYPE_CODE:
-            bytes += sizeof(array_container_t) +
-                     (size_t)((const array_container_t *)c)->capacity * sizeof(uint16_t);
-            break;
-        case RUN_CONTAINER_TYPE_CODE:
-            bytes += sizeof(run_container_t) +
-                     (size_t)((const run_container_t *)c)->capacity * sizeof(rle16_t);
-            break;
-        default: /* bitset, or shared (not made here) */
-            bytes += sizeof(bitset_container_t) + 8192;
-            break;
-        }
-        bytes += 2 * MALLOC_OVERHEAD;
-    }
+             (size_t)st.n_containers * (sizeof(void *) + sizeof(uint16_t) + 1) + MALLOC_OVERHEAD;
+    bytes += (size_t)st.n_containers * (CONTAINER_HEADER + 2 * MALLOC_OVERHEAD) +
+             (size_t)st.n_values_array_containers * sizeof(uint16_t) +
+             (size_t)st.n_bytes_run_containers + (size_t)st.n_bitset_containers * 8192;
     return bytes;
 }
 
@@ -795,7 +746,7 @@ static weir_err d_renumber(void *dst, const void *src, const uint32_t *map, uint
         return WEIR_OK;
     }
     /* The copy is made to be written: a bitmap, which is what serialize writes. */
-    roaring_bitmap_t *copy = roaring_bitmap_of_ptr(n, v);
+    roaring_bitmap_t *copy = bitmap_of_sorted(v, n);
     free(v);
     return adopt_bitmap(d, copy, PEND_MIN);
 }
