@@ -32,19 +32,22 @@ cd "$tmp"
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o ex_shared ex.c $(pkg-config --cflags --libs weir) ||
     die "the example does not build against the installed shared library"
-readelf -d ex_shared | grep -q 'NEEDED.*\[libweir\.so\.0\]' || die "ex_shared does not need libweir.so.0"
+dyn=$(readelf -d ex_shared)
+grep -q 'NEEDED.*\[libweir\.so\.0\]' <<<"$dyn" || die "ex_shared does not need libweir.so.0"
 # The static archive: -lweir taken as libweir.a, the libraries it uses from Libs.private.
 libs=$(pkg-config --static --libs weir)
 # shellcheck disable=SC2046,SC2086
 cc -std=c11 -Wall -Wextra -Werror -o ex_static ex.c $(pkg-config --cflags weir) \
     ${libs/-lweir/-l:libweir.a} || die "the example does not link statically"
-readelf -d ex_static | grep -q 'libweir' && die "ex_static still needs libweir.so"
+dyn=$(readelf -d ex_static)
+grep -q 'libweir' <<<"$dyn" && die "ex_static still needs libweir.so"
 
 "$WEIR_REL_BIN/weir-gen" --seed 5 --events 20000 --products 20 --users 2000 --rate 200 \
     --disorder-ms 2000 --late 0.01 --bad 0.01 >in.jsonl
 LD_LIBRARY_PATH=$lib ./ex_shared <in.jsonl >shared.out 2>/dev/null || die "ex_shared failed"
-LD_LIBRARY_PATH=$lib ldd ./ex_shared | grep -q "$lib/libweir.so.0" ||
-    die "ex_shared did not load the installed libweir.so.0"
+# Read whole, not piped into grep -q: ldd killed by SIGPIPE would fail the pipeline.
+loaded=$(LD_LIBRARY_PATH=$lib ldd ./ex_shared)
+grep -q "$lib/libweir.so.0" <<<"$loaded" || die "ex_shared did not load the installed libweir.so.0"
 ./ex_static <in.jsonl >static.out 2>/dev/null || die "ex_static failed"
 "$root/build/examples/sessions_per_type" <in.jsonl >tree.out 2>/dev/null
 (($(wc -l <tree.out) > 10)) || die "the example emitted only $(wc -l <tree.out) firings"
