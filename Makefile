@@ -47,7 +47,7 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs
+.PHONY: all deps test run run-kafka run-file bench format format-check clean docs
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -132,9 +132,14 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_SVCS) $(ASAN_EX)
 	@scripts/run-tests.sh $(T)
 
-# make run: the dev broker, a generated sample produced to Kafka, the job, the results read
-# back; make run-file: the same job over a file.
+# make run: the whole platform on loopback (dev broker, dynalite, the five services, the job
+# into Kafka and DynamoDB), driven through the gateway (scripts/run-platform.sh); make
+# run-kafka: the job alone on a generated sample in Kafka; make run-file: the job over a file.
 run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-platform.sh
+
+run-kafka: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-demo-kafka.sh
 
