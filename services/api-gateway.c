@@ -286,7 +286,7 @@ static bool ready(void *app, char *why, size_t why_size)
         bool ok = svc_client_call(g->up[i], "GET", "/healthz", NULL, 0, &r) && r.status == 200;
         json_decref(r.json);
         if (!ok) {
-            snprintf(why, why_size, "%s-service does not answer /healthz", up_names[i]);
+            snprintf(why, why_size, "the %s upstream does not answer /healthz", up_names[i]);
             return false;
         }
     }
