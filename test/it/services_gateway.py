@@ -151,7 +151,11 @@ def e2e(gw, root, work):
     accepted = 0
     for i in range(0, len(lines), 250):
         body = ("\n".join(lines[i:i + 250]) + "\n").encode()
-        st, r, _ = call(gw, "POST", "/events", body, "application/x-ndjson")
+        for _ in range(100):  # a full producer queue: 503, retried as Retry-After says
+            st, r, hdr = call(gw, "POST", "/events", body, "application/x-ndjson")
+            if st != 503 or hdr.get("Retry-After") is None:
+                break
+            time.sleep(0.2)
         check(st == 202, f"POST /events batch: {st} {r}")
         accepted += r["accepted"]
     check(accepted == len(events), f"accepted {accepted} of {len(events)}")
