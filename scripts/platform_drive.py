@@ -90,7 +90,7 @@ def main(argv):
     for t in times:
         p = rnd.choices(products, weights)[0]
         # each product has its own audience, so unique users differ from event counts
-        u = rnd.choice(users[: 100 + 700 * products.index(p) // len(products)])
+        u = rnd.choice(users[: 800 - 600 * products.index(p) // len(products)])
         events.append({"user_id": u, "product_id": str(p), "event_type": rnd.choice(kinds),
                        "timestamp": iso(t), "metadata": {"session_id": f"s{rnd.randrange(10**6)}"}})
     accepted = 0
