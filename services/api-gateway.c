@@ -445,7 +445,8 @@ static void ddb_open(gateway *g, const gw_config *cfg)
     }
     weir_conf *conf = weir_conf_new();
     char err[256] = "out of memory";
-    /* One quick retry: a caller waits for the answer, and a down table must not hang it. */
+    /* One quick retry, each try within half the timeout: a caller waits for the answer, and a
+     * table that is down or hangs must not hang it. */
     if (!conf || weir_conf_set(conf, "dynamodb.table", cfg->table, err, sizeof err) ||
         weir_conf_set(conf, "dynamodb.endpoint", cfg->endpoint, err, sizeof err) ||
         (*cfg->region && weir_conf_set(conf, "aws.region", cfg->region, err, sizeof err)) ||
@@ -464,6 +465,9 @@ static void ddb_open(gateway *g, const gw_config *cfg)
         for (unsigned i = 0; i < p->n && !g->ddb_off[0]; i++)
             if (weir_ddb_new(conf, &p->c[i], err, sizeof err) != WEIR_OK)
                 snprintf(g->ddb_off, sizeof g->ddb_off, "%s", err);
+            else /* two tries of a page fit in the caller's timeout */
+                weir_ddb_set_timeouts(p->c[i], (long)cfg->connect_timeout_ms,
+                                      (long)(cfg->timeout_ms + 1) / 2);
     }
     weir_conf_destroy(conf);
 }

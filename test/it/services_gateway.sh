@@ -74,6 +74,11 @@ $py "$gwpy" fill "$gw" 30
 kill -USR2 "${pids[0]}"
 $py "$gwpy" until "$gw" POST /events 202 30 '{"user_id":"u","product_id":"1","timestamp":1}'
 
+# DynamoDB hung (stopped with SIGSTOP): 504 within the gateway's timeout; resumed: 200.
+kill -STOP "$ddb_pid"
+$py "$gwpy" expect "$gw" GET /analytics/products/1 504 3.8
+kill -CONT "$ddb_pid"
+$py "$gwpy" until "$gw" GET /analytics/products/1 200 10
 # DynamoDB down: 503 within the gateway's timeout; back (a new, empty dynalite): 200.
 kill "$ddb_pid"
 wait "$ddb_pid" 2>/dev/null || true
