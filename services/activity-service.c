@@ -45,6 +45,28 @@ static const char *reason(weir_rec_status st)
     }
 }
 
+/* One decoder per server thread (a decoder is single-threaded), freed when the thread ends. */
+static pthread_key_t decoder_key;
+
+static weir_decoder *thread_decoder(activity *a)
+{
+    weir_decoder *d = pthread_getspecific(decoder_key);
+    if (!d) {
+        char err[256];
+        d = weir_decoder_new(a->conf, err, sizeof err);
+        if (d && pthread_setspecific(decoder_key, d) != 0) {
+            weir_decoder_destroy(d);
+            d = NULL;
+        }
+    }
+    return d;
+}
+
+static void decoder_free(void *d)
+{
+    weir_decoder_destroy(d);
+}
+
 static bool is_ndjson(const char *ct)
 {
     if (!ct)
@@ -68,8 +90,7 @@ static void post_events(const svc_req *req, svc_resp *resp)
 {
     activity *a = ((svc_app *)req->app)->ext;
     bool batch = is_ndjson(svc_req_header(req, "Content-Type"));
-    char err[256];
-    weir_decoder *dec = weir_decoder_new(a->conf, err, sizeof err);
+    weir_decoder *dec = thread_decoder(a);
     json_t *rejected = json_array();
     size_t cap = 64, n = 0;
     item *items = malloc(cap * sizeof *items);
@@ -166,7 +187,8 @@ static void post_events(const svc_req *req, svc_resp *resp)
 out:
     json_decref(rejected);
     free(items);
-    weir_decoder_destroy(dec);
+    if (dec)
+        weir_decoder_reset(dec);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -203,6 +225,7 @@ static bool init(svc_app *app, const svc_config *cfg, char *errstr, size_t errst
     }
     a->topic = cfg->topic;
     pthread_mutex_init(&a->admit, NULL);
+    pthread_key_create(&decoder_key, decoder_free);
     char qm[24];
     snprintf(qm, sizeof qm, "%lld", (long long)queue_messages);
     /* The job's partitioner (murmur2, as Java clients), so a product's events land where the
@@ -270,6 +293,7 @@ static void fini(svc_app *app)
     rd_kafka_destroy(a->rk);
     weir_conf_destroy(a->conf);
     pthread_mutex_destroy(&a->admit);
+    pthread_key_delete(decoder_key); /* the server's threads, which held decoders, are gone */
     free(a);
 }
 
