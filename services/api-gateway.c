@@ -56,7 +56,7 @@ typedef struct gateway {
 typedef struct qbuf {
     char *p;
     size_t len, cap;
-    bool failed;
+    bool failed, has_args;
 } qbuf;
 
 static void qput(qbuf *q, const char *s, size_t n)
@@ -90,7 +90,8 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     if (!k || (value && !v)) {
         q->failed = true;
     } else {
-        qput(q, q->len ? "&" : "?", 1);
+        qput(q, q->has_args ? "&" : "?", 1);
+        q->has_args = true;
         qput(q, k, strlen(k));
         if (v) {
             qput(q, "=", 1);
@@ -105,19 +106,29 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 static void proxy(const svc_req *req, svc_resp *resp, int up)
 {
     gateway *g = req->app;
+    /* The path arrives decoded: each segment is encoded again, then the query string. */
     qbuf q = {0};
+    for (const char *seg = req->path; *seg == '/';) {
+        const char *next = strchr(seg + 1, '/');
+        size_t n = next ? (size_t)(next - seg - 1) : strlen(seg + 1);
+        char *e = curl_easy_escape(NULL, seg + 1, (int)n);
+        qput(&q, "/", 1);
+        if (e)
+            qput(&q, e, strlen(e));
+        else
+            q.failed = true;
+        curl_free(e);
+        if (!next)
+            break;
+        seg = next;
+    }
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    size_t pl = strlen(req->path);
-    char *target = malloc(pl + q.len + 1);
+    char *target = q.p;
     if (q.failed || !target) {
         free(q.p);
-        free(target);
         svc_resp_error(resp, 500, "out of memory");
         return;
     }
-    memcpy(target, req->path, pl);
-    memcpy(target + pl, q.p ? q.p : "", q.len + 1);
-    free(q.p);
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
     svc_client_call_ct(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),

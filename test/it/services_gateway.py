@@ -80,6 +80,8 @@ def routes(gw):
     expect(gw, "POST", "/products", 413, b"{" + b" " * (10 * 1024 * 1024) + b"}")
     expect(gw, "GET", "/products/999999", 404, error="not_found")
     expect(gw, "DELETE", "/products/abc", 404)
+    expect(gw, "GET", "/products/a%20b%3Fc", 404, error="not_found")  # encoded again, not a 502
+    expect(gw, "GET", "/customers/%E2%98%95", 404, error="not_found")
     # customers and orders
     c, _ = expect(gw, "POST", "/customers", 201, {"name": "Zoë", "email": "zoe@example.com"})
     expect(gw, "POST", "/customers", 409, {"name": "Z2", "email": "zoe@example.com"})
