@@ -15,9 +15,9 @@ corpus=$out/$name-corpus
 mkdir -p "$corpus"
 flags=(-std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fno-omit-frame-pointer
     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fno-sanitize-recover=undefined)
-# The services' targets also take their HTTP layer (services/lib/http.c) and its libraries.
+# The services' targets also take their HTTP layer and CSV reader (services/lib/) and libraries.
 extra=()
-[[ $name == services_* ]] && extra=(services/lib/http.c -lmicrohttpd -ljansson)
+[[ $name == services_* ]] && extra=(services/lib/http.c services/lib/csv.c -lmicrohttpd -ljansson)
 "$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out/fuzz_$name" \
     "fuzz/fuzz_$name.c" $(find src -name '*.c' | sort) "${extra[@]}" -lrdkafka -lroaring \
     -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lm -lpthread
@@ -28,6 +28,10 @@ decode)
 snapshot)
     # Seeds: real snapshots of small operators.
     build/bin/weir-snapshot-seeds "$corpus" >/dev/null
+    ;;
+services_csv)
+    printf '\xef\xbb\xbfname,price\r\n"a, ""b""",1\n\n"two\nlines",2\n' >"$corpus/seed-1"
+    printf 'name,description,price\nx,"never ends,5\n' >"$corpus/seed-2"
     ;;
 services_http)
     printf 'GET /products/1\n{"name":"x","price":1.5,"quantity":2}' >"$corpus/seed-1"

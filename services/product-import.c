@@ -6,6 +6,7 @@
  * Exit 0: every row imported; 1: some failed; 2: bad usage or an unreadable file.
  * --watch DIR imports each .csv that appears in DIR and moves it to DIR/done/ or DIR/failed/. */
 #include "lib/client.h"
+#include "lib/csv.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -22,21 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NAME       "product-import"
-#define MAX_FIELDS 64
-#define MAX_FILE   (1024L * 1024 * 1024)
+#define NAME     "product-import"
+#define MAX_FILE (1024L * 1024 * 1024)
 
 enum { C_NAME, C_DESCRIPTION, C_PRICE, C_CATEGORY, C_STOCK, N_COLS };
 static const char *const col_names[N_COLS] = {"name", "description", "price", "category",
                                               "stock_quantity"};
-
-/* One record of the file: its fields (NUL-terminated copies) and the line it starts on. */
-typedef struct record {
-    size_t line;
-    char *fields[MAX_FIELDS];
-    size_t n;
-    const char *error; /* a syntax error of the record, or NULL */
-} record;
 
 typedef struct row {
     size_t line;
@@ -52,142 +44,6 @@ typedef struct job {
     svc_client *client;
 } job;
 
-/* ---------------------------------------------------------------- CSV (RFC 4180) */
-
-typedef struct reader {
-    const char *p, *end;
-    size_t line; /* the line p is on */
-} reader;
-
-static void record_free(record *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->fields[i]);
-    r->n = 0;
-}
-
-static bool push_field(record *r, const char *s, size_t len)
-{
-    if (r->n == MAX_FIELDS) {
-        r->error = "more than 64 fields";
-        return false;
-    }
-    char *f = malloc(len + 1);
-    if (!f) {
-        r->error = "out of memory";
-        return false;
-    }
-    memcpy(f, s, len);
-    f[len] = '\0';
-    r->fields[r->n++] = f;
-    return true;
-}
-
-/* Reads the next record; false at the end of the input. Blank lines are skipped. A record
- * with a syntax error has r->error set and ends at the end of its line. */
-static bool next_record(reader *rd, record *r)
-{
-    memset(r, 0, sizeof *r);
-    /* skip blank lines */
-    for (;;) {
-        const char *q = rd->p;
-        while (q < rd->end && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q < rd->end && (*q == '\n' || (*q == '\r' && q + 1 < rd->end && q[1] == '\n'))) {
-            rd->p = q + (*q == '\r' ? 2 : 1);
-            rd->line++;
-            continue;
-        }
-        if (q == rd->end)
-            return false;
-        break;
-    }
-    r->line = rd->line;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) { /* one field */
-        len = 0;
-        bool quoted = rd->p < rd->end && *rd->p == '"';
-        if (quoted) {
-            rd->p++;
-            for (;;) {
-                if (rd->p == rd->end) {
-                    r->error = "unterminated quoted field (truncated file?)";
-                    free(buf);
-                    return true;
-                }
-                char ch = *rd->p++;
-                if (ch == '"') {
-                    if (rd->p < rd->end && *rd->p == '"') {
-                        rd->p++;
-                    } else {
-                        break;
-                    }
-                } else if (ch == '\n') {
-                    rd->line++;
-                }
-                if (len + 1 >= cap) {
-                    char *nb = realloc(buf, cap = cap ? cap * 2 : 256);
-                    if (!nb) {
-                        free(buf);
-                        r->error = "out of memory";
-                        return true;
-                    }
-                    buf = nb;
-                }
-                buf[len++] = ch;
-            }
-            if (rd->p < rd->end && *rd->p != ',' && *rd->p != '\n' && *rd->p != '\r') {
-                r->error = "a quote inside a quoted field must be doubled";
-            }
-        } else {
-            const char *s = rd->p;
-            while (rd->p < rd->end && *rd->p != ',' && *rd->p != '\n' && *rd->p != '\r')
-                rd->p++;
-            len = (size_t)(rd->p - s);
-            if (len + 1 > cap) {
-                char *nb = realloc(buf, cap = len + 1);
-                if (!nb) {
-                    free(buf);
-                    r->error = "out of memory";
-                    return true;
-                }
-                buf = nb;
-            }
-            if (len)
-                memcpy(buf, s, len);
-        }
-        if (!r->error && !push_field(r, buf ? buf : "", len)) {
-            /* error set */
-        }
-        if (r->error) { /* skip the rest of the line */
-            while (rd->p < rd->end && *rd->p != '\n')
-                rd->p++;
-        }
-        if (rd->p == rd->end)
-            break;
-        char ch = *rd->p;
-        if (ch == ',' && !r->error) {
-            rd->p++;
-            continue;
-        }
-        if (ch == '\r' && rd->p + 1 < rd->end && rd->p[1] == '\n')
-            rd->p++;
-        else if (ch == '\r' && !r->error) { /* a lone CR inside an unquoted field */
-            r->error = "a carriage return outside quotes";
-            while (rd->p < rd->end && *rd->p != '\n')
-                rd->p++;
-            if (rd->p == rd->end)
-                break;
-        }
-        rd->p++; /* the newline */
-        rd->line++;
-        break;
-    }
-    free(buf);
-    return true;
-}
-
 /* ---------------------------------------------------------------- rows */
 
 static char *trim(char *s)
@@ -200,34 +56,8 @@ static char *trim(char *s)
     return s;
 }
 
-static bool utf8_ok(const unsigned char *s)
-{
-    while (*s) {
-        unsigned c = *s++, cp, more;
-        if (c < 0x80)
-            continue;
-        if (c >= 0xC2 && c <= 0xDF)
-            more = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            more = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            more = 3, cp = c & 0x07;
-        else
-            return false;
-        for (unsigned i = 0; i < more; i++) {
-            if ((*s & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (*s++ & 0x3F);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-    }
-    return true;
-}
-
 /* Turns a record into the JSON of POST /products, or says why it cannot be. */
-static void make_row(const record *r, const int *col, size_t n_header, row *out)
+static void make_row(const svc_csv_record *r, const int *col, size_t n_header, row *out)
 {
     out->line = r->line;
     if (r->error) {
@@ -244,33 +74,33 @@ static void make_row(const record *r, const int *col, size_t n_header, row *out)
         if (col[c] >= 0)
             v[c] = r->fields[col[c]];
     for (int c = 0; c < N_COLS; c++)
-        if (v[c] && !utf8_ok((const unsigned char *)v[c])) {
+        if (v[c] && !svc_utf8_valid(v[c])) {
             snprintf(out->reason, sizeof out->reason, "%s is not valid UTF-8", col_names[c]);
             return;
         }
     char *name = trim((char *)v[C_NAME]);
     if (!*name) {
-        snprintf(out->reason, sizeof out->reason, "empty name");
-        return;
+            snprintf(out->reason, sizeof out->reason, "empty name");
+            return;
     }
     char *ps = trim((char *)v[C_PRICE]), *end;
     errno = 0;
     double price = strtod(ps, &end);
     if (!*ps || *end || errno || !isfinite(price) || price < 0 || price > 1e12) {
-        snprintf(out->reason, sizeof out->reason,
-                 "bad price '%.40s': a number in 0..1e12 is expected", ps);
-        return;
+            snprintf(out->reason, sizeof out->reason,
+                     "bad price '%.40s': a number in 0..1e12 is expected", ps);
+            return;
     }
     long long stock = 0;
     if (v[C_STOCK]) {
-        char *ss = trim((char *)v[C_STOCK]);
-        errno = 0;
-        stock = *ss ? strtoll(ss, &end, 10) : 0;
-        if (*ss && (*end || errno || stock < 0)) {
-            snprintf(out->reason, sizeof out->reason,
-                     "bad stock_quantity '%.40s': a whole number >= 0 is expected", ss);
-            return;
-        }
+            char *ss = trim((char *)v[C_STOCK]);
+            errno = 0;
+            stock = *ss ? strtoll(ss, &end, 10) : 0;
+            if (*ss && (*end || errno || stock < 0)) {
+                snprintf(out->reason, sizeof out->reason,
+                         "bad stock_quantity '%.40s': a whole number >= 0 is expected", ss);
+                return;
+            }
     }
     json_t *o = json_pack("{s:s, s:s, s:f, s:s, s:I}", "name", name, "description",
                           v[C_DESCRIPTION] ? v[C_DESCRIPTION] : "", "price", price, "category",
@@ -361,17 +191,16 @@ static int import_file(const opts *o, const char *path)
         fprintf(stderr, NAME ": %s: read error\n", path);
         return 2;
     }
-    reader rd = {data, data + len, 1};
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-        rd.p += 3;
-    record hdr;
+    svc_csv_reader rd;
+    svc_csv_init(&rd, data, len);
+    svc_csv_record hdr;
     int col[N_COLS];
     for (int c = 0; c < N_COLS; c++)
         col[c] = -1;
-    if (!next_record(&rd, &hdr) || hdr.error) {
+    if (!svc_csv_next(&rd, &hdr) || hdr.error) {
         fprintf(stderr, NAME ": %s: no header row (%s)\n", path,
                 hdr.error ? hdr.error : "empty file");
-        record_free(&hdr);
+        svc_csv_record_free(&hdr);
         free(data);
         return 2;
     }
@@ -380,7 +209,7 @@ static int import_file(const opts *o, const char *path)
             if (strcasecmp(trim(hdr.fields[i]), col_names[c]) == 0)
                 col[c] = (int)i;
     size_t n_header = hdr.n;
-    record_free(&hdr);
+    svc_csv_record_free(&hdr);
     if (col[C_NAME] < 0 || col[C_PRICE] < 0) {
         fprintf(stderr,
                 NAME ": %s: the header row must name the columns name, description, price, "
@@ -391,12 +220,12 @@ static int import_file(const opts *o, const char *path)
     }
     job j = {0};
     size_t rcap = 0;
-    record r;
-    while (next_record(&rd, &r)) {
+    svc_csv_record r;
+    while (svc_csv_next(&rd, &r)) {
         if (j.n == rcap) {
             row *nr = realloc(j.rows, (rcap = rcap ? rcap * 2 : 256) * sizeof *nr);
             if (!nr) {
-                record_free(&r);
+                svc_csv_record_free(&r);
                 break;
             }
             j.rows = nr;
@@ -404,7 +233,7 @@ static int import_file(const opts *o, const char *path)
         row *w = &j.rows[j.n++];
         memset(w, 0, sizeof *w);
         make_row(&r, col, n_header, w);
-        record_free(&r);
+        svc_csv_record_free(&r);
     }
     free(data);
     char err[256];
