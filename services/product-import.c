@@ -80,27 +80,27 @@ static void make_row(const svc_csv_record *r, const int *col, size_t n_header, r
         }
     char *name = trim((char *)v[C_NAME]);
     if (!*name) {
-            snprintf(out->reason, sizeof out->reason, "empty name");
-            return;
+        snprintf(out->reason, sizeof out->reason, "empty name");
+        return;
     }
     char *ps = trim((char *)v[C_PRICE]), *end;
     errno = 0;
     double price = strtod(ps, &end);
     if (!*ps || *end || errno || !isfinite(price) || price < 0 || price > 1e12) {
-            snprintf(out->reason, sizeof out->reason,
-                     "bad price '%.40s': a number in 0..1e12 is expected", ps);
-            return;
+        snprintf(out->reason, sizeof out->reason,
+                 "bad price '%.40s': a number in 0..1e12 is expected", ps);
+        return;
     }
     long long stock = 0;
     if (v[C_STOCK]) {
-            char *ss = trim((char *)v[C_STOCK]);
-            errno = 0;
-            stock = *ss ? strtoll(ss, &end, 10) : 0;
-            if (*ss && (*end || errno || stock < 0)) {
-                snprintf(out->reason, sizeof out->reason,
-                         "bad stock_quantity '%.40s': a whole number >= 0 is expected", ss);
-                return;
-            }
+        char *ss = trim((char *)v[C_STOCK]);
+        errno = 0;
+        stock = *ss ? strtoll(ss, &end, 10) : 0;
+        if (*ss && (*end || errno || stock < 0)) {
+            snprintf(out->reason, sizeof out->reason,
+                     "bad stock_quantity '%.40s': a whole number >= 0 is expected", ss);
+            return;
+        }
     }
     json_t *o = json_pack("{s:s, s:s, s:f, s:s, s:I}", "name", name, "description",
                           v[C_DESCRIPTION] ? v[C_DESCRIPTION] : "", "price", price, "category",
