@@ -20,7 +20,7 @@ extra=()
 [[ $name == services_* ]] && extra=(services/lib/http.c services/lib/csv.c -lmicrohttpd -ljansson)
 "$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out/fuzz_$name" \
     "fuzz/fuzz_$name.c" $(find src -name '*.c' | sort) "${extra[@]}" -lrdkafka -lroaring \
-    -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lm -lpthread
+    -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lmicrohttpd -lm -lpthread
 case $name in
 decode)
     build/bin/weir-gen --events 50 --mixed --bad 0.3 --late 0.1 | split -l 1 - "$corpus/gen-"
