@@ -50,7 +50,7 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs fuzz fuzz-build install
+.PHONY: all deps test run run-kafka run-file bench format format-check clean docs fuzz fuzz-build install
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
@@ -176,6 +176,9 @@ $(BUILD)/fuzz/fuzz_kafka_ckpt: FUZZ_LD := $(FUZZ_RDK_WRAP:%=-Wl,--wrap=%)
 $(BUILD)/fuzz/fuzz_services_http: $(BUILD)/fuzz/obj/fuzz/fuzz_services_http.o \
                                   $(BUILD)/fuzz/obj/services/lib/http.o $(BUILD)/fuzz/libweir.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lmicrohttpd -ljansson $(LIBS)
+$(BUILD)/fuzz/fuzz_services_csv: $(BUILD)/fuzz/obj/fuzz/fuzz_services_csv.o \
+                                 $(BUILD)/fuzz/obj/services/lib/csv.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 # The seed corpora, made by code (fuzz/seeds.c NAME DIR).
 $(BUILD)/fuzz/weir-fuzz-seeds: $(BUILD)/fuzz/obj/fuzz/seeds.o $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a $(LIBS)
@@ -192,9 +195,14 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_SVCS) $(ASAN_EX)
 	@scripts/run-tests.sh $(T)
 
-# make run: the dev broker, a generated sample produced to Kafka, the job, the results read
-# back; make run-file: the same job over a file.
+# make run: the whole platform on loopback (dev broker, dynalite, the five services, the job
+# into Kafka and DynamoDB), driven through the gateway (scripts/run-platform.sh); make
+# run-kafka: the job alone on a generated sample in Kafka; make run-file: the job over a file.
 run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-platform.sh
+
+run-kafka: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-demo-kafka.sh
 

@@ -440,6 +440,12 @@ static void seeds_services_http(void)
     seed_text("route-3", "GET /a/1/b/2\n{\"email\":\"a@b\",\"x\":[1,{\"y\":null}]}");
 }
 
+static void seeds_services_csv(void)
+{
+    seed_text("csv-1", "\xef\xbb\xbfname,price\r\n\"a, \"\"b\"\"\",1\n\n\"two\nlines\",2\n");
+    seed_text("csv-2", "name,description,price\nx,\"never ends,5\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -491,6 +497,8 @@ int main(int argc, char **argv)
         seeds_iso8601();
     else if (!strcmp(name, "services_http"))
         seeds_services_http();
+    else if (!strcmp(name, "services_csv"))
+        seeds_services_csv();
     else {
         fprintf(stderr, "weir-fuzz-seeds: no seeds for %s\n", name);
         return 2;

@@ -44,6 +44,11 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
  * Accepts NULL. */
 void weir_ddb_destroy(weir_ddb *c);
 
+/* Sets the connect and total time of each request sent from now on (defaults 5 s and 30 s;
+ * 0 or less: the default). A caller that answers someone waiting (the api-gateway) sets them
+ * below its own deadline. Each retry of a synchronous call has the full time again. */
+void weir_ddb_set_timeouts(weir_ddb *c, long connect_ms, long request_ms);
+
 /* The endpoint URL requests go to. Owned by the client. */
 const char *weir_ddb_endpoint(const weir_ddb *c);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The largest upstream answer read; larger ones are a 502. */
 #define MAX_ANSWER (8u * 1024 * 1024)
@@ -145,8 +146,39 @@ static int failure_status(CURLcode rc)
     }
 }
 
+/* Keeps the one upstream header a service passes on (Location, Retry-After). */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    svc_resp *resp = arg;
+    size_t len = size * n;
+    static const char *const keep[] = {"Location", "Retry-After"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t kl = strlen(keep[i]);
+        if (len > kl + 1 && strncasecmp(data, keep[i], kl) == 0 && data[kl] == ':') {
+            const char *v = data + kl + 1;
+            size_t vl = len - kl - 1;
+            while (vl && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+                vl--;
+            if (vl < sizeof resp->header_value) {
+                snprintf(resp->header_name, sizeof resp->header_name, "%s", keep[i]);
+                memcpy(resp->header_value, v, vl);
+                resp->header_value[vl] = '\0';
+            }
+        }
+    }
+    return len;
+}
+
 bool svc_client_call(svc_client *c, const char *method, const char *path_and_query,
                      const char *body, size_t body_len, svc_resp *resp)
+{
+    return svc_client_call_ct(c, method, path_and_query, NULL, body, body_len, resp);
+}
+
+bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_query,
+                        const char *content_type, const char *body, size_t body_len, svc_resp *resp)
 {
     size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
     char *url = malloc(ul);
@@ -169,8 +201,13 @@ bool svc_client_call(svc_client *c, const char *method, const char *path_and_que
     buf b = {0};
     struct curl_slist *hdr = NULL;
     hdr = curl_slist_append(hdr, "Accept: application/json");
-    if (body)
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    if (body) {
+        char ct[160];
+        snprintf(ct, sizeof ct, "Content-Type: %s",
+                 content_type && !strpbrk(content_type, "\r\n") ? content_type
+                                                                : "application/json");
+        hdr = curl_slist_append(hdr, ct);
+    }
     hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -182,6 +219,9 @@ bool svc_client_call(svc_client *c, const char *method, const char *path_and_que
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    resp->header_name[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     if (body) {
@@ -197,6 +237,7 @@ bool svc_client_call(svc_client *c, const char *method, const char *path_and_que
     give_back(c, h, connects);
     bool ok = false;
     if (rc != CURLE_OK) {
+        resp->header_name[0] = '\0';
         svc_resp_error(resp, b.overflow ? 502 : failure_status(rc), "upstream %s: %s", c->base,
                        b.overflow ? "answer too large" : curl_easy_strerror(rc));
     } else if (status < 100 || status > 599) {

@@ -22,6 +22,12 @@ void svc_client_destroy(svc_client *c);
 bool svc_client_call(svc_client *c, const char *method, const char *path_and_query,
                      const char *body, size_t body_len, svc_resp *resp);
 
+/* As svc_client_call(), with the body's Content-Type (NULL: application/json); the upstream's
+ * Location or Retry-After header, when it sends one, is copied into resp's header. */
+bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_query,
+                        const char *content_type, const char *body, size_t body_len,
+                        svc_resp *resp);
+
 /* Connections opened so far, across the client's handles (to verify reuse). */
 unsigned long svc_client_connects(svc_client *c);
 

@@ -366,6 +366,9 @@ static bool is_json_type(const char *ct)
         n--;
     if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
         return true;
+    /* JSON lines: the batches of POST /events. */
+    if (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0)
+        return true;
     return n > 5 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }

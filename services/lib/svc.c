@@ -28,8 +28,11 @@ static void usage(const svc_spec *spec, FILE *out)
     if (spec->uses_brokers)
         fprintf(out,
                 "  --brokers     Kafka bootstrap servers (or KAFKA_BOOTSTRAP_SERVERS)\n"
-                "  --topic       topic of the events (default %s)\n",
-                spec->default_topic);
+                "  --topic       topic of the events (default %s%s%s)\n",
+                spec->default_topic, spec->topic_env ? ", or " : "",
+                spec->topic_env ? spec->topic_env : "");
+    if (spec->extra_usage)
+        fputs(spec->extra_usage, out);
 }
 
 /* libpq keyword values are quoted, with \ and ' escaped. */
@@ -71,6 +74,8 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
     cfg->topic = spec->default_topic;
     if ((env = getenv("KAFKA_BOOTSTRAP_SERVERS")) && *env)
         cfg->brokers = env;
+    if (spec->topic_env && (env = getenv(spec->topic_env)) && *env)
+        cfg->topic = env;
     if ((env = getenv("DB_HOST")) && *env) {
         cb->conninfo[0] = '\0';
         if (!append_kv(cb->conninfo, sizeof cb->conninfo, "host", env) ||
@@ -92,6 +97,17 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
             strcmp(a, "--listen") == 0 || strcmp(a, "--db") == 0 || strcmp(a, "--threads") == 0 ||
             strcmp(a, "--body-limit") == 0 ||
             (spec->uses_brokers && (strcmp(a, "--brokers") == 0 || strcmp(a, "--topic") == 0));
+        if (spec->no_store && strcmp(a, "--db") == 0)
+            takes = false;
+        if (!takes && spec->flag) {
+            int took = spec->flag(a, v);
+            if (took < 0)
+                return 2;
+            if (took > 0) {
+                i++;
+                continue;
+            }
+        }
         if (!takes) {
             fprintf(stderr,
                     "%s: unknown flag %s (accepted: --listen, --db, --threads, "
@@ -147,7 +163,7 @@ typedef struct ready_ctx {
 static bool ready_all(void *p, char *why, size_t why_size)
 {
     ready_ctx *rc = p;
-    if (!svc_store_ping(rc->app.store, why, why_size))
+    if (rc->app.store && !svc_store_ping(rc->app.store, why, why_size))
         return false;
     return !rc->spec->ready || rc->spec->ready(&rc->app, why, why_size);
 }
@@ -171,8 +187,9 @@ int svc_main(const svc_spec *spec, int argc, char **argv)
     char err[512];
     ready_ctx ctx = {.app = {.name = spec->name}, .spec = spec};
     /* Each worker thread holds at most one store connection at a time. */
-    ctx.app.store = svc_store_open(cfg.db, cfg.threads, err, sizeof err);
-    if (!ctx.app.store) {
+    if (!spec->no_store)
+        ctx.app.store = svc_store_open(cfg.db, cfg.threads, err, sizeof err);
+    if (!spec->no_store && !ctx.app.store) {
         fprintf(stderr, "%s: store: %s\n", spec->name, err);
         return 1;
     }
@@ -200,7 +217,7 @@ int svc_main(const svc_spec *spec, int argc, char **argv)
     fflush(stdout);
     /* The store's kind only: a PostgreSQL URL may hold a password. */
     fprintf(stderr, "%s: listening on %s, store %s\n", spec->name, svc_server_address(s),
-            svc_store_kind(ctx.app.store));
+            ctx.app.store ? svc_store_kind(ctx.app.store) : "none");
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "%s: %s, draining\n", spec->name, sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -35,6 +35,13 @@ typedef struct svc_spec {
     bool (*ready)(svc_app *app, char *why, size_t why_size);
     /* Optional: after the server drained. */
     void (*fini)(svc_app *app);
+    bool no_store;           /* takes no --db and opens no store (app->store is NULL) */
+    const char *topic_env;   /* environment variable naming the topic (flags win), or NULL */
+    const char *extra_usage; /* help lines of the service's own flags, or NULL */
+    /* Optional: a flag the common ones do not know, with its value (NULL when it has none).
+     * Returns 1 when it took the value, 0 when it does not know the flag, -1 after printing
+     * why the value is bad. */
+    int (*flag)(const char *name, const char *value);
 } svc_spec;
 
 /* Runs a service to its end; returns the exit status (0 after a drain, 1 on a start failure,

@@ -286,6 +286,7 @@ struct weir_ddb {
     char region[64];
     weir_aws_creds *creds;
     unsigned max_retries;
+    long connect_ms, request_ms; /* per request; CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS */
     size_t inflight;
     xfer *free_list;
     xfer *active; /* submitted, not completed */
@@ -482,6 +483,8 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
     int64_t retries = weir_conf_get_int(conf, "dynamodb.max.retries");
     int64_t conns = weir_conf_get_int(conf, "dynamodb.max.inflight");
     c->max_retries = retries < 0 ? 0 : (unsigned)retries;
+    c->connect_ms = CONNECT_TIMEOUT_MS;
+    c->request_ms = REQUEST_TIMEOUT_MS;
     c->multi = curl_multi_init();
     if (!c->multi) {
         weir_ddb_destroy(c);
@@ -516,6 +519,12 @@ void weir_ddb_destroy(weir_ddb *c)
     free(c->sync_msg);
     free(c);
     curl_global_cleanup();
+}
+
+void weir_ddb_set_timeouts(weir_ddb *c, long connect_ms, long request_ms)
+{
+    c->connect_ms = connect_ms > 0 ? connect_ms : CONNECT_TIMEOUT_MS;
+    c->request_ms = request_ms > 0 ? request_ms : REQUEST_TIMEOUT_MS;
 }
 
 const char *weir_ddb_endpoint(const weir_ddb *c)
@@ -643,8 +652,8 @@ weir_err weir_ddb_submit(weir_ddb *c, const char *op, char *body, size_t len, we
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->request_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     /* Loopback endpoints (dynalite, test proxies) never go through an HTTP proxy. */

@@ -1,0 +1,433 @@
+/* product-import: the seeds' S3-triggered bulk import as a process. Reads a CSV file of
+ * products (header row name,description,price,category,stock_quantity in any order; RFC 4180
+ * quoting, so commas, quotes and newlines inside quoted fields; UTF-8 with or without a BOM;
+ * CRLF or LF), posts each row to the gateway's POST /products, reports every failed row with
+ * the line it starts on and why, and ends with a JSON summary on stdout.
+ * Exit 0: every row imported; 1: some failed; 2: bad usage or an unreadable file.
+ * --watch DIR imports each .csv that appears in DIR and moves it to DIR/done/ or DIR/failed/. */
+#include "lib/client.h"
+#include "lib/csv.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAME     "product-import"
+#define MAX_FILE (1024L * 1024 * 1024)
+
+enum { C_NAME, C_DESCRIPTION, C_PRICE, C_CATEGORY, C_STOCK, N_COLS };
+static const char *const col_names[N_COLS] = {"name", "description", "price", "category",
+                                              "stock_quantity"};
+
+typedef struct row {
+    size_t line;
+    char *body;       /* the JSON to post, or NULL when the row is bad */
+    char reason[512]; /* why it failed */
+    bool ok;
+} row;
+
+typedef struct job {
+    row *rows;
+    size_t n;
+    atomic_size_t next;
+    svc_client *client;
+} job;
+
+/* ---------------------------------------------------------------- rows */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Turns a record into the JSON of POST /products, or says why it cannot be. */
+static void make_row(const svc_csv_record *r, const int *col, size_t n_header, row *out)
+{
+    out->line = r->line;
+    if (r->error) {
+        snprintf(out->reason, sizeof out->reason, "%s", r->error);
+        return;
+    }
+    if (r->n != n_header) {
+        snprintf(out->reason, sizeof out->reason, "expected %zu fields, found %zu%s", n_header,
+                 r->n, r->n < n_header ? " (truncated row?)" : "");
+        return;
+    }
+    const char *v[N_COLS] = {0};
+    for (int c = 0; c < N_COLS; c++)
+        if (col[c] >= 0)
+            v[c] = r->fields[col[c]];
+    for (int c = 0; c < N_COLS; c++)
+        if (v[c] && !svc_utf8_valid(v[c])) {
+            snprintf(out->reason, sizeof out->reason, "%s is not valid UTF-8", col_names[c]);
+            return;
+        }
+    char *name = trim((char *)v[C_NAME]);
+    if (!*name) {
+        snprintf(out->reason, sizeof out->reason, "empty name");
+        return;
+    }
+    char *ps = trim((char *)v[C_PRICE]), *end;
+    errno = 0;
+    double price = strtod(ps, &end);
+    if (!*ps || *end || errno || !isfinite(price) || price < 0 || price > 1e12) {
+        snprintf(out->reason, sizeof out->reason,
+                 "bad price '%.40s': a number in 0..1e12 is expected", ps);
+        return;
+    }
+    long long stock = 0;
+    if (v[C_STOCK]) {
+        char *ss = trim((char *)v[C_STOCK]);
+        errno = 0;
+        stock = *ss ? strtoll(ss, &end, 10) : 0;
+        if (*ss && (*end || errno || stock < 0)) {
+            snprintf(out->reason, sizeof out->reason,
+                     "bad stock_quantity '%.40s': a whole number >= 0 is expected", ss);
+            return;
+        }
+    }
+    json_t *o = json_pack("{s:s, s:s, s:f, s:s, s:I}", "name", name, "description",
+                          v[C_DESCRIPTION] ? v[C_DESCRIPTION] : "", "price", price, "category",
+                          v[C_CATEGORY] ? trim((char *)v[C_CATEGORY]) : "", "stock_quantity",
+                          (json_int_t)stock);
+    out->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(o);
+    if (!out->body)
+        snprintf(out->reason, sizeof out->reason, "out of memory");
+}
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n)
+            return NULL;
+        row *r = &j->rows[i];
+        if (!r->body)
+            continue;
+        svc_resp resp = {0};
+        bool answered =
+            svc_client_call(j->client, "POST", "/products", r->body, strlen(r->body), &resp);
+        if (answered && resp.status == 201) {
+            r->ok = true;
+        } else {
+            const char *detail = json_string_value(json_object_get(resp.json, "detail"));
+            snprintf(r->reason, sizeof r->reason, "HTTP %d: %s", resp.status,
+                     detail ? detail : "no detail");
+        }
+        json_decref(resp.json);
+    }
+}
+
+/* ---------------------------------------------------------------- one file */
+
+typedef struct opts {
+    const char *gateway;
+    unsigned concurrency;
+    unsigned timeout_ms;
+} opts;
+
+/* Imports `path`; prints failures to stderr and the summary to stdout. Returns 0, 1 or 2. */
+static int import_file(const opts *o, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int en = errno;
+        fprintf(stderr, NAME ": %s: %s\n", path, strerror(en));
+        errno = en;
+        json_t *e = json_pack("{s:s, s:s}", "file", path, "error", strerror(errno));
+        char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        if (t)
+            printf("%s\n", t);
+        free(t);
+        json_decref(e);
+        return 2;
+    }
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 > cap) {
+            if (cap >= (size_t)MAX_FILE) {
+                fclose(f);
+                free(data);
+                fprintf(stderr, NAME ": %s: larger than 1 GiB\n", path);
+                return 2;
+            }
+            char *nd = realloc(data, cap = cap ? cap * 2 : 1 << 20);
+            if (!nd) {
+                fclose(f);
+                free(data);
+                fprintf(stderr, NAME ": %s: out of memory\n", path);
+                return 2;
+            }
+            data = nd;
+        }
+        size_t got = fread(data + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    bool rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(data);
+        fprintf(stderr, NAME ": %s: read error\n", path);
+        return 2;
+    }
+    svc_csv_reader rd;
+    svc_csv_init(&rd, data, len);
+    svc_csv_record hdr;
+    int col[N_COLS];
+    for (int c = 0; c < N_COLS; c++)
+        col[c] = -1;
+    if (!svc_csv_next(&rd, &hdr) || hdr.error) {
+        fprintf(stderr, NAME ": %s: no header row (%s)\n", path,
+                hdr.error ? hdr.error : "empty file");
+        svc_csv_record_free(&hdr);
+        free(data);
+        return 2;
+    }
+    for (size_t i = 0; i < hdr.n; i++)
+        for (int c = 0; c < N_COLS; c++)
+            if (strcasecmp(trim(hdr.fields[i]), col_names[c]) == 0)
+                col[c] = (int)i;
+    size_t n_header = hdr.n;
+    svc_csv_record_free(&hdr);
+    if (col[C_NAME] < 0 || col[C_PRICE] < 0) {
+        fprintf(stderr,
+                NAME ": %s: the header row must name the columns name, description, price, "
+                     "category, stock_quantity (name and price at least)\n",
+                path);
+        free(data);
+        return 2;
+    }
+    job j = {0};
+    size_t rcap = 0;
+    svc_csv_record r;
+    while (svc_csv_next(&rd, &r)) {
+        if (j.n == rcap) {
+            row *nr = realloc(j.rows, (rcap = rcap ? rcap * 2 : 256) * sizeof *nr);
+            if (!nr) {
+                svc_csv_record_free(&r);
+                break;
+            }
+            j.rows = nr;
+        }
+        row *w = &j.rows[j.n++];
+        memset(w, 0, sizeof *w);
+        make_row(&r, col, n_header, w);
+        svc_csv_record_free(&r);
+    }
+    free(data);
+    char err[256];
+    int rc = 0;
+    j.client = svc_client_new(o->gateway, o->concurrency, 2000, o->timeout_ms, err, sizeof err);
+    if (!j.client) {
+        fprintf(stderr, NAME ": %s\n", err);
+        rc = 2;
+    } else {
+        pthread_t th[64];
+        unsigned nt = 0;
+        for (; nt < o->concurrency; nt++)
+            if (pthread_create(&th[nt], NULL, worker, &j) != 0)
+                break;
+        if (nt == 0)
+            worker(&j);
+        for (unsigned i = 0; i < nt; i++)
+            pthread_join(th[i], NULL);
+    }
+    size_t imported = 0;
+    json_t *failures = json_array();
+    for (size_t i = 0; i < j.n; i++) {
+        if (j.rows[i].ok) {
+            imported++;
+            continue;
+        }
+        if (!j.rows[i].reason[0])
+            snprintf(j.rows[i].reason, sizeof j.rows[i].reason, "not sent");
+        fprintf(stderr, "%s:%zu: %s\n", path, j.rows[i].line, j.rows[i].reason);
+        json_array_append_new(failures, json_pack("{s:I, s:s}", "line", (json_int_t)j.rows[i].line,
+                                                  "reason", j.rows[i].reason));
+    }
+    json_t *sum = json_pack("{s:s, s:I, s:I, s:I, s:o}", "file", path, "rows", (json_int_t)j.n,
+                            "imported", (json_int_t)imported, "failed",
+                            (json_int_t)(j.n - imported), "failures", failures);
+    char *text = sum ? json_dumps(sum, JSON_COMPACT) : NULL;
+    if (text)
+        printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    json_decref(sum);
+    for (size_t i = 0; i < j.n; i++)
+        free(j.rows[i].body);
+    free(j.rows);
+    svc_client_destroy(j.client);
+    if (rc == 0 && imported < j.n)
+        rc = 1;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- --watch */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static bool is_csv(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] != '.' && l > 4 && strcasecmp(n + l - 4, ".csv") == 0;
+}
+
+static int watch(const opts *o, const char *dir)
+{
+    char done[4096], failed[4096];
+    snprintf(done, sizeof done, "%s/done", dir);
+    snprintf(failed, sizeof failed, "%s/failed", dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, NAME ": --watch %s: not a directory\n", dir);
+        return 2;
+    }
+    if ((mkdir(done, 0755) != 0 && errno != EEXIST) ||
+        (mkdir(failed, 0755) != 0 && errno != EEXIST)) {
+        fprintf(stderr, NAME ": --watch %s: cannot create done/ and failed/: %s\n", dir,
+                strerror(errno));
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    fprintf(stderr, NAME ": watching %s for .csv files\n", dir);
+    while (!stop) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && !stop && (e = readdir(d))) {
+            char path[4096], to[8192];
+            if (!is_csv(e->d_name))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            /* A file still being written: wait until it has not changed for a second. */
+            if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || time(NULL) - st.st_mtime < 1)
+                continue;
+            int rc = import_file(o, path);
+            snprintf(to, sizeof to, "%s/%s", rc == 0 ? done : failed, e->d_name);
+            if (rename(path, to) != 0)
+                fprintf(stderr, NAME ": cannot move %s to %s: %s\n", path, to, strerror(errno));
+            else
+                fprintf(stderr, NAME ": %s -> %s\n", path, to);
+        }
+        if (d)
+            closedir(d);
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, NAME ": stopped\n");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: " NAME " FILE.csv --gateway URL [--concurrency N] [--timeout-ms MS]\n"
+                 "       " NAME " --watch DIR --gateway URL [--concurrency N]\n"
+                 "  --gateway URL     the api-gateway (or PRODUCT_API_URL)\n"
+                 "  --concurrency N   rows posted at once, 1..64 (default 4)\n"
+                 "  --timeout-ms MS   time of one request (default 10000)\n"
+                 "  --watch DIR       import each .csv appearing in DIR, then move it to\n"
+                 "                    DIR/done/ (every row imported) or DIR/failed/\n"
+                 "Exit 0: every row imported; 1: some rows failed; 2: bad usage or an\n"
+                 "unreadable file. Failed rows go to stderr as FILE:LINE: reason; a JSON summary\n"
+                 "per file goes to stdout.\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.concurrency = 4, .timeout_ms = 10000};
+    const char *file = NULL, *dir = NULL, *env = getenv("PRODUCT_API_URL");
+    if (env && *env)
+        o.gateway = env;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--gateway") == 0 || strcmp(a, "--concurrency") == 0 ||
+            strcmp(a, "--watch") == 0 || strcmp(a, "--timeout-ms") == 0) {
+            if (!v) {
+                fprintf(stderr, NAME ": %s needs a value\n", a);
+                return 2;
+            }
+            i++;
+            if (strcmp(a, "--gateway") == 0) {
+                if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+                    fprintf(stderr, NAME ": --gateway: expected an http:// or https:// URL\n");
+                    return 2;
+                }
+                o.gateway = v;
+            } else if (strcmp(a, "--watch") == 0) {
+                dir = v;
+            } else if (strcmp(a, "--concurrency") == 0) {
+                if (!svc_parse_int(v, 1, 64, &n)) {
+                    fprintf(stderr, NAME ": --concurrency: expected an integer in 1..64\n");
+                    return 2;
+                }
+                o.concurrency = (unsigned)n;
+            } else {
+                if (!svc_parse_int(v, 1, 600000, &n)) {
+                    fprintf(stderr, NAME ": --timeout-ms: expected milliseconds in 1..600000\n");
+                    return 2;
+                }
+                o.timeout_ms = (unsigned)n;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr,
+                    NAME ": unknown flag %s (accepted: --gateway, --concurrency, --timeout-ms, "
+                         "--watch, --help)\n",
+                    a);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, NAME ": one FILE.csv at a time (got %s and %s)\n", file, a);
+            return 2;
+        } else {
+            file = a;
+        }
+    }
+    if (!o.gateway) {
+        fprintf(stderr, NAME ": --gateway URL is required (or PRODUCT_API_URL)\n");
+        return 2;
+    }
+    if (!file == !dir) {
+        fprintf(stderr, NAME ": give either FILE.csv or --watch DIR\n");
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = dir ? watch(&o, dir) : import_file(&o, file);
+    curl_global_cleanup();
+    return rc;
+}
