@@ -29,7 +29,8 @@ import reference_model as ref  # noqa: E402
 
 YEAR0 = ref.days_from_civil(0, 1, 1) * 86400000  # 0000-01-01T00:00:00Z in ms
 YEAR10000 = ref.days_from_civil(10000, 1, 1) * 86400000
-OUT_TS = re.compile(r"^(-?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$")
+# A four-digit year, or ISO 8601's expanded form outside 0000-9999: a sign and 4 to 9 digits.
+OUT_TS = re.compile(r"^(\d{4}|[+-]\d{4,9})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$")
 
 
 def out_ms(s):
