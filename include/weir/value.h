@@ -1,4 +1,5 @@
-/* Typed values of a record's fields, and records as the generic window operator sees them. */
+/* Typed values of a record's fields, and rows: decoded records as the generic window operator sees
+ * them. */
 #ifndef WEIR_VALUE_H
 #define WEIR_VALUE_H
 
@@ -39,14 +40,14 @@ typedef struct weir_value {
 } weir_value;
 
 /*
- * One record as the generic window operator sees it: its event time, its source partition,
- * its grouping key, the raw bytes (for side outputs) and the values of the fields the job
- * asked for, in the order of the job's field list. The key is opaque bytes to the operator
- * (a job encodes a composite key its own way; empty for a global aggregation) and key_hash
- * their XXH3-64 hash, computed once by whoever built the record. Nothing is owned: the caller
- * keeps every pointer valid for the duration of the call it passes the record to.
+ * One decoded record (a row) as the generic window operator sees it: its event time, its source
+ * partition, its grouping key, the raw bytes (for side outputs) and the values of the fields the
+ * job asked for, in the order of the job's field list. The key is opaque bytes to the operator (a
+ * job encodes a composite key its own way; empty for a global aggregation) and key_hash their
+ * XXH3-64 hash, computed once by whoever built the record. Nothing is owned: the caller keeps every
+ * pointer valid for the duration of the call it passes the record to.
  */
-typedef struct weir_record {
+typedef struct weir_row {
     int64_t ts;        /* event time, milliseconds since the epoch, UTC */
     int32_t partition; /* source partition, 0 for a file */
     uint64_t key_hash; /* XXH3-64 of key's bytes */
@@ -54,7 +55,7 @@ typedef struct weir_record {
     weir_slice raw;    /* the whole record as it was read */
     const weir_value *values;
     size_t n_values;
-} weir_record;
+} weir_row;
 
 #ifdef __cplusplus
 }
