@@ -1,5 +1,4 @@
-/* Typed values of a record's fields, and rows: decoded records as the generic window operator sees
- * them. */
+/* Typed field values, and rows: decoded records as the generic window operator sees them. */
 #ifndef WEIR_VALUE_H
 #define WEIR_VALUE_H
 
