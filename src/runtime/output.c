@@ -4,6 +4,7 @@
 #include "runtime/output_buf.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,62 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
         weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     }
     return need;
+}
+
+size_t weir_format_double(double d, char *buf)
+{
+    if (!isfinite(d)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
+}
+
+size_t weir_gfiring_to_json(const weir_gwindow_firing *f, const char *const *key_fields,
+                            const weir_slice *key_parts, size_t n_keys, const weir_gagg_def *aggs,
+                            char *buf, size_t cap)
+{
+    out o = {buf, cap, 0};
+    char tmp[64];
+    put(&o, "{", 1);
+    for (size_t i = 0; i < n_keys; i++) {
+        put_quoted(&o, (weir_slice){key_fields[i], strlen(key_fields[i])});
+        put(&o, ":", 1);
+        put_quoted(&o, key_parts[i]);
+        put(&o, ",", 1);
+    }
+    put(&o, "\"window_start\":\"", 16);
+    put(&o, tmp, weir_format_iso8601(f->window_start, tmp));
+    put(&o, "\",\"window_end\":\"", 16);
+    put(&o, tmp, weir_format_iso8601(f->window_end, tmp));
+    put(&o, "\"", 1);
+    for (size_t i = 0; i < f->n_values; i++) {
+        put(&o, ",", 1);
+        put_quoted(&o, (weir_slice){aggs[i].name, strlen(aggs[i].name)});
+        put(&o, ":", 1);
+        const weir_value *v = &f->values[i];
+        switch (v->type) {
+        case WEIR_VALUE_INT:
+            put(&o, tmp, (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i));
+            break;
+        case WEIR_VALUE_DOUBLE: put(&o, tmp, weir_format_double(v->u.d, tmp)); break;
+        case WEIR_VALUE_STRING: put_quoted(&o, v->u.s); break;
+        default: put(&o, "null", 4); break;
+        }
+    }
+    if (f->late)
+        put(&o, ",\"late\":true", 12);
+    put(&o, "}", 1);
+    finish(&o);
+    return o.len;
 }
