@@ -197,11 +197,50 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
     return need;
 }
 
+/* 10^0 .. 10^17, exact as doubles and as integers. */
+static const double DPOW10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                  1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
 size_t weir_format_double(double d, char *buf)
 {
     if (!isfinite(d)) {
         memcpy(buf, "null", 5);
         return 4;
+    }
+    /* Sums of prices have few decimals: the fewest fraction digits k for which the nearest
+     * m / 10^k (m < 2^53, one correctly rounded division) is d is the shortest text, found
+     * without printf's multi-precision arithmetic. Others go through printf. */
+    double a = fabs(d);
+    if (a < 1e15 && a >= 1e-4) {
+        for (int k = 0; k <= 17; k++) {
+            double scaled = a * DPOW10[k];
+            if (scaled >= 9007199254740992.0)
+                break;
+            uint64_t m = (uint64_t)(scaled + 0.5);
+            if ((double)m / DPOW10[k] != a)
+                continue;
+            char t[24];
+            int n = 0;
+            for (int j = 0; j < k || m; j++) {
+                t[n++] = (char)('0' + m % 10);
+                m /= 10;
+                if (j == k - 1)
+                    t[n++] = '.';
+            }
+            if (t[n - 1] == '.')
+                t[n++] = '0';
+            size_t len = 0;
+            if (d < 0)
+                buf[len++] = '-';
+            while (n)
+                buf[len++] = t[--n];
+            if (k == 0) {
+                memcpy(buf + len, ".0", 2);
+                len += 2;
+            }
+            buf[len] = '\0';
+            return len;
+        }
     }
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {

@@ -286,9 +286,8 @@ static weir_err push_one(wjob *j, const char *rec, size_t len, int64_t wall_ms)
     size_t off = SIZE_MAX;
     if (!j->key) {
         r->key = (weir_slice){"", 0};
-    } else if (j->n_keys == 1 && vals[0].type == WEIR_VALUE_STRING &&
-               !strcmp(weir_key_path(j->key, 0), weir_fields_path(j->fields, 0))) {
-        r->key = vals[0].u.s;
+    } else if (j->n_keys == 1 && vals[0].type == WEIR_VALUE_STRING) {
+        r->key = vals[0].u.s; /* the key's field was added first: its value is values[0] */
     } else {
         size_t room = j->key_cap - j->key_len;
         size_t n = weir_key_encode(j->key, vals, j->keybuf + j->key_len, room);
