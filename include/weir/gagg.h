@@ -40,7 +40,7 @@ typedef struct weir_gagg_ops {
     /* Adds one record that passed the def's where filter: `v` is its value of the def's
      * field, or NULL when the def has no field (field -1); `r` is the whole record. Returns
      * WEIR_OK or WEIR_ERR_NOMEM (the state is then unchanged and still valid). */
-    weir_err (*add)(void *state, const weir_value *v, const weir_record *r, const void *params);
+    weir_err (*add)(void *state, const weir_value *v, const weir_row *r, const void *params);
     /* dst := dst merged with src (src unchanged), as if dst's records had been added and
      * then src's. Returns WEIR_OK or WEIR_ERR_NOMEM (dst stays valid). */
     weir_err (*merge)(void *dst, const void *src, const void *params);
@@ -65,11 +65,11 @@ typedef struct weir_gagg_ops {
 
 /* A where filter of one aggregate: returns non-zero when the record counts for it. Called
  * once per accepted record and aggregate; must not keep `r`. */
-typedef int (*weir_gagg_where_fn)(const void *ctx, const weir_record *r);
+typedef int (*weir_gagg_where_fn)(const void *ctx, const weir_row *r);
 
 /*
  * One aggregate of an operator: what it computes (ops, params), which value of a record it
- * reads (an index into weir_record.values, -1 for none: `count()`), the records it sees
+ * reads (an index into weir_row.values, -1 for none: `count()`), the records it sees
  * (where: NULL for every accepted record) and its output name. The operator copies the def;
  * params, where_ctx and name stay owned by the caller and must outlive the operator.
  */

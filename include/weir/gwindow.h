@@ -72,7 +72,7 @@ typedef struct weir_gwindow_firing {
 typedef int (*weir_gwindow_emit_fn)(void *opaque, const weir_gwindow_firing *firing);
 
 /* Receives each late record that is dropped (the late side output), once per record. */
-typedef void (*weir_gwindow_late_fn)(void *opaque, const weir_record *record);
+typedef void (*weir_gwindow_late_fn)(void *opaque, const weir_row *record);
 
 /* Counters of an operator. Every record passed in is in exactly one of accepted or
  * late_dropped (records rejected with WEIR_ERR_INVALID_ARG are in neither). */
@@ -125,7 +125,7 @@ void weir_gwindow_set_late_output(weir_gwindow *op, weir_gwindow_late_fn fn, voi
  * that record, whose contribution may be partial; destroy the operator); WEIR_ERR_IO when
  * `emit` refused (after the current record).
  */
-weir_err weir_gwindow_process(weir_gwindow *op, const weir_record *recs, size_t n, int64_t wall_ms);
+weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, int64_t wall_ms);
 
 /* Applies wall-clock idleness (see weir_watermark_tick) and fires what the watermark has
  * passed. Call it when no records arrive. Returns as weir_gwindow_process. */
