@@ -44,10 +44,6 @@ typedef struct wjob {
     weir_window_job_stats st;
 } wjob;
 
-static const char *const WINDOW_FORM =
-    "accepted: tumble:W, tumble:W@O, hop:W/S with 0 < S <= W, or session:G; durations like "
-    "500ms, 10s, 5m, 1h, 1d";
-
 typedef struct list_ctx {
     wjob *j;
     char *err;
@@ -171,7 +167,6 @@ static weir_err wjob_build(wjob *j, const weir_conf *conf, int make_op, char *er
         p->spec.kind = WEIR_WINDOW_TUMBLE;
         p->spec.size_ms = weir_conf_get_duration_ms(conf, "window.size");
     }
-    (void)WINDOW_FORM;
     p->allowed_lateness_ms = weir_conf_get_duration_ms(conf, "window.allowed.lateness");
     p->emit =
         strcmp(weir_conf_get(conf, "emit.mode"), "final") ? WEIR_EMIT_UPDATES : WEIR_EMIT_FINAL;
