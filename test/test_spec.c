@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "weir/conf.h"
+#include "weir/output.h"
 #include "weir/spec.h"
 
 static weir_fields *new_fields(void)
@@ -346,6 +347,59 @@ static void test_conf_lists(void **state)
     weir_conf_destroy(d);
 }
 
+/* Doubles as the shortest text that reads back the same, still reading as doubles. */
+static void test_output(void **state)
+{
+    (void)state;
+    struct {
+        double d;
+        const char *text;
+    } cases[] = {
+        {0.0, "0.0"},
+        {1.0, "1.0"},
+        {-2.5, "-2.5"},
+        {0.1, "0.1"},
+        {79.96, "79.96"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {1535.4100000000001, "1535.4100000000001"},
+        {1e300, "1e+300"},
+        {-0.0025, "-0.0025"},
+        {1e-7, "1e-07"},
+        {123456789012345.6, "123456789012345.6"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        size_t n = weir_format_double(cases[i].d, buf);
+        assert_string_equal(buf, cases[i].text);
+        assert_int_equal(n, strlen(cases[i].text));
+        assert_true(strtod(buf, NULL) == cases[i].d);
+    }
+    char buf[32];
+    weir_format_double(1.0 / 0.0, buf);
+    assert_string_equal(buf, "null");
+    /* A firing: key parts as strings by their paths, typed values, null, late. */
+    weir_value vals[4] = {{.type = WEIR_VALUE_INT, .u.i = INT64_MIN},
+                          {.type = WEIR_VALUE_DOUBLE, .u.d = 12.5},
+                          {.type = WEIR_VALUE_NULL},
+                          {.type = WEIR_VALUE_INT, .u.i = 7}};
+    weir_gagg_def defs[4] = {{.name = "a"}, {.name = "b"}, {.name = "c"}, {.name = "d\"q"}};
+    weir_gwindow_firing f = {
+        .window_start = 0, .window_end = 60000, .late = 1, .values = vals, .n_values = 4};
+    const char *paths[2] = {"region", "m.shop"};
+    weir_slice parts[2] = {{"eu", 2}, {"a\"b\n", 4}};
+    char out[512];
+    size_t n = weir_gfiring_to_json(&f, paths, parts, 2, defs, out, sizeof out);
+    const char *want = "{\"region\":\"eu\",\"m.shop\":\"a\\\"b\\n\",\"window_start\":"
+                       "\"1970-01-01T00:00:00.000Z\",\"window_end\":\"1970-01-01T00:01:00.000Z\","
+                       "\"a\":-9223372036854775808,\"b\":12.5,\"c\":null,\"d\\\"q\":7,"
+                       "\"late\":true}";
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+    /* Too small a buffer: cut and terminated, the full length returned. */
+    assert_int_equal(weir_gfiring_to_json(&f, paths, parts, 2, defs, out, 10), n);
+    assert_int_equal(strlen(out), 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_null_semantics), cmocka_unit_test(test_bad_predicates),
         cmocka_unit_test(test_aggs),           cmocka_unit_test(test_agg_limit),
         cmocka_unit_test(test_keys),           cmocka_unit_test(test_conf_lists),
+        cmocka_unit_test(test_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,7 +198,7 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
 }
 
 /* 10^0 .. 10^17, exact as doubles and as integers. */
-static const double DPOW10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+static const double DPOW10[18] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
                                   1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
 
 size_t weir_format_double(double d, char *buf)
@@ -243,7 +243,9 @@ size_t weir_format_double(double d, char *buf)
         }
     }
     int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
+    /* Within the range above every double of at most 15 significant digits was found: start
+     * at 16 there. */
+    for (int prec = a < 1e15 && a >= 1e-4 ? 16 : 15; prec <= 17; prec++) {
         n = snprintf(buf, 32, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
             break;
@@ -279,9 +281,14 @@ size_t weir_gfiring_to_json(const weir_gwindow_firing *f, const char *const *key
         put(&o, ":", 1);
         const weir_value *v = &f->values[i];
         switch (v->type) {
-        case WEIR_VALUE_INT:
-            put(&o, tmp, (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i));
+        case WEIR_VALUE_INT: {
+            char *e = tmp;
+            if (v->u.i < 0)
+                *e++ = '-';
+            e = u64_to(e, v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i);
+            put(&o, tmp, (size_t)(e - tmp));
             break;
+        }
         case WEIR_VALUE_DOUBLE: put(&o, tmp, weir_format_double(v->u.d, tmp)); break;
         case WEIR_VALUE_STRING: put_quoted(&o, v->u.s); break;
         default: put(&o, "null", 4); break;
