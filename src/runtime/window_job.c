@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <xxhash.h>
 
 #include "runtime/errbuf.h"
+#include "weir/dynamodb.h"
 #include "weir/fields.h"
 #include "weir/output.h"
 #include "weir/sink.h"
@@ -28,6 +30,9 @@ typedef struct wjob {
     weir_gwindow_params params;
     weir_gwindow *op;
     weir_sink *out, *late, *dead;
+    weir_sink *ddb; /* DynamoDB, when configured */
+    char *item;
+    size_t item_cap;
     const char *key_paths[WEIR_KEY_MAX_FIELDS];
     size_t n_keys;
     char *json;
@@ -94,6 +99,8 @@ static void wjob_free(wjob *j)
     weir_sink_destroy(j->out);
     weir_sink_destroy(j->late);
     weir_sink_destroy(j->dead);
+    weir_sink_destroy(j->ddb);
+    free(j->item);
     free(j->json);
     free(j->rows);
     free(j->vals);
@@ -199,16 +206,125 @@ weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errst
     return rc;
 }
 
+/* A bounded writer that counts what it would write. */
+typedef struct wbuf {
+    char *p;
+    size_t cap, len;
+} wbuf;
+
+static void wput(wbuf *b, const char *s, size_t n)
+{
+    if (b->len < b->cap)
+        memcpy(b->p + b->len, s, n < b->cap - b->len ? n : b->cap - b->len);
+    b->len += n;
+}
+
+static void wstr(wbuf *b, const char *s)
+{
+    wput(b, s, strlen(s));
+}
+
+static void wquote(wbuf *b, weir_slice s)
+{
+    char *at = b->len < b->cap ? b->p + b->len : NULL;
+    size_t room = at ? b->cap - b->len : 0;
+    b->len += weir_json_quote(s, at, room);
+    /* weir_json_quote NUL-terminates within room: the next put overwrites it. */
+}
+
+static void wattr_s(wbuf *b, const char *name, weir_slice v)
+{
+    wquote(b, (weir_slice){name, strlen(name)});
+    wstr(b, ":{\"S\":");
+    wquote(b, v);
+    wstr(b, "}");
+}
+
+/* The DynamoDB PutRequest of a firing (docs/SEMANTICS.md): the first key field (or `key` =
+ * "all" for a global job) as the partition key, window_start as the sort key, the other key
+ * fields and window_end as strings, integers and doubles as numbers, null as NULL. */
+static size_t ddb_item(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
+                       const weir_gagg_def *defs, char *buf, size_t cap)
+{
+    wbuf b = {buf, cap, 0};
+    char start[32], end[32], num[40];
+    weir_slice s = {start, weir_format_iso8601(f->window_start, start)};
+    weir_slice e = {end, weir_format_iso8601(f->window_end, end)};
+    wstr(&b, "{\"PutRequest\":{\"Item\":{");
+    if (j->n_keys)
+        wattr_s(&b, j->key_paths[0], parts[0]);
+    else
+        wattr_s(&b, "key", (weir_slice){"all", 3});
+    wstr(&b, ",");
+    wattr_s(&b, "window_start", s);
+    wstr(&b, ",");
+    wattr_s(&b, "window_end", e);
+    for (size_t i = 1; i < j->n_keys; i++) {
+        wstr(&b, ",");
+        wattr_s(&b, j->key_paths[i], parts[i]);
+    }
+    for (size_t i = 0; i < f->n_values; i++) {
+        const weir_value *v = &f->values[i];
+        wstr(&b, ",");
+        if (v->type == WEIR_VALUE_STRING) {
+            wattr_s(&b, defs[i].name, v->u.s);
+            continue;
+        }
+        wquote(&b, (weir_slice){defs[i].name, strlen(defs[i].name)});
+        size_t n = 0;
+        if (v->type == WEIR_VALUE_INT)
+            n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i);
+        else if (v->type == WEIR_VALUE_DOUBLE && isfinite(v->u.d))
+            n = weir_format_double(v->u.d, num);
+        if (n) {
+            wstr(&b, ":{\"N\":\"");
+            wput(&b, num, n);
+            wstr(&b, "\"}");
+        } else {
+            wstr(&b, ":{\"NULL\":true}");
+        }
+    }
+    wstr(&b, "}}}");
+    return b.len;
+}
+
+static int put_ddb(wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
+                   const weir_gagg_def *defs)
+{
+    size_t need = ddb_item(j, f, parts, defs, j->item, j->item_cap);
+    if (need >= j->item_cap) {
+        char *nb = realloc(j->item, need + 256);
+        if (!nb) {
+            j->sink_err = WEIR_ERR_NOMEM;
+            return -1;
+        }
+        j->item = nb;
+        j->item_cap = need + 256;
+        ddb_item(j, f, parts, defs, j->item, j->item_cap);
+    }
+    char sk[32];
+    weir_format_iso8601(f->window_start, sk);
+    weir_slice pk = j->n_keys ? parts[0] : (weir_slice){"all", 3};
+    weir_err rc = weir_dynamodb_sink_put(j->ddb, pk, sk, j->item, need);
+    if (rc != WEIR_OK) {
+        j->sink_err = rc;
+        return -1;
+    }
+    return 0;
+}
+
 static int on_firing(void *opaque, const weir_gwindow_firing *f)
 {
     wjob *j = opaque;
-    if (!j->out)
-        return 0;
     weir_slice parts[WEIR_KEY_MAX_FIELDS];
     if (j->key && weir_key_parts(j->key, f->key, parts) != 0)
         return -1; /* cannot happen: the operator hands back the bytes it was given */
     size_t n_aggs;
     const weir_gagg_def *defs = weir_aggs_defs(j->aggs, &n_aggs);
+    if (j->ddb && put_ddb(j, f, parts, defs) != 0)
+        return -1;
+    if (!j->out)
+        return 0;
     size_t need =
         weir_gfiring_to_json(f, j->key_paths, parts, j->n_keys, defs, j->json, j->json_cap);
     if (need >= j->json_cap) {
@@ -370,6 +486,15 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         (rc = open_sink(weir_conf_get(conf, "dead.letter.path"), &j.dead, err, err_size)) !=
             WEIR_OK)
         goto done;
+    if (weir_dynamodb_enabled(conf)) {
+        char inner[512];
+        rc = weir_dynamodb_sink_create(conf, j.n_keys ? j.key_paths[0] : "key", NULL, 0, &j.ddb,
+                                       inner, sizeof inner);
+        if (rc != WEIR_OK) {
+            weir__errf(err, err_size, "%s", inner);
+            goto done;
+        }
+    }
     fd = strcmp(in_path, "-") ? open(in_path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) {
         weir__errf(err, err_size, "--input: cannot open %s: %s", in_path, strerror(errno));
@@ -442,14 +567,16 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         rc = weir_gwindow_finish(j.op);
     if (rc == WEIR_OK && j.sink_err != WEIR_OK)
         rc = j.sink_err;
-    weir_sink *sinks[3] = {j.out, j.late, j.dead};
-    for (int i = 0; i < 3; i++) {
-        weir_err f = weir_sink_flush(sinks[i], 30000);
+    weir_sink *sinks[4] = {j.out, j.late, j.dead, j.ddb};
+    for (int i = 0; i < 4; i++) {
+        /* DynamoDB retries with backoff and gives up by itself after its retry limit; the
+         * timeout only guards against a peer that stops answering altogether. */
+        weir_err f = weir_sink_flush(sinks[i], i == 3 ? 600000 : 30000);
         if (rc == WEIR_OK)
             rc = f;
     }
-    if (rc == WEIR_ERR_IO && err && !err[0]) {
-        for (int i = 0; i < 3 && !err[0]; i++)
+    if (rc != WEIR_OK && err && !err[0]) {
+        for (int i = 0; i < 4 && !err[0]; i++)
             if (weir_sink_error(sinks[i])[0])
                 weir__errf(err, err_size, "%s", weir_sink_error(sinks[i]));
     }
