@@ -35,6 +35,28 @@ static const struct {
      "FIELD OP LITERAL [and ...], OP one of = != < <= > >=; repeatable, all must hold [where]"},
 };
 
+/* The flags of the configuration table this job takes; others (Kafka, unique-users' own) are
+ * refused rather than ignored. */
+static const char *const TABLE_FLAGS[] = {
+    "--global",
+    "--input",
+    "--output",
+    "--timestamp-field",
+    "--timestamp-unit",
+    "--out-of-orderness",
+    "--allowed-lateness",
+    "--emit",
+    "--hll-precision",
+    "--late-output",
+    "--dead-letter",
+    "--max-future-skew",
+    "--dynamodb-table",
+    "--dynamodb-endpoint",
+    "--aws-region",
+    "--dynamodb-create-table",
+    NULL,
+};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -48,17 +70,7 @@ static void usage(FILE *out)
         snprintf(left, sizeof left, "%s %s", OWN[i].flag, OWN[i].meta);
         fprintf(out, "  %-34s %s\n", left, OWN[i].doc);
     }
-    static const char *const table_flags[] = {
-        "--global",           "--input",          "--output",
-        "--timestamp-field",  "--timestamp-unit", "--out-of-orderness",
-        "--allowed-lateness", "--emit",           "--hll-precision",
-        "--late-output",      "--dead-letter",    "--max-future-skew",
-    };
-    for (size_t i = 0; i < sizeof table_flags / sizeof table_flags[0]; i++) {
-        int tv;
-        const char *key = weir_conf_key_for_flag(table_flags[i], &tv);
-        fprintf(out, "  %-34s [%s] (docs/CONFIGURATION.md)\n", table_flags[i], key);
-    }
+    weir_conf_write_flags_only(out, TABLE_FLAGS);
     fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n", "--config FILE",
             "read key=value lines from FILE", "-X key=value",
             "set any configuration key (docs/CONFIGURATION.md)", "--help", "this help", "--version",
@@ -163,7 +175,10 @@ int main(int argc, char **argv)
             if (!strcmp(flag, OWN[k].flag))
                 key = OWN[k].key;
         if (!key && strcmp(flag, "--config") != 0) {
-            key = weir_conf_key_for_flag(flag, &takes_value);
+            int ours = 0;
+            for (size_t k = 0; TABLE_FLAGS[k]; k++)
+                ours |= !strcmp(flag, TABLE_FLAGS[k]);
+            key = ours ? weir_conf_key_for_flag(flag, &takes_value) : NULL;
             if (!key) {
                 snprintf(err, sizeof err, "%s: unknown option (see --help)", flag);
                 code = bad(err);

@@ -31,8 +31,10 @@ typedef struct weir_window_job_stats {
 /*
  * Checks the generic job's configuration without running it: key.field (a comma-separated
  * list) or global, window.spec (empty: tumble of window.size), aggregates (at least one),
- * where, timestamp.*, the watermark and emission keys. Returns WEIR_OK, WEIR_ERR_INVALID_ARG
- * with one line in errstr naming the flag, the text and what is accepted, or WEIR_ERR_NOMEM.
+ * where, timestamp.*, the watermark and emission keys; brokers, checkpoint.dir and
+ * checkpoint.topic must be empty (Kafka and checkpoints are not supported yet). Returns WEIR_OK,
+ * WEIR_ERR_INVALID_ARG with one line in errstr naming the flag, the text and what is accepted, or
+ * WEIR_ERR_NOMEM.
  */
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size);
 

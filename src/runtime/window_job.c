@@ -197,6 +197,15 @@ static weir_err wjob_build(wjob *j, const weir_conf *conf, int make_op, char *er
 
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size)
 {
+    static const char *const unsupported[] = {"brokers", "checkpoint.dir", "checkpoint.topic"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+        if (weir_conf_get(conf, unsupported[i])[0]) {
+            weir__errf(errstr, errstr_size,
+                       "%s: weir-window reads files or standard input only, without checkpoints, "
+                       "for now",
+                       unsupported[i]);
+            return WEIR_ERR_INVALID_ARG;
+        }
     wjob j;
     memset(&j, 0, sizeof j);
     weir_err rc = wjob_build(&j, conf, 1, errstr, errstr_size);
@@ -465,7 +474,9 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
     int fd = -1;
     char *buf = NULL;
     double t0 = mono_sec();
-    weir_err rc = wjob_build(&j, conf, 1, err, err_size);
+    weir_err rc = weir_window_job_check(conf, err, err_size);
+    if (rc == WEIR_OK)
+        rc = wjob_build(&j, conf, 1, err, err_size);
     if (rc != WEIR_OK)
         goto done;
     j.batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
