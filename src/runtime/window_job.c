@@ -529,7 +529,9 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         ssize_t n;
         do
             n = read(fd, buf + len, cap - len);
-        while (n < 0 && errno == EINTR);
+        while (n < 0 && errno == EINTR && !(stop && *stop));
+        if (n < 0 && errno == EINTR)
+            n = 0; /* a signal asked to stop: the input ends here */
         if (n < 0) {
             weir__errf(err, err_size, "--input: read failed: %s", strerror(errno));
             rc = WEIR_ERR_IO;
