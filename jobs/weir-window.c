@@ -38,23 +38,16 @@ static const struct {
 /* The flags of the configuration table this job takes; others (Kafka, unique-users' own) are
  * refused rather than ignored. */
 static const char *const TABLE_FLAGS[] = {
-    "--global",
-    "--input",
-    "--output",
-    "--timestamp-field",
-    "--timestamp-unit",
-    "--out-of-orderness",
-    "--allowed-lateness",
-    "--emit",
-    "--hll-precision",
-    "--late-output",
-    "--dead-letter",
-    "--max-future-skew",
-    "--dynamodb-table",
-    "--dynamodb-endpoint",
-    "--aws-region",
-    "--dynamodb-create-table",
-    NULL,
+    "--global",           "--input",
+    "--output",           "--timestamp-field",
+    "--timestamp-unit",   "--out-of-orderness",
+    "--allowed-lateness", "--emit",
+    "--hll-precision",    "--late-output",
+    "--dead-letter",      "--max-future-skew",
+    "--dynamodb-table",   "--dynamodb-endpoint",
+    "--aws-region",       "--dynamodb-create-table",
+    "--checkpoint-dir",   "--checkpoint-interval",
+    "--reset-state",      NULL,
 };
 
 static void usage(FILE *out)
@@ -107,10 +100,12 @@ static void summary(FILE *out, const weir_window_job_stats *st)
     fprintf(out,
             "},\"filtered\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"late_dropped\":%" PRIu64
             ",\"late_accepted\":%" PRIu64 ",\"late_firings\":%" PRIu64 ",\"future_skewed\":%" PRIu64
-            ",\"emissions\":%" PRIu64 ",\"state_bytes\":%" PRIu64
+            ",\"emissions\":%" PRIu64 ",\"state_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+            ",\"resumed\":%s"
             ",\"elapsed_sec\":%.3f,\"records_per_sec\":%.0f,\"peak_rss_bytes\":%ld}\n",
             st->filtered, o->accepted, o->late_dropped, o->late_accepted, o->late_firings,
-            o->future_skewed, o->emissions, o->state_bytes, st->elapsed_sec,
+            o->future_skewed, o->emissions, o->state_bytes, st->checkpoints,
+            st->resumed ? "true" : "false", st->elapsed_sec,
             st->elapsed_sec > 0 ? (double)st->records / st->elapsed_sec : 0.0,
             ru.ru_maxrss * 1024L);
     fflush(out);
