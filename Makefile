@@ -1,7 +1,7 @@
 # weir: the one entry point. `make` builds; `make test`, `make run`, `make bench`, `make deps`.
 CC      ?= cc
 BUILD   := build
-LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lm -lpthread
+LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lmicrohttpd -lm -lpthread
 BASE    := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -Wall -Wextra -Werror -MMD -MP
 REL     := $(BASE) -O2 -g -fPIC
 ASAN    := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -25,6 +25,16 @@ TESTS    := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
 TOOL_SRC := $(sort $(wildcard test/tools/*.c))
 TOOLS    := $(TOOL_SRC:test/tools/%.c=$(BUILD)/bin/%)
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
+# The platform's services (services/*.c, one binary each) over their HTTP layer and store
+# (services/lib/), linked with libweir; only they link libmicrohttpd, SQLite, jansson, libpq.
+SVC_SRC  := $(sort $(wildcard services/*.c))
+SVCS     := $(SVC_SRC:services/%.c=$(BUILD)/bin/%)
+ASAN_SVCS:= $(SVC_SRC:services/%.c=$(BUILD)/asan/bin/%)
+SVCL_SRC := $(sort $(wildcard services/lib/*.c))
+SVCL_OBJ := $(SVCL_SRC:%.c=$(BUILD)/obj/%.o)
+SVCL_ASAN:= $(SVCL_SRC:%.c=$(BUILD)/asan/%.o)
+SVC_LIBS := -lmicrohttpd -lsqlite3 -ljansson -lpq
+SVC_INC  := -I/usr/include/postgresql
 
 # Profile-guided optimisation of the library's release objects, with GCC (PGO=0 skips it):
 # the library is first built instrumented under build/pgo, the unique-users job runs on
@@ -37,8 +47,8 @@ PGO_GEN  := -fprofile-generate -fprofile-update=single
 PGO_USE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
 
 
-.PHONY: all deps test run run-file bench format format-check clean docs
-all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
+.PHONY: all deps test run run-file bench format format-check clean docs fuzz fuzz-build
+all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(JOBS) $(SVCS) $(EXAMPLES) $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/bin/weir-bench)
 
 deps:
 	@scripts/deps.sh
@@ -86,6 +96,18 @@ $(BUILD)/bin/%: $(BUILD)/obj/jobs/%.o $(BUILD)/libweir.a
 $(BUILD)/asan/bin/%: $(BUILD)/asan/jobs/%.o $(BUILD)/asan/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN_LD) -o $@ $< $(BUILD)/asan/libweir.a $(LIBS)
+$(SVCS): $(BUILD)/bin/%: $(BUILD)/obj/services/%.o $(SVCL_OBJ) $(BUILD)/libweir.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(SVCL_OBJ) $(BUILD)/libweir.a $(SVC_LIBS) $(LIBS)
+$(ASAN_SVCS): $(BUILD)/asan/bin/%: $(BUILD)/asan/services/%.o $(SVCL_ASAN) $(BUILD)/asan/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(BUILD)/asan/libweir.a $(SVC_LIBS) $(LIBS)
+$(BUILD)/obj/services/%.o: REL += $(SVC_INC)
+$(BUILD)/asan/services/%.o: ASAN += $(SVC_INC)
+# The services' unit tests (test/test_services_*.c) link their HTTP layer and store too.
+$(BUILD)/test/test_services_%: $(BUILD)/asan/test/test_services_%.o $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_LD) -o $@ $< $(SVCL_ASAN) $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(SVC_LIBS) $(LIBS)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libweir.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(BUILD)/libweir.a $(LIBS)
@@ -105,9 +127,59 @@ $(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/l
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a $(LIBS)
 
+# Fuzz targets (fuzz/fuzz_NAME.c, one per parser of untrusted bytes): libFuzzer with ASan and
+# UBSan, built with clang against one set of library objects compiled once for all of them.
+# Checksums are not verified in these objects (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so
+# the fuzzer reaches the checks behind them. `make fuzz` runs every target FUZZ_SECONDS (60)
+# each (all of them, naming those that failed), or only FUZZ="NAME ..."; scripts/fuzz.sh NAME
+# SECONDS runs one.
+FUZZ_CC      ?= $(or $(shell command -v clang || command -v clang-14),clang)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -g -O1 -fno-omit-frame-pointer \
+                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                -MMD -MP
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SUP     := $(BUILD)/fuzz/obj/test/support/gen.o
+# fuzz_kafka_ckpt reads and writes checkpoint-topic messages in memory: these librdkafka calls of
+# the store's reader are replaced by the target's (__wrap_...), the store's code is not.
+FUZZ_RDK_WRAP := rd_kafka_new rd_kafka_destroy rd_kafka_consumer_close rd_kafka_topic_new \
+                 rd_kafka_topic_destroy rd_kafka_metadata rd_kafka_metadata_destroy \
+                 rd_kafka_query_watermark_offsets rd_kafka_assign rd_kafka_consumer_poll \
+                 rd_kafka_message_destroy rd_kafka_producev
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+$(BUILD)/fuzz/obj/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wall -Wextra -Werror -c $< -o $@
+$(BUILD)/fuzz/libweir.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LD) -o $@ $< $(BUILD)/fuzz/libweir.a $(LIBS)
+$(BUILD)/fuzz/fuzz_kafka_ckpt: FUZZ_LD := $(FUZZ_RDK_WRAP:%=-Wl,--wrap=%)
+# The services' target takes their HTTP layer and its libraries too.
+$(BUILD)/fuzz/fuzz_services_http: $(BUILD)/fuzz/obj/fuzz/fuzz_services_http.o \
+                                  $(BUILD)/fuzz/obj/services/lib/http.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lmicrohttpd -ljansson $(LIBS)
+# The seed corpora, made by code (fuzz/seeds.c NAME DIR).
+$(BUILD)/fuzz/weir-fuzz-seeds: $(BUILD)/fuzz/obj/fuzz/seeds.o $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a $(LIBS)
+
+fuzz-build: $(FUZZ_BINS) $(BUILD)/fuzz/weir-fuzz-seeds
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-build
+	@failed=; for n in $(or $(FUZZ),$(FUZZ_NAMES)); do \
+	    WEIR_FUZZ_BUILT=1 scripts/fuzz.sh $$n $(FUZZ_SECONDS) || failed="$$failed $$n"; done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
+
 # The whole test run: unit tests and integration tests, under ASan+UBSan.
 test: deps
-	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_EX)
+	@$(MAKE) --no-print-directory all $(TESTS) $(ASAN_JOBS) $(ASAN_SVCS) $(ASAN_EX)
 	@scripts/run-tests.sh $(T)
 
 # make run: the dev broker, a generated sample produced to Kafka, the job, the results read

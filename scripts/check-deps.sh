@@ -33,7 +33,9 @@ bad=0
 check_file() { # what, path
     printf '%s\t%s\n' "$1" "$(readlink -f "$2" 2>/dev/null || echo "$2")" >>"$work/paths"
 }
-libs=$(sed -n '/^LIBS *:=/,/[^\\]$/p' Makefile | sed 's/^LIBS *:=//; s/\\//g' | tr -s ' \n' ' ')
+# LIBS := ... in the Makefile, continued over lines ending in a backslash.
+libs=$(awk '/^LIBS *:=/ { on = 1; sub(/^LIBS *:=/, "") } on { line = $0; sub(/\\$/, "", line);
+    printf "%s ", line; if ($0 !~ /\\$/) exit }' Makefile)
 echo 'int main(void) { return 0; }' >"$work/main.c"
 printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
     'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; return (int)n & 0; }' \
@@ -63,7 +65,7 @@ while read -r l; do [[ -e $l ]] && check_file "link input" "$l"; done <"$work/li
 
 # Tools the build, the tests and the demos call.
 for t in cc clang clang-format make pkg-config kcat redis-server redis-cli gnuplot curl timeout \
-    /usr/bin/python3; do
+    promtool prometheus /usr/bin/python3 readelf ldd dpkg; do
     p=$(command -v "$t") || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); continue; }
     check_file tool "$p"
 done
@@ -71,7 +73,7 @@ for t in node npm; do
     command -v "$t" >/dev/null || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); }
 done
 # Python modules the test helpers import, through Debian's interpreter.
-for m in kafka boto3 botocore confluent_kafka; do
+for m in kafka boto3 botocore confluent_kafka yaml; do
     p=$(/usr/bin/python3 -c "import $m, sys; sys.stdout.write($m.__file__)" 2>/dev/null) ||
         { echo "check-deps: /usr/bin/python3 cannot import $m" >&2; bad=$((bad + 1)); continue; }
     check_file "python module" "$p"

@@ -7,9 +7,9 @@ PKGS=(
     build-essential pkg-config clang libclang-rt-14-dev clang-format
     librdkafka-dev libroaring-dev libxxhash-dev libcmocka-dev libmsgpack-dev libzstd-dev
     libcurl4-openssl-dev libssl-dev libjsmn-dev libmicrohttpd-dev libsqlite3-dev
-    libcjson-dev libjansson-dev
-    kcat python3 python3-kafka python3-boto3 python3-botocore python3-confluent-kafka
-    redis-server gnuplot-nox curl nodejs npm
+    libcjson-dev libjansson-dev libpq-dev postgresql
+    kcat python3 python3-kafka python3-boto3 python3-botocore python3-confluent-kafka python3-yaml
+    redis-server gnuplot-nox curl nodejs npm prometheus
 )
 
 missing=()
@@ -27,13 +27,18 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     missing=("${filtered[@]+"${filtered[@]}"}")
 fi
 
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
 if ((${#missing[@]})); then
     echo "deps: installing ${missing[*]}"
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO=sudo
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+elif ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    # test/it/deploy_manifests.sh asks apt-cache whether the images' packages exist in
+    # bookworm, which needs the package lists even when nothing is missing.
+    echo "deps: apt-get update (no package lists)"
+    $SUDO apt-get update -q
 fi
 
 # npm peers for the tests (dynalite), pinned by the committed lockfile.

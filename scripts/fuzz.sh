@@ -1,42 +1,45 @@
 #!/usr/bin/env bash
-# Builds fuzz/fuzz_NAME.c with libFuzzer, ASan and UBSan against the library sources and
-# runs it for SECONDS (default 60). Usage: scripts/fuzz.sh NAME [SECONDS]
-# Checksums are not verified in this build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so
-# the fuzzer reaches the checks behind them. Corpus: build/fuzz/NAME-corpus.
+# Runs the fuzz target fuzz/fuzz_NAME.c (libFuzzer, ASan, UBSan) for SECONDS (default 60):
+# builds it (the Makefile's fuzz rules: one set of library objects for every target), writes
+# its seed corpus (fuzz/seeds.c) into build/fuzz/NAME-corpus, replays the reproducers of
+# past crashes (fuzz/regressions/NAME-*; *.hex files hold binary inputs as hex), then fuzzes.
+# A crash leaves its input in build/fuzz/NAME-crash-*. Usage: scripts/fuzz.sh NAME [SECONDS]
+# (`make fuzz` runs every target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/fuzz.sh NAME [SECONDS]}
 secs=${2:-60}
-[[ $name == hll ]] && exec scripts/fuzz-hll.sh "$secs"
-CLANG=${CLANG:-$(command -v clang || command -v clang-14 || true)}
-[[ -n $CLANG ]] || { echo "fuzz: clang not found (Debian package clang)" >&2; exit 1; }
+[[ -f fuzz/fuzz_$name.c ]] || { echo "fuzz: no target fuzz/fuzz_$name.c" >&2; exit 2; }
 out=build/fuzz
+if [[ -z ${WEIR_FUZZ_BUILT:-} ]]; then
+    make -s --no-print-directory -j2 "$out/fuzz_$name" "$out/weir-fuzz-seeds"
+fi
 corpus=$out/$name-corpus
 mkdir -p "$corpus"
-flags=(-std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fno-omit-frame-pointer
-    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fno-sanitize-recover=undefined)
-"$CLANG" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out/fuzz_$name" \
-    "fuzz/fuzz_$name.c" $(find src -name '*.c' | sort) -lrdkafka -lroaring -lxxhash -lmsgpackc \
-    -lzstd -lcurl -lcrypto -lm -lpthread
-case $name in
-decode)
-    build/bin/weir-gen --events 50 --mixed --bad 0.3 --late 0.1 | split -l 1 - "$corpus/gen-"
-    ;;
-fields)
-    build/bin/weir-gen --events 30 --mixed --bad 0.3 | split -l 1 - "$corpus/gen-"
-    printf '%s' '{"ts":1,"k":"a","m":{"k":7},"a":{"b":"x","c":null},"n":3.5,"s":"\u00e9"}' \
-        >"$corpus/rec"
-    printf '%s' 'sum(total_price) where status != "cancelled" and n >= 1e3 as revenue' \
-        >"$corpus/agg"
-    printf '%s' 'a.b = x and n > -2.5 and s != "q\"r"' >"$corpus/pred"
-    printf '%s' 'region,m.shop' >"$corpus/key"
-    ;;
-snapshot)
-    # Seeds: real snapshots of small operators.
-    build/bin/weir-snapshot-seeds "$corpus" >/dev/null
-    ;;
-esac
+"$out/weir-fuzz-seeds" "$name" "$corpus"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-"$out/fuzz_$name" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+regs=()
+rm -rf "$out/$name-regressions"
+for f in fuzz/regressions/"$name"-*; do
+    [[ -f $f ]] || continue
+    if [[ $f == *.hex ]]; then
+        mkdir -p "$out/$name-regressions"
+        xxd -r -p "$f" >"$out/$name-regressions/$(basename "$f" .hex)"
+        regs+=("$out/$name-regressions/$(basename "$f" .hex)")
+    else
+        regs+=("$f")
+    fi
+done
+if ((${#regs[@]})); then
+    echo "fuzz: $name: replaying ${#regs[@]} regression input(s)"
+    "$out/fuzz_$name" -rss_limit_mb=2048 "${regs[@]}"
+fi
+case $name in
+hll) max_len=13000 ;; # dense sketches up to p = 14; larger ones only slow the fuzzer down
+duration | iso8601) max_len=256 ;;
+config) max_len=4096 ;;
+*) max_len=65536 ;;
+esac
+"$out/fuzz_$name" -max_total_time="$secs" -max_len="$max_len" -rss_limit_mb=2048 \
     -artifact_prefix="$out/$name-" "$corpus"

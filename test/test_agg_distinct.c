@@ -485,6 +485,32 @@ static void expect_corrupt(const uint8_t *in, size_t len)
     OPS->free(a.st, NULL);
 }
 
+/* A bitmap whose one array container holds {60, 3}, out of order: CRoaring's safe
+ * deserializer takes it, and its maximum (the container's last value, 3) hides the 60. A
+ * snapshot's check that every id is below its dictionary's size passed, and the next
+ * snapshot failed (fuzz/regressions/pipeline-unsorted-bitmap.hex). */
+static void test_unsorted_bitmap_refused(void **unused)
+{
+    (void)unused;
+    static const uint8_t bm[] = {0x3a, 0x30, 0, 0, /* cookie: no run containers */
+                                 1,    0,    0, 0, /* one container */
+                                 0,    0,    1, 0, /* key 0, cardinality 2 */
+                                 16,   0,    0, 0, /* its offset */
+                                 60,   0,    3, 0};
+    uint8_t in[5 + sizeof bm] = {1};
+    in[1] = (uint8_t)sizeof bm;
+    memcpy(in + 5, bm, sizeof bm);
+    expect_corrupt(in, sizeof in);
+    /* The same container in order is a valid set of two. */
+    in[5 + 16] = 3;
+    in[5 + 18] = 60;
+    agg a;
+    memset(a.st, 0, sizeof a.st);
+    assert_int_equal(OPS->deserialize(a.st, in, sizeof in, NULL), WEIR_OK);
+    assert_int_equal(OPS->result(a.st, NULL), 2);
+    OPS->free(a.st, NULL);
+}
+
 static void test_corrupt_inputs(void **unused)
 {
     (void)unused;
@@ -641,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_groups_past_the_array_limit),
         cmocka_unit_test(test_reads_old_bitmaps),
         cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_unsorted_bitmap_refused),
         cmocka_unit_test(test_renumber_each_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,14 @@ static void test_file(void **state)
     fclose(f);
     assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_ERR_INVALID_ARG);
     assert_non_null(strstr(err, ":2: window.size"));
+    /* A NUL byte would cut the line short: "window.size=10s" and the rest lost. */
+    f = fopen(path, "w");
+    static const char nul[] = "emit.mode=final\nwindow.size=10s\0 trailing\n";
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, ":2: NUL byte at column 16"));
     unlink(path);
     assert_int_equal(weir_conf_load_file(c, path, err, sizeof err), WEIR_ERR_IO);
     weir_conf_destroy(c);

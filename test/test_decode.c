@@ -432,11 +432,119 @@ static void test_iso_format_round_trip(void **state)
     assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
     /* The ends of the range: a window of 2^63 - 1 ms starts or ends there. */
     weir_format_iso8601(INT64_MAX, buf);
-    assert_string_equal(buf, "292278994-08-17T07:12:55.807Z");
+    assert_string_equal(buf, "+292278994-08-17T07:12:55.807Z");
     weir_format_iso8601(-INT64_MAX, buf);
     assert_string_equal(buf, "-292275055-05-16T16:47:04.193Z");
     weir_format_iso8601(INT64_MIN, buf);
     assert_string_equal(buf, "-292275055-05-16T16:47:04.192Z");
+}
+
+/* Outside 0000-9999 the year takes ISO 8601's expanded form (a sign and at least four
+ * digits), and every time of the int64 range reads back to itself. */
+static void test_iso_expanded_years(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } known[] = {
+        {-62167219200000LL, "0000-01-01T00:00:00.000Z"},
+        {-62167219200001LL, "-0001-12-31T23:59:59.999Z"},
+        {-62198755200000LL, "-0001-01-01T00:00:00.000Z"},
+        {-62288352000000LL, "-0004-02-29T00:00:00.000Z"},
+        {-377736739200000LL, "-10000-01-01T00:00:00.000Z"},
+        {253402300799999LL, "9999-12-31T23:59:59.999Z"},
+        {253402300800000LL, "+10000-01-01T00:00:00.000Z"},
+        {INT64_MAX, "+292278994-08-17T07:12:55.807Z"},
+        {INT64_MIN, "-292275055-05-16T16:47:04.192Z"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        size_t n = weir_format_iso8601(known[i].ms, buf);
+        assert_int_equal(n, strlen(known[i].text));
+        assert_string_equal(buf, known[i].text);
+        int64_t back;
+        assert_int_equal(weir_parse_iso8601(buf, n, &back), 0);
+        assert_int_equal(back, known[i].ms);
+    }
+    /* Round trips over the whole range, its ends and the years around 0 and 10000. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t ms = (int64_t)x;
+        if (i % 4 == 1)
+            ms = INT64_MAX - (int64_t)(x % 200000000);
+        else if (i % 4 == 2)
+            ms = INT64_MIN + (int64_t)(x % 200000000);
+        else if (i % 4 == 3)
+            ms = (i % 8 == 3 ? -62167219200000LL : 253402300800000LL) +
+                 (int64_t)(x % 100000000000ULL) - 50000000000LL;
+        size_t n = weir_format_iso8601(ms, buf);
+        int64_t back;
+        if (weir_parse_iso8601(buf, n, &back) != 0 || back != ms)
+            fail_msg("%lld: %s reads back as %lld", (long long)ms, buf, (long long)back);
+    }
+    /* Other spellings it reads; what it refuses. */
+    int64_t v;
+    assert_int_equal(weir_parse_iso8601("+2024-01-01T12:00:00Z", 21, &v), 0);
+    assert_int_equal(v, 1704110400000LL);
+    assert_int_equal(weir_parse_iso8601("-0001-12-31T23:00:00-01:00", 26, &v), 0);
+    assert_int_equal(v, -62167219200000LL);
+    assert_int_equal(weir_parse_iso8601("-292275055-05-16T16:47:04.192-00:01", 35, &v), 0);
+    assert_int_equal(v, INT64_MIN + 60000);
+    assert_int_equal(weir_parse_iso8601("+292278994-08-17T07:13:55.807+00:01", 35, &v), 0);
+    assert_int_equal(v, INT64_MAX);
+    static const char *const bad[] = {
+        "+292278994-08-17T07:12:55.808Z", /* past INT64_MAX */
+        "-292275055-05-16T16:47:04.191Z", /* before INT64_MIN */
+        "-292275055-05-16T16:47:04.192+00:01",
+        "+1000000000-01-01T00:00:00Z", /* ten digits */
+        "+999-01-01T00:00:00Z",        /* three digits */
+        "-0001-02-29T00:00:00Z",       /* -1 is no leap year */
+        "+10000-13-01T00:00:00Z",
+        "+10000-01-01T00:00Z",
+        "+10000-01-01",
+        "+10000",
+        "-",
+        "--0001-01-01T00:00:00Z",
+        "+-0001-01-01T00:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (weir_parse_iso8601(bad[i], strlen(bad[i]), &v) == 0)
+            fail_msg("%s: accepted as %lld", bad[i], (long long)v);
+}
+
+/* The decoder takes expanded years as event times, within the bound of every event time
+ * (under 2^61 ms from the epoch), and integers with a sign stay integers. */
+static void test_decode_expanded_years(void **state)
+{
+    (void)state;
+    weir_decoder *d = dec_with(NULL, NULL, NULL, NULL);
+    weir_event e;
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"-0001-12-31T23:59:59.999Z\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, -62167219200001LL);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"+10000-01-01T00:00:00.000Z\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, 253402300800000LL);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"+80000000-01-01T00:00:00.000Z\"}",
+                         &e),
+                     WEIR_REC_BAD_TIMESTAMP);
+    assert_int_equal(dec(d,
+                         "{\"user_id\":\"u\",\"product_id\":\"p\",\"timestamp\":"
+                         "\"-1000000000000000000\"}",
+                         &e),
+                     WEIR_REC_OK);
+    assert_int_equal(e.ts, -1000000000000000000LL);
+    weir_decoder_destroy(d);
 }
 
 int main(void)
@@ -449,6 +557,8 @@ int main(void)
         cmocka_unit_test(test_timestamp_cache),
         cmocka_unit_test(test_encoding_everywhere),
         cmocka_unit_test(test_iso_format_round_trip),
+        cmocka_unit_test(test_iso_expanded_years),
+        cmocka_unit_test(test_decode_expanded_years),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

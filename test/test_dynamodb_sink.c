@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "weir/dynamodb.h"
+#include "connectors/dynamodb_int.h"
 
 static const weir_agg_spec AGGS[] = {{NULL, "unique_user_count", NULL},
                                      {NULL, "event_count", NULL}};

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "connectors/aws_int.h"
 #include "weir/aws.h"
 
 #define AKID   "AKIDEXAMPLE"
@@ -140,13 +141,73 @@ static void test_env(void **state)
     weir_conf_destroy(conf);
 }
 
+/* Masks `in` with `c` and checks the result: never longer, and equal to `want`. */
+static void check_mask(const weir_aws_creds *c, const char *in, const char *want)
+{
+    char s[4096];
+    snprintf(s, sizeof s, "%s", in);
+    weir__aws_creds_mask(c, s);
+    assert_true(strlen(s) <= strlen(in));
+    assert_string_equal(s, want);
+}
+
+static void test_mask(void **state)
+{
+    (void)state;
+    /* A token longer than any message buffer, as STS gives them. */
+    char token[1201];
+    for (int i = 0; i < 1200; i++)
+        token[i] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7 + i / 64) %
+                                                                               64];
+    token[1200] = '\0';
+    weir_aws_creds *c = weir_aws_creds_new(AKID, SECRET, token);
+    assert_non_null(c);
+    char in[4096];
+
+    /* Every credential, each time it occurs. */
+    snprintf(in, sizeof in, "id %s secret %s token %s again %s.", AKID, SECRET, token, AKID);
+    check_mask(c, in, "id *** secret *** token *** again ***.");
+    /* An echoed Authorization header: key id and Signature. */
+    snprintf(
+        in, sizeof in,
+        "Authorization: AWS4-HMAC-SHA256 Credential=%s/20150830/us-east-1/iam/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c"
+        "400e06b5924a6f2b5d7; X-Amz-Security-Token: %s",
+        AKID, token);
+    check_mask(
+        c, in,
+        "Authorization: AWS4-HMAC-SHA256 Credential=***/20150830/us-east-1/iam/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=***; X-Amz-Security-Token: ***");
+    /* Pieces left by a cut, at the end (a prefix) or at the start (a suffix) of the text. */
+    snprintf(in, sizeof in, "token %.300s", token);
+    check_mask(c, in, "token ***");
+    snprintf(in, sizeof in, "%s: rejected", token + 1000);
+    check_mask(c, in, "***: rejected");
+    snprintf(in, sizeof in, "key %.16s|%.20s", SECRET + 10, token + 500);
+    check_mask(c, in, "key ***|***");
+    /* Fewer than 16 characters of a long credential are ordinary text. */
+    snprintf(in, sizeof in, "%.15s", token + 3);
+    check_mask(c, in, in);
+    check_mask(c, "nothing to hide, Signature= none", "nothing to hide, Signature= none");
+    check_mask(NULL, in, in);
+    weir_aws_creds_destroy(c);
+
+    /* Short credentials are masked whole, and the text never grows. */
+    c = weir_aws_creds_new("ab", "x", NULL);
+    check_mask(c, "ab-x-abc", "**-*-**c");
+    weir_aws_creds_destroy(c);
+    c = weir_aws_creds_new("weirtest", "weir-secret", NULL);
+    check_mask(c, "id weirtest, key weir-secret.", "id ***, key ***.");
+    weir_aws_creds_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_suite_vectors),
-        cmocka_unit_test(test_canonical_forms),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_suite_vectors), cmocka_unit_test(test_canonical_forms),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,6 +246,32 @@ static void test_watermark_partitions_idle_skew(void **state)
     weir_watermark_destroy(wm);
 }
 
+/* The largest future-skew cap: wall time plus the cap is past INT64_MAX, so no record is
+ * ahead of it and the watermark moves as with no cap. */
+static void test_future_skew_max(void **state)
+{
+    (void)state;
+    weir_wm_params p = {.out_of_orderness_ms = 10, .max_future_skew_ms = INT64_MAX};
+    weir_watermark *wm = weir_watermark_new(1, &p);
+    const int64_t wall = 1704067200000;
+    assert_int_equal(weir_watermark_observe(wm, 0, wall - 5000, wall), 0);
+    assert_int_equal(weir_watermark_current(wm), wall - 5011);
+    assert_int_equal(weir_watermark_observe(wm, 0, INT64_MAX / 4, wall), 0);
+    assert_int_equal(weir_watermark_current(wm), INT64_MAX / 4 - 11);
+    weir_watermark_destroy(wm);
+    /* A cap that still fits holds as before. */
+    p.max_future_skew_ms = INT64_MAX - wall;
+    wm = weir_watermark_new(1, &p);
+    assert_int_equal(weir_watermark_observe(wm, 0, INT64_MAX, wall), 0);
+    assert_int_equal(weir_watermark_observe(wm, 0, 0, wall + 1), 0);
+    weir_watermark_destroy(wm);
+    p.max_future_skew_ms = INT64_MAX - wall - 1;
+    wm = weir_watermark_new(1, &p);
+    assert_int_equal(weir_watermark_observe(wm, 0, INT64_MAX, wall), 1);
+    assert_int_equal(weir_watermark_current(wm), WEIR_TS_MIN);
+    weir_watermark_destroy(wm);
+}
+
 static void test_reset_partition(void **state)
 {
     (void)state;
@@ -583,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_worked_example_final_l30),
         cmocka_unit_test(test_negative_times_and_keys),
         cmocka_unit_test(test_watermark_partitions_idle_skew),
+        cmocka_unit_test(test_future_skew_max),
         cmocka_unit_test(test_idle_advance),
         cmocka_unit_test(test_reset_partition),
         cmocka_unit_test(test_exact_distinct_large),

@@ -14,8 +14,9 @@ extern "C" {
 
 /*
  * AWS credentials: an access key id, a secret access key and an optional session
- * token. The secret and the token never appear in any message weir writes; the
- * object wipes them when destroyed.
+ * token. None of the three appears in any message weir writes, even when a service
+ * echoes them (or a request's Authorization header) in its answer; the object wipes
+ * them when destroyed.
  *
  * Thread-safety: immutable once created; may be read from several threads.
  */
@@ -40,7 +41,8 @@ weir_err weir_aws_creds_from_env(weir_aws_creds **out, char *errstr, size_t errs
 /* Wipes and frees the credentials. Accepts NULL. */
 void weir_aws_creds_destroy(weir_aws_creds *creds);
 
-/* The access key id (not secret; it is part of every Authorization header). Owned by creds. */
+/* The access key id, sent in every Authorization header; weir masks it in messages all the
+ * same, since it names the account. Owned by creds. */
 const char *weir_aws_creds_access_key_id(const weir_aws_creds *creds);
 
 /* The session token, or NULL without one. Owned by creds; it is sent as the

@@ -35,7 +35,9 @@ weir_err weir_ckpt_dir_open(const char *path, int keep, weir_ckpt_dir **out, cha
 void weir_ckpt_dir_close(weir_ckpt_dir *d);
 
 /* Writes a new checkpoint holding `payload` (copied) and removes those beyond `keep`.
- * Returns WEIR_ERR_IO with the reason in errstr. */
+ * Returns WEIR_ERR_IO with the reason in errstr. Sequence numbers never wrap (a restart
+ * takes the highest as the newest): after ckpt-18446744073709551615 it returns
+ * WEIR_ERR_STATE, and only weir_ckpt_dir_clear() lets it write again. */
 weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t len, char *errstr,
                              size_t errstr_size);
 

@@ -53,8 +53,10 @@ typedef struct weir_ddb_response {
     weir_err err;           /* WEIR_OK for a 2xx answer, else the class of the failure */
     long http_status;       /* 0 when no answer arrived (connection, timeout) */
     const char *error_type; /* the __type after '#' ("ThrottlingException"), "" if none */
-    const char *message;    /* one line: the service's message or the transport error */
-    const char *body;       /* the answer's body (NUL-terminated), "" if none */
+    const char *message;    /* one line of at most 511 bytes: the service's message or the
+                               transport error, credentials masked ("***") */
+    const char *body;       /* the answer's body (NUL-terminated), "" if none; as received,
+                               so not for logs: it may echo the request's credentials */
     size_t body_len;
 } weir_ddb_response;
 
@@ -242,70 +244,6 @@ weir_sink *weir_dynamodb_sink_new(const weir_conf *conf, const char *key_field,
  */
 weir_err weir_dynamodb_sink_put(weir_sink *s, weir_slice pk, const char *window_start,
                                 const char *item, size_t item_len);
-
-/* ------------------------------------------------------------------------------------------
- * Internals of the sink, declared here only for its unit tests (test/test_dynamodb_sink.c).
- * Not part of the API: they may change at any time.
- * ---------------------------------------------------------------------------------------- */
-
-/* Full-jitter backoff: a value in [0, min(cap_ms, base_ms * 2^attempt)] drawn from `rnd`. */
-uint64_t weir__ddb_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
-
-/* Writes the PutRequest JSON of `f` ({"PutRequest":{"Item":{...}}}); key_attr NULL: global.
- * Returns the length needed, as snprintf. */
-size_t weir__ddb_item_json(const weir_firing *f, const char *key_attr, const weir_agg_spec *aggs,
-                           size_t n_aggs, char *buf, size_t cap);
-
-/* The queue of items between firings and requests: one entry per (key, window). */
-typedef struct weir__ddb_batcher weir__ddb_batcher;
-/* One request being built or in flight; owned by the batcher. */
-typedef struct weir__ddb_batch {
-    char *body; /* the BatchWriteItem body; the caller takes it (and sets it to NULL) */
-    size_t body_len;
-    size_t n;     /* items */
-    void *opaque; /* free for the caller */
-} weir__ddb_batch;
-
-typedef enum weir__ddb_outcome {
-    WEIR__DDB_OK,      /* written, except the items marked unprocessed */
-    WEIR__DDB_RETRY,   /* nothing written; retry every item after a backoff */
-    WEIR__DDB_ISOLATE, /* rejected as invalid: send each item alone to find the culprit */
-    WEIR__DDB_FATAL    /* rejected for good */
-} weir__ddb_outcome;
-
-weir__ddb_batcher *weir__ddb_batcher_new(const char *table, unsigned max_retries, uint64_t seed);
-void weir__ddb_batcher_destroy(weir__ddb_batcher *b);
-/* Adds an item for (key, sk), copying it; collapses into a waiting item of the same key.
- * Returns 1 when it collapsed, 0 when new, -1 when out of memory. */
-int weir__ddb_batcher_put(weir__ddb_batcher *b, const char *key, size_t key_len, const char *sk,
-                          const char *item, size_t item_len);
-/* Items accepted and not yet written or given up (the buffer's fill). */
-size_t weir__ddb_batcher_pending(const weir__ddb_batcher *b);
-/* Whether an item of (key, sk) is waiting or in flight. */
-int weir__ddb_batcher_has(const weir__ddb_batcher *b, const char *key, size_t key_len,
-                          const char *sk);
-/* Builds the next request of up to 25 items (16 MB) ready at `now_ms`, or NULL. */
-weir__ddb_batch *weir__ddb_batcher_next(weir__ddb_batcher *b, int64_t now_ms);
-/* The earliest time a delayed item becomes ready, INT64_MAX if none. */
-int64_t weir__ddb_batcher_next_due(const weir__ddb_batcher *b);
-/* Marks the item (key, sk) of `batch` as unprocessed (before completing an OK batch). */
-void weir__ddb_batch_unprocessed(weir__ddb_batch *batch, const char *key, size_t key_len,
-                                 const char *sk, size_t sk_len);
-/* Completes `batch` (freeing it). FATAL and items past max_retries make the batcher failed:
- * weir__ddb_batcher_error() then returns the one-line reason, naming the item's key. */
-void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *batch,
-                                weir__ddb_outcome outcome, weir_err err, const char *message,
-                                int64_t now_ms);
-/* 1 after a failure of the whole service (auth, missing table): nothing more is sent. A
- * rejected item or an item past max_retries fails the batcher but the others are still sent. */
-int weir__ddb_batcher_halted(const weir__ddb_batcher *b);
-/* Counters: firings written (or superseded by a written later firing), items retried. */
-uint64_t weir__ddb_batcher_written(const weir__ddb_batcher *b);
-uint64_t weir__ddb_batcher_retries(const weir__ddb_batcher *b);
-/* WEIR_OK, or the error that made the batcher fail; `msg` receives its reason. */
-weir_err weir__ddb_batcher_error(const weir__ddb_batcher *b, const char **msg);
-/* The key attribute names used in error messages (default "key", "window_start"). */
-void weir__ddb_batcher_set_names(weir__ddb_batcher *b, const char *key_attr);
 
 #ifdef __cplusplus
 }

@@ -87,13 +87,20 @@ void weir_decoder_reset(weir_decoder *dec);
 /*
  * Parses an ISO-8601 date-time ("2024-01-01T12:00:00Z", fractional seconds,
  * "+hh:mm"/"+hhmm"/"Z" offsets; no offset means UTC) into epoch milliseconds.
- * Returns 0 on success, -1 on malformed text. Thread-safe.
+ * The year is four digits, or ISO 8601's expanded representation: a sign and 4 to 9
+ * digits ("-0001-12-31T23:59:59.999Z" is in 2 BC, "+10000-01-01T00:00:00.000Z").
+ * Returns 0 on success, -1 on malformed text or a time outside int64 milliseconds.
+ * Reads back every text weir_format_iso8601 writes. Thread-safe.
  */
 int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms);
 
 /*
  * Writes `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into `buf` (at least 32 bytes) and
- * returns the number of characters written (24 for years 0..9999). Thread-safe.
+ * returns the number of characters written: 24 for years 0000..9999; outside them the
+ * year takes ISO 8601's expanded form, a sign and at least four digits
+ * ("-0001-12-31T23:59:59.999Z", "+292278994-08-17T07:12:55.807Z"). The proleptic
+ * Gregorian calendar with a year 0. weir_parse_iso8601 reads the text back to `ms`.
+ * Thread-safe.
  */
 size_t weir_format_iso8601(int64_t ms, char *buf);
 

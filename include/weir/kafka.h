@@ -202,7 +202,8 @@ void weir_kafka_ckpt_close(weir_kafka_ckpt *s);
  * Produces checkpoint `seq` (> 0, increasing per stream) of stream `name` holding
  * `payload` (copied). Does not wait: weir_kafka_ckpt_flush() (or a flush of the
  * borrowed producer, or a transaction's commit) makes it durable. Returns
- * WEIR_ERR_IO / WEIR_ERR_FATAL when the producer refuses, with the reason.
+ * WEIR_ERR_IO / WEIR_ERR_FATAL when the producer refuses, with the reason; WEIR_ERR_STATE
+ * for `seq` 0 (sequences start at 1: 0 is the wrap after 2^64-1, which is refused).
  */
 weir_err weir_kafka_ckpt_write(weir_kafka_ckpt *s, const char *name, int32_t hint, uint64_t seq,
                                const uint8_t *payload, size_t len, char *errstr,

@@ -1,7 +1,7 @@
 /* DynamoDB client: the JSON 1.0 protocol over libcurl's multi interface, SigV4-signed, with
  * keep-alive connections, answer classification, and the DescribeTable, CreateTable, Query
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
-#include "weir/dynamodb.h"
+#include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
 #include "weir/output.h"
 
@@ -18,7 +18,7 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
-#include "weir/aws.h"
+#include "connectors/aws_int.h"
 
 /* An answer larger than this is cut off and treated as malformed: DynamoDB's largest
  * answers (a 1 MB Query page, 16 MB of UnprocessedItems) stay well below it. */
@@ -360,26 +360,32 @@ static weir_err classify_curl(CURLcode cc)
     }
 }
 
-/* Replaces every occurrence of `secret` in `s` with "***" (in place; never longer). */
-static void scrub_one(char *s, const char *secret)
+/* The largest length <= n (s being longer) that does not end inside a UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t n)
 {
-    if (!secret || !*secret)
-        return;
-    size_t n = strlen(secret);
-    char *p;
-    while ((p = strstr(s, secret)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + n, strlen(p + n) + 1);
-    }
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
 }
 
-/* Makes `msg` one line without secrets: cut at the first line break, secrets masked. */
-static void one_line(weir_ddb *c, char *msg)
+/* What of a service's message is masked and kept: the message shown is far shorter, and a
+ * hostile endpoint's 64 MB message must not cost a scan per credential character. A
+ * credential cut at this bound leaves a piece that weir__aws_creds_mask() still finds. */
+#define MESSAGE_SCAN_BYTES 4096
+
+/* Writes `text` (modified) into `out` as one line without secrets: the credentials are masked
+ * in the text first, and only then is it cut at its first line break and to `size` bytes on a
+ * UTF-8 boundary, so that no cut leaves a credential that is no longer found whole. */
+static void safe_line(const weir_ddb *c, char *text, char *out, size_t size)
 {
-    msg[strcspn(msg, "\r\n")] = '\0';
-    scrub_one(msg, weir_aws_creds_session_token(c->creds));
-    /* The secret key is not reachable from outside the creds object, and services never
-     * echo it; the token can be echoed in a canonical request, hence the mask above. */
+    if (strlen(text) > MESSAGE_SCAN_BYTES)
+        text[utf8_cut(text, MESSAGE_SCAN_BYTES)] = '\0';
+    weir__aws_creds_mask(c->creds, text);
+    size_t n = strcspn(text, "\r\n");
+    if (n >= size)
+        n = utf8_cut(text, size - 1);
+    memmove(out, text, n);
+    out[n] = '\0';
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -664,35 +670,28 @@ nomem:
     return WEIR_ERR_NOMEM;
 }
 
-/* Fills type and message of an error answer {"__type":"...#Name","message":"..."}. */
-static void parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
-                        size_t msize)
+/* The type and the message of an error answer {"__type":"...#Name","message":"..."}, whole
+ * and unescaped, malloc'd (NULL when absent or out of memory): they may echo credentials,
+ * which safe_line() masks before anything is cut. */
+static void parse_error(const char *body, size_t len, char **type, char **msg)
 {
-    type[0] = msg[0] = '\0';
+    *type = *msg = NULL;
     json j;
     if (json_parse(&j, body, len) != 0)
         return;
     int t = obj_get(&j, 0, "__type");
     if (t < 0)
         t = obj_get(&j, 0, "code");
-    if (t >= 0) {
-        char *s = tok_dup(&j, t);
-        if (s) {
-            const char *hash = strrchr(s, '#');
-            snprintf(type, tsize, "%s", hash ? hash + 1 : s);
-            free(s);
-        }
+    if (t >= 0 && (*type = tok_dup(&j, t)) != NULL) {
+        const char *hash = strrchr(*type, '#');
+        if (hash)
+            memmove(*type, hash + 1, strlen(hash + 1) + 1);
     }
     int m = obj_get(&j, 0, "message");
     if (m < 0)
         m = obj_get(&j, 0, "Message");
-    if (m >= 0) {
-        char *s = tok_dup(&j, m);
-        if (s) {
-            snprintf(msg, msize, "%s", s);
-            free(s);
-        }
-    }
+    if (m >= 0)
+        *msg = tok_dup(&j, m);
     free(j.t);
 }
 
@@ -701,6 +700,7 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     char type[128] = "", msg[512] = "";
+    char *full_type = NULL, *full_msg = NULL;
     weir_ddb_response r = {0};
     r.http_status = status;
     r.body = x->answer.p && !x->answer.failed ? x->answer.p : "";
@@ -713,7 +713,13 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
                             : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc)));
     } else {
         if (status < 200 || status >= 300)
-            parse_error(r.body, r.body_len, type, sizeof type, msg, sizeof msg);
+            parse_error(r.body, r.body_len, &full_type, &full_msg);
+        if (full_type)
+            safe_line(c, full_type, type, sizeof type);
+        if (full_msg)
+            safe_line(c, full_msg, msg, sizeof msg);
+        free(full_type);
+        free(full_msg);
         r.err = weir_ddb_classify(status, type);
         if (r.err != WEIR_OK && !msg[0])
             snprintf(msg, sizeof msg, "HTTP status %ld", status);
@@ -722,7 +728,7 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
             snprintf(msg, sizeof msg, "out of memory reading the answer");
         }
     }
-    one_line(c, msg);
+    safe_line(c, msg, msg, sizeof msg);
     r.error_type = type;
     r.message = msg;
     /* Unlink before the callback: it may submit again. */
@@ -889,8 +895,15 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
                    c->endpoint);
     if (rc != WEIR_OK)
         return rc;
+    return weir__ddb_table_info_parse(r->body, r->body_len, info, errstr, errstr_size);
+}
+
+weir_err weir__ddb_table_info_parse(const char *body, size_t len, weir_ddb_table_info *info,
+                                    char *errstr, size_t errstr_size)
+{
+    memset(info, 0, sizeof *info);
     json j;
-    if (json_parse(&j, r->body, r->body_len) != 0) {
+    if (json_parse(&j, body, len) != 0) {
         weir__errf(errstr, errstr_size, "DescribeTable: malformed answer");
         return WEIR_ERR_PARSE;
     }
@@ -979,8 +992,12 @@ weir_err weir_ddb_batch_unprocessed(const char *body, size_t len, const char *ta
     int prc = json_parse(&j, body, len);
     if (prc == -2)
         return WEIR_ERR_NOMEM;
-    if (prc != 0 || j.t[0].type != JSMN_OBJECT)
+    if (prc != 0)
         return WEIR_ERR_PARSE;
+    if (j.t[0].type != JSMN_OBJECT) {
+        free(j.t);
+        return WEIR_ERR_PARSE;
+    }
     weir_err rc = WEIR_OK;
     int u = obj_get(&j, 0, "UnprocessedItems");
     int arr = obj_get(&j, u, table);
@@ -1132,16 +1149,60 @@ static char *raw_dup(const json *j, int i)
     return strndup(j->s + s, (size_t)(e - s));
 }
 
-/* Appends the items of one Query page; stores LastEvaluatedKey's raw JSON in *last. */
-static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
-                                char **last)
+weir_ddb_items *weir__ddb_items_new(void)
 {
+    weir_ddb_items *it = calloc(1, sizeof *it);
+    if (!it || !(it->starts = calloc(16, sizeof(size_t)))) {
+        free(it);
+        return NULL;
+    }
+    it->cap_items = 16;
+    return it;
+}
+
+/* Adds member `a` of an item, "name":{"T":value}, to `it`. Every token it reads is checked
+ * against j->n first: a member of another shape ({"a":{"S"}}: a type without a value) is
+ * WEIR_ERR_PARSE, not a read past the tokens. */
+static weir_err item_attr(const json *j, int a, weir_ddb_items *it)
+{
+    int v = a + 1, ty = a + 2, val = a + 3;
+    if (val >= j->n || j->t[a].type != JSMN_STRING || j->t[a].size != 1 ||
+        j->t[v].type != JSMN_OBJECT || j->t[v].size != 1 || j->t[ty].type != JSMN_STRING ||
+        j->t[ty].size != 1)
+        return WEIR_ERR_PARSE;
+    buf name = {0}, type = {0}, value = {0};
+    int urc = tok_unescape(j, a, &name);
+    if (urc == 0)
+        urc = tok_unescape(j, ty, &type);
+    if (urc == 0) {
+        if (j->t[val].type == JSMN_STRING || j->t[val].type == JSMN_PRIMITIVE)
+            urc = tok_unescape(j, val, &value);
+        else /* M, L, SS...: their raw JSON */
+            urc = (value.p = raw_dup(j, val)) != NULL ? 0 : -2;
+    }
+    if (urc != 0) {
+        free(name.p);
+        free(type.p);
+        free(value.p);
+        return urc == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
+    }
+    return items_add_attr(it, name.p, type.p, value.p) == 0 ? WEIR_OK : WEIR_ERR_NOMEM;
+}
+
+weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t len, size_t limit,
+                                   char **last)
+{
+    *last = NULL;
     json j;
     int prc = json_parse(&j, body, len);
     if (prc == -2)
         return WEIR_ERR_NOMEM;
-    if (prc != 0 || j.t[0].type != JSMN_OBJECT)
+    if (prc != 0)
         return WEIR_ERR_PARSE;
+    if (j.t[0].type != JSMN_OBJECT) {
+        free(j.t);
+        return WEIR_ERR_PARSE;
+    }
     weir_err rc = WEIR_OK;
     int arr = obj_get(&j, 0, "Items");
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
@@ -1155,20 +1216,8 @@ static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len
             }
             int a = k + 1;
             for (int f = 0; f < j.t[k].size && rc == WEIR_OK; f++) {
-                int v = a + 1;
-                if (v >= j.n || j.t[v].type != JSMN_OBJECT || j.t[v].size != 1) {
-                    rc = WEIR_ERR_PARSE;
-                    break;
-                }
-                int ty = v + 1, val = v + 2;
-                char *name = tok_dup(&j, a), *type = tok_dup(&j, ty), *value;
-                if (j.t[val].type == JSMN_STRING || j.t[val].type == JSMN_PRIMITIVE)
-                    value = tok_dup(&j, val);
-                else
-                    value = raw_dup(&j, val);
-                if (items_add_attr(it, name, type, value) != 0)
-                    rc = WEIR_ERR_NOMEM;
-                a = tok_skip(&j, v);
+                rc = item_attr(&j, a, it);
+                a = tok_skip(&j, a + 1);
             }
             if (rc == WEIR_OK && items_end_item(it) != 0)
                 rc = WEIR_ERR_NOMEM;
@@ -1176,9 +1225,9 @@ static weir_err items_from_page(weir_ddb_items *it, const char *body, size_t len
         }
     }
     int lek = obj_get(&j, 0, "LastEvaluatedKey");
-    *last = NULL;
-    if (rc == WEIR_OK && lek >= 0 && j.t[lek].type == JSMN_OBJECT)
-        *last = raw_dup(&j, lek);
+    if (rc == WEIR_OK && lek >= 0 && j.t[lek].type == JSMN_OBJECT &&
+        (*last = raw_dup(&j, lek)) == NULL)
+        rc = WEIR_ERR_NOMEM; /* not "no more pages": the rest would be silently dropped */
     free(j.t);
     return rc;
 }
@@ -1192,12 +1241,9 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
                    "Query: table, key name and value (and both bounds) needed");
         return WEIR_ERR_INVALID_ARG;
     }
-    weir_ddb_items *it = calloc(1, sizeof *it);
-    if (!it || !(it->starts = calloc(16, sizeof(size_t)))) {
-        free(it);
+    weir_ddb_items *it = weir__ddb_items_new();
+    if (!it)
         return WEIR_ERR_NOMEM;
-    }
-    it->cap_items = 16;
     char *last = NULL;
     weir_err rc = WEIR_OK;
     do {
@@ -1245,7 +1291,7 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
         free(b.p);
         if (rc != WEIR_OK)
             break;
-        rc = items_from_page(it, r->body, r->body_len, q->limit, &last);
+        rc = weir__ddb_items_from_page(it, r->body, r->body_len, q->limit, &last);
         if (rc != WEIR_OK)
             weir__errf(errstr, errstr_size, "Query: %s answer",
                        rc == WEIR_ERR_NOMEM ? "out of memory reading the" : "malformed");
@@ -1257,4 +1303,17 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
     }
     *out = it;
     return WEIR_OK;
+}
+
+/* ---- the parsers, for their fuzz targets (dynamodb_int.h) ---- */
+
+void weir__ddb_parse_error(const char *body, size_t len, char *type, size_t tsize, char *msg,
+                           size_t msize)
+{
+    char *t, *m;
+    parse_error(body, len, &t, &m);
+    snprintf(type, tsize, "%s", t ? t : "");
+    snprintf(msg, msize, "%s", m ? m : "");
+    free(t);
+    free(m);
 }

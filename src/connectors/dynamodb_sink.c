@@ -5,8 +5,8 @@
  * item is in flight waits beside it (next_item) and is sent once the older one is written,
  * or replaces it when the older one must be retried, so the latest firing is the one that
  * remains in the table however requests complete. */
+#include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
-#include "weir/dynamodb.h"
 #include "weir/output.h"
 
 #include <inttypes.h>

@@ -375,8 +375,54 @@ int weir__iso_rest(const char *s, size_t n, int64_t *out_ms)
     return 0;
 }
 
+/*
+ * A date-time with ISO 8601's expanded year representation, the form weir_format_iso8601
+ * writes outside 0000-9999: a sign and 4 to 9 digits ("-0001-12-31T23:59:59.999Z",
+ * "+10000-01-01T00:00:00.000Z"), then what follows a four-digit year. Nine digits hold every
+ * year of a 64-bit millisecond count; a time past that range is refused.
+ */
+static int iso_expanded(const char *s, size_t len, int64_t *out_ms)
+{
+    size_t k = 1;
+    int64_t y = 0;
+    while (k < len && k <= 9 && is_digit(s[k]))
+        y = y * 10 + (s[k++] - '0');
+    if (k < 5 || k == len || is_digit(s[k]))
+        return -1;
+    if (s[0] == '-')
+        y = -y;
+    /* The rest as after a four-digit year: "-MM-DDTHH:MM:SS[.fff][offset]". */
+    const char *t = s + k;
+    size_t n = len - k;
+    int mo, d;
+    int64_t hm, rest;
+    if (n < 15 || t[0] != '-' || digits(t + 1, 2, &mo) || t[3] != '-' || digits(t + 4, 2, &d) ||
+        mo < 1 || mo > 12 || d < 1 || d > days_in_month((int)y, mo) ||
+        iso_hour_minute(t + 6, &hm) != 0 || weir__iso_rest(t + 12, n - 12, &rest) != 0)
+        return -1;
+    /* days * 86400000 + within, where at either end of the range the day's start alone may
+     * not fit: within is folded into whole days and a remainder, and the remainder added to
+     * a multiple of a day that lies between zero and the total, so that nothing but an
+     * out-of-range total overflows. */
+    int64_t within = hm + rest;
+    int64_t q = within / 86400000 - (within % 86400000 < 0);
+    int64_t r = within - q * 86400000;
+    int64_t days = days_from_civil(y, mo, d) + q;
+    if (days < 0) {
+        days++;
+        r -= 86400000;
+    }
+    int64_t ms;
+    if (__builtin_mul_overflow(days, (int64_t)86400000, &ms) || __builtin_add_overflow(ms, r, &ms))
+        return -1;
+    *out_ms = ms;
+    return 0;
+}
+
 int weir_parse_iso8601(const char *s, size_t len, int64_t *out_ms)
 {
+    if (len && (s[0] == '+' || s[0] == '-'))
+        return iso_expanded(s, len, out_ms);
     int64_t minute, rest;
     if (len < 19 || iso_minute(s, &minute) != 0 ||
         weir__iso_rest(s + ISO_MINUTE_LEN, len - ISO_MINUTE_LEN, &rest) != 0)
@@ -413,10 +459,12 @@ size_t weir_format_iso8601(int64_t ms, char *buf)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
+    /* Outside 0000-9999, ISO 8601's expanded representation: a sign and at least four
+     * digits (-0001 is 2 BC, +10000), which weir_parse_iso8601 reads back. */
     if (y < 0 || y > 9999)
-        return (size_t)snprintf(buf, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y,
-                                (int)m, (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
-                                (int)(rem % 60), msec);
+        return (size_t)snprintf(buf, 32, "%c%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                y < 0 ? '-' : '+', (long long)(y < 0 ? -y : y), (int)m, (int)d,
+                                (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
     /* Firings format two of these each: by hand, as snprintf costs ten times more. */
     memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
     put_digits(buf, (unsigned)y, 4);
@@ -427,6 +475,15 @@ size_t weir_format_iso8601(int64_t ms, char *buf)
     put_digits(buf + 17, (unsigned)(rem % 60), 2);
     put_digits(buf + 20, (unsigned)msec, 3);
     return 24;
+}
+
+int weir__expanded_ts(const char *s, size_t n, int64_t *out)
+{
+    int64_t v;
+    if (weir_parse_iso8601(s, n, &v) != 0 || v > INT64_MAX / 4 || v < -(INT64_MAX / 4))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 /* The epoch ms of the minute of the ISO-8601 text s, whose first 16 bytes are a, b, when

@@ -431,6 +431,10 @@ int weir__new_minute(weir__ts_cache *d, const char *s, uint64_t a, uint64_t b, i
 /* The ms from the minute of the n >= 3 bytes ":SS[.fff][offset]"; -1 when malformed. */
 int weir__iso_rest(const char *s, size_t n, int64_t *out_ms);
 
+/* A date-time with an expanded year ("-0001-12-31T23:59:59.999Z"), rare enough to take
+ * weir_parse_iso8601 uncached, within the same bounds as a number: 0, or -1. */
+int weir__expanded_ts(const char *s, size_t n, int64_t *out);
+
 /* The event time of a scanned value (SEMANTICS.md, "Event time"): 0, or -1 when it is not
  * a timestamp. */
 static ALWAYS_INLINE int parse_ts(weir__ts_cache *d, weir__scratch *sc, weir_ts_unit unit,
@@ -444,8 +448,12 @@ static ALWAYS_INLINE int parse_ts(weir__ts_cache *d, weir__scratch *sc, weir_ts_
     weir_slice t = {v->p, v->n};
     if (v->esc && weir__unescape(sc, v->p, v->n, &t) != 0)
         return -1;
-    if (t.len < 19 || t.ptr[4] != '-')
-        return weir__number_ts(t.ptr, t.len, unit, out);
+    if (t.len < 19 || t.ptr[4] != '-') {
+        if (weir__number_ts(t.ptr, t.len, unit, out) == 0)
+            return 0;
+        return t.len && (t.ptr[0] == '+' || t.ptr[0] == '-') ? weir__expanded_ts(t.ptr, t.len, out)
+                                                             : -1;
+    }
     uint64_t a, b;
     memcpy(&a, t.ptr, 8);
     memcpy(&b, t.ptr + 8, 8);

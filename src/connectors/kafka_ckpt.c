@@ -346,6 +346,15 @@ static weir_err put(weir_kafka_ckpt *s, int32_t part, const char *key, const voi
 weir_err weir_kafka_ckpt_write(weir_kafka_ckpt *s, const char *name, int32_t hint, uint64_t seq,
                                const uint8_t *payload, size_t len, char *errstr, size_t errstr_size)
 {
+    /* Sequences start at 1 and only grow: 0 is what the one after 2^64-1 wraps to, and a
+     * restart would then take an older checkpoint for the newest. */
+    if (seq == 0) {
+        weir__errf(errstr, errstr_size,
+                   "checkpoint: stream %s has used every sequence number up to 2^64-1; "
+                   "--reset-state starts it over",
+                   name);
+        return WEIR_ERR_STATE;
+    }
     int32_t part = part_of(s, hint);
     unsigned slot = (unsigned)(seq % (uint64_t)s->keep);
     uint32_t count = (uint32_t)((len + CHUNK_MAX - 1) / CHUNK_MAX);

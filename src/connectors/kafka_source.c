@@ -232,6 +232,19 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
      * about one fetch response of 32 partitions (0.47 M events/s), 400,000 still paused a
      * fast fetch path, 1,000,000 (with 256 MB of payload) keep fetching and processing
      * overlapped at the price of up to about 400 MB queued (docs/KAFKA.md). */
+    /* The eager protocol (range), not cooperative-sticky: librdkafka before 2.3.0 aborts
+     * in rd_kafka_sticky_assignor_state_destroy() when a consumer of the sticky assignors is
+     * destroyed between its first JoinGroup response and its first assignment (librdkafka
+     * issue 4312; Debian 12 ships 2.0.2). A stable instance.id makes this a static member
+     * (group.instance.id): restarted, it takes its partitions back without a rebalance.
+     * A session of 6 s (a broker's group.min.session.timeout.ms; librdkafka's default is
+     * 45 s) bounds how long the partitions of an instance that died wait for a new owner,
+     * and how long a restart takes where static membership is not honoured (librdkafka's
+     * mock cluster ignores group.instance.id: the restarted member waits for the dead one's
+     * session, about twice, docs/CHECKPOINTS.md). */
+    const char *instance = weir_conf_get(conf, "instance.id");
+    if (!instance)
+        instance = "";
     const char *const defaults[] = {"queued.min.messages",
                                     "1000000",
                                     "queued.max.messages.kbytes",
@@ -245,11 +258,17 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
                                     "auto.offset.reset",
                                     "earliest",
                                     "partition.assignment.strategy",
-                                    "cooperative-sticky",
+                                    "range",
                                     "enable.partition.eof",
                                     "true",
                                     "client.id",
                                     "weir-source",
+                                    "session.timeout.ms",
+                                    "6000",
+                                    "heartbeat.interval.ms",
+                                    "2000",
+                                    "group.instance.id",
+                                    instance[0] ? instance : NULL,
                                     NULL};
     if (weir_kafka_conf_apply(rc, conf, "consumer", defaults, errstr, errstr_size) != WEIR_OK)
         goto fail;
@@ -396,14 +415,11 @@ weir_err weir_kafka_source_commit(weir_kafka_source *src, const int32_t *partiti
         }
     }
     if (err) {
-        /* A sync commit's result does not go through on_commit. */
-        if (sync)
-            src->st.commit_errors++;
+        /* Counted by on_commit, which librdkafka calls for sync commits too (served at the
+         * next poll, or while the consumer closes). */
         weir__errf(errstr, errstr_size, "kafka: commit of %s offsets failed: %s", src->topic,
                    rd_kafka_err2str(err));
         rc = WEIR_ERR_RETRIABLE;
-    } else if (sync) {
-        src->st.commits++;
     }
     rd_kafka_topic_partition_list_destroy(list);
     return rc;

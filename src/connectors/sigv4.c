@@ -2,6 +2,7 @@
  * Follows the published SigV4 algorithm as botocore's SigV4Auth applies it (path: dot
  * segments and repeated slashes removed, then percent-encoded once more; query pairs sorted;
  * header values trimmed and repeated headers joined with commas). */
+#include "connectors/aws_int.h"
 #include "runtime/errbuf.h"
 #include "weir/aws.h"
 
@@ -744,4 +745,67 @@ out:
     free(sh.p);
     free(sts.p);
     return rc;
+}
+
+/* Shorter pieces of a credential are not masked on their own: fewer than 16 characters of a
+ * random key give nothing away, and a shorter piece would mask ordinary words. */
+#define MASK_MIN_PIECE 16
+
+/* Replaces s[i, i + n) with "***" (or n stars when n < 3): the string never grows. */
+static size_t mask_at(char *s, size_t i, size_t n)
+{
+    size_t m = n < 3 ? n : 3;
+    memset(s + i, '*', m);
+    memmove(s + i + m, s + i + n, strlen(s + i + n) + 1);
+    return i + m;
+}
+
+/* The length of the longest run of `cred` that `s` starts with. */
+static size_t longest_piece(const char *s, const char *cred, size_t cred_len)
+{
+    size_t best = 0;
+    for (size_t k = 0; k < cred_len && cred_len - k > best; k++) {
+        size_t n = 0;
+        while (k + n < cred_len && s[n] == cred[k + n])
+            n++;
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+static void mask_cred(char *s, const char *cred)
+{
+    if (!cred || !*cred)
+        return;
+    size_t n = strlen(cred);
+    if (n < MASK_MIN_PIECE) {
+        for (char *p = s; (p = strstr(p, cred)) != NULL;)
+            p = s + mask_at(s, (size_t)(p - s), n);
+        return;
+    }
+    /* A whole occurrence is one piece; so is what a server or a buffer left of one. */
+    for (size_t i = 0; s[i];) {
+        size_t piece = longest_piece(s + i, cred, n);
+        i = piece >= MASK_MIN_PIECE ? mask_at(s, i, piece) : i + 1;
+    }
+}
+
+void weir__aws_creds_mask(const weir_aws_creds *creds, char *s)
+{
+    if (!creds || !s)
+        return;
+    /* Longest first: a token may contain the key id, never the reverse in practice. */
+    mask_cred(s, creds->token);
+    mask_cred(s, creds->secret);
+    mask_cred(s, creds->access_key_id);
+    static const char sig[] = "Signature=";
+    for (char *p = s; (p = strstr(p, sig)) != NULL;) {
+        p += sizeof sig - 1;
+        size_t n = 0;
+        while (isxdigit((unsigned char)p[n]))
+            n++;
+        if (n)
+            p = s + mask_at(s, (size_t)(p - s), n);
+    }
 }

@@ -642,6 +642,32 @@ static size_t d_serialize(const void *state, uint8_t *out, const void *params)
     return 5 + len;
 }
 
+/* Walks a bitmap's values: they must rise strictly, as many as its cardinality says. */
+typedef struct walk {
+    uint64_t n;
+    uint32_t last;
+} walk;
+
+static bool walk_one(uint32_t v, void *opaque)
+{
+    walk *w = opaque;
+    if (w->n && v <= w->last)
+        return false;
+    w->last = v;
+    w->n++;
+    return true;
+}
+
+/* CRoaring's safe deserializer checks bounds but not its containers' invariants (0.2.66 has
+ * no validator): an array container's values may come in any order, and its minimum and
+ * maximum, read at its ends, then misstate them; a snapshot could thus hold ids beyond its
+ * dictionary that the restore's check does not see. */
+static int bitmap_well_formed(const roaring_bitmap_t *bm)
+{
+    walk w = {0, 0};
+    return roaring_iterate(bm, walk_one, &w) && w.n == roaring_bitmap_get_cardinality(bm);
+}
+
 static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
 {
     (void)params;
@@ -672,7 +698,7 @@ static weir_err d_deserialize(void *state, const uint8_t *in, size_t len, const 
     roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)in + 5, blen);
     if (!bm)
         return WEIR_ERR_CORRUPT;
-    if (roaring_bitmap_portable_size_in_bytes(bm) != blen) {
+    if (roaring_bitmap_portable_size_in_bytes(bm) != blen || !bitmap_well_formed(bm)) {
         roaring_bitmap_free(bm);
         return WEIR_ERR_CORRUPT;
     }

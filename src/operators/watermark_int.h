@@ -26,11 +26,12 @@ static inline int64_t weir__wm_current(const weir_watermark *wm)
 }
 
 /* A record at ts, arriving at wall_ms, is past the future-skew cap: it then does not
- * move its partition's watermark. */
+ * move its partition's watermark. A cap beyond the largest time (wall_ms + skew past
+ * INT64_MAX, as with --max-future-skew 9223372036854775807ms) is no cap at all. */
 static inline int weir__wm_skewed(const weir_watermark *wm, int64_t ts, int64_t wall_ms)
 {
-    return wm->p.max_future_skew_ms > 0 && wall_ms != WEIR_TS_MIN &&
-           ts > wall_ms + wm->p.max_future_skew_ms;
+    int64_t skew = wm->p.max_future_skew_ms;
+    return skew > 0 && wall_ms != WEIR_TS_MIN && wall_ms <= INT64_MAX - skew && ts > wall_ms + skew;
 }
 
 /*

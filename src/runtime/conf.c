@@ -43,7 +43,8 @@ static const key_def KEYS[] = {
     {"user.field", T_STRING, "user_id", 0, 0, NULL, "--user-field",
      "Field whose distinct values are counted."},
     {"timestamp.field", T_STRING, "timestamp", 0, 0, NULL, "--timestamp-field",
-     "Field holding the event time: ISO-8601 text (years 0000-9999), or an integer of seconds "
+     "Field holding the event time: ISO-8601 text (years 0000-9999, or a sign and 4 to 9 "
+     "digits: -0001, +10000), or an integer of seconds "
      "or milliseconds, as a number or as text; a fraction or an exponent makes it invalid, as "
      "does a time 2^61 ms (73 million years) or more from the epoch."},
     {"timestamp.unit", T_ENUM, "auto", 0, 0, "auto|s|ms", "--timestamp-unit",
@@ -113,7 +114,13 @@ static const key_def KEYS[] = {
     {"checkpoint.topic", T_STRING, "", 0, 0, NULL, "--checkpoint-topic",
      "Kafka mode: compacted topic that keeps each partition's checkpoints, so any member of "
      "the group can restore a partition it is given. Results are then released at each "
-     "checkpoint, exactly once (docs/CHECKPOINTS.md)."},
+     "checkpoint, exactly once (docs/CHECKPOINTS.md). Empty with exactly.once: "
+     "`<group.id>-checkpoints`, created compacted when missing."},
+    {"instance.id", T_STRING, "", 0, 0, NULL, "--instance-id",
+     "Kafka mode: this instance's stable identity in its group (static membership, "
+     "group.instance.id) and in its transactional id, so that a restarted instance takes its "
+     "partitions back at once and fences its predecessor. Empty: `<host>-<n>`, n the lowest "
+     "number no other running instance of the group on this host holds."},
     {"checkpoint.interval", T_DURATION, "10s", 1, I64MAX, NULL, "--checkpoint-interval",
      "Wall time between checkpoints; in Kafka mode also the latency of results."},
     {"checkpoint.keep", T_INT, "3", 1, 1000, NULL, NULL,
@@ -123,9 +130,9 @@ static const key_def KEYS[] = {
      "Kafka mode: one line on standard error at each step of a checkpoint (writing, durable, "
      "done), for operators and tests."},
     {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
-     "Kafka mode with checkpoint.topic: results, checkpoint and consumed offsets go into one "
-     "Kafka transaction per checkpoint, so read_committed readers see them together or not at "
-     "all."},
+     "Kafka mode: results, checkpoint and consumed offsets go into one Kafka transaction per "
+     "checkpoint, so read_committed readers see them together or not at all. Checkpoints go to "
+     "checkpoint.topic, by default `<group.id>-checkpoints`."},
     {"reset.state", T_BOOL, "false", 0, 0, NULL, "--reset-state",
      "Ignore and remove existing checkpoints and start from empty state (needed when a "
      "checkpoint was taken with a configuration of another meaning)."},
@@ -432,8 +439,18 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
     size_t cap = 0;
     int lineno = 0;
     weir_err rc = WEIR_OK;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* Keys and values are C strings: a NUL would silently cut the line short. */
+        const char *nul = memchr(line, '\0', (size_t)n);
+        if (nul) {
+            weir__errf(errstr, errstr_size,
+                       "%s:%d: NUL byte at column %zu (a configuration file is text)", path, lineno,
+                       (size_t)(nul - line) + 1);
+            rc = WEIR_ERR_INVALID_ARG;
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;

@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "runtime/file_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
@@ -235,6 +236,7 @@ typedef struct resume {
     const weir_conf *conf;
     const char *meaning;
     int fd;
+    const char *input; /* the input's name, for messages */
     uint64_t offset;
     int64_t files[3]; /* output, late, dead */
     uint8_t *pipe;    /* the accepted pipeline snapshot (copied) */
@@ -268,6 +270,20 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
     }
     if (mlen != strlen(r->meaning) || memcmp(m, r->meaning, mlen) != 0) {
         weir__meaning_diff(r->conf, m, mlen, why, size);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    /* The hash covers only the input's head: an input cut short below the recorded position
+     * still matches it, and reading on from past its end would replay nothing. */
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(why, size, "cannot stat %s: %s", r->input, strerror(errno));
+        return WEIR_ERR_IO;
+    }
+    if ((uint64_t)st.st_size < off) {
+        snprintf(why, size,
+                 "taken at byte offset %" PRIu64 " of %s, which is only %lld bytes long (cut or "
+                 "replaced since): use --reset-state to start over",
+                 off, r->input, (long long)st.st_size);
         return WEIR_ERR_INVALID_ARG;
     }
     uint64_t h, hn;
@@ -314,13 +330,17 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
 {
     double t0 = weir_mono_sec();
     weir_err rc = WEIR_OK;
+    const weir_sink *failed = NULL;
     for (int i = 0; i < 3 && rc == WEIR_OK; i++)
-        if (files[i])
-            rc = weir_file_sink_sync(files[i]);
+        if (files[i] && (rc = weir_file_sink_sync(files[i])) != WEIR_OK)
+            failed = files[i];
     for (size_t i = 0; i < n_extra && rc == WEIR_OK; i++)
-        rc = weir_sink_flush(extra[i], 600000);
+        if ((rc = weir_sink_flush(extra[i], 600000)) != WEIR_OK)
+            failed = extra[i];
     if (rc != WEIR_OK) {
-        snprintf(err, err_size, "checkpoint: a sink failed to flush");
+        /* The sink's own reason names its file or endpoint and the system's error. */
+        const char *why = weir_sink_error(failed);
+        snprintf(err, err_size, "checkpoint: %s", *why ? why : weir_err_str(rc));
         return rc;
     }
     uint8_t *snap;
@@ -437,6 +457,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             res.conf = conf;
             res.meaning = m;
             res.fd = r.fd;
+            res.input = r.name;
             weir_err rc = weir_ckpt_dir_load(store, accept_ckpt, &res, stderr, err, sizeof err);
             if (rc == WEIR_ERR_NOT_FOUND) {
                 err[0] = '\0';
@@ -621,4 +642,19 @@ done:
     if (r.fd > STDIN_FILENO)
         close(r.fd);
     return code;
+}
+
+/* ---- the payload's reader, for its fuzz target (file_job_int.h) ---- */
+
+weir_err weir__file_job_accept(const weir_conf *conf, const char *meaning, int input_fd,
+                               const uint8_t *payload, size_t len, weir__fjob_resume *out,
+                               char *why, size_t size)
+{
+    resume r = {.conf = conf, .meaning = meaning, .fd = input_fd};
+    weir_err rc = accept_ckpt(&r, payload, len, why, size);
+    out->offset = r.offset;
+    memcpy(out->files, r.files, sizeof out->files);
+    out->pipe = r.pipe;
+    out->pipe_len = r.pipe_len;
+    return rc;
 }

@@ -98,7 +98,8 @@ size_t weir__held_next(const uint8_t *log, size_t len, size_t at, weir__held_ent
     e->key = log[at] ? (const char *)log + at + 5 : NULL;
     size_t klen = weir__get_le32(log + at + 1);
     at += 5;
-    if (klen > len - at || len - at - klen < 4)
+    /* An entry without a key has no key bytes: the log reads back as it was written. */
+    if (klen > len - at || len - at - klen < 4 || (!e->key && klen))
         goto bad;
     e->key_len = klen;
     at += klen;

@@ -3,16 +3,21 @@
  * the sinks are flushed, rebalances, clean stops and the summary line. */
 #include "connectors/kafka_int.h"
 #include "runtime/held_sink.h"
+#include "runtime/kafka_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/kafka.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "weir/job.h"
 #include "weir/pipeline.h"
@@ -87,6 +92,9 @@ typedef struct job {
      * Waiting is the poll's wall time minus this thread's CPU time in it: dequeuing and
      * freeing messages inside librdkafka is the job's own work, not waiting. */
     double poll_wait, poll_wait_active;
+
+    weir_conf *own_conf; /* the caller's with instance.id filled in, when it was empty */
+    int instance_lock;   /* fd holding this instance's number on this host, -1: none */
 
     int rc; /* exit code once something failed */
     char reason[512];
@@ -457,6 +465,15 @@ static weir_err release(job *j, part *pt, const char *name, uint64_t seq, const 
     return WEIR_OK;
 }
 
+/* Whether a unit needs a checkpoint: records since the last one, or firings held for the
+ * results topic. Windows that fire without a record (an idle partition's watermark following
+ * the wall clock, watermark.idle.advance) change nothing else the records see: their
+ * firings are released by the next checkpoint like any others, also at a stop. */
+static int changed(const part *pt)
+{
+    return pt->pl && (pt->dirty || (pt->held && pt->held->count));
+}
+
 /* Checkpoints the listed partitions (all assigned ones when parts is NULL). */
 static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
 {
@@ -477,10 +494,10 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     }
     for (size_t i = 0; i < (parts ? n : (size_t)j->n_by_part); i++) {
         int32_t p = parts ? parts[i] : (int32_t)i;
-        if (p >= 0 && p < j->n_by_part && j->by_part[p].pl && j->by_part[p].dirty)
+        if (p >= 0 && p < j->n_by_part && changed(&j->by_part[p]))
             units[m++] = p;
     }
-    if (j->glob && j->glob->pl && j->glob->dirty)
+    if (j->glob && changed(j->glob))
         units[m++] = -1;
     if (!m)
         goto out;
@@ -1091,7 +1108,8 @@ static void finish_all(job *j)
         push_failed(j, e);
 }
 
-static void summary(job *j, FILE *out, double elapsed, double active, const char *stopped_by)
+/* The pipelines' counters and live state, those already destroyed included. */
+static weir_pipeline_stats pipeline_stats(job *j)
 {
     weir_pipeline_stats s = j->gone;
     if (j->global) {
@@ -1105,6 +1123,15 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
             weir_pipeline_stats_get(j->by_part[p].pl, &g);
             weir_pipeline_stats_add(&s, &g);
         }
+    return s;
+}
+
+/* `s` as pipeline_stats() gave it before the consumer closed (whose final revocation drops
+ * the pipelines and their live state); the Kafka counters as they are now, after it. */
+static void summary(job *j, FILE *out, const weir_pipeline_stats *ps, double elapsed, double active,
+                    const char *stopped_by)
+{
+    weir_pipeline_stats s = *ps;
     weir_kafka_source_stats ss = {0};
     if (j->src)
         weir_kafka_source_stats_get(j->src, &ss);
@@ -1139,9 +1166,74 @@ static void summary(job *j, FILE *out, double elapsed, double active, const char
     weir_job_write_summary(out, &s, active, extra);
 }
 
+/*
+ * The default instance.id: "<host>-<n>", n the lowest number that no other running instance
+ * of this group on this host holds. A number is held by an exclusive lock on a file in
+ * $XDG_RUNTIME_DIR (else /tmp) for as long as the process lives, so the kernel frees it
+ * when the process dies, even by SIGKILL: a restarted instance takes its predecessor's
+ * number (and so its static membership and transactional id), and two instances on one
+ * host never share one. Returns 0, or -1 with the reason in why.
+ */
+static int default_instance(job *j, char *out, size_t size, char *why, size_t why_size)
+{
+    char host[256] = "host";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "host");
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char group[128];
+    const char *g = weir_conf_get(j->conf, "group.id");
+    size_t k = 0;
+    for (; g[k] && k < sizeof group - 1; k++)
+        group[k] = (char)(strchr("/\\. ", g[k]) ? '_' : g[k]);
+    group[k] = '\0';
+    for (int n = 0; n < 1024; n++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/weir-%s-%08" PRIx64 "-%d.lock", dir, group,
+                 (uint64_t)XXH64(g, strlen(g), 0) & 0xffffffffu, n);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(why, why_size, "instance.id: cannot open %.300s: %.100s (set --instance-id)",
+                     path, strerror(errno));
+            return -1;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            j->instance_lock = fd;
+            snprintf(out, size, "%s-%d", host, n);
+            return 0;
+        }
+        close(fd);
+    }
+    snprintf(why, why_size, "instance.id: 1024 instances of this group on this host");
+    return -1;
+}
+
+/* Fills in instance.id (and so group.instance.id and the transactional id) when empty. */
+static int identify(job *j, char *why, size_t why_size)
+{
+    if (weir_conf_get(j->conf, "instance.id")[0])
+        return 0;
+    char id[300];
+    if (default_instance(j, id, sizeof id, why, why_size) != 0)
+        return -1;
+    if (!(j->own_conf = weir_conf_dup(j->conf)) ||
+        weir_conf_set(j->own_conf, "instance.id", id, why, why_size) != WEIR_OK) {
+        if (!j->own_conf)
+            snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    j->conf = j->own_conf;
+    return 0;
+}
+
 static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 {
     char why[512] = "";
+    if (identify(j, why, sizeof why) != 0) {
+        fail(j, 2, "%s", why);
+        return -1;
+    }
     const weir_conf *conf = j->conf;
     j->keyed = weir_conf_get_bool(conf, "input.keyed") && !weir_conf_get_bool(conf, "global");
     j->n_aggs = weir_aggs_from_conf(conf, j->aggs, &j->hll_precision);
@@ -1155,18 +1247,21 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     const char *out_topic = weir_conf_get(conf, "output.topic");
     const char *ckpt_topic = weir_conf_get(conf, "checkpoint.topic");
     int exactly = weir_conf_get_bool(conf, "exactly.once");
+    char ckpt_default[512];
     if (exactly && !ckpt_topic[0]) {
-        fail(j, 2, "exactly.once: needs checkpoint.topic (--checkpoint-topic T)");
-        return -1;
+        /* As Kafka Streams names its changelogs after application.id. */
+        snprintf(ckpt_default, sizeof ckpt_default, "%s-checkpoints",
+                 weir_conf_get(conf, "group.id"));
+        ckpt_topic = ckpt_default;
     }
     char txid[512] = "";
     if (exactly) {
-        /* One transactional producer per process: the consumer group's generation, sent
-         * with the offsets, fences a zombie that lost its partitions (KIP-447). */
-        char host[256] = "host";
-        gethostname(host, sizeof host - 1);
-        snprintf(txid, sizeof txid, "weir-%s-%s-%ld", weir_conf_get(conf, "group.id"), host,
-                 (long)getpid());
+        /* One transactional producer per instance, its id stable across restarts: the
+         * restarted instance's init_transactions() fences its predecessor's producer (and
+         * aborts what it left open), and the consumer group's generation, sent with the
+         * offsets, fences a zombie that lost its partitions (KIP-447). */
+        snprintf(txid, sizeof txid, "weir-%s-%s", weir_conf_get(conf, "group.id"),
+                 weir_conf_get(conf, "instance.id"));
     }
     if (out_topic && *out_topic) {
         j->results = weir__kafka_sink_new_tx(conf, out_topic, j->key_field, j->aggs, j->n_aggs,
@@ -1286,6 +1381,11 @@ static void teardown(job *j)
     free(j->slots);
     free(j->seen_bits);
     free(j->recs);
+    if (j->instance_lock >= 0)
+        close(j->instance_lock); /* after the consumer and producers are gone */
+    j->instance_lock = -1;
+    weir_conf_destroy(j->own_conf);
+    j->own_conf = NULL;
 }
 
 typedef struct interval_ctx {
@@ -1306,6 +1406,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     job j;
     memset(&j, 0, sizeof j);
     j.conf = conf;
+    j.instance_lock = -1;
     double t0 = weir_mono_sec(), t_first = 0, t_last = 0;
 
     if (setup(&j, extra_sinks, n_extra) != 0) {
@@ -1317,11 +1418,11 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
     interval_ctx ic = {5000};
     int64_t ckpt_ms = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     weir_conf_foreach_prefix(conf, "kafka.", read_interval, &ic);
-    fprintf(stderr, "weir: kafka mode: %s -> %s%s, group %s, brokers %s, %s\n",
+    fprintf(stderr, "weir: kafka mode: %s -> %s%s, group %s, instance %s, brokers %s, %s\n",
             weir_conf_get(conf, "input.topic"),
             j.results ? weir_conf_get(conf, "output.topic") : "(no output topic)",
             n_extra ? " + extra sinks" : "", weir_conf_get(conf, "group.id"),
-            weir_conf_get(conf, "brokers"),
+            weir_conf_get(j.conf, "instance.id"), weir_conf_get(conf, "brokers"),
             j.keyed ? "one pipeline per partition" : "one pipeline over all partitions");
 
     size_t batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
@@ -1403,13 +1504,44 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         fprintf(stderr, "weir: %s\n", j.reason);
     double elapsed = weir_mono_sec() - t0;
     double active = t_last > t_first ? t_last - t_first : 0;
-    if (summary_out) {
-        /* Open windows are counted before the final revocation drops them. */
-        summary(&j, summary_out, elapsed, active, stopped_by);
-    }
+    /* Open windows are counted before the final revocation drops them; the Kafka counters
+     * after the consumer has closed, so that the results of the last commits (served while
+     * it closes) are in the summary as they are in the log. */
+    weir_pipeline_stats ps = pipeline_stats(&j);
     int rc = j.rc;
     weir_kafka_source_close(j.src);
+    if (!rc && j.rc)
+        fprintf(stderr, "weir: %s\n", j.reason);
+    if (summary_out)
+        summary(&j, summary_out, &ps, elapsed, active, j.rc && !rc ? "error" : stopped_by);
     free(msgs);
     teardown(&j);
     return rc ? rc : j.rc;
+}
+
+/* ---- the payload's reader, for its fuzz target (kafka_job_int.h) ---- */
+
+weir_err weir__kafka_job_accept(weir__kjob_restore *k, const uint8_t *payload, size_t len,
+                                char *why, size_t size)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    weir_sink results;
+    memset(&results, 0, sizeof results);
+    j.conf = k->conf;
+    j.meaning = (char *)k->meaning;
+    j.results = k->has_results ? &results : NULL;
+    j.results_parts = k->results_parts;
+    j.slots = (int32_t *)k->slots;
+    j.n_slots = k->n_slots;
+    part pt = {.pl = k->pl, .held = k->held};
+    restore_ctx r = {.j = &j, .pt = &pt, .id = k->unit};
+    weir_err rc = accept_ckpt(&r, payload, len, why, size);
+    k->seq = r.seq;
+    k->parts = r.parts;
+    k->next = r.next;
+    k->n_parts = r.n_parts;
+    k->ends = r.ends;
+    k->n_ends = r.n_ends;
+    return rc;
 }

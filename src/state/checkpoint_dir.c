@@ -26,6 +26,30 @@ struct weir_ckpt_dir {
     uint64_t seq;
 };
 
+/* The sequence number of a checkpoint file's name, exactly as weir_ckpt_dir_write spells it
+ * ("ckpt-<decimal>.weir", no sign, no leading zero, within 64 bits): a name that would
+ * overflow or that names no file the store reads back is not one of its checkpoints. */
+static int parse_name(const char *name, uint64_t *seq)
+{
+    if (strncmp(name, "ckpt-", 5) != 0)
+        return -1;
+    const char *p = name + 5;
+    if (*p < '0' || *p > '9')
+        return -1;
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    char canon[64];
+    snprintf(canon, sizeof canon, "ckpt-%" PRIu64 ".weir", v);
+    if (strcmp(name, canon) != 0)
+        return -1;
+    *seq = v;
+    return 0;
+}
+
 /* Sequence numbers of the checkpoint files present, ascending. */
 static int list(weir_ckpt_dir *d, uint64_t **out, size_t *n)
 {
@@ -37,9 +61,8 @@ static int list(weir_ckpt_dir *d, uint64_t **out, size_t *n)
     size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(dir))) {
-        unsigned long long seq;
-        char tail[8];
-        if (sscanf(de->d_name, "ckpt-%llu.%7s", &seq, tail) != 2 || strcmp(tail, "weir"))
+        uint64_t seq;
+        if (parse_name(de->d_name, &seq) != 0)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -134,6 +157,15 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t len, char *errstr,
                              size_t errstr_size)
 {
+    /* A restart takes the highest sequence as the newest checkpoint: after the last one a
+     * wrap to 0 would make the newest state the oldest, so the store refuses instead. */
+    if (d->seq == UINT64_MAX) {
+        snprintf(errstr, errstr_size,
+                 "checkpoint.dir %s: sequence numbers used up (ckpt-%" PRIu64
+                 ".weir is the last); clear the directory (--reset-state) to start over",
+                 d->path, d->seq);
+        return WEIR_ERR_STATE;
+    }
     uint64_t seq = d->seq + 1;
     uint8_t head[HEAD];
     memcpy(head, MAGIC, 8);

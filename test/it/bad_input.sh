@@ -80,6 +80,8 @@ expect2 'expected key=value' -X window.size
 expect2 'nonexistent' --config "$tmp/nonexistent"
 printf 'window.size=1m\nemit.mode=never\n' >"$tmp/bad.conf"
 expect2 'bad.conf:2: emit.mode' --config "$tmp/bad.conf"
+printf 'window.size=1m\0emit.mode=never\n' >"$tmp/nul.conf" # a NUL must not hide the rest
+expect2 'nul.conf:1: NUL byte' --config "$tmp/nul.conf"
 expect2 'unexpected argument' stray
 
 # I/O failures exit 1.

@@ -1,0 +1,409 @@
+/* weir-nexmark: the Nexmark benchmark on weir. `gen` writes generated events as JSON lines to a
+ * file or a Kafka topic; the queries are further subcommands. See docs/NEXMARK.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weir/conf.h"
+#include "weir/kafka.h"
+#include "weir/nexmark.h"
+#include "weir/weir.h"
+
+#define PROG "weir-nexmark"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* One line naming the flag and what it accepts; exit status 2. */
+__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* A decimal integer in lo..hi, the whole of `text`. */
+static int parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (!text || !*text || *text == '-' || *text == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ gen */
+
+typedef struct gen_opts {
+    weir_nexmark_params params;
+    int have_events, have_seed;
+    const char *output; /* NULL: standard output unless producing to Kafka */
+    const char *topic;
+    weir_conf *conf; /* brokers and kafka.* properties */
+} gen_opts;
+
+static void gen_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " PROG " gen --events N --seed S [--rate R] [--disorder-ms D]\n"
+            "                    [--output PATH|-] [--brokers HOST:PORT --topic T] [-X key=value]\n"
+            "Writes N Nexmark events (people, auctions and bids as Apache Beam's Nexmark draws\n"
+            "them), one JSON object a line, the same bytes for the same seed.\n\n"
+            "  --events N          events to generate, 0..%llu\n"
+            "  --seed S            seed of every random draw, 0..2^64-1\n"
+            "  --rate R            events per second of event time, 1..%llu (default %d)\n"
+            "  --disorder-ms D     delay 10%% of the events by 1..D ms of event time in output\n"
+            "                      order, 0..%lld (default 0: in event-time order)\n"
+            "  --output PATH|-     write to PATH, or standard output (-, the default without\n"
+            "                      --brokers)\n"
+            "  --brokers HOST:PORT produce to Kafka instead (also to --output when given)\n"
+            "  --topic T           the topic to produce to (with --brokers)\n"
+            "  -X key=value        a configuration key, e.g. kafka.<librdkafka property>\n\n"
+            "Kafka messages are keyed by a bid's auction, an auction's id and a person's id,\n"
+            "timestamped with date_time. Exit status: 0 success, 1 I/O or delivery failure,\n"
+            "2 bad usage.\n",
+            (unsigned long long)WEIR_NEXMARK_MAX_EVENTS, (unsigned long long)WEIR_NEXMARK_MAX_RATE,
+            WEIR_NEXMARK_DEFAULT_RATE, (long long)WEIR_NEXMARK_MAX_DISORDER_MS);
+}
+
+static int parse_gen(int argc, char **argv, gen_opts *o)
+{
+    char err[512];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            gen_usage(stdout);
+            return -1;
+        }
+        char flag[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!strcmp(flag, "--events") || !strcmp(flag, "--seed") || !strcmp(flag, "--rate") ||
+            !strcmp(flag, "--disorder-ms") || !strcmp(flag, "--output") ||
+            !strcmp(flag, "--brokers") || !strcmp(flag, "--topic") || !strcmp(flag, "-X")) {
+            if (!v)
+                return bad("%s: missing value (see " PROG " gen --help)", flag);
+        } else if (strncmp(a, "-", 1) == 0) {
+            return bad("%s: unknown option: accepted options are --events, --seed, --rate, "
+                       "--disorder-ms, --output, --brokers, --topic, -X",
+                       flag);
+        } else {
+            return bad("unexpected argument \"%s\" (see " PROG " gen --help)", a);
+        }
+        if (!strcmp(flag, "--events")) {
+            if (parse_u64(v, 0, WEIR_NEXMARK_MAX_EVENTS, &o->params.events))
+                return bad("--events: invalid value \"%s\": accepted values are integers "
+                           "0..%s",
+                           v, "1000000000000000");
+            o->have_events = 1;
+        } else if (!strcmp(flag, "--seed")) {
+            if (parse_u64(v, 0, UINT64_MAX, &o->params.seed))
+                return bad("--seed: invalid value \"%s\": accepted values are integers %s", v,
+                           "0..18446744073709551615");
+            o->have_seed = 1;
+        } else if (!strcmp(flag, "--rate")) {
+            if (parse_u64(v, 1, WEIR_NEXMARK_MAX_RATE, &o->params.rate))
+                return bad("--rate: invalid value \"%s\": accepted values are integers %s", v,
+                           "1..1000000000 (events per second)");
+        } else if (!strcmp(flag, "--disorder-ms")) {
+            uint64_t d;
+            if (parse_u64(v, 0, (uint64_t)WEIR_NEXMARK_MAX_DISORDER_MS, &d))
+                return bad("--disorder-ms: invalid value \"%s\": accepted values are integers "
+                           "%s",
+                           v, "0..86400000 (milliseconds)");
+            o->params.disorder_ms = (int64_t)d;
+        } else if (!strcmp(flag, "--output")) {
+            if (!*v)
+                return bad("--output: invalid value \"%s\": accepted values are %s", v,
+                           "a file path or - (standard output)");
+            o->output = v;
+        } else if (!strcmp(flag, "--topic")) {
+            if (!*v)
+                return bad("--topic: invalid value \"%s\": accepted values are %s", v,
+                           "a Kafka topic name");
+            o->topic = v;
+        } else if (!strcmp(flag, "--brokers")) {
+            if (weir_conf_set(o->conf, "brokers", v, err, sizeof err) != WEIR_OK)
+                return bad("--brokers: %s", err);
+        } else { /* -X */
+            const char *e = strchr(v, '=');
+            if (!e || e == v)
+                return bad("-X: invalid value \"%s\": accepted values are %s", v, "key=value");
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(e - v), v);
+            if (weir_conf_set(o->conf, key, e + 1, err, sizeof err) != WEIR_OK)
+                return bad("-X: %s", err);
+        }
+    }
+    if (!o->have_events)
+        return bad("--events: missing: accepted values are integers 0..%llu",
+                   (unsigned long long)WEIR_NEXMARK_MAX_EVENTS);
+    if (!o->have_seed)
+        return bad("--seed: missing: accepted values are integers 0..%llu",
+                   (unsigned long long)UINT64_MAX);
+    int kafka = weir_conf_get(o->conf, "brokers")[0] != '\0';
+    if (kafka != (o->topic != NULL))
+        return bad("%s: missing: --brokers and --topic go together",
+                   kafka ? "--topic" : "--brokers");
+    return 0;
+}
+
+typedef struct producer {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    uint64_t failed;
+    char first_error[256];
+} producer;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    producer *p = opaque;
+    if (m->err) {
+        if (!p->failed++)
+            snprintf(p->first_error, sizeof p->first_error, "%s", rd_kafka_err2str(m->err));
+    }
+}
+
+static int producer_open(producer *p, const weir_conf *conf, const char *topic)
+{
+    static const char *const defaults[] = {"enable.idempotence", "true",      "partitioner",
+                                           "murmur2_random",     "linger.ms", "20",
+                                           "batch.size",         "1000000",   NULL};
+    char err[512];
+    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    if (weir_kafka_conf_apply(rc, conf, "producer", defaults, err, sizeof err) != WEIR_OK) {
+        rd_kafka_conf_destroy(rc);
+        return bad("%s", err);
+    }
+    rd_kafka_conf_set_opaque(rc, p);
+    rd_kafka_conf_set_dr_msg_cb(rc, on_delivery);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, err, sizeof err);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(rc);
+        return bad("--brokers: cannot create the Kafka producer: %s", err);
+    }
+    p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    if (!p->rkt)
+        return bad("--topic: %s", rd_kafka_err2str(rd_kafka_last_error()));
+    return 0;
+}
+
+/* Produces one event, waiting while librdkafka's queue is full. 0, or 1 on a failure. */
+static int produce(producer *p, const weir_nexmark_event *ev, const char *line, size_t len)
+{
+    char key[24];
+    size_t klen = weir_nexmark_event_key(ev, key);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)line, len),
+            RD_KAFKA_V_TIMESTAMP(ev->date_time), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            fprintf(stderr, PROG ": produce failed: %s\n", rd_kafka_err2str(e));
+            return 1;
+        }
+        rd_kafka_poll(p->rk, 50);
+        if (stop_flag)
+            return 1;
+    }
+    rd_kafka_poll(p->rk, 0);
+    return p->failed ? 1 : 0;
+}
+
+/* Waits for every delivery (up to 60 s), then frees the producer. 0, or 1 when a message was
+ * not delivered. Idempotent. */
+static int producer_close(producer *p)
+{
+    int rc = 0;
+    if (p->rk) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, 60000);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, PROG ": %d messages not delivered within 60 s: %s\n",
+                    rd_kafka_outq_len(p->rk), rd_kafka_err2str(e));
+            rc = 1;
+        }
+        if (p->failed) {
+            fprintf(stderr, PROG ": %" PRIu64 " messages failed, the first with: %s\n", p->failed,
+                    p->first_error);
+            rc = 1;
+        }
+    }
+    if (p->rkt)
+        rd_kafka_topic_destroy(p->rkt);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    p->rkt = NULL;
+    p->rk = NULL;
+    return rc;
+}
+
+static int write_all(FILE *f, const char *buf, size_t len)
+{
+    return len && fwrite(buf, 1, len, f) != len ? -1 : 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+    gen_opts o;
+    memset(&o, 0, sizeof o);
+    weir_nexmark_params_default(&o.params);
+    o.conf = weir_conf_new();
+    if (!o.conf)
+        return 1;
+    int rc = parse_gen(argc, argv, &o);
+    if (rc) {
+        weir_conf_destroy(o.conf);
+        return rc < 0 ? 0 : rc;
+    }
+    char err[512];
+    weir_nexmark_gen *g = NULL;
+    FILE *out = NULL;
+    producer prod;
+    memset(&prod, 0, sizeof prod);
+    char *buf = NULL;
+    const size_t buf_size = 1 << 18;
+    if (weir_nexmark_gen_new(&o.params, &g, err, sizeof err) != WEIR_OK) {
+        rc = bad("%s", err);
+        goto done;
+    }
+    if (o.topic && (rc = producer_open(&prod, o.conf, o.topic)) != 0)
+        goto done;
+    if (!o.topic || o.output) {
+        if (!o.output || !strcmp(o.output, "-")) {
+            out = stdout;
+        } else if (!(out = fopen(o.output, "wb"))) {
+            fprintf(stderr, PROG ": --output: cannot open %s: %s\n", o.output, strerror(errno));
+            rc = 1;
+            goto done;
+        }
+    }
+    buf = malloc(buf_size);
+    if (!buf) {
+        rc = 1;
+        goto done;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Lines are formatted straight into one buffer, written when the next might not fit. */
+    size_t used = 0;
+    weir_nexmark_event ev;
+    int got = 0;
+    while (!stop_flag && (got = weir_nexmark_gen_next(g, &ev)) == 1) {
+        size_t len = weir_nexmark_event_to_json(&ev, buf + used, buf_size - used);
+        if (prod.rk && produce(&prod, &ev, buf + used, len - 1) != 0) {
+            rc = 1;
+            goto done;
+        }
+        used = out ? used + len : 0;
+        if (buf_size - used < WEIR_NEXMARK_JSON_MAX) {
+            if (write_all(out, buf, used) != 0)
+                goto write_failed;
+            used = 0;
+        }
+    }
+    if (stop_flag || got < 0) {
+        fprintf(stderr, PROG ": %s\n", stop_flag ? "interrupted" : weir_err_str((weir_err)got));
+        rc = 1;
+        goto done;
+    }
+    if (out && (write_all(out, buf, used) != 0 || fflush(out) != 0))
+        goto write_failed;
+    /* Every message delivered before the summary claims the events. */
+    if (producer_close(&prod) != 0) {
+        rc = 1;
+        goto done;
+    }
+    fprintf(stderr,
+            "{\"mode\":\"nexmark-gen\",\"events\":%" PRIu64 ",\"delayed\":%" PRIu64
+            ",\"seed\":%" PRIu64 ",\"rate\":%" PRIu64 ",\"disorder_ms\":%lld}\n",
+            weir_nexmark_gen_count(g), weir_nexmark_gen_delayed(g), o.params.seed, o.params.rate,
+            (long long)o.params.disorder_ms);
+    goto done;
+write_failed:
+    fprintf(stderr, PROG ": write to %s failed: %s\n", o.output ? o.output : "-", strerror(errno));
+    rc = 1;
+done:
+    if (producer_close(&prod) != 0 && rc == 0)
+        rc = 1;
+    if (out && out != stdout && fclose(out) != 0 && rc == 0) {
+        fprintf(stderr, PROG ": closing %s failed: %s\n", o.output, strerror(errno));
+        rc = 1;
+    }
+    free(buf);
+    weir_nexmark_gen_destroy(g);
+    weir_conf_destroy(o.conf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* the arguments after the command's name */
+    const char *summary;
+} command;
+
+/* Queries q0..q16 join this table as they are written. */
+static const command COMMANDS[] = {
+    {"gen", cmd_gen, "generate Nexmark events as JSON lines, to a file or Kafka"},
+};
+
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: " PROG " COMMAND [options]   (" PROG " COMMAND --help)\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-6s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf(PROG " (weir) %s\n", weir_version());
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name))
+            return COMMANDS[i].run(argc - 2, argv + 2);
+    char names[256] = "";
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "|" : "",
+                 COMMANDS[i].name);
+    return bad("unknown command \"%s\": accepted commands are %s", argv[1], names);
+}

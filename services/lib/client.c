@@ -1,0 +1,221 @@
+/* The services' HTTP client over libcurl: a small pool of easy handles, each reused so that
+ * its connection stays alive, and curl's errors mapped onto 502/503/504. */
+#include "client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The largest upstream answer read; larger ones are a 502. */
+#define MAX_ANSWER (8u * 1024 * 1024)
+
+typedef struct handle {
+    CURL *h;
+    bool busy;
+} handle;
+
+struct svc_client {
+    char *base;
+    unsigned n;
+    unsigned connect_ms, timeout_ms;
+    handle *hs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long connects;
+};
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    bool overflow;
+} buf;
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+    buf *b = arg;
+    size_t add = size * n;
+    if (b->len + add > MAX_ANSWER) {
+        b->overflow = true;
+        return 0;
+    }
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + add + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return 0;
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+svc_client *svc_client_new(const char *base_url, unsigned handles, unsigned connect_timeout_ms,
+                           unsigned timeout_ms, char *errstr, size_t errstr_size)
+{
+    /* curl_global_init is idempotent after the first call; it is not thread-safe, so the
+     * services make their clients before they serve. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(errstr, errstr_size, "libcurl cannot be initialised");
+        return NULL;
+    }
+    svc_client *c = calloc(1, sizeof *c);
+    if (!c || !(c->base = strdup(base_url)) ||
+        !(c->hs = calloc(handles ? handles : 1, sizeof(handle)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        svc_client_destroy(c);
+        return NULL;
+    }
+    size_t bl = strlen(c->base);
+    while (bl && c->base[bl - 1] == '/')
+        c->base[--bl] = '\0';
+    c->n = handles ? handles : 1;
+    c->connect_ms = connect_timeout_ms, c->timeout_ms = timeout_ms;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    return c;
+}
+
+void svc_client_destroy(svc_client *c)
+{
+    if (!c)
+        return;
+    if (c->hs) {
+        for (unsigned i = 0; i < c->n; i++)
+            curl_easy_cleanup(c->hs[i].h);
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+    }
+    free(c->hs);
+    free(c->base);
+    free(c);
+}
+
+unsigned long svc_client_connects(svc_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    unsigned long n = c->connects;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static handle *take(svc_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    handle *h = NULL;
+    for (;;) {
+        for (unsigned i = 0; i < c->n && !h; i++)
+            if (!c->hs[i].busy && c->hs[i].h)
+                h = &c->hs[i];
+        for (unsigned i = 0; i < c->n && !h; i++)
+            if (!c->hs[i].busy)
+                h = &c->hs[i];
+        if (h)
+            break;
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    h->busy = true;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+static void give_back(svc_client *c, handle *h, long connects)
+{
+    pthread_mutex_lock(&c->mu);
+    c->connects += (unsigned long)(connects > 0 ? connects : 0);
+    h->busy = false;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The status an upstream failure becomes. */
+static int failure_status(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return 504;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return 503;
+    default: return 502;
+    }
+}
+
+bool svc_client_call(svc_client *c, const char *method, const char *path_and_query,
+                     const char *body, size_t body_len, svc_resp *resp)
+{
+    size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
+    char *url = malloc(ul);
+    if (!url) {
+        svc_resp_error(resp, 500, "out of memory");
+        return false;
+    }
+    snprintf(url, ul, "%s%s", c->base, path_and_query);
+    handle *h = take(c);
+    if (!h->h)
+        h->h = curl_easy_init();
+    if (!h->h) {
+        give_back(c, h, 0);
+        free(url);
+        svc_resp_error(resp, 500, "libcurl: no handle");
+        return false;
+    }
+    CURL *e = h->h;
+    curl_easy_reset(e); /* keeps the handle's live connections and caches */
+    buf b = {0};
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Accept: application/json");
+    if (body)
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0, connects = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    curl_slist_free_all(hdr);
+    /* The handle points at this call's buffers no more once it is reset by the next call. */
+    give_back(c, h, connects);
+    bool ok = false;
+    if (rc != CURLE_OK) {
+        svc_resp_error(resp, b.overflow ? 502 : failure_status(rc), "upstream %s: %s", c->base,
+                       b.overflow ? "answer too large" : curl_easy_strerror(rc));
+    } else if (status < 100 || status > 599) {
+        svc_resp_error(resp, 502, "upstream %s: status %ld", c->base, status);
+    } else if (b.len == 0) {
+        svc_resp_json(resp, (int)status, NULL);
+        resp->status = (int)status;
+        ok = true;
+    } else {
+        json_error_t je;
+        json_t *j = json_loadb(b.p, b.len, 0, &je);
+        if (!j) {
+            svc_resp_error(resp, 502, "upstream %s: not JSON (%s)", c->base, je.text);
+        } else {
+            svc_resp_json(resp, (int)status, j);
+            ok = true;
+        }
+    }
+    free(b.p);
+    free(url);
+    return ok;
+}

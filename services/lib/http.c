@@ -1,0 +1,593 @@
+/* The services' HTTP server over libmicrohttpd: a thread pool answers requests; bodies are
+ * buffered up to the limit (the rest of a larger body is read and dropped, so that the client
+ * reads the 413 instead of a reset); handlers see one parsed request and fill one response. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A body larger than this is not even read: the connection is answered 413 and closed. */
+#define DISCARD_LIMIT (64u * 1024 * 1024)
+
+struct svc_server {
+    struct MHD_Daemon *d;
+    svc_server_opts o;
+    atomic_uint inflight;
+    char addr[96];
+};
+
+typedef struct reqstate {
+    char *buf;
+    size_t len, cap;
+    bool too_big;
+    char params[512];
+} reqstate;
+
+/* ---------------------------------------------------------------- routing */
+
+svc_match svc_route_match(const svc_route *routes, size_t n, const char *method, const char *path,
+                          const svc_route **route, const char **params, size_t *n_params, char *buf,
+                          size_t buf_size, char *allow, size_t allow_size)
+{
+    bool path_seen = false;
+    size_t allow_len = 0;
+    if (allow_size)
+        allow[0] = '\0';
+    if (path[0] != '/')
+        return SVC_MATCH_NO_PATH;
+    for (size_t r = 0; r < n; r++) {
+        const char *p = routes[r].pattern, *u = path;
+        size_t np = 0, used = 0;
+        bool ok = true, overflow = false;
+        while (ok) {
+            if (*p == '\0' || *u == '\0') {
+                ok = *p == '\0' && *u == '\0';
+                break;
+            }
+            if (*p != '/' || *u != '/') {
+                ok = false;
+                break;
+            }
+            p++, u++;
+            size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
+            if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+                if (ulen == 0) {
+                    ok = false;
+                    break;
+                }
+                if (np == SVC_MAX_PARAMS || used + ulen + 1 > buf_size) {
+                    overflow = true;
+                } else {
+                    memcpy(buf + used, u, ulen);
+                    buf[used + ulen] = '\0';
+                    params[np++] = buf + used;
+                    used += ulen + 1;
+                }
+            } else if (plen != ulen || memcmp(p, u, plen) != 0) {
+                ok = false;
+                break;
+            }
+            p += plen, u += ulen;
+        }
+        if (!ok)
+            continue;
+        if (overflow)
+            return SVC_MATCH_BAD_PATH;
+        if (strcmp(routes[r].method, method) == 0) {
+            *route = &routes[r];
+            *n_params = np;
+            return SVC_MATCH_OK;
+        }
+        path_seen = true;
+        size_t ml = strlen(routes[r].method);
+        if (allow_len + ml + 3 < allow_size && !strstr(allow, routes[r].method)) {
+            if (allow_len) {
+                memcpy(allow + allow_len, ", ", 2);
+                allow_len += 2;
+            }
+            memcpy(allow + allow_len, routes[r].method, ml + 1);
+            allow_len += ml;
+        }
+    }
+    return path_seen ? SVC_MATCH_NO_METHOD : SVC_MATCH_NO_PATH;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+const char *svc_status_name(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 415: return "unsupported_media_type";
+    case 500: return "internal";
+    case 502: return "bad_gateway";
+    case 503: return "service_unavailable";
+    case 504: return "gateway_timeout";
+    default: return status >= 500 ? "server_error" : "error";
+    }
+}
+
+void svc_resp_json(svc_resp *resp, int status, json_t *json)
+{
+    json_decref(resp->json);
+    resp->json = json;
+    resp->status = json || status == 204 ? status : 500;
+}
+
+void svc_resp_error(svc_resp *resp, int status, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int full = vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    /* A detail cut inside a UTF-8 sequence would make the JSON string invalid: drop the
+     * last character when its bytes are not all there. */
+    size_t n = strlen(detail), i = n;
+    while (i && ((unsigned char)detail[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (full >= (int)sizeof detail && i) {
+        unsigned char lead = (unsigned char)detail[i - 1];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (i - 1 + need > n)
+            detail[i - 1] = '\0';
+    }
+    json_t *j = json_pack("{s:s, s:s?}", "error", svc_status_name(status), "detail", detail);
+    if (!j) { /* a detail that echoes input which is not UTF-8: keep its ASCII */
+        for (char *d = detail; *d; d++)
+            if ((unsigned char)*d >= 0x80)
+                *d = '?';
+        j = json_pack("{s:s, s:s}", "error", svc_status_name(status), "detail", detail);
+    }
+    svc_resp_json(resp, status, j);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+const char *svc_req_query(const svc_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *svc_req_header(const svc_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+json_t *svc_json_object(const char *body, size_t len, svc_resp *resp)
+{
+    json_error_t e;
+    if (len == 0) {
+        svc_resp_error(resp, 400, "empty body: a JSON object is expected");
+        return NULL;
+    }
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        svc_resp_error(resp, 400, "bad JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        svc_resp_error(resp, 400, "a JSON object is expected");
+        return NULL;
+    }
+    return j;
+}
+
+static const json_t *field(const json_t *obj, const char *name, bool required, bool *absent,
+                           svc_resp *resp)
+{
+    const json_t *v = json_object_get(obj, name);
+    *absent = v == NULL || json_is_null(v);
+    if (*absent && required)
+        svc_resp_error(resp, 400, "field '%s' is missing", name);
+    return v;
+}
+
+bool svc_json_str(const json_t *obj, const char *name, bool required, size_t max_len,
+                  const char **out, svc_resp *resp)
+{
+    bool absent;
+    const json_t *v = field(obj, name, required, &absent, resp);
+    if (absent)
+        return !required;
+    if (!json_is_string(v)) {
+        svc_resp_error(resp, 400, "field '%s' must be a string", name);
+        return false;
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (strlen(s) != n) {
+        svc_resp_error(resp, 400, "field '%s' must not contain NUL", name);
+        return false;
+    }
+    if (n > max_len) {
+        svc_resp_error(resp, 400, "field '%s' is longer than %zu bytes", name, max_len);
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+bool svc_json_int(const json_t *obj, const char *name, bool required, int64_t min, int64_t max,
+                  int64_t *out, svc_resp *resp)
+{
+    bool absent;
+    const json_t *v = field(obj, name, required, &absent, resp);
+    if (absent)
+        return !required;
+    if (!json_is_integer(v)) {
+        svc_resp_error(resp, 400, "field '%s' must be an integer", name);
+        return false;
+    }
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max) {
+        svc_resp_error(resp, 400, "field '%s' must be between %lld and %lld", name, (long long)min,
+                       (long long)max);
+        return false;
+    }
+    *out = i;
+    return true;
+}
+
+bool svc_json_num(const json_t *obj, const char *name, bool required, double min, double max,
+                  double *out, svc_resp *resp)
+{
+    bool absent;
+    const json_t *v = field(obj, name, required, &absent, resp);
+    if (absent)
+        return !required;
+    if (!json_is_number(v)) {
+        svc_resp_error(resp, 400, "field '%s' must be a number", name);
+        return false;
+    }
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < min || d > max) {
+        svc_resp_error(resp, 400, "field '%s' must be between %g and %g", name, min, max);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+bool svc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-'))
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool svc_req_page(const svc_req *req, int64_t *limit, int64_t *offset, svc_resp *resp)
+{
+    const char *l = svc_req_query(req, "limit"), *o = svc_req_query(req, "offset");
+    *limit = 50, *offset = 0;
+    if (l && !svc_parse_int(l, 1, 1000, limit)) {
+        svc_resp_error(resp, 400, "limit must be an integer between 1 and 1000");
+        return false;
+    }
+    if (o && !svc_parse_int(o, 0, INT64_MAX / 2, offset)) {
+        svc_resp_error(resp, 400, "offset must be a non-negative integer");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- server */
+
+bool svc_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
+{
+    const char *colon;
+    size_t hl;
+    if (!s)
+        return false;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return false;
+        colon = close + 1;
+        s++;
+        hl = (size_t)(close - s);
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return false;
+        hl = (size_t)(colon - s);
+    }
+    int64_t p;
+    if (hl == 0 || hl >= host_size || !svc_parse_int(colon + 1, 0, 65535, &p))
+        return false;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return true;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, svc_resp *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (r->json) {
+        text = json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        if (!text) {
+            r->status = 500;
+            text = strdup("{\"error\":\"internal\",\"detail\":\"out of memory\"}");
+        }
+        if (text)
+            len = strlen(text);
+    }
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    if (r->json)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
+    if (r->header_name[0])
+        MHD_add_response_header(resp, r->header_name, r->header_value);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    const char *semi = strchr(ct, ';');
+    size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+    while (n && ct[n - 1] == ' ')
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return n > 5 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static void dispatch(svc_server *s, struct MHD_Connection *c, const char *method, const char *url,
+                     reqstate *st, svc_resp *r)
+{
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            svc_resp_error(r, 405, "%s accepts GET", url);
+            snprintf(r->header_name, sizeof r->header_name, "Allow");
+            snprintf(r->header_value, sizeof r->header_value, "GET");
+            return;
+        }
+        char why[256] = "";
+        if (url[1] == 'h' || !s->o.ready || s->o.ready(s->o.app, why, sizeof why))
+            svc_resp_json(r, 200, json_pack("{s:s}", "status", url[1] == 'h' ? "ok" : "ready"));
+        else
+            svc_resp_error(r, 503, "not ready: %s", why);
+        return;
+    }
+    const svc_route *route = NULL;
+    svc_req req = {.method = method, .path = url, .conn = c, .app = s->o.app};
+    char allow[96];
+    switch (svc_route_match(s->o.routes, s->o.n_routes, method, url, &route, req.params,
+                            &req.n_params, st->params, sizeof st->params, allow, sizeof allow)) {
+    case SVC_MATCH_OK: break;
+    case SVC_MATCH_NO_PATH: svc_resp_error(r, 404, "no route for %s", url); return;
+    case SVC_MATCH_BAD_PATH: svc_resp_error(r, 400, "path too long"); return;
+    case SVC_MATCH_NO_METHOD:
+        svc_resp_error(r, 405, "%s accepts %s", url, allow);
+        snprintf(r->header_name, sizeof r->header_name, "Allow");
+        snprintf(r->header_value, sizeof r->header_value, "%s", allow);
+        return;
+    }
+    if (st->too_big) {
+        svc_resp_error(r, 413, "the body is larger than %zu bytes", s->o.body_limit);
+        return;
+    }
+    bool wants_body =
+        strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    if (wants_body && !is_json_type(svc_req_header(&req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        svc_resp_error(r, 415, "Content-Type must be application/json");
+        return;
+    }
+    req.body = st->buf ? st->buf : "";
+    req.body_len = st->len;
+    route->handler(&req, r);
+    if (!r->status)
+        svc_resp_error(r, 500, "the handler gave no answer");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    svc_server *s = cls;
+    reqstate *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        *con_cls = st;
+        atomic_fetch_add(&s->inflight, 1);
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        int64_t n;
+        if (cl && svc_parse_int(cl, 0, INT64_MAX, &n) && (uint64_t)n > s->o.body_limit) {
+            st->too_big = true;
+            if ((uint64_t)n > DISCARD_LIMIT) {
+                svc_resp r = {0};
+                svc_resp_error(&r, 413, "the body is larger than %zu bytes", s->o.body_limit);
+                enum MHD_Result ok = send_resp(c, &r);
+                json_decref(r.json);
+                return ok;
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (st->too_big)
+            return MHD_YES;
+        if (st->len + n > s->o.body_limit) {
+            st->too_big = true;
+            free(st->buf);
+            st->buf = NULL;
+            st->len = st->cap = 0;
+            return MHD_YES;
+        }
+        if (st->len + n + 1 > st->cap) {
+            size_t cap = st->cap ? st->cap : 4096;
+            while (cap < st->len + n + 1)
+                cap *= 2;
+            char *b = realloc(st->buf, cap);
+            if (!b)
+                return MHD_NO;
+            st->buf = b, st->cap = cap;
+        }
+        memcpy(st->buf + st->len, upload, n);
+        st->len += n;
+        st->buf[st->len] = '\0';
+        return MHD_YES;
+    }
+    svc_resp r = {0};
+    dispatch(s, c, method, url, st, &r);
+    enum MHD_Result ok = send_resp(c, &r);
+    json_decref(r.json);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)c, (void)toe;
+    svc_server *s = cls;
+    reqstate *st = *con_cls;
+    if (!st)
+        return;
+    free(st->buf);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t errstr_size)
+{
+    char host[64];
+    uint16_t port;
+    if (!svc_parse_listen(opts->listen, host, sizeof host, &port)) {
+        snprintf(errstr, errstr_size, "--listen %s: expected HOST:PORT", opts->listen);
+        return NULL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *ai = NULL;
+    char ports[8];
+    snprintf(ports, sizeof ports, "%u", port);
+    int rc = getaddrinfo(host, ports, &hints, &ai);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "--listen %s: %s", opts->listen, gai_strerror(rc));
+        return NULL;
+    }
+    svc_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        freeaddrinfo(ai);
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    s->o = *opts;
+    if (!s->o.body_limit)
+        s->o.body_limit = SVC_BODY_LIMIT_DEF;
+    if (!s->o.threads)
+        s->o.threads = 4;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d =
+        MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        snprintf(errstr, errstr_size, "--listen %s: cannot listen there (in use or not local?)",
+                 opts->listen);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char h[INET6_ADDRSTRLEN] = "?";
+    unsigned p = port;
+    if (di && getsockname(di->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+            p = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+            p = ntohs(a->sin_port);
+        }
+    }
+    snprintf(s->addr, sizeof s->addr, strchr(h, ':') ? "[%s]:%u" : "%s:%u", h, p);
+    return s;
+}
+
+const char *svc_server_address(const svc_server *s)
+{
+    return s->addr;
+}
+
+unsigned svc_server_drain(svc_server *s, unsigned drain_ms)
+{
+    if (!s || !s->d)
+        return 0;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    /* MHD's threads may still hold the socket until MHD_stop_daemon(), so it cannot be closed
+     * yet; shutting it down makes Linux refuse new connections meanwhile instead of queueing
+     * them in the backlog. */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
+    struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
+    for (unsigned waited = 0; atomic_load(&s->inflight) && waited < drain_ms; waited += 10)
+        nanosleep(&tick, NULL);
+    unsigned left = atomic_load(&s->inflight);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    return left;
+}
+
+void svc_server_destroy(svc_server *s)
+{
+    if (!s)
+        return;
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    free(s);
+}
