@@ -83,9 +83,14 @@ def parse_ts(v):
     if isinstance(v, int):
         return v if abs(v) >= 100000000000 else v * 1000
     if isinstance(v, str):
-        try:
-            d = datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ")
-        except ValueError:
+        # "...T12:00:05.123Z" or, as weir-gen writes some, "...T12:00:05Z"
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+            try:
+                d = datetime.datetime.strptime(v, fmt)
+                break
+            except ValueError:
+                pass
+        else:
             return None
         delta = d - datetime.datetime(1970, 1, 1)
         return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
