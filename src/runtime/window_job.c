@@ -36,6 +36,8 @@ typedef struct wjob {
     weir_sink *ddb; /* DynamoDB, when configured */
     char *item;
     size_t item_cap;
+    char *sk; /* the sort key value of the item being written */
+    size_t sk_cap;
     const char *key_paths[WEIR_KEY_MAX_FIELDS];
     size_t n_keys;
     char *json;
@@ -104,6 +106,7 @@ static void wjob_free(wjob *j)
     weir_sink_destroy(j->dead);
     weir_sink_destroy(j->ddb);
     free(j->item);
+    free(j->sk);
     free(j->json);
     free(j->rows);
     free(j->vals);
@@ -251,15 +254,34 @@ static void wattr_s(wbuf *b, const char *name, weir_slice v)
     wstr(b, "}");
 }
 
-/* The DynamoDB PutRequest of a firing (docs/SEMANTICS.md): the first key field (or `key` =
- * "all" for a global job) as the partition key, window_start as the sort key, the other key
- * fields and window_end as strings, integers and doubles as numbers, null as NULL. */
-static size_t ddb_item(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
-                       const weir_gagg_def *defs, char *buf, size_t cap)
+/* The sort key value of a firing's item (docs/DYNAMODB.md, "Composite keys"): window_start,
+ * then for a composite key each further key part as "#" LEN ":" BYTES with LEN the part's
+ * length in bytes in decimal, so that the items of one partition key value and window differ
+ * whenever a further part does, and the parts read back unambiguously. Returns the length
+ * needed, as snprintf (buf is not terminated). */
+static size_t ddb_sort_key(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
+                           char *buf, size_t cap)
 {
     wbuf b = {buf, cap, 0};
-    char start[32], end[32], num[40];
-    weir_slice s = {start, weir_format_iso8601(f->window_start, start)};
+    char t[32];
+    wput(&b, t, weir_format_iso8601(f->window_start, t));
+    for (size_t i = 1; i < j->n_keys; i++) {
+        char n[32];
+        wput(&b, n, (size_t)snprintf(n, sizeof n, "#%zu:", parts[i].len));
+        wput(&b, parts[i].ptr, parts[i].len);
+    }
+    return b.len;
+}
+
+/* The DynamoDB PutRequest of a firing (docs/SEMANTICS.md): the first key field (or `key` =
+ * "all" for a global job) as the partition key, window_start (with the further key parts of a
+ * composite key, `s`) as the sort key, the other key fields and window_end as strings,
+ * integers and doubles as numbers, null as NULL. */
+static size_t ddb_item(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
+                       const weir_gagg_def *defs, weir_slice s, char *buf, size_t cap)
+{
+    wbuf b = {buf, cap, 0};
+    char end[32], num[40];
     weir_slice e = {end, weir_format_iso8601(f->window_end, end)};
     wstr(&b, "{\"PutRequest\":{\"Item\":{");
     if (j->n_keys)
@@ -302,7 +324,20 @@ static size_t ddb_item(const wjob *j, const weir_gwindow_firing *f, const weir_s
 static int put_ddb(wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
                    const weir_gagg_def *defs)
 {
-    size_t need = ddb_item(j, f, parts, defs, j->item, j->item_cap);
+    size_t sk_len = ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
+    if (sk_len >= j->sk_cap) {
+        char *nb = realloc(j->sk, sk_len + 64);
+        if (!nb) {
+            j->sink_err = WEIR_ERR_NOMEM;
+            return -1;
+        }
+        j->sk = nb;
+        j->sk_cap = sk_len + 64;
+        ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
+    }
+    j->sk[sk_len] = '\0'; /* key parts hold no NUL: U+0000 makes a record invalid */
+    weir_slice sk = {j->sk, sk_len};
+    size_t need = ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
     if (need >= j->item_cap) {
         char *nb = realloc(j->item, need + 256);
         if (!nb) {
@@ -311,12 +346,10 @@ static int put_ddb(wjob *j, const weir_gwindow_firing *f, const weir_slice *part
         }
         j->item = nb;
         j->item_cap = need + 256;
-        ddb_item(j, f, parts, defs, j->item, j->item_cap);
+        ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
     }
-    char sk[32];
-    weir_format_iso8601(f->window_start, sk);
     weir_slice pk = j->n_keys ? parts[0] : (weir_slice){"all", 3};
-    weir_err rc = weir_dynamodb_sink_put(j->ddb, pk, sk, j->item, need);
+    weir_err rc = weir_dynamodb_sink_put(j->ddb, pk, j->sk, j->item, need);
     if (rc != WEIR_OK) {
         j->sink_err = rc;
         return -1;

@@ -2,17 +2,19 @@
 # weir-window's DynamoDB output against dynalite: every (key, window) is one item equal to the
 # last firing of that window in the job's own file output, strings as S, numbers as N (integers
 # and doubles as written), null as NULL; partition key the first key field, sort key
-# window_start; a global job writes under `key` = "all".
+# window_start, followed for a composite key by the further key parts ("#" LEN ":" PART), so
+# that windows of one product in two regions are two items; a global job writes under
+# `key` = "all".
 set -euo pipefail
 source "$(dirname "$0")/dynamodb_lib.bash"
 start_dynalite
 job=${WEIR_BIN:-$root/build/asan/bin}/weir-window
 $py "$root/test/it/weir_window_ref.py" gen 4000 5 >"$work/in.jsonl"
 
-check_items() { # table, pk attribute, job output
-    $py - "$ddb_url" "$1" "$2" "$3" "$util" <<'PY'
+check_items() { # table, pk attribute, job output, further key fields (comma-separated)
+    $py - "$ddb_url" "$1" "$2" "$3" "$util" "${4:-}" <<'PY'
 import json, sys, importlib.util
-url, table, pk, out, util = sys.argv[1:]
+url, table, pk, out, util, further = sys.argv[1:]
 spec = importlib.util.spec_from_file_location("u", util)
 u = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(u)
@@ -20,6 +22,8 @@ want = {}
 for line in open(out):
     o = json.loads(line)
     o.pop("late", None)
+    for f in filter(None, further.split(",")):
+        o["window_start"] += "#%d:%s" % (len(o[f].encode()), o[f])
     want[(o.get(pk, "all"), o["window_start"])] = o
 got = {}
 for it in u.scan(url, table):
@@ -54,17 +58,17 @@ PY
     --agg 'sum(total_price) where status != cancelled as revenue' --agg 'avg(quantity)' \
     --agg 'max(total_price) where status = nothing as never' \
     --dynamodb-endpoint "$ddb_url" --dynamodb-table keyed --dynamodb-create-table 2>/dev/null
-# The partition key is product_id: the other key field is an attribute, and windows of one
-# product in two regions share (product_id, window_start), so a composite key is checked on a
-# file output reduced to one region.
+# The partition key is product_id, the sort key window_start#LEN:region: windows of one
+# product in two regions are two items.
 grep -c '"late":true' "$work/keyed.out" >/dev/null || die "no late firings to check"
+check_items keyed product_id "$work/keyed.out" region || die "composite-key items differ"
 "$job" --input "$work/in.jsonl" --output "$work/eu.out" --key product_id,region \
     --where 'region = eu' --window tumble:1m --allowed-lateness 20s --agg 'count()' \
     --agg 'sum(total_price) where status != cancelled as revenue' --agg 'avg(quantity)' \
     --agg 'max(total_price) where status = nothing as never' \
     --dynamodb-endpoint "$ddb_url" --dynamodb-table eutable --dynamodb-create-table \
     2>"$work/eu.err" || die "$(cat "$work/eu.err")"
-check_items eutable product_id "$work/eu.out" || die "keyed items differ"
+check_items eutable product_id "$work/eu.out" region || die "keyed items differ"
 
 "$job" --input "$work/in.jsonl" --output "$work/global.out" --global --window hop:1m/30s \
     --agg 'count()' --agg 'count_distinct(user_id) as users' \
