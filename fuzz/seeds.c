@@ -95,10 +95,11 @@ static void pipeline_snapshot(const weir_pipeline *p, fz_buf *b)
     free(s);
 }
 
-static void seeds_decode(void)
+/* One seed "gen-K" per generated line (mixed encodings, a fraction `bad` malformed). */
+static void seed_lines(uint64_t events, uint64_t seed_no, double bad)
 {
     size_t len;
-    char *text = gen_lines(40, 7, 0.3, &len);
+    char *text = gen_lines(events, seed_no, bad, &len);
     int k = 0;
     for (char *line = text; line < text + len; k++) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
@@ -109,8 +110,25 @@ static void seeds_decode(void)
         line += n + 1;
     }
     free(text);
+}
+
+static void seeds_decode(void)
+{
+    seed_lines(40, 7, 0.3);
     seed_text("nested",
               "{\"metadata\":{\"type\":\"k\"},\"a\":{\"b\":{\"c\":\"u\"}},\"timestamp\":1}");
+}
+
+/* Records (generated lines, nested values, escapes, numbers) and the spec texts the target
+ * also parses: an aggregate, a predicate, a composite key. */
+static void seeds_fields(void)
+{
+    seed_lines(30, 11, 0.3);
+    seed_text("rec", "{\"ts\":1,\"k\":\"a\",\"m\":{\"k\":7},\"a\":{\"b\":\"x\",\"c\":null},"
+                     "\"n\":3.5,\"s\":\"\\u00e9\"}");
+    seed_text("agg", "sum(total_price) where status != \"cancelled\" and n >= 1e3 as revenue");
+    seed_text("pred", "a.b = x and n > -2.5 and s != \"q\\\"r\"");
+    seed_text("key", "region,m.shop");
 }
 
 static void seeds_hll(void)
@@ -465,6 +483,8 @@ int main(int argc, char **argv)
     CHECK(c && meaning);
     if (!strcmp(name, "decode"))
         seeds_decode();
+    else if (!strcmp(name, "fields"))
+        seeds_fields();
     else if (!strcmp(name, "hll"))
         seeds_hll();
     else if (!strcmp(name, "snapshot"))
