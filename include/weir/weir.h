@@ -14,6 +14,8 @@
 #include "weir/conf.h"
 #include "weir/err.h"
 #include "weir/event.h"
+#include "weir/gagg.h"
+#include "weir/gwindow.h"
 #include "weir/output.h"
 #include "weir/value.h"
 #include "weir/watermark.h"

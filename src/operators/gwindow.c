@@ -1,0 +1,1124 @@
+/* The generic window operator: tumbling, hopping and session windows, their lateness,
+ * firing, cleanup and emission modes (docs/SEMANTICS.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operators/gwindow_int.h"
+#include "operators/watermark_int.h"
+
+/*
+ * Design. Tumbling and hopping windows share one mechanism, window slicing (Flink's sliding
+ * window slicing, Scotty): time is cut into slices of g = gcd(W, S) (W for tumbling windows,
+ * aligned to the offset), and each key keeps one block of aggregate states per non-empty
+ * slice, so an accepted record is added once whatever W/S is. Window k covers the slices
+ * [k*r, k*r + n) with r = S/g and n = W/g; when it fires, its slices are combined with the
+ * aggregates' merge into a scratch block (a single slice is read directly).
+ *
+ * Late records cannot leak into a closed window: a closed window (end - 1 + L <= WM) never
+ * fires or emits again and so never reads a slice again, and every window still alive that
+ * holds the record's slice also holds the record. A slice is freed once the last window
+ * holding it closes. Sessions are blocks of their own per key, merged with the aggregates'
+ * merge when a record joins them.
+ *
+ * What fires when: two binary heaps of (threshold, key) entries. In updates mode the fire
+ * heap holds, per key, the threshold (end - 1) of its next window to fire on time and the
+ * close heap that of its oldest block to free (end - 1 + L). In final mode the fire heap
+ * holds the next window to emit and free (end - 1 + L). Entries are lazy: a key keeps the
+ * threshold it registered, an entry that no longer matches it (or a freed key's, by a
+ * generation count) is skipped when popped. Each pop fires one window, so windows fire in
+ * order of end across keys.
+ */
+
+static const weir_value missing_value = {.type = WEIR_VALUE_MISSING};
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* ---------------------------------------------------------------- window arithmetic */
+
+static int64_t slice_of(const weir_gwindow *op, int64_t t)
+{
+    /* t - off without overflow: off is in [0, g). */
+    if (t < INT64_MIN + op->off)
+        return floor_div(t, op->g) - 1;
+    return floor_div(t - op->off, op->g);
+}
+
+static int64_t win_start(const weir_gwindow *op, int64_t k)
+{
+    return sat_add(sat_mul(sat_mul(k, op->r), op->g), op->off);
+}
+
+static int64_t win_end(const weir_gwindow *op, int64_t k)
+{
+    return sat_add(win_start(op, k), sat_mul(op->nsl, op->g));
+}
+
+/* The threshold at which window k fires on time (end - 1) and closes (end - 1 + L). */
+static int64_t fire_thr(const weir_gwindow *op, int64_t k)
+{
+    return sat_add(win_end(op, k), -1);
+}
+
+static int64_t close_thr(const weir_gwindow *op, int64_t k)
+{
+    return sat_add(fire_thr(op, k), op->L);
+}
+
+/* The windows holding slice j: kmin..kmax. */
+static int64_t kmax_of(const weir_gwindow *op, int64_t j)
+{
+    return floor_div(j, op->r);
+}
+
+static int64_t kmin_of(const weir_gwindow *op, int64_t j)
+{
+    return -floor_div(-(j - op->nsl + 1), op->r);
+}
+
+/* The first window whose fire threshold (end - 1) is above `thr`. */
+static int64_t first_window_after(const weir_gwindow *op, int64_t thr)
+{
+    if (thr == INT64_MIN)
+        return INT64_MIN / 2 / (op->r * op->g);
+    int64_t x = sat_add(sat_add(sat_add(thr, 1), -op->off), -sat_mul(op->nsl, op->g));
+    return floor_div(x, op->r * op->g) + 1;
+}
+
+/* ---------------------------------------------------------------- heaps */
+
+static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 256;
+        weir__hent *v = realloc(h->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h->v[p].t <= t)
+            break;
+        h->v[i] = h->v[p];
+        i = p;
+    }
+    h->v[i] = (weir__hent){t, key, gen};
+    return 0;
+}
+
+static weir__hent heap_pop(weir__heap *h)
+{
+    weir__hent top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->v[c + 1].t < h->v[c].t)
+            c++;
+        if (last.t <= h->v[c].t)
+            break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n)
+        h->v[i] = last;
+    return top;
+}
+
+/* ---------------------------------------------------------------- blocks */
+
+weir__gblock *weir__gblock_new(weir_gwindow *op)
+{
+    weir__gblock *b = calloc(1, op->block_size);
+    if (!b)
+        return NULL;
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        op->defs[a].ops->init((uint8_t *)b + op->offs[a], op->defs[a].params);
+    return b;
+}
+
+static void block_fini(const weir_gwindow *op, weir__gblock *b)
+{
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->defs[a].ops->free)
+            op->defs[a].ops->free((uint8_t *)b + op->offs[a], op->defs[a].params);
+}
+
+void weir__gblock_free(weir_gwindow *op, weir__gblock *b)
+{
+    if (!b)
+        return;
+    block_fini(op, b);
+    free(b);
+}
+
+static void block_add(weir_gwindow *op, weir__gblock *b, const weir_row *r)
+{
+    b->records++;
+    for (size_t a = 0; a < op->p.n_aggs; a++) {
+        const weir_gagg_def *d = &op->defs[a];
+        if (d->where && !d->where(d->where_ctx, r))
+            continue;
+        const weir_value *v = NULL;
+        if (d->field >= 0)
+            v = (size_t)d->field < r->n_values ? &r->values[d->field] : &missing_value;
+        if (d->ops->add((uint8_t *)b + op->offs[a], v, r, d->params) != WEIR_OK)
+            op->failed = 1;
+    }
+}
+
+static void block_merge(weir_gwindow *op, weir__gblock *dst, const weir__gblock *src)
+{
+    dst->records += src->records;
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->defs[a].ops->merge((uint8_t *)dst + op->offs[a], (const uint8_t *)src + op->offs[a],
+                                   op->defs[a].params) != WEIR_OK)
+            op->failed = 1;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void tab_put(weir_gwindow *op, uint64_t hash, uint32_t idx)
+{
+    uint32_t i = (uint32_t)hash & op->tmask;
+    while (op->tab[i])
+        i = (i + 1) & op->tmask;
+    op->tab[i] = idx + 1;
+}
+
+static int tab_grow(weir_gwindow *op)
+{
+    uint32_t cap = op->tab ? (op->tmask + 1) * 2 : 1024;
+    uint32_t *old = op->tab, oldcap = op->tab ? op->tmask + 1 : 0;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return -1;
+    op->tab = t;
+    op->tmask = cap - 1;
+    for (uint32_t i = 0; i < oldcap; i++)
+        if (old[i])
+            tab_put(op, op->keys[old[i] - 1]->hash, old[i] - 1);
+    free(old);
+    return 0;
+}
+
+static weir__gkey *key_find(const weir_gwindow *op, uint64_t hash, const char *k, size_t klen)
+{
+    if (!op->tab)
+        return NULL;
+    for (uint32_t i = (uint32_t)hash & op->tmask; op->tab[i]; i = (i + 1) & op->tmask) {
+        weir__gkey *e = op->keys[op->tab[i] - 1];
+        if (e->hash == hash && e->klen == klen && (klen == 0 || memcmp(e->kbytes, k, klen) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, uint32_t klen)
+{
+    if ((op->tcount + 1) * 2 > (op->tab ? op->tmask + 1 : 0) && tab_grow(op) != 0)
+        return NULL;
+    if (!op->nfree && op->used_slots == op->nkeys_cap) {
+        uint32_t cap = op->nkeys_cap ? op->nkeys_cap * 2 : 256;
+        weir__gkey **keys = realloc(op->keys, cap * sizeof *keys);
+        if (keys)
+            op->keys = keys;
+        uint32_t *gens = keys ? realloc(op->gens, cap * sizeof *gens) : NULL;
+        if (gens)
+            op->gens = gens;
+        uint32_t *fl = gens ? realloc(op->freelist, cap * sizeof *fl) : NULL;
+        if (!fl)
+            return NULL;
+        op->freelist = fl;
+        memset(op->gens + op->nkeys_cap, 0, (cap - op->nkeys_cap) * sizeof *gens);
+        op->nkeys_cap = cap;
+    }
+    weir__gkey *e = calloc(1, sizeof *e + klen);
+    if (!e)
+        return NULL;
+    e->hash = hash;
+    e->klen = klen;
+    if (klen)
+        memcpy(e->kbytes, k, klen);
+    e->fire_k = e->fire_t = e->close_t = WEIR__NONE;
+    uint32_t idx = op->nfree ? op->freelist[--op->nfree] : op->used_slots++;
+    e->idx = idx;
+    op->keys[idx] = e;
+    tab_put(op, hash, idx);
+    op->tcount++;
+    return e;
+}
+
+/* Removes a key without blocks from the table (backward-shift deletion) and frees it. */
+static void key_remove(weir_gwindow *op, weir__gkey *e)
+{
+    uint32_t i = (uint32_t)e->hash & op->tmask;
+    while (op->tab[i] != e->idx + 1)
+        i = (i + 1) & op->tmask;
+    for (;;) {
+        op->tab[i] = 0;
+        uint32_t j = i;
+        for (;;) {
+            j = (j + 1) & op->tmask;
+            if (!op->tab[j])
+                goto done;
+            uint32_t home = (uint32_t)op->keys[op->tab[j] - 1]->hash & op->tmask;
+            /* The entry at j may move to i when its home is not in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        op->tab[i] = op->tab[j];
+        i = j;
+    }
+done:
+    op->tcount--;
+    op->gens[e->idx]++;
+    op->keys[e->idx] = NULL;
+    op->freelist[op->nfree++] = e->idx;
+    free(e->bl);
+    free(e);
+}
+
+/* Makes room for one more block pointer at the end of the key's array. */
+static int key_reserve(weir__gkey *k)
+{
+    if (k->head + k->n < k->cap)
+        return 0;
+    if (k->head > 0) {
+        memmove(k->bl, k->bl + k->head, k->n * sizeof *k->bl);
+        k->head = 0;
+        return 0;
+    }
+    uint32_t cap = k->cap ? k->cap * 2 : 4;
+    weir__gblock **bl = realloc(k->bl, cap * sizeof *bl);
+    if (!bl)
+        return -1;
+    k->bl = bl;
+    k->cap = cap;
+    return 0;
+}
+
+int weir__gkey_append(weir__gkey *k, weir__gblock *b)
+{
+    if (key_reserve(k) != 0)
+        return -1;
+    k->bl[k->head + k->n++] = b;
+    return 0;
+}
+
+/* Inserts b at position pos (0..n) of the key's blocks. */
+static int key_insert_at(weir__gkey *k, uint32_t pos, weir__gblock *b)
+{
+    if (key_reserve(k) != 0)
+        return -1;
+    weir__gblock **v = k->bl + k->head;
+    memmove(v + pos + 1, v + pos, (k->n - pos) * sizeof *v);
+    v[pos] = b;
+    k->n++;
+    return 0;
+}
+
+/* Position of the first block with a >= x. */
+static uint32_t key_lower(const weir__gkey *k, int64_t x)
+{
+    weir__gblock *const *v = k->bl + k->head;
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v[mid]->a < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---------------------------------------------------------------- emission */
+
+static void emit_block(weir_gwindow *op, const weir__gkey *k, weir__gblock *b, int64_t start,
+                       int64_t end, int late)
+{
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->defs[a].ops->result((uint8_t *)b + op->offs[a], op->defs[a].params, &op->vals[a]) !=
+            WEIR_OK) {
+            op->failed = 1;
+            return;
+        }
+    weir_gwindow_firing f = {
+        .key = {k->kbytes, k->klen},
+        .window_start = start,
+        .window_end = end,
+        .late = late,
+        .values = op->vals,
+        .n_values = op->p.n_aggs,
+    };
+    op->st.emissions++;
+    if (late)
+        op->st.late_firings++;
+    if (op->emit && op->emit(op->opaque, &f) != 0)
+        op->io = 1;
+}
+
+/* Fires (or emits) window k of a slicing key: its slices combined. */
+static void emit_window(weir_gwindow *op, const weir__gkey *k, int64_t win, int late)
+{
+    int64_t lo = win * op->r, hi = lo + op->nsl;
+    uint32_t i = key_lower(k, lo), first = i;
+    weir__gblock *const *v = k->bl + k->head;
+    while (i < k->n && v[i]->a < hi)
+        i++;
+    if (i == first)
+        return; /* no slice: nothing to emit (cannot happen for a registered window) */
+    if (i == first + 1) {
+        emit_block(op, k, v[first], win_start(op, win), win_end(op, win), late);
+        return;
+    }
+    weir__gblock *t = (weir__gblock *)op->tmp;
+    memset(t, 0, op->block_size);
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
+    for (uint32_t j = first; j < i; j++)
+        block_merge(op, t, v[j]);
+    if (!op->failed)
+        emit_block(op, k, t, win_start(op, win), win_end(op, win), late);
+    block_fini(op, t);
+}
+
+/* ---------------------------------------------------------------- slicing: registration */
+
+/* Registers window `win` as the key's next window to fire (emit, in final mode) when it is
+ * earlier than the one registered. */
+static void note_fire(weir_gwindow *op, weir__gkey *k, int64_t win)
+{
+    if (k->fire_k != WEIR__NONE && k->fire_k <= win)
+        return;
+    int64_t t = op->p.emit == WEIR_EMIT_FINAL ? close_thr(op, win) : fire_thr(op, win);
+    k->fire_k = win;
+    k->fire_t = t;
+    if (heap_push(&op->fire, t, k->idx, op->gens[k->idx]) != 0)
+        op->failed = 1;
+}
+
+/* Updates mode: registers the close of slice j when it is the key's earliest. */
+static void note_close_t(weir_gwindow *op, weir__gkey *k, int64_t t)
+{
+    if (k->close_t != WEIR__NONE && k->close_t <= t)
+        return;
+    k->close_t = t;
+    if (heap_push(&op->close, t, k->idx, op->gens[k->idx]) != 0)
+        op->failed = 1;
+}
+
+/* The first window holding one of the key's slices after window `after` (NONE if none). */
+static int64_t next_window(const weir_gwindow *op, const weir__gkey *k, int64_t after)
+{
+    uint32_t i = key_lower(k, (after + 1) * op->r);
+    if (i >= k->n)
+        return WEIR__NONE;
+    int64_t w = kmin_of(op, k->bl[k->head + i]->a);
+    return w > after + 1 ? w : after + 1;
+}
+
+/* Frees the key's slices below index `below`. */
+static void free_slices_below(weir_gwindow *op, weir__gkey *k, int64_t below)
+{
+    while (k->n && k->bl[k->head]->a < below) {
+        weir__gblock_free(op, k->bl[k->head]);
+        k->head++;
+        k->n--;
+        op->st.live_slices--;
+    }
+}
+
+/* ---------------------------------------------------------------- slicing: records */
+
+static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
+{
+    int64_t j = slice_of(op, r->ts);
+    int64_t kmax = kmax_of(op, j), kmin = kmin_of(op, j);
+    if (close_thr(op, kmax) <= wm) {
+        op->st.late_dropped++;
+        if (op->late_fn)
+            op->late_fn(op->late_opaque, r);
+        return;
+    }
+    weir__gkey *k = key_find(op, r->key_hash, r->key.ptr, r->key.len);
+    if (!k && !(k = weir__gkey_insert(op, r->key_hash, r->key.ptr, (uint32_t)r->key.len))) {
+        op->failed = 1;
+        return;
+    }
+    /* The slice: most records land in the key's newest. */
+    weir__gblock *b = NULL;
+    uint32_t pos = k->n;
+    while (pos > 0 && k->bl[k->head + pos - 1]->a > j)
+        pos--;
+    if (pos > 0 && k->bl[k->head + pos - 1]->a == j) {
+        b = k->bl[k->head + pos - 1];
+    } else {
+        b = weir__gblock_new(op);
+        if (!b || key_insert_at(k, pos, b) != 0) {
+            weir__gblock_free(op, b);
+            op->failed = 1;
+            if (!k->n)
+                key_remove(op, k);
+            return;
+        }
+        b->a = j;
+        op->st.live_slices++;
+        if (op->p.emit == WEIR_EMIT_UPDATES)
+            note_close_t(op, k, close_thr(op, kmax));
+    }
+    block_add(op, b, r);
+    op->st.accepted++;
+    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int late = 0;
+    int64_t first_open = WEIR__NONE;
+    /* Most records are on time: when the earliest of their windows has not fired, none has. */
+    if (fire_thr(op, kmin) > wm)
+        first_open = kmin;
+    for (int64_t w = kmin; first_open == WEIR__NONE && w <= kmax; w++) {
+        if (close_thr(op, w) <= wm)
+            continue;
+        if (fire_thr(op, w) <= wm) {
+            late = 1;
+            if (!final)
+                emit_window(op, k, w, 1);
+            else if (first_open == WEIR__NONE)
+                first_open = w;
+        } else {
+            first_open = w;
+        }
+    }
+    if (late)
+        op->st.late_accepted++;
+    if (first_open != WEIR__NONE)
+        note_fire(op, k, first_open);
+}
+
+/* A popped fire-heap entry of a slicing key: fire (updates) or emit and free (final). */
+static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
+{
+    int64_t win = k->fire_k;
+    k->fire_k = k->fire_t = WEIR__NONE;
+    int final = op->p.emit == WEIR_EMIT_FINAL;
+    emit_window(op, k, win, 0);
+    if (final)
+        free_slices_below(op, k, (win + 1) * op->r);
+    int64_t next = next_window(op, k, win);
+    if (next != WEIR__NONE)
+        note_fire(op, k, next);
+    if (final && !k->n)
+        key_remove(op, k);
+}
+
+/* A popped close-heap entry (updates mode): free the slices whose last window closed. */
+static void slice_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
+{
+    k->close_t = WEIR__NONE;
+    while (k->n && close_thr(op, kmax_of(op, k->bl[k->head]->a)) <= wm)
+        free_slices_below(op, k, k->bl[k->head]->a + 1);
+    if (k->n)
+        note_close_t(op, k, close_thr(op, kmax_of(op, k->bl[k->head]->a)));
+    else
+        key_remove(op, k);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static int64_t sess_fire_thr(const weir__gblock *b)
+{
+    return sat_add(b->b, -1);
+}
+
+static int64_t sess_close_thr(const weir_gwindow *op, const weir__gblock *b)
+{
+    return sat_add(sat_add(b->b, -1), op->L);
+}
+
+/* Registers the key's earliest pending session fire (updates) or emit (final), and its
+ * earliest close (updates). */
+static void sess_register(weir_gwindow *op, weir__gkey *k)
+{
+    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int64_t fire = WEIR__NONE, close = WEIR__NONE;
+    for (uint32_t i = 0; i < k->n; i++) {
+        const weir__gblock *b = k->bl[k->head + i];
+        int64_t c = sess_close_thr(op, b);
+        close = c < close ? c : close;
+        if (!final && !b->fired) {
+            int64_t f = sess_fire_thr(b);
+            fire = f < fire ? f : fire;
+        }
+    }
+    if (final)
+        fire = close;
+    if (fire != WEIR__NONE && (k->fire_t == WEIR__NONE || fire < k->fire_t)) {
+        k->fire_t = fire;
+        if (heap_push(&op->fire, fire, k->idx, op->gens[k->idx]) != 0)
+            op->failed = 1;
+    }
+    if (!final && close != WEIR__NONE)
+        note_close_t(op, k, close);
+}
+
+static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
+{
+    int64_t s = r->ts, e = sat_add(r->ts, op->p.spec.gap_ms);
+    weir__gkey *k = key_find(op, r->key_hash, r->key.ptr, r->key.len);
+    /* The sessions [a, b) it intersects: a <= e and b >= s. */
+    uint32_t lo = 0, hi = 0;
+    if (k) {
+        weir__gblock *const *v = k->bl + k->head;
+        hi = key_lower(k, sat_add(e, 1)); /* first with a > e */
+        lo = hi;
+        while (lo > 0 && v[lo - 1]->b >= s)
+            lo--;
+    }
+    if (lo == hi && sat_add(sat_add(e, -1), op->L) <= wm) {
+        op->st.late_dropped++;
+        if (op->late_fn)
+            op->late_fn(op->late_opaque, r);
+        return;
+    }
+    if (!k && !(k = weir__gkey_insert(op, r->key_hash, r->key.ptr, (uint32_t)r->key.len))) {
+        op->failed = 1;
+        return;
+    }
+    weir__gblock *b;
+    weir__gblock **v = k->bl + k->head;
+    if (lo == hi) {
+        b = weir__gblock_new(op);
+        if (!b || key_insert_at(k, lo, b) != 0) {
+            weir__gblock_free(op, b);
+            op->failed = 1;
+            if (!k->n)
+                key_remove(op, k);
+            return;
+        }
+        b->a = s;
+        b->b = e;
+        op->st.live_sessions++;
+    } else if (hi == lo + 1 && v[lo]->a <= s && e <= v[lo]->b) {
+        b = v[lo];
+    } else {
+        b = v[lo];
+        int64_t na = s < b->a ? s : b->a, nb = e > v[hi - 1]->b ? e : v[hi - 1]->b;
+        for (uint32_t i = lo + 1; i < hi; i++) {
+            block_merge(op, b, v[i]);
+            weir__gblock_free(op, v[i]);
+            op->st.live_sessions--;
+        }
+        memmove(v + lo + 1, v + hi, (k->n - hi) * sizeof *v);
+        k->n -= hi - lo - 1;
+        b->a = na;
+        b->b = nb;
+        b->fired = 0;
+    }
+    block_add(op, b, r);
+    op->st.accepted++;
+    if (sess_fire_thr(b) <= wm) {
+        op->st.late_accepted++;
+        if (op->p.emit == WEIR_EMIT_UPDATES) {
+            emit_block(op, k, b, b->a, b->b, 1);
+            b->fired = 1;
+        }
+    }
+    sess_register(op, k);
+}
+
+/* A popped fire-heap entry of a session key: the sessions due fire (updates) or emit and
+ * are freed (final), in order of end. */
+static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
+{
+    k->fire_t = WEIR__NONE;
+    int final = op->p.emit == WEIR_EMIT_FINAL;
+    uint32_t out = 0;
+    weir__gblock **v = k->bl + k->head;
+    for (uint32_t i = 0; i < k->n; i++) {
+        weir__gblock *b = v[i];
+        if (final && sess_close_thr(op, b) <= t) {
+            emit_block(op, k, b, b->a, b->b, 0);
+            weir__gblock_free(op, b);
+            op->st.live_sessions--;
+            continue;
+        }
+        if (!final && !b->fired && sess_fire_thr(b) <= t) {
+            emit_block(op, k, b, b->a, b->b, 0);
+            b->fired = 1;
+        }
+        v[out++] = b;
+    }
+    k->n = out;
+    if (!k->n) {
+        key_remove(op, k);
+        return;
+    }
+    sess_register(op, k);
+}
+
+static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
+{
+    k->close_t = WEIR__NONE;
+    uint32_t out = 0;
+    weir__gblock **v = k->bl + k->head;
+    for (uint32_t i = 0; i < k->n; i++) {
+        if (sess_close_thr(op, v[i]) <= wm) {
+            weir__gblock_free(op, v[i]);
+            op->st.live_sessions--;
+        } else {
+            v[out++] = v[i];
+        }
+    }
+    k->n = out;
+    if (!k->n)
+        key_remove(op, k);
+    else
+        sess_register(op, k);
+}
+
+/* ---------------------------------------------------------------- the watermark */
+
+/* Fires and frees what the watermark has passed, one window (or session) per pop so that
+ * windows fire in order of end. */
+static void advance(weir_gwindow *op)
+{
+    int64_t wm = weir__wm_current(op->wm);
+    if (wm == op->wmv)
+        return;
+    int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
+    while (op->fire.n && op->fire.v[0].t <= wm && !op->failed) {
+        weir__hent h = heap_pop(&op->fire);
+        weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
+        if (!k || k->fire_t != h.t)
+            continue;
+        if (session)
+            sess_fire_due(op, k, h.t);
+        else
+            slice_fire_due(op, k);
+    }
+    while (op->close.n && op->close.v[0].t <= wm && !op->failed) {
+        weir__hent h = heap_pop(&op->close);
+        weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
+        if (!k || k->close_t != h.t)
+            continue;
+        if (session)
+            sess_close_due(op, k, wm);
+        else
+            slice_close_due(op, k, wm);
+    }
+    op->wmv = wm;
+}
+
+static weir_err status(weir_gwindow *op)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    if (op->io) {
+        op->io = 0;
+        return WEIR_ERR_IO;
+    }
+    return WEIR_OK;
+}
+
+/* ---------------------------------------------------------------- the spec */
+
+static weir_err spec_fail(const char *text, const char *why, char *errstr, size_t errstr_size)
+{
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size,
+                 "window spec \"%.200s\": %s; accepted: tumble:W, tumble:W@O, hop:W/S "
+                 "(0 < S <= W) or session:G, with durations like 500ms, 10s, 5m, 1h, 1d",
+                 text ? text : "(null)", why);
+    return WEIR_ERR_INVALID_ARG;
+}
+
+/* Parses the duration text[0..len) into *out. */
+static int duration(const char *text, size_t len, int64_t *out)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    return weir_parse_duration(buf, out) == WEIR_OK ? 0 : -1;
+}
+
+weir_err weir_window_spec_parse(const char *text, weir_window_spec *out, char *errstr,
+                                size_t errstr_size)
+{
+    if (!text || !out)
+        return spec_fail(text, "no spec", errstr, errstr_size);
+    weir_window_spec s = {0};
+    const char *colon = strchr(text, ':');
+    if (!colon)
+        return spec_fail(text, "no kind before ':'", errstr, errstr_size);
+    size_t kl = (size_t)(colon - text);
+    const char *rest = colon + 1;
+    size_t rl = strlen(rest);
+    if (kl == 6 && memcmp(text, "tumble", 6) == 0) {
+        s.kind = WEIR_WINDOW_TUMBLE;
+        const char *at = strchr(rest, '@');
+        size_t wl = at ? (size_t)(at - rest) : rl;
+        if (duration(rest, wl, &s.size_ms) != 0 || s.size_ms <= 0)
+            return spec_fail(text, "the size must be a duration > 0", errstr, errstr_size);
+        if (at && duration(at + 1, strlen(at + 1), &s.offset_ms) != 0)
+            return spec_fail(text, "the offset must be a duration", errstr, errstr_size);
+        s.slide_ms = s.size_ms;
+    } else if (kl == 3 && memcmp(text, "hop", 3) == 0) {
+        s.kind = WEIR_WINDOW_HOP;
+        const char *slash = strchr(rest, '/');
+        if (!slash)
+            return spec_fail(text, "a hop needs a size and a slide, W/S", errstr, errstr_size);
+        if (duration(rest, (size_t)(slash - rest), &s.size_ms) != 0 || s.size_ms <= 0)
+            return spec_fail(text, "the size must be a duration > 0", errstr, errstr_size);
+        if (duration(slash + 1, strlen(slash + 1), &s.slide_ms) != 0 || s.slide_ms <= 0 ||
+            s.slide_ms > s.size_ms)
+            return spec_fail(text, "the slide must be a duration > 0 and at most the size", errstr,
+                             errstr_size);
+    } else if (kl == 7 && memcmp(text, "session", 7) == 0) {
+        s.kind = WEIR_WINDOW_SESSION;
+        if (duration(rest, rl, &s.gap_ms) != 0 || s.gap_ms <= 0)
+            return spec_fail(text, "the gap must be a duration > 0", errstr, errstr_size);
+    } else {
+        return spec_fail(text, "unknown kind", errstr, errstr_size);
+    }
+    *out = s;
+    return WEIR_OK;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static weir_gwindow *fail_new(weir_gwindow *op, char *errstr, size_t errstr_size, const char *fmt,
+                              ...) __attribute__((format(printf, 4, 5)));
+
+#include <stdarg.h>
+static weir_gwindow *fail_new(weir_gwindow *op, char *errstr, size_t errstr_size, const char *fmt,
+                              ...)
+{
+    if (errstr && errstr_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    weir_gwindow_destroy(op);
+    return NULL;
+}
+
+/* Checks aggregate i; returns NULL or what is wrong. */
+static const char *check_agg(const weir_gagg_def *d, weir_window_kind kind, char *buf, size_t n)
+{
+    const weir_gagg_ops *o = d->ops;
+    if (!o->name)
+        return "name is required";
+    if (!o->init)
+        return "init is required";
+    if (!o->add)
+        return "add is required";
+    if (!o->result)
+        return "result is required";
+    if (o->state_size == 0)
+        return "state_size must be at least 1";
+    if (o->state_size > WEIR_GAGG_STATE_MAX) {
+        snprintf(buf, n, "state_size %zu exceeds the maximum %d", o->state_size,
+                 WEIR_GAGG_STATE_MAX);
+        return buf;
+    }
+    if (!o->merge && kind != WEIR_WINDOW_TUMBLE)
+        return "merge is required for hop and session windows";
+    int ser = !!o->serialized_size + !!o->serialize + !!o->deserialize;
+    if (ser != 0 && ser != 3)
+        return !o->serialized_size ? "serialized_size is required with serialize and deserialize"
+               : !o->serialize     ? "serialize is required with serialized_size and deserialize"
+                                   : "deserialize is required with serialized_size and serialize";
+    if (d->field < -1)
+        return "field must be -1 or an index into the record's values";
+    return NULL;
+}
+
+weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_fn emit,
+                               void *opaque, char *errstr, size_t errstr_size)
+{
+    if (!p)
+        return fail_new(NULL, errstr, errstr_size, "no params");
+    const weir_window_spec *s = &p->spec;
+    switch (s->kind) {
+    case WEIR_WINDOW_TUMBLE:
+        if (s->size_ms <= 0)
+            return fail_new(NULL, errstr, errstr_size, "tumbling window size must be > 0");
+        break;
+    case WEIR_WINDOW_HOP:
+        if (s->size_ms <= 0 || s->slide_ms <= 0 || s->slide_ms > s->size_ms)
+            return fail_new(NULL, errstr, errstr_size,
+                            "hopping windows need 0 < slide <= size (size %lld, slide %lld)",
+                            (long long)s->size_ms, (long long)s->slide_ms);
+        break;
+    case WEIR_WINDOW_SESSION:
+        if (s->gap_ms <= 0)
+            return fail_new(NULL, errstr, errstr_size, "session gap must be > 0");
+        break;
+    default: return fail_new(NULL, errstr, errstr_size, "unknown window kind %d", (int)s->kind);
+    }
+    if (p->allowed_lateness_ms < 0)
+        return fail_new(NULL, errstr, errstr_size, "allowed lateness must be >= 0");
+    if (p->emit != WEIR_EMIT_UPDATES && p->emit != WEIR_EMIT_FINAL)
+        return fail_new(NULL, errstr, errstr_size, "unknown emission mode %d", (int)p->emit);
+    if (p->partitions < 1)
+        return fail_new(NULL, errstr, errstr_size, "partitions must be >= 1");
+    if (p->n_aggs > WEIR_GWINDOW_MAX_AGGS)
+        return fail_new(NULL, errstr, errstr_size, "%zu aggregates exceed the maximum %d",
+                        p->n_aggs, WEIR_GWINDOW_MAX_AGGS);
+    if (p->n_aggs && !p->aggs)
+        return fail_new(NULL, errstr, errstr_size, "aggs is NULL");
+    for (size_t a = 0; a < p->n_aggs; a++) {
+        const weir_gagg_def *d = &p->aggs[a];
+        char buf[96];
+        const char *why = d->ops ? check_agg(d, s->kind, buf, sizeof buf) : "ops is NULL";
+        if (why)
+            return fail_new(NULL, errstr, errstr_size, "aggregate %zu (%s): %s", a + 1,
+                            d->name                  ? d->name
+                            : d->ops && d->ops->name ? d->ops->name
+                                                     : "?",
+                            why);
+    }
+    weir_gwindow *op = calloc(1, sizeof *op);
+    if (!op)
+        return fail_new(NULL, errstr, errstr_size, "out of memory");
+    op->p = *p;
+    if (p->n_aggs)
+        memcpy(op->defs, p->aggs, p->n_aggs * sizeof *p->aggs);
+    op->p.aggs = op->defs;
+    size_t off = sizeof(weir__gblock);
+    for (size_t a = 0; a < p->n_aggs; a++) {
+        op->offs[a] = off;
+        off += (op->defs[a].ops->state_size + 7) & ~(size_t)7;
+    }
+    op->block_size = off;
+    op->emit = emit;
+    op->opaque = opaque;
+    op->L = p->allowed_lateness_ms;
+    op->wmv = WEIR_TS_MIN;
+    if (s->kind == WEIR_WINDOW_TUMBLE) {
+        op->g = s->size_ms;
+        op->off = s->offset_ms % s->size_ms;
+        if (op->off < 0)
+            op->off += s->size_ms;
+        op->r = op->nsl = 1;
+    } else if (s->kind == WEIR_WINDOW_HOP) {
+        op->g = gcd64(s->size_ms, s->slide_ms);
+        op->r = s->slide_ms / op->g;
+        op->nsl = s->size_ms / op->g;
+    }
+    op->wm = weir_watermark_new(p->partitions, &p->wm);
+    op->vals = calloc(p->n_aggs ? p->n_aggs : 1, sizeof *op->vals);
+    op->tmp = calloc(1, op->block_size);
+    if (!op->wm || !op->vals || !op->tmp)
+        return fail_new(op, errstr, errstr_size, "out of memory");
+    return op;
+}
+
+/* Frees every key and block (no emission). */
+void weir__gwindow_clear(weir_gwindow *op)
+{
+    for (uint32_t i = 0; i < op->used_slots; i++) {
+        weir__gkey *k = op->keys[i];
+        if (!k)
+            continue;
+        for (uint32_t j = 0; j < k->n; j++)
+            weir__gblock_free(op, k->bl[k->head + j]);
+        free(k->bl);
+        free(k);
+        op->keys[i] = NULL;
+    }
+    free(op->keys);
+    free(op->gens);
+    free(op->freelist);
+    free(op->tab);
+    free(op->fire.v);
+    free(op->close.v);
+    op->keys = NULL;
+    op->gens = op->freelist = op->tab = NULL;
+    op->nkeys_cap = op->nfree = op->used_slots = op->tmask = op->tcount = 0;
+    op->fire = op->close = (weir__heap){0};
+    op->st.live_slices = op->st.live_sessions = 0;
+}
+
+void weir_gwindow_destroy(weir_gwindow *op)
+{
+    if (!op)
+        return;
+    weir__gwindow_clear(op);
+    weir_watermark_destroy(op->wm);
+    free(op->vals);
+    free(op->tmp);
+    free(op);
+}
+
+void weir_gwindow_set_late_output(weir_gwindow *op, weir_gwindow_late_fn fn, void *opaque)
+{
+    op->late_fn = fn;
+    op->late_opaque = opaque;
+}
+
+weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, int64_t wall_ms)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    advance(op);
+    int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
+    for (size_t i = 0; i < n; i++) {
+        const weir_row *r = &recs[i];
+        if (r->partition < 0 || r->partition >= op->p.partitions) {
+            weir_err rc = status(op);
+            return rc != WEIR_OK ? rc : WEIR_ERR_INVALID_ARG;
+        }
+        if (session)
+            sess_record(op, r, op->wmv);
+        else
+            slice_record(op, r, op->wmv);
+        op->st.future_skewed += (uint64_t)weir__wm_observe(op->wm, r->partition, r->ts, wall_ms);
+        advance(op);
+        if (op->failed || op->io)
+            return status(op);
+    }
+    return WEIR_OK;
+}
+
+weir_err weir_gwindow_tick(weir_gwindow *op, int64_t wall_ms)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    weir_watermark_tick(op->wm, wall_ms);
+    advance(op);
+    return status(op);
+}
+
+weir_err weir_gwindow_finish(weir_gwindow *op)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    weir_watermark_finish(op->wm);
+    advance(op);
+    return status(op);
+}
+
+int64_t weir_gwindow_watermark(const weir_gwindow *op)
+{
+    return weir__wm_current(op->wm);
+}
+
+void weir_gwindow_stats(const weir_gwindow *op, weir_gwindow_counters *out)
+{
+    *out = op->st;
+    out->live_keys = op->tcount;
+    uint64_t bytes = sizeof *op + op->block_size + (uint64_t)op->nkeys_cap * 12 +
+                     (op->tab ? (uint64_t)(op->tmask + 1) * 4 : 0) +
+                     (op->fire.cap + op->close.cap) * sizeof(weir__hent);
+    for (uint32_t i = 0; i < op->used_slots; i++) {
+        const weir__gkey *k = op->keys[i];
+        if (!k)
+            continue;
+        bytes += sizeof *k + k->klen + (uint64_t)k->cap * sizeof(void *);
+        for (uint32_t j = 0; j < k->n; j++) {
+            const weir__gblock *b = k->bl[k->head + j];
+            bytes += op->block_size;
+            for (size_t a = 0; a < op->p.n_aggs; a++)
+                if (op->defs[a].ops->heap_bytes)
+                    bytes += op->defs[a].ops->heap_bytes((const uint8_t *)b + op->offs[a],
+                                                         op->defs[a].params);
+        }
+    }
+    out->state_bytes = bytes;
+}
+
+weir_err weir_gwindow_set_partitions(weir_gwindow *op, int partitions)
+{
+    weir_err rc = weir_watermark_set_partitions(op->wm, partitions);
+    if (rc == WEIR_OK)
+        op->p.partitions = partitions;
+    return rc;
+}
+
+weir_err weir_gwindow_reset_partition(weir_gwindow *op, int partition)
+{
+    if (partition < 0 || partition >= op->p.partitions)
+        return WEIR_ERR_INVALID_ARG;
+    weir_watermark_reset_partition(op->wm, partition);
+    return WEIR_OK;
+}
+
+/* After a restore: registers every key's next fire and close from its blocks and the
+ * watermark (op->wmv). Returns 0 or -1 when out of memory. */
+int weir__gwindow_reschedule(weir_gwindow *op)
+{
+    int64_t wm = op->wmv;
+    for (uint32_t i = 0; i < op->used_slots; i++) {
+        weir__gkey *k = op->keys[i];
+        if (!k || !k->n)
+            continue;
+        if (op->p.spec.kind == WEIR_WINDOW_SESSION) {
+            sess_register(op, k);
+            continue;
+        }
+        int final = op->p.emit == WEIR_EMIT_FINAL;
+        int64_t j0 = k->bl[k->head]->a;
+        /* The first window of the oldest slice not yet fired (emitted) at wm. */
+        int64_t w = first_window_after(op, final ? sat_add(wm, -op->L) : wm);
+        int64_t kmin = kmin_of(op, j0);
+        w = w > kmin ? w : kmin;
+        int64_t next = next_window(op, k, w - 1);
+        if (next != WEIR__NONE)
+            note_fire(op, k, next);
+        if (!final)
+            note_close_t(op, k, close_thr(op, kmax_of(op, j0)));
+    }
+    return op->failed ? -1 : 0;
+}
+
+weir_err weir_gwindow_observe(weir_gwindow *op, int32_t partition, int64_t ts, int64_t wall_ms)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    advance(op);
+    if (partition < 0 || partition >= op->p.partitions) {
+        weir_err rc = status(op);
+        return rc != WEIR_OK ? rc : WEIR_ERR_INVALID_ARG;
+    }
+    op->st.future_skewed += (uint64_t)weir__wm_observe(op->wm, partition, ts, wall_ms);
+    advance(op);
+    return status(op);
+}

@@ -1,0 +1,79 @@
+/* The generic window operator's layout, shared by gwindow.c (processing) and
+ * gwindow_snapshot.c (snapshot and restore). */
+#ifndef WEIR_OPERATORS_GWINDOW_INT_H
+#define WEIR_OPERATORS_GWINDOW_INT_H
+
+#include <stdint.h>
+
+#include "weir/gwindow.h"
+
+#define WEIR__NONE INT64_MAX
+
+/* A block of aggregate states: one (key, slice) of tumbling and hopping windows, or one
+ * (key, session). The states follow the header at op->offs[]. */
+typedef struct weir__gblock {
+    int64_t a;        /* slice index, or session start */
+    int64_t b;        /* session end (exclusive); unused for slices */
+    uint64_t records; /* accepted records */
+    uint64_t fired;   /* session: has fired as this window (updates mode) */
+} weir__gblock;
+
+/* One key and its blocks, sorted by a (slices and sessions never overlap). */
+typedef struct weir__gkey {
+    uint64_t hash;
+    uint32_t idx; /* slot in op->keys */
+    uint32_t klen;
+    int64_t fire_k;  /* hop: the next window to fire (or emit in final mode); NONE */
+    int64_t fire_t;  /* threshold of the fire (final mode: emit) heap entry; NONE */
+    int64_t close_t; /* updates mode: threshold of the close heap entry; NONE */
+    weir__gblock **bl;
+    uint32_t head, n, cap; /* blocks bl[head .. head + n) */
+    char kbytes[];
+} weir__gkey;
+
+typedef struct weir__hent {
+    int64_t t;
+    uint32_t key, gen;
+} weir__hent;
+
+typedef struct weir__heap {
+    weir__hent *v;
+    size_t n, cap;
+} weir__heap;
+
+struct weir_gwindow {
+    weir_gwindow_params p;
+    weir_gagg_def defs[WEIR_GWINDOW_MAX_AGGS];
+    size_t offs[WEIR_GWINDOW_MAX_AGGS];
+    size_t block_size;
+    weir_gwindow_emit_fn emit;
+    void *opaque;
+    weir_gwindow_late_fn late_fn;
+    void *late_opaque;
+    weir_watermark *wm;
+    int64_t wmv; /* the watermark firing has caught up with */
+    /* slices: window k covers slices [k*r, k*r + n), slice j is [off + j*g, off + (j+1)*g) */
+    int64_t g, off, r, nsl, L;
+    /* keys */
+    weir__gkey **keys;
+    uint32_t *gens;
+    uint32_t nkeys_cap, *freelist, nfree, used_slots;
+    uint32_t *tab; /* key index + 1, open addressing */
+    uint32_t tmask, tcount;
+    weir__heap fire, close;
+    weir_value *vals;
+    uint8_t *tmp; /* a block for merging slices */
+    weir_gwindow_counters st;
+    int failed; /* out of memory: only destroy */
+    int io;     /* emit refused during the current call */
+};
+
+/* Operator internals used by the snapshot code. */
+weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, uint32_t klen);
+weir__gblock *weir__gblock_new(weir_gwindow *op);
+void weir__gblock_free(weir_gwindow *op, weir__gblock *b);
+int weir__gkey_append(weir__gkey *k, weir__gblock *b);
+void weir__gwindow_clear(weir_gwindow *op);
+int weir__gwindow_reschedule(weir_gwindow *op);
+
+#endif
