@@ -372,7 +372,7 @@ done:
 /* ------------------------------------------------------------------ queries */
 
 static const char *const QUERY_DOC[] = {
-    "q0  pass-through: every bid as {auction, price, bidder, date_time, extra}",
+    "q0  pass-through: every bid as {auction, bidder, price, date_time, extra}",
     "q1  currency conversion: q0 with price x 0.908 (a double)",
     "q2  selection: bids with auction % 123 = 0 as {auction, price}",
     "q5  hot items: hop:10s/2s bids per auction; per window the auction(s) with the most",

@@ -678,14 +678,16 @@ static weir_err take(nxq *q, int64_t ts, weir_value *vals, weir_slice raw)
         char *p = o;
         p += put_s(p, "{\"auction\":");
         p += put_i64(p, auction);
+        if (q->q != 2) {
+            p += put_s(p, ",\"bidder\":");
+            p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
+        }
         p += put_s(p, ",\"price\":");
         if (q->q == 1)
             p += weir_format_double((double)price * 0.908, p);
         else
             p += put_i64(p, price);
         if (q->q != 2) {
-            p += put_s(p, ",\"bidder\":");
-            p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
             p += put_s(p, ",\"date_time\":");
             p += put_i64(p, ts);
             p += put_s(p, ",\"extra\":");
