@@ -35,6 +35,21 @@ static const struct {
      "FIELD OP LITERAL [and ...], OP one of = != < <= > >=; repeatable, all must hold [where]"},
 };
 
+/* The flags of the configuration table this job takes; others (Kafka, unique-users' own) are
+ * refused rather than ignored. */
+static const char *const TABLE_FLAGS[] = {
+    "--global",           "--input",
+    "--output",           "--timestamp-field",
+    "--timestamp-unit",   "--out-of-orderness",
+    "--allowed-lateness", "--emit",
+    "--hll-precision",    "--late-output",
+    "--dead-letter",      "--max-future-skew",
+    "--dynamodb-table",   "--dynamodb-endpoint",
+    "--aws-region",       "--dynamodb-create-table",
+    "--checkpoint-dir",   "--checkpoint-interval",
+    "--reset-state",      NULL,
+};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -48,17 +63,7 @@ static void usage(FILE *out)
         snprintf(left, sizeof left, "%s %s", OWN[i].flag, OWN[i].meta);
         fprintf(out, "  %-34s %s\n", left, OWN[i].doc);
     }
-    static const char *const table_flags[] = {
-        "--global",           "--input",          "--output",
-        "--timestamp-field",  "--timestamp-unit", "--out-of-orderness",
-        "--allowed-lateness", "--emit",           "--hll-precision",
-        "--late-output",      "--dead-letter",    "--max-future-skew",
-    };
-    for (size_t i = 0; i < sizeof table_flags / sizeof table_flags[0]; i++) {
-        int tv;
-        const char *key = weir_conf_key_for_flag(table_flags[i], &tv);
-        fprintf(out, "  %-34s [%s] (docs/CONFIGURATION.md)\n", table_flags[i], key);
-    }
+    weir_conf_write_flags_only(out, TABLE_FLAGS);
     fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n", "--config FILE",
             "read key=value lines from FILE", "-X key=value",
             "set any configuration key (docs/CONFIGURATION.md)", "--help", "this help", "--version",
@@ -95,10 +100,12 @@ static void summary(FILE *out, const weir_window_job_stats *st)
     fprintf(out,
             "},\"filtered\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"late_dropped\":%" PRIu64
             ",\"late_accepted\":%" PRIu64 ",\"late_firings\":%" PRIu64 ",\"future_skewed\":%" PRIu64
-            ",\"emissions\":%" PRIu64 ",\"state_bytes\":%" PRIu64
+            ",\"emissions\":%" PRIu64 ",\"state_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+            ",\"resumed\":%s"
             ",\"elapsed_sec\":%.3f,\"records_per_sec\":%.0f,\"peak_rss_bytes\":%ld}\n",
             st->filtered, o->accepted, o->late_dropped, o->late_accepted, o->late_firings,
-            o->future_skewed, o->emissions, o->state_bytes, st->elapsed_sec,
+            o->future_skewed, o->emissions, o->state_bytes, st->checkpoints,
+            st->resumed ? "true" : "false", st->elapsed_sec,
             st->elapsed_sec > 0 ? (double)st->records / st->elapsed_sec : 0.0,
             ru.ru_maxrss * 1024L);
     fflush(out);
@@ -163,7 +170,10 @@ int main(int argc, char **argv)
             if (!strcmp(flag, OWN[k].flag))
                 key = OWN[k].key;
         if (!key && strcmp(flag, "--config") != 0) {
-            key = weir_conf_key_for_flag(flag, &takes_value);
+            int ours = 0;
+            for (size_t k = 0; TABLE_FLAGS[k]; k++)
+                ours |= !strcmp(flag, TABLE_FLAGS[k]);
+            key = ours ? weir_conf_key_for_flag(flag, &takes_value) : NULL;
             if (!key) {
                 snprintf(err, sizeof err, "%s: unknown option (see --help)", flag);
                 code = bad(err);

@@ -102,6 +102,10 @@ const char *weir_conf_key_for_flag(const char *flag, int *takes_value);
 /* Writes one help line per flag of the table ("  --window DUR  ...") to `out`. */
 void weir_conf_write_flags(FILE *out);
 
+/* As weir_conf_write_flags(), for the flags of the NULL-terminated list `flags` only (a job
+ * that takes a subset). */
+void weir_conf_write_flags_only(FILE *out, const char *const *flags);
+
 /* Writes the Markdown reference of every key (docs/CONFIGURATION.md) to `out`. */
 void weir_conf_write_doc(FILE *out);
 

@@ -26,13 +26,17 @@ typedef struct weir_window_job_stats {
     uint64_t filtered;                          /* valid JSON with a time that failed --where */
     weir_gwindow_counters op;                   /* the operator's counters at the end */
     double elapsed_sec;                         /* wall time of the run */
+    uint64_t checkpoints;                       /* checkpoints taken by this run */
+    int resumed;                                /* the run resumed from a checkpoint */
 } weir_window_job_stats;
 
 /*
  * Checks the generic job's configuration without running it: key.field (a comma-separated
  * list) or global, window.spec (empty: tumble of window.size), aggregates (at least one),
- * where, timestamp.*, the watermark and emission keys. Returns WEIR_OK, WEIR_ERR_INVALID_ARG
- * with one line in errstr naming the flag, the text and what is accepted, or WEIR_ERR_NOMEM.
+ * where, timestamp.*, the watermark and emission keys; brokers and checkpoint.topic must be
+ * empty (Kafka is not supported yet). Returns WEIR_OK,
+ * WEIR_ERR_INVALID_ARG with one line in errstr naming the flag, the text and what is accepted, or
+ * WEIR_ERR_NOMEM.
  */
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size);
 
@@ -42,7 +46,10 @@ weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errst
  * late.output.path and invalid ones to dead.letter.path (unchanged, one per line). A record
  * that fails a --where is counted as filtered and still moves the watermark. At the end of
  * the input the remaining windows fire and every output is flushed. `stop`, when it becomes
- * non-zero (a signal), ends the input early as if it had ended there. Fills `stats` (may be
+ * non-zero (a signal), ends the input early as if it had ended there. With checkpoint.dir it
+ * takes a checkpoint every checkpoint.interval between blocks of input and, started again,
+ * resumes from the newest usable one (reset.state: starts afresh), so that a crashed and
+ * restarted run writes what one uninterrupted run writes. Fills `stats` (may be
  * NULL) whatever happens.
  * Returns WEIR_OK; WEIR_ERR_INVALID_ARG (bad configuration, as weir_window_job_check);
  * WEIR_ERR_IO (a file cannot be read or written); WEIR_ERR_NOMEM. errstr gets one line.

@@ -602,9 +602,19 @@ static const char *metavar(const key_def *k)
 
 void weir_conf_write_flags(FILE *out)
 {
+    weir_conf_write_flags_only(out, NULL);
+}
+
+void weir_conf_write_flags_only(FILE *out, const char *const *flags)
+{
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &KEYS[i];
         if (!k->flag)
+            continue;
+        int listed = !flags;
+        for (size_t f = 0; flags && flags[f]; f++)
+            listed |= !strcmp(flags[f], k->flag);
+        if (!listed)
             continue;
         char left[64];
         snprintf(left, sizeof left, "%s %s", k->flag, metavar(k));

@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "runtime/errbuf.h"
+#include "state/bytes.h"
+#include "weir/checkpoint.h"
 #include "weir/dynamodb.h"
 #include "weir/fields.h"
 #include "weir/output.h"
@@ -197,6 +200,14 @@ static weir_err wjob_build(wjob *j, const weir_conf *conf, int make_op, char *er
 
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size)
 {
+    static const char *const unsupported[] = {"brokers", "checkpoint.topic"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+        if (weir_conf_get(conf, unsupported[i])[0]) {
+            weir__errf(errstr, errstr_size,
+                       "%s: weir-window reads files or standard input only, for now",
+                       unsupported[i]);
+            return WEIR_ERR_INVALID_ARG;
+        }
     wjob j;
     memset(&j, 0, sizeof j);
     weir_err rc = wjob_build(&j, conf, 1, errstr, errstr_size);
@@ -449,12 +460,234 @@ static double mono_sec(void)
 /* Blocks that stay in the core's L2 cache while their lines are decoded (as file_job.c). */
 #define READ_BLOCK (256u << 10)
 
-static weir_err open_sink(const char *path, weir_sink **out, char *err, size_t err_size)
+/*
+ * Checkpoints (checkpoint.dir). Taken between blocks of input, when every row has been handed
+ * to the operator: the file outputs are fsynced, DynamoDB flushed, then the payload
+ *   "WEIRWJOB", u32 version (1), u32 counter count C, u64 input offset of the next record,
+ *   u64 XXH64 of the input's first min(offset, 64 KiB) bytes and u64 that length, i64 lengths
+ *   of the output, late and dead-letter files (-1: none), C u64 counters (records, valid,
+ *   invalid, filtered, invalid_by[]), u32 length + the configuration's meaning, u64 length +
+ *   the operator's snapshot (weir_gwindow_snapshot),
+ * goes to the checkpoint directory (weir/checkpoint.h adds the envelope and checksum). A
+ * restarted job restores the operator and counters, cuts the files back to the recorded
+ * lengths and reads on from the recorded offset; the job is deterministic, so the replay
+ * writes exactly what the crash lost.
+ */
+#define WCKPT_MAGIC    "WEIRWJOB"
+#define WCKPT_VERSION  1
+#define WCKPT_COUNTERS (4 + WEIR_REC_STATUS_COUNT)
+#define WCKPT_FIXED    (8 + 4 + 4 + 8 * 3 + 8 * 3 + 8 * WCKPT_COUNTERS + 4)
+#define HASH_PREFIX    65536
+
+/* The keys that give a checkpoint's state its meaning; a restore under other values is
+ * refused. */
+static const char *const MEANING[] = {
+    "key.field",
+    "global",
+    "window.spec",
+    "window.size",
+    "aggregates",
+    "where",
+    "timestamp.field",
+    "timestamp.unit",
+    "hll.precision",
+    "watermark.out.of.orderness",
+    "window.allowed.lateness",
+    "emit.mode",
+    "input.max.record.bytes",
+    "watermark.max.future.skew",
+};
+
+static char *meaning(const weir_conf *conf)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < sizeof MEANING / sizeof *MEANING; i++)
+        n += strlen(MEANING[i]) + strlen(weir_conf_get(conf, MEANING[i])) + 2;
+    char *m = malloc(n), *o = m;
+    for (size_t i = 0; m && i < sizeof MEANING / sizeof *MEANING; i++)
+        o += sprintf(o, "%s=%s\n", MEANING[i], weir_conf_get(conf, MEANING[i]));
+    return m;
+}
+
+static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
+{
+    size_t n = offset < HASH_PREFIX ? (size_t)offset : HASH_PREFIX;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        return -1;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    *hash = XXH64(b, got, 0);
+    *hashed = got;
+    free(b);
+    return got == n ? 0 : -1;
+}
+
+typedef struct resume {
+    const weir_conf *conf;
+    const char *m;
+    int fd;
+    uint64_t offset;
+    int64_t files[3];
+    uint64_t counters[WCKPT_COUNTERS];
+    uint8_t *snap;
+    size_t snap_len;
+} resume;
+
+static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *why, size_t size)
+{
+    resume *r = opaque;
+    if (len < WCKPT_FIXED || memcmp(b, WCKPT_MAGIC, 8) != 0) {
+        snprintf(why, size, "not a weir-window checkpoint");
+        return WEIR_ERR_CORRUPT;
+    }
+    if (weir__get_le32(b + 8) != WCKPT_VERSION || weir__get_le32(b + 12) != WCKPT_COUNTERS) {
+        snprintf(why, size, "unsupported checkpoint version %u", weir__get_le32(b + 8));
+        return WEIR_ERR_UNSUPPORTED;
+    }
+    uint64_t off = weir__get_le64(b + 16), hash = weir__get_le64(b + 24),
+             hashed = weir__get_le64(b + 32);
+    size_t pos = 40;
+    int64_t files[3];
+    for (int i = 0; i < 3; i++, pos += 8)
+        files[i] = (int64_t)weir__get_le64(b + pos);
+    uint64_t counters[WCKPT_COUNTERS];
+    for (int i = 0; i < WCKPT_COUNTERS; i++, pos += 8)
+        counters[i] = weir__get_le64(b + pos);
+    uint32_t mlen = weir__get_le32(b + pos);
+    pos += 4;
+    if (mlen > len - pos || len - pos - mlen < 8) {
+        snprintf(why, size, "truncated payload");
+        return WEIR_ERR_CORRUPT;
+    }
+    const char *m = (const char *)b + pos;
+    pos += mlen;
+    uint64_t slen = weir__get_le64(b + pos);
+    pos += 8;
+    if (slen != len - pos) {
+        snprintf(why, size, "truncated payload");
+        return WEIR_ERR_CORRUPT;
+    }
+    if (mlen != strlen(r->m) || memcmp(m, r->m, mlen) != 0) {
+        /* Name the first key whose value differs. */
+        const char *a = m, *c = r->m, *ae = m + mlen;
+        while (a < ae && *c && *a == *c)
+            a++, c++;
+        while (a > m && a[-1] != '\n')
+            a--;
+        const char *nl = memchr(a, '\n', (size_t)(ae - a));
+        char line[256];
+        size_t n = 0;
+        for (const char *q = a; q < (nl ? nl : ae) && n + 3 < sizeof line; q++) {
+            if (*q == '\x1f') { /* between the items of a list key */
+                memcpy(line + n, "; ", 2);
+                n += 2;
+            } else {
+                line[n++] = (unsigned char)*q < 0x20 ? '?' : *q;
+            }
+        }
+        line[n] = '\0';
+        snprintf(why, size,
+                 "taken with another configuration (%s): use --reset-state to start over", line);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    uint64_t h, hn;
+    if (input_hash(r->fd, off, &h, &hn) != 0 || h != hash || hn != hashed) {
+        snprintf(why, size,
+                 "taken over another input (its first bytes or its length differ): use "
+                 "--reset-state to start over");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < 3; i++)
+        if (files[i] < -1) {
+            snprintf(why, size, "bad file length");
+            return WEIR_ERR_CORRUPT;
+        }
+    /* Validate the operator's snapshot by restoring it into a scratch job. */
+    wjob t;
+    memset(&t, 0, sizeof t);
+    char err[512] = "";
+    weir_err rc = wjob_build(&t, r->conf, 1, err, sizeof err);
+    if (rc == WEIR_OK)
+        rc = weir_gwindow_restore(t.op, b + pos, (size_t)slen, err, sizeof err);
+    wjob_free(&t);
+    if (rc != WEIR_OK) {
+        snprintf(why, size, "%s", err);
+        return rc;
+    }
+    if (!(r->snap = malloc(slen ? slen : 1)))
+        return WEIR_ERR_NOMEM;
+    memcpy(r->snap, b + pos, slen);
+    r->snap_len = (size_t)slen;
+    r->offset = off;
+    memcpy(r->files, files, sizeof files);
+    memcpy(r->counters, counters, sizeof counters);
+    return WEIR_OK;
+}
+
+static weir_err take_checkpoint(wjob *j, weir_ckpt_dir *store, int fd, uint64_t offset,
+                                const char *m, char *err, size_t err_size)
+{
+    weir_sink *files[3] = {j->out, j->late, j->dead};
+    weir_err rc = WEIR_OK;
+    for (int i = 0; i < 3 && rc == WEIR_OK; i++)
+        if (files[i])
+            rc = weir_file_sink_sync(files[i]);
+    if (rc == WEIR_OK)
+        rc = weir_sink_flush(j->ddb, 600000);
+    if (rc != WEIR_OK)
+        return rc;
+    uint8_t *snap;
+    size_t snap_len;
+    if ((rc = weir_gwindow_snapshot(j->op, &snap, &snap_len)) != WEIR_OK)
+        return rc;
+    size_t mlen = strlen(m), len = WCKPT_FIXED + mlen + 8 + snap_len;
+    uint8_t *b = malloc(len);
+    uint64_t h, hn;
+    if (!b || input_hash(fd, offset, &h, &hn) != 0) {
+        free(b);
+        free(snap);
+        weir__errf(err, err_size, "checkpoint: cannot read the input's head");
+        return b ? WEIR_ERR_IO : WEIR_ERR_NOMEM;
+    }
+    memcpy(b, WCKPT_MAGIC, 8);
+    weir__put_le32(b + 8, WCKPT_VERSION);
+    weir__put_le32(b + 12, WCKPT_COUNTERS);
+    weir__put_le64(b + 16, offset);
+    weir__put_le64(b + 24, h);
+    weir__put_le64(b + 32, hn);
+    size_t pos = 40;
+    for (int i = 0; i < 3; i++, pos += 8)
+        weir__put_le64(b + pos, files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
+    uint64_t c[WCKPT_COUNTERS] = {j->st.records, j->st.valid, j->st.invalid, j->st.filtered};
+    for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
+        c[4 + i] = j->st.invalid_by[i];
+    for (int i = 0; i < WCKPT_COUNTERS; i++, pos += 8)
+        weir__put_le64(b + pos, c[i]);
+    weir__put_le32(b + pos, (uint32_t)mlen);
+    memcpy(b + pos + 4, m, mlen);
+    pos += 4 + mlen;
+    weir__put_le64(b + pos, snap_len);
+    memcpy(b + pos + 8, snap, snap_len);
+    free(snap);
+    rc = weir_ckpt_dir_write(store, b, len, err, err_size);
+    free(b);
+    if (rc == WEIR_OK)
+        j->st.checkpoints++;
+    return rc;
+}
+
+static weir_err open_file(const char *path, int64_t resume_at, weir_sink **out, char *err,
+                          size_t err_size)
 {
     if (!path[0])
         return WEIR_OK;
-    *out = weir_file_sink_new(path, NULL, NULL, 0, err, err_size);
-    return *out ? WEIR_OK : WEIR_ERR_IO;
+    return weir_file_sink_open(path, NULL, NULL, 0, resume_at, out, err, err_size);
 }
 
 weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
@@ -463,9 +696,15 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
     wjob j;
     memset(&j, 0, sizeof j);
     int fd = -1;
-    char *buf = NULL;
+    char *buf = NULL, *m = NULL;
+    weir_ckpt_dir *store = NULL;
+    resume res;
+    memset(&res, 0, sizeof res);
+    int resumed = 0;
     double t0 = mono_sec();
-    weir_err rc = wjob_build(&j, conf, 1, err, err_size);
+    weir_err rc = weir_window_job_check(conf, err, err_size);
+    if (rc == WEIR_OK)
+        rc = wjob_build(&j, conf, 1, err, err_size);
     if (rc != WEIR_OK)
         goto done;
     j.batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
@@ -480,12 +719,76 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         goto done;
     }
     const char *in_path = weir_conf_get(conf, "input.path");
-    if ((rc = open_sink(weir_conf_get(conf, "output.path"), &j.out, err, err_size)) != WEIR_OK ||
-        (rc = open_sink(weir_conf_get(conf, "late.output.path"), &j.late, err, err_size)) !=
-            WEIR_OK ||
-        (rc = open_sink(weir_conf_get(conf, "dead.letter.path"), &j.dead, err, err_size)) !=
-            WEIR_OK)
+    const char *out_path = weir_conf_get(conf, "output.path");
+    fd = strcmp(in_path, "-") ? open(in_path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    if (fd < 0) {
+        weir__errf(err, err_size, "--input: cannot open %s: %s", in_path, strerror(errno));
+        rc = WEIR_ERR_IO;
         goto done;
+    }
+    const char *ckpt_dir = weir_conf_get(conf, "checkpoint.dir");
+    if (ckpt_dir[0]) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !strcmp(out_path, "-")) {
+            weir__errf(err, err_size,
+                       "checkpoint.dir: resuming needs --input to be a regular file and "
+                       "--output a file, not standard input or output");
+            rc = WEIR_ERR_INVALID_ARG;
+            goto done;
+        }
+        if (!(m = meaning(conf))) {
+            rc = WEIR_ERR_NOMEM;
+            goto done;
+        }
+        rc = weir_ckpt_dir_open(ckpt_dir, (int)weir_conf_get_int(conf, "checkpoint.keep"), &store,
+                                err, err_size);
+        if (rc == WEIR_OK && weir_conf_get_bool(conf, "reset.state"))
+            rc = weir_ckpt_dir_clear(store, err, err_size);
+        else if (rc == WEIR_OK) {
+            res.conf = conf;
+            res.m = m;
+            res.fd = fd;
+            rc = weir_ckpt_dir_load(store, accept_ckpt, &res, NULL, err, err_size);
+            if (rc == WEIR_ERR_NOT_FOUND) {
+                rc = WEIR_OK;
+                err[0] = '\0';
+            } else if (rc == WEIR_OK) {
+                resumed = 1;
+            } else if (rc == WEIR_ERR_CORRUPT) {
+                size_t l = strlen(err);
+                snprintf(err + l, err_size - l, "; use --reset-state to start over");
+            }
+        }
+        if (rc != WEIR_OK)
+            goto done;
+    }
+    if ((rc = open_file(out_path, resumed ? res.files[0] : -1, &j.out, err, err_size)) != WEIR_OK ||
+        (rc = open_file(weir_conf_get(conf, "late.output.path"), resumed ? res.files[1] : -1,
+                        &j.late, err, err_size)) != WEIR_OK ||
+        (rc = open_file(weir_conf_get(conf, "dead.letter.path"), resumed ? res.files[2] : -1,
+                        &j.dead, err, err_size)) != WEIR_OK)
+        goto done;
+    int64_t base = 0; /* input offset of buf[0] */
+    if (resumed) {
+        rc = weir_gwindow_restore(j.op, res.snap, res.snap_len, err, err_size);
+        if (rc == WEIR_OK && lseek(fd, (off_t)res.offset, SEEK_SET) < 0) {
+            weir__errf(err, err_size, "--input: cannot seek: %s", strerror(errno));
+            rc = WEIR_ERR_IO;
+        }
+        if (rc != WEIR_OK)
+            goto done;
+        base = (int64_t)res.offset;
+        const uint64_t *c = res.counters;
+        j.st.records = c[0];
+        j.st.valid = c[1];
+        j.st.invalid = c[2];
+        j.st.filtered = c[3];
+        for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
+            j.st.invalid_by[i] = c[4 + i];
+        j.st.resumed = 1;
+    }
+    int64_t interval = weir_conf_get_duration_ms(conf, "checkpoint.interval");
+    double last_ckpt = mono_sec();
     if (weir_dynamodb_enabled(conf)) {
         char inner[512];
         rc = weir_dynamodb_sink_create(conf, j.n_keys ? j.key_paths[0] : "key", NULL, 0, &j.ddb,
@@ -494,12 +797,6 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
             weir__errf(err, err_size, "%s", inner);
             goto done;
         }
-    }
-    fd = strcmp(in_path, "-") ? open(in_path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-    if (fd < 0) {
-        weir__errf(err, err_size, "--input: cannot open %s: %s", in_path, strerror(errno));
-        rc = WEIR_ERR_IO;
-        goto done;
     }
     size_t max_line = (size_t)weir_conf_get_int(conf, "input.max.record.bytes");
     size_t len = 0, pos = 0;
@@ -518,7 +815,9 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         ssize_t n;
         do
             n = read(fd, buf + len, cap - len);
-        while (n < 0 && errno == EINTR);
+        while (n < 0 && errno == EINTR && !(stop && *stop));
+        if (n < 0 && errno == EINTR)
+            n = 0; /* a signal asked to stop: the input ends here */
         if (n < 0) {
             weir__errf(err, err_size, "--input: read failed: %s", strerror(errno));
             rc = WEIR_ERR_IO;
@@ -557,9 +856,15 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         if (rc == WEIR_OK)
             rc = flush_rows(&j, now);
         weir_fields_reset(j.fields);
+        if (rc == WEIR_OK && store && !skipping &&
+            (mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+            rc = take_checkpoint(&j, store, fd, (uint64_t)(base + (int64_t)pos), m, err, err_size);
+            last_ckpt = mono_sec();
+        }
         if (eof && pos >= len)
             break;
         memmove(buf, buf + pos, len - pos);
+        base += (int64_t)pos;
         len -= pos;
         pos = 0;
     }
@@ -591,6 +896,9 @@ done:
     if (fd > STDIN_FILENO)
         close(fd);
     free(buf);
+    free(m);
+    free(res.snap);
+    weir_ckpt_dir_close(store);
     wjob_free(&j);
     return rc;
 }
