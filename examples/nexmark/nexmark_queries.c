@@ -204,7 +204,7 @@ static size_t put_fixed(char *p, int neg, unsigned __int128 m, int k)
 /*
  * price x 0.908 as weir_format_double() writes it (the shortest text that reads back), without
  * printf: the product is usually the double nearest to price x 908 / 1000 (three decimals);
- * otherwise, for k = 0, 1, ... fraction digits, the k-decimal nearest to the double, found and
+ * otherwise the 16-, then the 17-significant-digit decimal nearest to the double, found and
  * checked exactly in 128-bit integers, the first that reads back (where weir_format_double()
  * runs snprintf and strtod for 16 and 17 digits: a fifth of the prices, most of q1's time).
  * When two texts of the shortest length read back, this one is the nearer (as printf's and
@@ -227,9 +227,14 @@ static size_t q1_price(int64_t price, char *p)
     int int_digits = 0;
     for (uint64_t v = (uint64_t)d; v; v /= 10)
         int_digits++;
+    /* Not three decimals: then no text of 15 significant digits or fewer reads back either
+     * (it would be within two ulps of price x 908 / 1000, and two such decimals are further
+     * apart than that), so the search starts at 16. */
     unsigned __int128 p10 = 1;
+    for (int i = 0; i < 16 - int_digits; i++)
+        p10 *= 10;
     const unsigned __int128 half = (unsigned __int128)1 << (s - 1);
-    for (int k = 0; k <= 17 - int_digits; k++, p10 *= 10) {
+    for (int k = 16 - int_digits; k <= 17 - int_digits; k++, p10 *= 10) {
         unsigned __int128 num = (unsigned __int128)mant * p10; /* d * 10^k * 2^s */
         unsigned __int128 m = (num + half) >> s;               /* the nearest k-decimal */
         if (((num + half) & ((half << 1) - 1)) == 0 && (m & 1))
