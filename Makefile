@@ -124,6 +124,16 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libweir.a
 $(BUILD)/asan/examples/%: $(BUILD)/asan/examples/%.o $(BUILD)/asan/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN_LD) -o $@ $< $(BUILD)/asan/libweir.a $(LIBS)
+# weir-nexmark and weir-bench link the Nexmark queries of examples/nexmark/, written there as a
+# user of the library writes a job.
+NX_OBJ  := $(BUILD)/obj/examples/nexmark/nexmark_queries.o
+NX_ASAN := $(BUILD)/asan/examples/nexmark/nexmark_queries.o
+$(BUILD)/bin/weir-nexmark: $(BUILD)/obj/jobs/weir-nexmark.o $(NX_OBJ) $(BUILD)/libweir.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(NX_OBJ) $(BUILD)/libweir.a $(LIBS)
+$(BUILD)/asan/bin/weir-nexmark: $(BUILD)/asan/jobs/weir-nexmark.o $(NX_ASAN) $(BUILD)/asan/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_LD) -o $@ $< $(NX_ASAN) $(BUILD)/asan/libweir.a $(LIBS)
 # Test tools (data generators, reference models) are built optimised: they feed big runs.
 $(BUILD)/bin/%: $(BUILD)/obj/test/tools/%.o $(SUP_REL) $(BUILD)/libweir.a
 	@mkdir -p $(@D)
@@ -133,9 +143,9 @@ $(BUILD)/test/%: $(BUILD)/asan/test/%.o $(SUP_OBJ) $(BUILD)/asan/libweir.a
 	$(CC) $(SAN_LD) $(TEST_LD) -o $@ $< $(SUP_OBJ) $(BUILD)/asan/libweir.a -lcmocka $(LIBS)
 # test_oom fails the library's allocations one by one through these wrappers.
 $(BUILD)/test/test_oom: TEST_LD := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
-$(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a
+$(BUILD)/bin/weir-bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(NX_OBJ) $(BUILD)/libweir.a
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(BUILD)/libweir.a $(LIBS)
+	$(CC) -o $@ $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(SUP_REL) $(NX_OBJ) $(BUILD)/libweir.a $(LIBS)
 
 # Fuzz targets (fuzz/fuzz_NAME.c, one per parser of untrusted bytes): libFuzzer with ASan and
 # UBSan, built with clang against one set of library objects compiled once for all of them.

@@ -219,6 +219,14 @@ int bench_state_memory(bench_ctx *ctx);
 int bench_kafka_e2e(bench_ctx *ctx);
 int bench_dynamodb_sink(bench_ctx *ctx);
 int bench_checkpoint(bench_ctx *ctx);
+int bench_nexmark_q0(bench_ctx *ctx);
+int bench_nexmark_q1(bench_ctx *ctx);
+int bench_nexmark_q2(bench_ctx *ctx);
+int bench_nexmark_q5(bench_ctx *ctx);
+int bench_nexmark_q7(bench_ctx *ctx);
+int bench_nexmark_q11(bench_ctx *ctx);
+int bench_nexmark_q15(bench_ctx *ctx);
+int bench_nexmark_q16(bench_ctx *ctx);
 
 /* Sets ctx->failed (printf-style) and returns -1. */
 int bench_fail(bench_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -46,6 +46,22 @@ static const bench_scenario SCENARIOS[] = {
      bench_dynamodb_sink},
     {"checkpoint", "snapshot, restore and checkpoint writes at N live (product, user) pairs",
      1000000, bench_checkpoint},
+    {"nexmark-q0", "Nexmark q0 pass-through, from JSON lines and pre-decoded (docs/NEXMARK.md)",
+     10000000, bench_nexmark_q0},
+    {"nexmark-q1", "Nexmark q1 currency conversion, from JSON lines and pre-decoded", 10000000,
+     bench_nexmark_q1},
+    {"nexmark-q2", "Nexmark q2 selection, from JSON lines and pre-decoded", 10000000,
+     bench_nexmark_q2},
+    {"nexmark-q5", "Nexmark q5 hot items (hop:10s/2s), from JSON lines and pre-decoded", 10000000,
+     bench_nexmark_q5},
+    {"nexmark-q7", "Nexmark q7 highest bid (tumble:10s), from JSON lines and pre-decoded", 10000000,
+     bench_nexmark_q7},
+    {"nexmark-q11", "Nexmark q11 user sessions (session:10s), from JSON lines and pre-decoded",
+     10000000, bench_nexmark_q11},
+    {"nexmark-q15", "Nexmark q15 bidding statistics (tumble:1d), JSON lines and pre-decoded",
+     10000000, bench_nexmark_q15},
+    {"nexmark-q16", "Nexmark q16 channel statistics (tumble:1d per channel), JSON and decoded",
+     10000000, bench_nexmark_q16},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 

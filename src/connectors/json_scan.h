@@ -425,6 +425,8 @@ typedef struct weir__ts_cache {
  * the minute (cached), the rest ":SS[.fff][offset]" the milliseconds from there. */
 #define ISO_MINUTE_LEN 16
 
+/* An expanded-year ISO-8601 date-time, uncached (rare), within the bounds of an event time. */
+int weir__expanded_ts(const char *s, size_t n, int64_t *out);
 /* The epoch ms of the minute of s (first 16 bytes a, b) when it is not the cache's last
  * one; -1 when malformed. */
 int weir__new_minute(weir__ts_cache *d, const char *s, uint64_t a, uint64_t b, int64_t *out);
