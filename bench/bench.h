@@ -219,6 +219,10 @@ int bench_state_memory(bench_ctx *ctx);
 int bench_kafka_e2e(bench_ctx *ctx);
 int bench_dynamodb_sink(bench_ctx *ctx);
 int bench_checkpoint(bench_ctx *ctx);
+int bench_gwindow_tumble(bench_ctx *ctx);
+int bench_gwindow_hop5(bench_ctx *ctx);
+int bench_gwindow_hop60(bench_ctx *ctx);
+int bench_gwindow_session(bench_ctx *ctx);
 
 /* Sets ctx->failed (printf-style) and returns -1. */
 int bench_fail(bench_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -46,6 +46,16 @@ static const bench_scenario SCENARIOS[] = {
      bench_dynamodb_sink},
     {"checkpoint", "snapshot, restore and checkpoint writes at N live (product, user) pairs",
      1000000, bench_checkpoint},
+    {"gwindow-tumble-1m",
+     "generic operator, tumble:1m, count() and count_distinct(user_id), pre-decoded records",
+     8000000, bench_gwindow_tumble},
+    {"gwindow-hop-5m-1m", "generic operator, hop:5m/1m against tumble:1m on the same records",
+     8000000, bench_gwindow_hop5},
+    {"gwindow-hop-60m-1m", "generic operator, hop:60m/1m against tumble:1m on the same records",
+     8000000, bench_gwindow_hop60},
+    {"gwindow-session-30s",
+     "generic operator, session:30s per user, count() and sum(total_price), pre-decoded records",
+     8000000, bench_gwindow_session},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 

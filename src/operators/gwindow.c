@@ -309,6 +309,7 @@ done:
     op->gens[e->idx]++;
     op->keys[e->idx] = NULL;
     op->freelist[op->nfree++] = e->idx;
+    free(e->cv);
     free(e->bl);
     free(e);
 }
@@ -369,15 +370,21 @@ static uint32_t key_lower(const weir__gkey *k, int64_t x)
 
 /* ---------------------------------------------------------------- emission */
 
-static void emit_block(weir_gwindow *op, const weir__gkey *k, weir__gblock *b, int64_t start,
-                       int64_t end, int late)
+/* Computes the results of block b into op->vals. Returns 0, or -1 out of memory. */
+static int block_results(weir_gwindow *op, weir__gblock *b)
 {
     for (size_t a = 0; a < op->p.n_aggs; a++)
         if (op->defs[a].ops->result((uint8_t *)b + op->offs[a], op->defs[a].params, &op->vals[a]) !=
             WEIR_OK) {
             op->failed = 1;
-            return;
+            return -1;
         }
+    return 0;
+}
+
+/* Emits op->vals as the firing of (k, [start, end)). */
+static void emit_vals(weir_gwindow *op, const weir__gkey *k, int64_t start, int64_t end, int late)
+{
     weir_gwindow_firing f = {
         .key = {k->kbytes, k->klen},
         .window_start = start,
@@ -393,8 +400,33 @@ static void emit_block(weir_gwindow *op, const weir__gkey *k, weir__gblock *b, i
         op->io = 1;
 }
 
-/* Fires (or emits) window k of a slicing key: its slices combined. */
-static void emit_window(weir_gwindow *op, const weir__gkey *k, int64_t win, int late)
+static void emit_block(weir_gwindow *op, const weir__gkey *k, weir__gblock *b, int64_t start,
+                       int64_t end, int late)
+{
+    if (block_results(op, b) == 0)
+        emit_vals(op, k, start, end, late);
+}
+
+/* Keeps the results just computed for a hopping window of slices first..last (count n), so
+ * that the key's next windows over the same slices reuse them: at the end of input, or in a
+ * quiet key, W/S windows in a row often hold the same slices. String results point into a
+ * state and are not kept. */
+static void cache_vals(weir_gwindow *op, weir__gkey *k, int64_t first, int64_t last, uint32_t n)
+{
+    k->cv_n = 0;
+    for (size_t a = 0; a < op->p.n_aggs; a++)
+        if (op->vals[a].type == WEIR_VALUE_STRING)
+            return;
+    if (!k->cv && !(k->cv = malloc((op->p.n_aggs ? op->p.n_aggs : 1) * sizeof *k->cv)))
+        return; /* only a lost shortcut */
+    memcpy(k->cv, op->vals, op->p.n_aggs * sizeof *k->cv);
+    k->cv_first = first;
+    k->cv_last = last;
+    k->cv_n = n;
+}
+
+/* Fires (or emits) window `win` of a slicing key: its slices combined. */
+static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late)
 {
     int64_t lo = win * op->r, hi = lo + op->nsl;
     uint32_t i = key_lower(k, lo), first = i;
@@ -403,19 +435,37 @@ static void emit_window(weir_gwindow *op, const weir__gkey *k, int64_t win, int 
         i++;
     if (i == first)
         return; /* no slice: nothing to emit (cannot happen for a registered window) */
-    if (i == first + 1) {
-        emit_block(op, k, v[first], win_start(op, win), win_end(op, win), late);
+    int64_t start = win_start(op, win), end = win_end(op, win);
+    uint32_t n = i - first;
+    int hop = op->nsl > 1;
+    if (hop && k->cv_n == n && k->cv_first == v[first]->a && k->cv_last == v[i - 1]->a) {
+        memcpy(op->vals, k->cv, op->p.n_aggs * sizeof *k->cv);
+        emit_vals(op, k, start, end, late);
         return;
     }
-    weir__gblock *t = (weir__gblock *)op->tmp;
-    memset(t, 0, op->block_size);
-    for (size_t a = 0; a < op->p.n_aggs; a++)
-        op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
-    for (uint32_t j = first; j < i; j++)
-        block_merge(op, t, v[j]);
-    if (!op->failed)
-        emit_block(op, k, t, win_start(op, win), win_end(op, win), late);
-    block_fini(op, t);
+    if (n == 1) {
+        if (block_results(op, v[first]) != 0)
+            return;
+    } else {
+        weir__gblock *t = (weir__gblock *)op->tmp;
+        memset(t, 0, op->block_size);
+        for (size_t a = 0; a < op->p.n_aggs; a++)
+            op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
+        for (uint32_t j = first; j < i; j++)
+            block_merge(op, t, v[j]);
+        if (op->failed || block_results(op, t) != 0) {
+            block_fini(op, t);
+            return;
+        }
+        if (hop)
+            cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
+        emit_vals(op, k, start, end, late);
+        block_fini(op, t);
+        return;
+    }
+    if (hop)
+        cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
+    emit_vals(op, k, start, end, late);
 }
 
 /* ---------------------------------------------------------------- slicing: registration */
@@ -503,6 +553,7 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
             note_close_t(op, k, close_thr(op, kmax));
     }
     block_add(op, b, r);
+    k->cv_n = 0;
     op->st.accepted++;
     int final = op->p.emit == WEIR_EMIT_FINAL;
     int late = 0;
@@ -960,6 +1011,7 @@ void weir__gwindow_clear(weir_gwindow *op)
             continue;
         for (uint32_t j = 0; j < k->n; j++)
             weir__gblock_free(op, k->bl[k->head + j]);
+        free(k->cv);
         free(k->bl);
         free(k);
         op->keys[i] = NULL;

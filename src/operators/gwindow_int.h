@@ -23,9 +23,12 @@ typedef struct weir__gkey {
     uint64_t hash;
     uint32_t idx; /* slot in op->keys */
     uint32_t klen;
-    int64_t fire_k;  /* hop: the next window to fire (or emit in final mode); NONE */
-    int64_t fire_t;  /* threshold of the fire (final mode: emit) heap entry; NONE */
-    int64_t close_t; /* updates mode: threshold of the close heap entry; NONE */
+    int64_t fire_k;            /* hop: the next window to fire (or emit in final mode); NONE */
+    int64_t fire_t;            /* threshold of the fire (final mode: emit) heap entry; NONE */
+    int64_t close_t;           /* updates mode: threshold of the close heap entry; NONE */
+    weir_value *cv;            /* hop: results of the last window fired, NULL until needed */
+    int64_t cv_first, cv_last; /* its first and last slice */
+    uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
     weir__gblock **bl;
     uint32_t head, n, cap; /* blocks bl[head .. head + n) */
     char kbytes[];
