@@ -310,7 +310,8 @@ done:
     op->keys[e->idx] = NULL;
     op->freelist[op->nfree++] = e->idx;
     free(e->cv);
-    free(e->bl);
+    if (e->bl != e->inl)
+        free(e->bl);
     free(e);
 }
 
@@ -324,10 +325,19 @@ static int key_reserve(weir__gkey *k)
         k->head = 0;
         return 0;
     }
-    uint32_t cap = k->cap ? k->cap * 2 : 4;
-    weir__gblock **bl = realloc(k->bl, cap * sizeof *bl);
+    if (!k->bl) {
+        /* Most keys hold one or two blocks at a time: no array of their own. */
+        k->bl = k->inl;
+        k->cap = WEIR__KEY_INLINE;
+        return 0;
+    }
+    uint32_t cap = k->cap * 2;
+    weir__gblock **bl =
+        k->bl == k->inl ? malloc(cap * sizeof *bl) : realloc(k->bl, cap * sizeof *bl);
     if (!bl)
         return -1;
+    if (k->bl == k->inl)
+        memcpy(bl, k->inl, k->n * sizeof *bl);
     k->bl = bl;
     k->cap = cap;
     return 0;
@@ -476,7 +486,7 @@ static void note_fire(weir_gwindow *op, weir__gkey *k, int64_t win)
 {
     if (k->fire_k != WEIR__NONE && k->fire_k <= win)
         return;
-    int64_t t = op->p.emit == WEIR_EMIT_FINAL ? close_thr(op, win) : fire_thr(op, win);
+    int64_t t = op->single ? close_thr(op, win) : fire_thr(op, win);
     k->fire_k = win;
     k->fire_t = t;
     if (heap_push(&op->fire, t, k->idx, op->gens[k->idx]) != 0)
@@ -549,13 +559,13 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         }
         b->a = j;
         op->st.live_slices++;
-        if (op->p.emit == WEIR_EMIT_UPDATES)
+        if (!op->single)
             note_close_t(op, k, close_thr(op, kmax));
     }
     block_add(op, b, r);
     k->cv_n = 0;
     op->st.accepted++;
-    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int final = op->single;
     int late = 0;
     int64_t first_open = WEIR__NONE;
     /* Most records are on time: when the earliest of their windows has not fired, none has. */
@@ -585,7 +595,7 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
 {
     int64_t win = k->fire_k;
     k->fire_k = k->fire_t = WEIR__NONE;
-    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int final = op->single;
     emit_window(op, k, win, 0);
     if (final)
         free_slices_below(op, k, (win + 1) * op->r);
@@ -624,7 +634,7 @@ static int64_t sess_close_thr(const weir_gwindow *op, const weir__gblock *b)
  * earliest close (updates). */
 static void sess_register(weir_gwindow *op, weir__gkey *k)
 {
-    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int final = op->single;
     int64_t fire = WEIR__NONE, close = WEIR__NONE;
     for (uint32_t i = 0; i < k->n; i++) {
         const weir__gblock *b = k->bl[k->head + i];
@@ -716,7 +726,7 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
 static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
 {
     k->fire_t = WEIR__NONE;
-    int final = op->p.emit == WEIR_EMIT_FINAL;
+    int final = op->single;
     uint32_t out = 0;
     weir__gblock **v = k->bl + k->head;
     for (uint32_t i = 0; i < k->n; i++) {
@@ -982,6 +992,9 @@ weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_f
     op->emit = emit;
     op->opaque = opaque;
     op->L = p->allowed_lateness_ms;
+    /* Without lateness a window closes when it fires and never fires late: updates mode
+     * then emits exactly what final mode does, with one pending event per key. */
+    op->single = p->emit == WEIR_EMIT_FINAL || p->allowed_lateness_ms == 0;
     op->wmv = WEIR_TS_MIN;
     if (s->kind == WEIR_WINDOW_TUMBLE) {
         op->g = s->size_ms;
@@ -1012,7 +1025,8 @@ void weir__gwindow_clear(weir_gwindow *op)
         for (uint32_t j = 0; j < k->n; j++)
             weir__gblock_free(op, k->bl[k->head + j]);
         free(k->cv);
-        free(k->bl);
+        if (k->bl != k->inl)
+            free(k->bl);
         free(k);
         op->keys[i] = NULL;
     }
@@ -1146,7 +1160,7 @@ int weir__gwindow_reschedule(weir_gwindow *op)
             sess_register(op, k);
             continue;
         }
-        int final = op->p.emit == WEIR_EMIT_FINAL;
+        int final = op->single;
         int64_t j0 = k->bl[k->head]->a;
         /* The first window of the oldest slice not yet fired (emitted) at wm. */
         int64_t w = first_window_after(op, final ? sat_add(wm, -op->L) : wm);

@@ -7,7 +7,8 @@
 
 #include "weir/gwindow.h"
 
-#define WEIR__NONE INT64_MAX
+#define WEIR__NONE       INT64_MAX
+#define WEIR__KEY_INLINE 2
 
 /* A block of aggregate states: one (key, slice) of tumbling and hopping windows, or one
  * (key, session). The states follow the header at op->offs[]. */
@@ -29,8 +30,9 @@ typedef struct weir__gkey {
     weir_value *cv;            /* hop: results of the last window fired, NULL until needed */
     int64_t cv_first, cv_last; /* its first and last slice */
     uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
-    weir__gblock **bl;
-    uint32_t head, n, cap; /* blocks bl[head .. head + n) */
+    weir__gblock **bl;         /* inl, or an array of its own */
+    uint32_t head, n, cap;     /* blocks bl[head .. head + n) */
+    weir__gblock *inl[WEIR__KEY_INLINE];
     char kbytes[];
 } weir__gkey;
 
@@ -67,6 +69,7 @@ struct weir_gwindow {
     weir_value *vals;
     uint8_t *tmp; /* a block for merging slices */
     weir_gwindow_counters st;
+    int single; /* final mode, or no lateness: one event per window (emit and free) */
     int failed; /* out of memory: only destroy */
     int io;     /* emit refused during the current call */
 };
