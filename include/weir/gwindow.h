@@ -101,9 +101,10 @@ typedef struct weir_gwindow_counters {
 typedef struct weir_gwindow weir_gwindow;
 
 /*
- * Creates an operator. Returns NULL with a reason in errstr on invalid params (which
- * aggregate, which function or limit: "aggregate 2 (top3): state_size 300 exceeds the
- * maximum 256", "aggregate 1 (p95): merge is required for hop and session windows"), or
+ * Creates an operator. Returns NULL with a reason in errstr on invalid params: which
+ * aggregate (numbered from 1 in the order of aggs), which function or limit ("aggregate 2
+ * (top3): state_size 300 exceeds the maximum 256", "aggregate 1 (p95): merge is required for
+ * hop and session windows"), or
  * NULL with "out of memory". The caller frees it with weir_gwindow_destroy().
  */
 weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_fn emit,

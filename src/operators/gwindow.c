@@ -103,7 +103,10 @@ static int64_t kmax_of(const weir_gwindow *op, int64_t j)
 
 static int64_t kmin_of(const weir_gwindow *op, int64_t j)
 {
-    return -floor_div(-(j - op->nsl + 1), op->r);
+    /* ceil((j - n + 1) / r), without overflow at the ends of time */
+    int64_t x = sat_add(j, 1 - op->nsl);
+    int64_t q = x / op->r;
+    return x % op->r > 0 ? q + 1 : q;
 }
 
 /* The first window whose fire threshold (end - 1) is above `thr`. */
@@ -438,7 +441,7 @@ static void cache_vals(weir_gwindow *op, weir__gkey *k, int64_t first, int64_t l
 /* Fires (or emits) window `win` of a slicing key: its slices combined. */
 static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late)
 {
-    int64_t lo = win * op->r, hi = lo + op->nsl;
+    int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
     uint32_t i = key_lower(k, lo), first = i;
     weir__gblock *const *v = k->bl + k->head;
     while (i < k->n && v[i]->a < hi)
@@ -506,7 +509,9 @@ static void note_close_t(weir_gwindow *op, weir__gkey *k, int64_t t)
 /* The first window holding one of the key's slices after window `after` (NONE if none). */
 static int64_t next_window(const weir_gwindow *op, const weir__gkey *k, int64_t after)
 {
-    uint32_t i = key_lower(k, (after + 1) * op->r);
+    if (after == INT64_MAX)
+        return WEIR__NONE;
+    uint32_t i = key_lower(k, sat_mul(after + 1, op->r));
     if (i >= k->n)
         return WEIR__NONE;
     int64_t w = kmin_of(op, k->bl[k->head + i]->a);
@@ -583,6 +588,8 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         } else {
             first_open = w;
         }
+        if (w == kmax)
+            break;
     }
     if (late)
         op->st.late_accepted++;
@@ -598,7 +605,7 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
     int final = op->single;
     emit_window(op, k, win, 0);
     if (final)
-        free_slices_below(op, k, (win + 1) * op->r);
+        free_slices_below(op, k, win == INT64_MAX ? INT64_MAX : sat_mul(win + 1, op->r));
     int64_t next = next_window(op, k, win);
     if (next != WEIR__NONE)
         note_fire(op, k, next);
