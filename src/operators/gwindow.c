@@ -120,6 +120,8 @@ static int64_t first_window_after(const weir_gwindow *op, int64_t thr)
 
 /* ---------------------------------------------------------------- heaps */
 
+/* A 4-ary min-heap by threshold: a node's children share one cache line, which halves the
+ * cache misses of a pop in the large heaps of session windows (one entry per key). */
 static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
 {
     if (h->n == h->cap) {
@@ -132,7 +134,7 @@ static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
     }
     size_t i = h->n++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
+        size_t p = (i - 1) / 4;
         if (h->v[p].t <= t)
             break;
         h->v[i] = h->v[p];
@@ -147,15 +149,17 @@ static weir__hent heap_pop(weir__heap *h)
     weir__hent top = h->v[0], last = h->v[--h->n];
     size_t i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1;
         if (c >= h->n)
             break;
-        if (c + 1 < h->n && h->v[c + 1].t < h->v[c].t)
-            c++;
-        if (last.t <= h->v[c].t)
+        size_t m = c, end = c + 4 < h->n ? c + 4 : h->n;
+        for (size_t j = c + 1; j < end; j++)
+            if (h->v[j].t < h->v[m].t)
+                m = j;
+        if (last.t <= h->v[m].t)
             break;
-        h->v[i] = h->v[c];
-        i = c;
+        h->v[i] = h->v[m];
+        i = m;
     }
     if (h->n)
         h->v[i] = last;
