@@ -63,7 +63,7 @@ struct weir_gwindow {
     weir__gkey **keys;
     uint32_t *gens;
     uint32_t nkeys_cap, *freelist, nfree, used_slots;
-    uint32_t *tab; /* key index + 1, open addressing */
+    weir__gkey **tab; /* open addressing, linear probing, at most half full */
     uint32_t tmask, tcount;
     weir__heap fire, close;
     weir_value *vals;
