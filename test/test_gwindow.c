@@ -267,12 +267,13 @@ static int fmt_value(char *p, size_t n, const weir_value *v)
 /* Distinct texts of field 1 among recs. */
 static int64_t ref_distinct(const ev *e, const int *recs, int n, const where_ctx *w)
 {
-    char(*seen)[24] = malloc((size_t)(n ? n : 1) * sizeof *seen);
+    char small[64][24];
+    char(*seen)[24] = n <= 64 ? small : malloc((size_t)n * sizeof *seen);
     int ns = 0;
     for (int i = 0; i < n; i++) {
         const ev *x = &e[recs[i]];
         if (w) {
-            weir_row r = row_of(x);
+            weir_row r = {.values = x->v, .n_values = NF};
             if (!where_type(w, &r))
                 continue;
         }
@@ -290,7 +291,8 @@ static int64_t ref_distinct(const ev *e, const int *recs, int n, const where_ctx
         if (!dup)
             strcpy(seen[ns++], t);
     }
-    free(seen);
+    if (seen != small)
+        free(seen);
     return ns;
 }
 
@@ -301,7 +303,7 @@ static void ref_values(const ev *e, const int *recs, int n, char *out, size_t ca
     int64_t countf = 0;
     for (int i = 0; i < n; i++) {
         const ev *x = &e[recs[i]];
-        weir_row r = row_of(x);
+        weir_row r = {.values = x->v, .n_values = NF};
         const weir_value *p = &x->v[0];
         if (p->type != WEIR_VALUE_MISSING && p->type != WEIR_VALUE_NULL)
             countf++;
