@@ -22,6 +22,15 @@ case $name in
 decode)
     build/bin/weir-gen --events 50 --mixed --bad 0.3 --late 0.1 | split -l 1 - "$corpus/gen-"
     ;;
+fields)
+    build/bin/weir-gen --events 30 --mixed --bad 0.3 | split -l 1 - "$corpus/gen-"
+    printf '%s' '{"ts":1,"k":"a","m":{"k":7},"a":{"b":"x","c":null},"n":3.5,"s":"\u00e9"}' \
+        >"$corpus/rec"
+    printf '%s' 'sum(total_price) where status != "cancelled" and n >= 1e3 as revenue' \
+        >"$corpus/agg"
+    printf '%s' 'a.b = x and n > -2.5 and s != "q\"r"' >"$corpus/pred"
+    printf '%s' 'region,m.shop' >"$corpus/key"
+    ;;
 snapshot)
     # Seeds: real snapshots of small operators.
     build/bin/weir-snapshot-seeds "$corpus" >/dev/null

@@ -38,7 +38,9 @@ void weir_conf_destroy(weir_conf *conf);
 weir_conf *weir_conf_dup(const weir_conf *conf);
 
 /*
- * Sets `key` to `value` after validating it against the key's type and range.
+ * Sets `key` to `value` after validating it against the key's type and range. A list key
+ * (a repeatable flag: `aggregates`, `where`) adds `value` as one more item instead; its
+ * items are read with weir_conf_get_list().
  * On error returns WEIR_ERR_INVALID_ARG and writes one line naming the key and
  * the accepted values into `errstr` (may be NULL); the conf is unchanged.
  * Copies both strings.
@@ -68,6 +70,12 @@ int64_t weir_conf_get_int(const weir_conf *conf, const char *key);
 int64_t weir_conf_get_duration_ms(const weir_conf *conf, const char *key);
 int weir_conf_get_bool(const weir_conf *conf, const char *key);
 
+/* The items of list key `key`, in the order they were set: calls `fn` once per item (a
+ * NUL-terminated copy valid during the call) until it returns non-zero, which is returned;
+ * 0 after the last item. */
+int weir_conf_get_list(const weir_conf *conf, const char *key,
+                       int (*fn)(void *opaque, const char *item), void *opaque);
+
 /*
  * Calls `fn` for every explicitly set key that starts with `prefix`, with the
  * key's remainder after the prefix and its value, in the order they were set.
@@ -93,6 +101,10 @@ const char *weir_conf_key_for_flag(const char *flag, int *takes_value);
 
 /* Writes one help line per flag of the table ("  --window DUR  ...") to `out`. */
 void weir_conf_write_flags(FILE *out);
+
+/* As weir_conf_write_flags(), for the flags of the NULL-terminated list `flags` only (a job
+ * that takes a subset). */
+void weir_conf_write_flags_only(FILE *out, const char *const *flags);
 
 /* Writes the Markdown reference of every key (docs/CONFIGURATION.md) to `out`. */
 void weir_conf_write_doc(FILE *out);

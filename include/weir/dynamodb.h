@@ -230,6 +230,19 @@ weir_sink *weir_dynamodb_sink_new(const weir_conf *conf, const char *key_field,
                                   const weir_agg_spec *aggs, size_t n_aggs, char *errstr,
                                   size_t errstr_size);
 
+/*
+ * Queues one item built by the caller, for jobs whose results are not weir_firings (the
+ * generic job's typed aggregates): `item` is the PutRequest JSON
+ * ({"PutRequest":{"Item":{...}}}, copied) whose partition key value is `pk` and whose sort key
+ * window_start is `window_start`; the sink must come from weir_dynamodb_sink_create() with
+ * `key_field` the partition key attribute (its `aggs` unused). Batching, collapsing, retries,
+ * backpressure and flush are those of firings; the item's JSON length stands for its size
+ * against the 400 KB limit. Returns as the sink's firing function; WEIR_ERR_INVALID_ARG for
+ * a sink of another kind.
+ */
+weir_err weir_dynamodb_sink_put(weir_sink *s, weir_slice pk, const char *window_start,
+                                const char *item, size_t item_len);
+
 /* ------------------------------------------------------------------------------------------
  * Internals of the sink, declared here only for its unit tests (test/test_dynamodb_sink.c).
  * Not part of the API: they may change at any time.

@@ -128,6 +128,14 @@ void weir_gwindow_set_late_output(weir_gwindow *op, weir_gwindow_late_fn fn, voi
  */
 weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, int64_t wall_ms);
 
+/*
+ * A record that is not added to any window but still moves the watermark, as a record
+ * filtered after a Flink source does (SEMANTICS.md, "Keys, filters and aggregates"): its
+ * time `ts` is observed on `partition` exactly as weir_gwindow_process would observe it, and
+ * windows the watermark then passes fire. Returns as weir_gwindow_process.
+ */
+weir_err weir_gwindow_observe(weir_gwindow *op, int32_t partition, int64_t ts, int64_t wall_ms);
+
 /* Applies wall-clock idleness (see weir_watermark_tick) and fires what the watermark has
  * passed. Call it when no records arrive. Returns as weir_gwindow_process. */
 weir_err weir_gwindow_tick(weir_gwindow *op, int64_t wall_ms);

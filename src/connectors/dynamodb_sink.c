@@ -716,6 +716,40 @@ static void wake_io(ddb_sink *s)
     weir_ddb_wakeup(s->client);
 }
 
+static const weir_sink_ops DDB_OPS;
+
+/* Queues one PutRequest `item` of (key, sk), waiting while the buffer is full. */
+static weir_err put_item(ddb_sink *s, const char *key, size_t key_len, const char *sk,
+                         const char *item, size_t item_len, size_t item_bytes)
+{
+    pthread_mutex_lock(&s->mu);
+    weir_err err = sync_state(s);
+    if (err == WEIR_OK && item_bytes > ITEM_MAX_BYTES) {
+        snprintf(s->base.error, sizeof s->base.error,
+                 "DynamoDB: item %s=\"%.*s\" window_start=%s exceeds the 400 KB item limit",
+                 s->key_attr, (int)(key_len < 64 ? key_len : 64), key, sk);
+        err = s->local_err = WEIR_ERR_INVALID_ARG;
+    }
+    int woke = 0;
+    while (err == WEIR_OK && weir__ddb_batcher_pending(s->b) >= s->cap &&
+           !weir__ddb_batcher_has(s->b, key, key_len, sk)) {
+        /* Behind: wait for requests to complete rather than grow without bound. */
+        if (!woke && s->io_waiting) {
+            wake_io(s);
+            woke = 1;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+        err = sync_state(s);
+    }
+    if (err == WEIR_OK && weir__ddb_batcher_put(s->b, key, key_len, sk, item, item_len) < 0)
+        err = WEIR_ERR_NOMEM;
+    int wake = err == WEIR_OK && s->io_waiting && s->inflight < s->max_inflight;
+    pthread_mutex_unlock(&s->mu);
+    if (wake)
+        wake_io(s);
+    return err;
+}
+
 static weir_err sink_firing(weir_sink *base, const weir_firing *f)
 {
     ddb_sink *s = (ddb_sink *)base;
@@ -733,34 +767,17 @@ static weir_err sink_firing(weir_sink *base, const weir_firing *f)
                         s->scratch_cap);
     char sk[32];
     weir_format_iso8601(f->window_start, sk);
+    return put_item(s, key, key_len, sk, s->scratch, need,
+                    item_size(f, s->base.key_field, s->base.aggs, s->base.n_aggs));
+}
 
-    pthread_mutex_lock(&s->mu);
-    weir_err err = sync_state(s);
-    if (err == WEIR_OK &&
-        item_size(f, s->base.key_field, s->base.aggs, s->base.n_aggs) > ITEM_MAX_BYTES) {
-        snprintf(s->base.error, sizeof s->base.error,
-                 "DynamoDB: item %s=\"%.64s\" window_start=%s exceeds the 400 KB item limit",
-                 s->key_attr, key, sk);
-        err = s->local_err = WEIR_ERR_INVALID_ARG;
-    }
-    int woke = 0;
-    while (err == WEIR_OK && weir__ddb_batcher_pending(s->b) >= s->cap &&
-           !weir__ddb_batcher_has(s->b, key, key_len, sk)) {
-        /* Behind: wait for requests to complete rather than grow without bound. */
-        if (!woke && s->io_waiting) {
-            wake_io(s);
-            woke = 1;
-        }
-        pthread_cond_wait(&s->cv, &s->mu);
-        err = sync_state(s);
-    }
-    if (err == WEIR_OK && weir__ddb_batcher_put(s->b, key, key_len, sk, s->scratch, need) < 0)
-        err = WEIR_ERR_NOMEM;
-    int wake = err == WEIR_OK && s->io_waiting && s->inflight < s->max_inflight;
-    pthread_mutex_unlock(&s->mu);
-    if (wake)
-        wake_io(s);
-    return err;
+weir_err weir_dynamodb_sink_put(weir_sink *base, weir_slice pk, const char *window_start,
+                                const char *item, size_t item_len)
+{
+    if (!base || base->ops != &DDB_OPS)
+        return WEIR_ERR_INVALID_ARG;
+    ddb_sink *s = (ddb_sink *)base;
+    return put_item(s, pk.ptr ? pk.ptr : "", pk.len, window_start, item, item_len, item_len);
 }
 
 static weir_err sink_record(weir_sink *base, weir_slice record, int32_t partition)

@@ -1192,3 +1192,17 @@ int weir__gwindow_reschedule(weir_gwindow *op)
     }
     return op->failed ? -1 : 0;
 }
+
+weir_err weir_gwindow_observe(weir_gwindow *op, int32_t partition, int64_t ts, int64_t wall_ms)
+{
+    if (op->failed)
+        return WEIR_ERR_NOMEM;
+    advance(op);
+    if (partition < 0 || partition >= op->p.partitions) {
+        weir_err rc = status(op);
+        return rc != WEIR_OK ? rc : WEIR_ERR_INVALID_ARG;
+    }
+    op->st.future_skewed += (uint64_t)weir__wm_observe(op->wm, partition, ts, wall_ms);
+    advance(op);
+    return status(op);
+}

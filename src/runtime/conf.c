@@ -10,7 +10,11 @@
 
 #include "runtime/errbuf.h"
 
-typedef enum { T_STRING, T_INT, T_DURATION, T_BOOL, T_ENUM } key_type;
+/* T_LIST: a string to which each setting adds one item (a repeatable flag); items are kept
+ * separated by LIST_SEP, which an item may not hold. */
+typedef enum { T_STRING, T_INT, T_DURATION, T_BOOL, T_ENUM, T_LIST } key_type;
+
+#define LIST_SEP '\x1f'
 
 typedef struct key_def {
     const char *name;
@@ -32,7 +36,8 @@ static const key_def KEYS[] = {
     {"output.path", T_STRING, "-", 0, 0, NULL, "--output",
      "Where results go as JSON lines; `-` is standard output, empty writes no file."},
     {"key.field", T_STRING, "product_id", 0, 0, NULL, "--key",
-     "Field holding the grouping key; a dotted path reaches into nested objects."},
+     "Field holding the grouping key; a dotted path reaches into nested objects. weir-window "
+     "takes a comma-separated list of fields (a composite key)."},
     {"global", T_BOOL, "false", 0, 0, NULL, "--global",
      "One aggregate per window over all records, no key field."},
     {"user.field", T_STRING, "user_id", 0, 0, NULL, "--user-field",
@@ -46,6 +51,15 @@ static const key_def KEYS[] = {
      "as seconds, others as milliseconds."},
     {"window.size", T_DURATION, "60s", 1, I64MAX, NULL, "--window",
      "Size of the tumbling event-time windows, aligned to the epoch."},
+    {"window.spec", T_STRING, "", 0, 0, NULL, NULL,
+     "weir-window's windows (its `--window`): `tumble:W[@O]`, `hop:W/S` or `session:G`; empty: "
+     "tumbling windows of window.size."},
+    {"aggregates", T_LIST, "", 0, 0, NULL, NULL,
+     "weir-window's aggregates (its repeatable `--agg`): each setting adds one, "
+     "`FUNC(FIELD) [where PRED] [as NAME]`, output in the order given (docs/SEMANTICS.md)."},
+    {"where", T_LIST, "", 0, 0, NULL, NULL,
+     "weir-window's record filters (its repeatable `--where`): each setting adds one "
+     "predicate `FIELD OP LITERAL [and ...]`; a record must pass all of them."},
     {"watermark.out.of.orderness", T_DURATION, "10s", 0, I64MAX, NULL, "--out-of-orderness",
      "Bounded out-of-orderness: the watermark trails the largest event time by this much."},
     {"window.allowed.lateness", T_DURATION, "0s", 0, I64MAX, NULL, "--allowed-lateness",
@@ -294,6 +308,11 @@ static int validate(const key_def *k, const char *v, char *errstr, size_t size)
     int b;
     switch (k->type) {
     case T_STRING: return 0;
+    case T_LIST:
+        if (!strchr(v, LIST_SEP))
+            return 0;
+        weir__errf(errstr, size, "%s: invalid value: it holds the byte 0x1f", k->name);
+        return -1;
     case T_BOOL:
         if (parse_bool(v, &b) == 0)
             return 0;
@@ -374,7 +393,17 @@ weir_err weir_conf_set(weir_conf *conf, const char *key, const char *value, char
     }
     if (validate(k, value, errstr, errstr_size) != 0)
         return WEIR_ERR_INVALID_ARG;
-    char *v = strdup(value);
+    char *v;
+    if (k->type == T_LIST && conf->values[idx]) {
+        size_t a = strlen(conf->values[idx]), b = strlen(value);
+        if ((v = malloc(a + 1 + b + 1))) {
+            memcpy(v, conf->values[idx], a);
+            v[a] = LIST_SEP;
+            memcpy(v + a + 1, value, b + 1);
+        }
+    } else {
+        v = strdup(value);
+    }
     if (!v)
         return WEIR_ERR_NOMEM;
     free(conf->values[idx]);
@@ -505,6 +534,7 @@ static const char *type_name(const key_def *k, char *buf, size_t size)
 {
     switch (k->type) {
     case T_STRING: return "string";
+    case T_LIST: return "list (repeatable)";
     case T_BOOL: return "bool";
     case T_ENUM: snprintf(buf, size, "`%s`", k->values); return buf;
     case T_INT: snprintf(buf, size, "integer %" PRId64 "..%" PRId64, k->min, k->max); return buf;
@@ -554,15 +584,26 @@ static const char *metavar(const key_def *k)
     case T_DURATION: return "DUR";
     case T_BOOL: return "";
     case T_ENUM: return k->values;
+    case T_LIST: return "SPEC";
     }
     return "";
 }
 
 void weir_conf_write_flags(FILE *out)
 {
+    weir_conf_write_flags_only(out, NULL);
+}
+
+void weir_conf_write_flags_only(FILE *out, const char *const *flags)
+{
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &KEYS[i];
         if (!k->flag)
+            continue;
+        int listed = !flags;
+        for (size_t f = 0; flags && flags[f]; f++)
+            listed |= !strcmp(flags[f], k->flag);
+        if (!listed)
             continue;
         char left[64];
         snprintf(left, sizeof left, "%s %s", k->flag, metavar(k));
@@ -570,5 +611,30 @@ void weir_conf_write_flags(FILE *out)
         if (k->type != T_BOOL && k->def[0])
             fprintf(out, ", default %s", k->def);
         fprintf(out, "]\n");
+    }
+}
+
+int weir_conf_get_list(const weir_conf *conf, const char *key,
+                       int (*fn)(void *opaque, const char *item), void *opaque)
+{
+    size_t idx;
+    const key_def *k = find_key(key, &idx);
+    assert(k && k->type == T_LIST);
+    if (!k || k->type != T_LIST || !conf->values[idx])
+        return 0;
+    const char *p = conf->values[idx];
+    for (;;) {
+        const char *sep = strchr(p, LIST_SEP);
+        size_t n = sep ? (size_t)(sep - p) : strlen(p);
+        char *item = strndup(p, n);
+        if (!item)
+            return -1;
+        int r = fn(opaque, item);
+        free(item);
+        if (r)
+            return r;
+        if (!sep)
+            return 0;
+        p = sep + 1;
     }
 }

@@ -4,6 +4,7 @@
 #include "runtime/output_buf.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,108 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
         weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     }
     return need;
+}
+
+/* 10^0 .. 10^17, exact as doubles and as integers. */
+static const double DPOW10[18] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                  1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
+size_t weir_format_double(double d, char *buf)
+{
+    if (!isfinite(d)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    /* Sums of prices have few decimals: the fewest fraction digits k for which the nearest
+     * m / 10^k (m < 2^53, one correctly rounded division) is d is the shortest text, found
+     * without printf's multi-precision arithmetic. Others go through printf. */
+    double a = fabs(d);
+    if (a < 1e15 && a >= 1e-4) {
+        for (int k = 0; k <= 17; k++) {
+            double scaled = a * DPOW10[k];
+            if (scaled >= 9007199254740992.0)
+                break;
+            uint64_t m = (uint64_t)(scaled + 0.5);
+            if ((double)m / DPOW10[k] != a)
+                continue;
+            char t[24];
+            int n = 0;
+            for (int j = 0; j < k || m; j++) {
+                t[n++] = (char)('0' + m % 10);
+                m /= 10;
+                if (j == k - 1)
+                    t[n++] = '.';
+            }
+            if (t[n - 1] == '.')
+                t[n++] = '0';
+            size_t len = 0;
+            if (d < 0)
+                buf[len++] = '-';
+            while (n)
+                buf[len++] = t[--n];
+            if (k == 0) {
+                memcpy(buf + len, ".0", 2);
+                len += 2;
+            }
+            buf[len] = '\0';
+            return len;
+        }
+    }
+    int n = 0;
+    /* Within the range above every double of at most 15 significant digits was found: start
+     * at 16 there. */
+    for (int prec = a < 1e15 && a >= 1e-4 ? 16 : 15; prec <= 17; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
+}
+
+size_t weir_gfiring_to_json(const weir_gwindow_firing *f, const char *const *key_fields,
+                            const weir_slice *key_parts, size_t n_keys, const weir_gagg_def *aggs,
+                            char *buf, size_t cap)
+{
+    out o = {buf, cap, 0};
+    char tmp[64];
+    put(&o, "{", 1);
+    for (size_t i = 0; i < n_keys; i++) {
+        put_quoted(&o, (weir_slice){key_fields[i], strlen(key_fields[i])});
+        put(&o, ":", 1);
+        put_quoted(&o, key_parts[i]);
+        put(&o, ",", 1);
+    }
+    put(&o, "\"window_start\":\"", 16);
+    put(&o, tmp, weir_format_iso8601(f->window_start, tmp));
+    put(&o, "\",\"window_end\":\"", 16);
+    put(&o, tmp, weir_format_iso8601(f->window_end, tmp));
+    put(&o, "\"", 1);
+    for (size_t i = 0; i < f->n_values; i++) {
+        put(&o, ",", 1);
+        put_quoted(&o, (weir_slice){aggs[i].name, strlen(aggs[i].name)});
+        put(&o, ":", 1);
+        const weir_value *v = &f->values[i];
+        switch (v->type) {
+        case WEIR_VALUE_INT: {
+            char *e = tmp;
+            if (v->u.i < 0)
+                *e++ = '-';
+            e = u64_to(e, v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i);
+            put(&o, tmp, (size_t)(e - tmp));
+            break;
+        }
+        case WEIR_VALUE_DOUBLE: put(&o, tmp, weir_format_double(v->u.d, tmp)); break;
+        case WEIR_VALUE_STRING: put_quoted(&o, v->u.s); break;
+        default: put(&o, "null", 4); break;
+        }
+    }
+    if (f->late)
+        put(&o, ",\"late\":true", 12);
+    put(&o, "}", 1);
+    finish(&o);
+    return o.len;
 }

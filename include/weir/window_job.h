@@ -1,0 +1,64 @@
+/* The generic windowed job (weir-window) over files: typed fields, filters, keys, any window
+ * kind and any aggregates, from a weir_conf. */
+#ifndef WEIR_WINDOW_JOB_H
+#define WEIR_WINDOW_JOB_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/conf.h"
+#include "weir/err.h"
+#include "weir/event.h"
+#include "weir/gwindow.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a run did. Every record read is in exactly one of invalid, filtered, late_dropped or
+ * accepted (op.accepted). */
+typedef struct weir_window_job_stats {
+    uint64_t records;                           /* records read */
+    uint64_t valid;                             /* records that decoded with a key */
+    uint64_t invalid;                           /* records that did not */
+    uint64_t invalid_by[WEIR_REC_STATUS_COUNT]; /* invalid records by reason */
+    uint64_t filtered;                          /* valid JSON with a time that failed --where */
+    weir_gwindow_counters op;                   /* the operator's counters at the end */
+    double elapsed_sec;                         /* wall time of the run */
+    uint64_t checkpoints;                       /* checkpoints taken by this run */
+    int resumed;                                /* the run resumed from a checkpoint */
+} weir_window_job_stats;
+
+/*
+ * Checks the generic job's configuration without running it: key.field (a comma-separated
+ * list) or global, window.spec (empty: tumble of window.size), aggregates (at least one),
+ * where, timestamp.*, the watermark and emission keys; brokers and checkpoint.topic must be
+ * empty (Kafka is not supported yet). Returns WEIR_OK,
+ * WEIR_ERR_INVALID_ARG with one line in errstr naming the flag, the text and what is accepted, or
+ * WEIR_ERR_NOMEM.
+ */
+weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size);
+
+/*
+ * Runs the generic job over input.path ("-": standard input), writing one JSON line per
+ * firing to output.path ("-": standard output; empty: none), late records to
+ * late.output.path and invalid ones to dead.letter.path (unchanged, one per line). A record
+ * that fails a --where is counted as filtered and still moves the watermark. At the end of
+ * the input the remaining windows fire and every output is flushed. `stop`, when it becomes
+ * non-zero (a signal), ends the input early as if it had ended there. With checkpoint.dir it
+ * takes a checkpoint every checkpoint.interval between blocks of input and, started again,
+ * resumes from the newest usable one (reset.state: starts afresh), so that a crashed and
+ * restarted run writes what one uninterrupted run writes. Fills `stats` (may be
+ * NULL) whatever happens.
+ * Returns WEIR_OK; WEIR_ERR_INVALID_ARG (bad configuration, as weir_window_job_check);
+ * WEIR_ERR_IO (a file cannot be read or written); WEIR_ERR_NOMEM. errstr gets one line.
+ * Prints nothing. Thread-safety: runs on the caller's thread; independent runs may overlap.
+ */
+weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
+                                  weir_window_job_stats *stats, char *errstr, size_t errstr_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

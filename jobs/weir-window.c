@@ -1,0 +1,240 @@
+/* weir-window: any windowed aggregation over JSON lines: keys, filters, window kinds, aggregates.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "weir/spec.h"
+#include "weir/weir.h"
+#include "weir/window_job.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* The flags of this job that are not the table's (or mean something else here). */
+static const struct {
+    const char *flag, *key, *meta, *doc;
+} OWN[] = {
+    {"--key", "key.field", "F[,F...]",
+     "group by these fields (dotted paths; a composite key) [key.field]"},
+    {"--window", "window.spec", "SPEC",
+     "tumble:W[@O], hop:W/S or session:G (default tumble of --window-size) [window.spec]"},
+    {"--window-size", "window.size", "DUR", "size of tumble windows without --window"},
+    {"--agg", "aggregates", "SPEC",
+     "FUNC(FIELD) [where PRED] [as NAME], repeatable, in output order; FUNC one of count, "
+     "sum, min, max, avg, count_distinct, approx_count_distinct [aggregates]"},
+    {"--where", "where", "PRED",
+     "FIELD OP LITERAL [and ...], OP one of = != < <= > >=; repeatable, all must hold [where]"},
+};
+
+/* The flags of the configuration table this job takes; others (Kafka, unique-users' own) are
+ * refused rather than ignored. */
+static const char *const TABLE_FLAGS[] = {
+    "--global",           "--input",
+    "--output",           "--timestamp-field",
+    "--timestamp-unit",   "--out-of-orderness",
+    "--allowed-lateness", "--emit",
+    "--hll-precision",    "--late-output",
+    "--dead-letter",      "--max-future-skew",
+    "--dynamodb-table",   "--dynamodb-endpoint",
+    "--aws-region",       "--dynamodb-create-table",
+    "--checkpoint-dir",   "--checkpoint-interval",
+    "--reset-state",      NULL,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: weir-window --key F[,F...] | --global  --agg SPEC [--agg SPEC ...]\n"
+            "                   [--window SPEC] [--where PRED ...] [options]\n"
+            "Aggregates JSON lines in event-time windows and writes one JSON line per firing;\n"
+            "a JSON run summary goes to standard error at the end (docs/SEMANTICS.md).\n\n"
+            "options:\n");
+    for (size_t i = 0; i < sizeof OWN / sizeof OWN[0]; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s %s", OWN[i].flag, OWN[i].meta);
+        fprintf(out, "  %-34s %s\n", left, OWN[i].doc);
+    }
+    weir_conf_write_flags_only(out, TABLE_FLAGS);
+    fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n", "--config FILE",
+            "read key=value lines from FILE", "-X key=value",
+            "set any configuration key (docs/CONFIGURATION.md)", "--help", "this help", "--version",
+            "print the version");
+    fprintf(out, "\nexample:\n  weir-window --key product_id --window tumble:1m \\\n"
+                 "    --agg 'sum(total_price) where status != cancelled as revenue' "
+                 "--input orders.jsonl\n"
+                 "\nexit status: 0 success, 1 I/O failure, 2 bad usage or configuration\n");
+}
+
+static int bad(const char *msg)
+{
+    fprintf(stderr, "weir-window: %s\n", msg);
+    return 2;
+}
+
+static void summary(FILE *out, const weir_window_job_stats *st)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(out,
+            "{\"records\":%" PRIu64 ",\"valid\":%" PRIu64 ",\"invalid\":%" PRIu64
+            ",\"invalid_by\":{",
+            st->records, st->valid, st->invalid);
+    int first = 1;
+    for (int i = 1; i < WEIR_REC_STATUS_COUNT; i++) {
+        if (!st->invalid_by[i])
+            continue;
+        fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", weir_rec_status_name(i),
+                st->invalid_by[i]);
+        first = 0;
+    }
+    const weir_gwindow_counters *o = &st->op;
+    fprintf(out,
+            "},\"filtered\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"late_dropped\":%" PRIu64
+            ",\"late_accepted\":%" PRIu64 ",\"late_firings\":%" PRIu64 ",\"future_skewed\":%" PRIu64
+            ",\"emissions\":%" PRIu64 ",\"state_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+            ",\"resumed\":%s"
+            ",\"elapsed_sec\":%.3f,\"records_per_sec\":%.0f,\"peak_rss_bytes\":%ld}\n",
+            st->filtered, o->accepted, o->late_dropped, o->late_accepted, o->late_firings,
+            o->future_skewed, o->emissions, o->state_bytes, st->checkpoints,
+            st->resumed ? "true" : "false", st->elapsed_sec,
+            st->elapsed_sec > 0 ? (double)st->records / st->elapsed_sec : 0.0,
+            ru.ru_maxrss * 1024L);
+    fflush(out);
+}
+
+int main(int argc, char **argv)
+{
+    weir_conf *conf = weir_conf_new();
+    if (!conf)
+        return 1;
+    char err[2048];
+    int code = 0, n_aggs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            goto out;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("weir-window (weir) %s\n", weir_version());
+            goto out;
+        }
+        if (!strcmp(a, "-X")) {
+            if (i + 1 >= argc) {
+                code = bad("-X: missing key=value");
+                goto out;
+            }
+            const char *kv = argv[++i];
+            const char *eq = strchr(kv, '=');
+            if (!eq || eq == kv || eq - kv > 255) {
+                snprintf(err, sizeof err, "-X %.200s: expected key=value", kv);
+                code = bad(err);
+                goto out;
+            }
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+            if (!strcmp(key, "aggregates") && ++n_aggs > WEIR_AGGS_MAX) {
+                snprintf(err, sizeof err, "--agg: at most %d aggregates", WEIR_AGGS_MAX);
+                code = bad(err);
+                goto out;
+            }
+            if (weir_conf_set(conf, key, eq + 1, err, sizeof err) != WEIR_OK) {
+                code = bad(err);
+                goto out;
+            }
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, sizeof err, "unexpected argument \"%.200s\" (see --help)", a);
+            code = bad(err);
+            goto out;
+        }
+        char flag[128];
+        const char *eq = strchr(a, '=');
+        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+        if (eq)
+            val = eq + 1;
+        const char *key = NULL;
+        int takes_value = 1;
+        for (size_t k = 0; k < sizeof OWN / sizeof OWN[0]; k++)
+            if (!strcmp(flag, OWN[k].flag))
+                key = OWN[k].key;
+        if (!key && strcmp(flag, "--config") != 0) {
+            int ours = 0;
+            for (size_t k = 0; TABLE_FLAGS[k]; k++)
+                ours |= !strcmp(flag, TABLE_FLAGS[k]);
+            key = ours ? weir_conf_key_for_flag(flag, &takes_value) : NULL;
+            if (!key) {
+                snprintf(err, sizeof err, "%s: unknown option (see --help)", flag);
+                code = bad(err);
+                goto out;
+            }
+        }
+        if (!val) {
+            if (!takes_value)
+                val = "true";
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                snprintf(err, sizeof err, "%s: missing value", flag);
+                code = bad(err);
+                goto out;
+            }
+        }
+        if (!key) { /* --config */
+            if (weir_conf_load_file(conf, val, err, sizeof err) != WEIR_OK) {
+                code = bad(err);
+                goto out;
+            }
+            continue;
+        }
+        if (!strcmp(key, "aggregates") && ++n_aggs > WEIR_AGGS_MAX) {
+            snprintf(err, sizeof err, "--agg: at most %d aggregates", WEIR_AGGS_MAX);
+            code = bad(err);
+            goto out;
+        }
+        char inner[900];
+        if (weir_conf_set(conf, key, val, inner, sizeof inner) != WEIR_OK) {
+            snprintf(err, sizeof err, "%s: %s", flag, inner);
+            code = bad(err);
+            goto out;
+        }
+    }
+    if (!weir_conf_get_bool(conf, "global") && !weir_conf_is_set(conf, "key.field")) {
+        code = bad("--key: a key is needed: --key F[,F...] (dotted paths allowed) or --global");
+        goto out;
+    }
+    if (weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
+        code = bad(err);
+        goto out;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    weir_window_job_stats st;
+    err[0] = '\0';
+    weir_err rc = weir_window_job_run_file(conf, &stop_flag, &st, err, sizeof err);
+    summary(stderr, &st);
+    if (rc != WEIR_OK) {
+        fprintf(stderr, "weir-window: %s\n", err[0] ? err : weir_err_str(rc));
+        code = rc == WEIR_ERR_INVALID_ARG ? 2 : 1;
+    }
+out:
+    weir_conf_destroy(conf);
+    return code;
+}
