@@ -960,6 +960,65 @@ static void test_session_by_hand(void **state)
     hand_free(h);
 }
 
+/* A record filtered by --where: weir_gwindow_observe moves the watermark and fires windows
+ * exactly as weir_gwindow_process does for a record of that time, and joins no window. */
+static void test_observe(void **state)
+{
+    (void)state;
+    weir_window_spec kinds[3] = {{.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10},
+                                 {.kind = WEIR_WINDOW_HOP, .size_ms = 20, .slide_ms = 10},
+                                 {.kind = WEIR_WINDOW_SESSION, .gap_ms = 10}};
+    for (int k = 0; k < 3; k++)
+        for (int final = 0; final < 2; final++) {
+            hand *a = hand_new(kinds[k], 5, 2, final), *b = hand_new(kinds[k], 5, 2, final);
+            /* a: the record at 47 is processed under another key; b: only observed */
+            static const int64_t ts[] = {0, 3, 12, 25, 31, 47, 50, 90};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+                if (ts[i] == 47 || ts[i] == 90) {
+                    size_t fa = a->log.n, fb = b->log.n;
+                    a->v[a->nv][0] = (weir_value){.type = WEIR_VALUE_INT, .u.i = 1000};
+                    weir_row r = {.ts = ts[i],
+                                  .key = {"other", 5},
+                                  .key_hash = XXH3_64bits("other", 5),
+                                  .values = a->v[a->nv++],
+                                  .n_values = 1};
+                    assert_int_equal(weir_gwindow_process(a->op, &r, 1, 0), WEIR_OK);
+                    assert_int_equal(weir_gwindow_observe(b->op, 0, ts[i], 0), WEIR_OK);
+                    char want[4096] = "";
+                    size_t o = 0;
+                    for (size_t l = fa; l < a->log.n; l++)
+                        if (!strstr(a->log.line[l], "|other|"))
+                            o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", o ? ";" : "",
+                                                  strchr(a->log.line[l], '|') + 1);
+                    assert_string_equal(joined(b, fb), want);
+                    assert_int_equal(weir_gwindow_watermark(b->op), weir_gwindow_watermark(a->op));
+                } else {
+                    hand_rec(a, ts[i], (int64_t)i);
+                    hand_rec(b, ts[i], (int64_t)i);
+                }
+            }
+            weir_gwindow_counters sa, sb;
+            weir_gwindow_stats(a->op, &sa);
+            weir_gwindow_stats(b->op, &sb);
+            assert_int_equal(sb.accepted + 2, sa.accepted);
+            /* b's remaining firings are a's without the key "other" */
+            hand_finish(a);
+            hand_finish(b);
+            size_t j = 0;
+            for (size_t i = 0; i < a->log.n; i++) {
+                if (strstr(a->log.line[i], "|other|"))
+                    continue;
+                assert_true(j < b->log.n);
+                assert_string_equal(strchr(b->log.line[j], '|'), strchr(a->log.line[i], '|'));
+                j++;
+            }
+            assert_int_equal(j, b->log.n);
+            assert_int_equal(weir_gwindow_observe(b->op, 1, 100, 0), WEIR_ERR_INVALID_ARG);
+            hand_free(a);
+            hand_free(b);
+        }
+}
+
 /* ---------------------------------------------------------------- numbers */
 
 static void test_numbers(void **state)
@@ -1324,11 +1383,17 @@ int main(void)
     if (getenv("GWINDOW_TEST"))
         cmocka_set_test_filter(getenv("GWINDOW_TEST"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reference_tumble),    cmocka_unit_test(test_reference_hop),
-        cmocka_unit_test(test_reference_session),   cmocka_unit_test(test_hop_vs_shifted_tumblers),
-        cmocka_unit_test(test_session_by_hand),     cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_snapshot_round_trip), cmocka_unit_test(test_snapshot_mismatch),
-        cmocka_unit_test(test_custom_aggregate),    cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_reference_tumble),
+        cmocka_unit_test(test_reference_hop),
+        cmocka_unit_test(test_reference_session),
+        cmocka_unit_test(test_hop_vs_shifted_tumblers),
+        cmocka_unit_test(test_session_by_hand),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_snapshot_mismatch),
+        cmocka_unit_test(test_custom_aggregate),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_spec_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
