@@ -1142,7 +1142,26 @@ static void snapshot_case(weir_window_spec spec, int final)
     assert_int_equal(weir_gwindow_finish(op), WEIR_OK);
     weir_gwindow_stats(op, &sb);
     weir_gwindow_destroy(op);
-    flog_expect_equal(&b, &a, "snapshot round trip");
+    /* the same firings in the same order, byte for byte */
+    assert_int_equal(b.n, a.n);
+    for (size_t i = 0; i < a.n; i++)
+        if (strcmp(a.line[i], b.line[i]) != 0) {
+            print_error("snapshot round trip: firing %zu differs:\n  got  %s\n  want %s\n", i,
+                        b.line[i], a.line[i]);
+            fail();
+        }
+    /* the watermark's firings sharing an end are in order of key bytes */
+    for (size_t i = 1; i < a.n; i++) {
+        char g0[16], g1[16], k0[32], k1[32];
+        int l0, l1;
+        long long s0, s1, e0, e1;
+        assert_int_equal(
+            sscanf(a.line[i - 1], "%15[^|]|%d|%31[^|]|%lld|%lld|", g0, &l0, k0, &s0, &e0), 5);
+        assert_int_equal(sscanf(a.line[i], "%15[^|]|%d|%31[^|]|%lld|%lld|", g1, &l1, k1, &s1, &e1),
+                         5);
+        if (!l0 && !l1 && strcmp(g0, g1) == 0 && e0 == e1)
+            assert_true(strcmp(k0, k1) < 0);
+    }
     assert_int_equal(sa.accepted, sb.accepted);
     assert_int_equal(sa.late_dropped, sb.late_dropped);
     assert_int_equal(sa.late_accepted, sb.late_accepted);

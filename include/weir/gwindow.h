@@ -67,6 +67,11 @@ typedef struct weir_gwindow_firing {
 } weir_gwindow_firing;
 
 /* Receives firings, in emission order, on the thread that called into the operator.
+ * The order depends on the records and the state alone, so an operator restored from a
+ * snapshot emits exactly what an uninterrupted one does, in the same order: a late record's
+ * firings when it is processed, its windows in order of end; the firings the watermark
+ * causes in order of window end (plus the allowed lateness in final mode), and those
+ * sharing an end in order of key bytes (memcmp, a proper prefix first).
  * Returns 0, or non-zero to make the calling operator function return WEIR_ERR_IO after
  * the current record (a sink that cannot accept more). */
 typedef int (*weir_gwindow_emit_fn)(void *opaque, const weir_gwindow_firing *firing);

@@ -787,8 +787,32 @@ static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 
 /* ---------------------------------------------------------------- the watermark */
 
-/* Fires and frees what the watermark has passed, one window (or session) per pop so that
- * windows fire in order of end. */
+static uint64_t key_prefix(const weir__gkey *k, uint32_t from)
+{
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        p = p << 8 | (from + i < k->klen ? (uint8_t)k->kbytes[from + i] : 0);
+    return p;
+}
+
+/* Key bytes in lexicographic (memcmp) order, a proper prefix first. */
+static int cmp_due(const void *a, const void *b)
+{
+    const weir__fent *x = a, *y = b;
+    if (x->p0 != y->p0)
+        return x->p0 < y->p0 ? -1 : 1;
+    if (x->p1 != y->p1)
+        return x->p1 < y->p1 ? -1 : 1;
+    uint32_t lx = x->k->klen, ly = y->k->klen, n = lx < ly ? lx : ly;
+    int c = n > 16 ? memcmp(x->k->kbytes + 16, y->k->kbytes + 16, n - 16) : 0;
+    if (c)
+        return c;
+    return (lx > ly) - (lx < ly);
+}
+
+/* Fires and frees what the watermark has passed, in order of threshold (so of window end),
+ * and the keys sharing a threshold in order of their bytes: an order that depends on the
+ * state alone, so a restored operator fires as an uninterrupted one does. */
 static void advance(weir_gwindow *op)
 {
     int64_t wm = weir__wm_current(op->wm);
@@ -796,14 +820,39 @@ static void advance(weir_gwindow *op)
         return;
     int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
     while (op->fire.n && op->fire.v[0].t <= wm && !op->failed) {
-        weir__hent h = heap_pop(&op->fire);
-        weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
-        if (!k || k->fire_t != h.t)
-            continue;
-        if (session)
-            sess_fire_due(op, k, h.t);
-        else
-            slice_fire_due(op, k);
+        int64_t t = op->fire.v[0].t;
+        size_t nd = 0;
+        while (op->fire.n && op->fire.v[0].t == t) {
+            weir__hent h = heap_pop(&op->fire);
+            weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
+            if (!k || k->fire_t != t)
+                continue;
+            if (nd == op->due_cap) {
+                size_t cap = op->due_cap ? op->due_cap * 2 : 64;
+                weir__fent *d = realloc(op->due, cap * sizeof *d);
+                if (!d) {
+                    op->failed = 1;
+                    return;
+                }
+                op->due = d;
+                op->due_cap = cap;
+            }
+            op->due[nd++] =
+                (weir__fent){key_prefix(k, 0), k->klen > 8 ? key_prefix(k, 8) : 0, k, h.key, h.gen};
+        }
+        if (nd > 1)
+            qsort(op->due, nd, sizeof *op->due, cmp_due);
+        for (size_t i = 0; i < nd && !op->failed; i++) {
+            const weir__fent *d = &op->due[i];
+            /* an earlier entry of the batch may have fired (and freed) this key */
+            weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
+            if (!k || k->fire_t != t)
+                continue;
+            if (session)
+                sess_fire_due(op, k, t);
+            else
+                slice_fire_due(op, k);
+        }
     }
     while (op->close.n && op->close.v[0].t <= wm && !op->failed) {
         weir__hent h = heap_pop(&op->close);
@@ -1066,6 +1115,7 @@ void weir_gwindow_destroy(weir_gwindow *op)
     weir_watermark_destroy(op->wm);
     free(op->vals);
     free(op->tmp);
+    free(op->due);
     free(op);
 }
 

@@ -41,6 +41,13 @@ typedef struct weir__hent {
     uint32_t key, gen;
 } weir__hent;
 
+/* A fire-heap entry popped with others of the same threshold, to be fired in key order. */
+typedef struct weir__fent {
+    uint64_t p0, p1; /* the key's first 16 bytes, big-endian, zero-padded */
+    const struct weir__gkey *k;
+    uint32_t key, gen;
+} weir__fent;
+
 typedef struct weir__heap {
     weir__hent *v;
     size_t n, cap;
@@ -66,6 +73,8 @@ struct weir_gwindow {
     weir__gkey **tab; /* open addressing, linear probing, at most half full */
     uint32_t tmask, tcount;
     weir__heap fire, close;
+    weir__fent *due; /* fire entries of one threshold */
+    size_t due_cap;
     weir_value *vals;
     uint8_t *tmp; /* a block for merging slices */
     weir_gwindow_counters st;
