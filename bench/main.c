@@ -56,6 +56,9 @@ static const bench_scenario SCENARIOS[] = {
     {"gwindow-session-30s",
      "generic operator, session:30s per user, count() and sum(total_price), pre-decoded records",
      8000000, bench_gwindow_session},
+    {"gwindow-hop-long",
+     "generic operator, hop:60m/1m and hop:5m/1m against tumble:1m over 3 h of event time", 4000000,
+     bench_gwindow_hop_long},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 
