@@ -227,6 +227,11 @@ int bench_nexmark_q7(bench_ctx *ctx);
 int bench_nexmark_q11(bench_ctx *ctx);
 int bench_nexmark_q15(bench_ctx *ctx);
 int bench_nexmark_q16(bench_ctx *ctx);
+int bench_gwindow_tumble(bench_ctx *ctx);
+int bench_gwindow_hop5(bench_ctx *ctx);
+int bench_gwindow_hop60(bench_ctx *ctx);
+int bench_gwindow_session(bench_ctx *ctx);
+int bench_gwindow_hop_long(bench_ctx *ctx);
 
 /* Sets ctx->failed (printf-style) and returns -1. */
 int bench_fail(bench_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

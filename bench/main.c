@@ -62,6 +62,19 @@ static const bench_scenario SCENARIOS[] = {
      10000000, bench_nexmark_q15},
     {"nexmark-q16", "Nexmark q16 channel statistics (tumble:1d per channel), JSON and decoded",
      10000000, bench_nexmark_q16},
+    {"gwindow-tumble-1m",
+     "generic operator, tumble:1m, count() and count_distinct(user_id), pre-decoded records",
+     8000000, bench_gwindow_tumble},
+    {"gwindow-hop-5m-1m", "generic operator, hop:5m/1m against tumble:1m on the same records",
+     8000000, bench_gwindow_hop5},
+    {"gwindow-hop-60m-1m", "generic operator, hop:60m/1m against tumble:1m on the same records",
+     8000000, bench_gwindow_hop60},
+    {"gwindow-session-30s",
+     "generic operator, session:30s per user, count() and sum(total_price), pre-decoded records",
+     8000000, bench_gwindow_session},
+    {"gwindow-hop-long",
+     "generic operator, hop:60m/1m and hop:5m/1m against tumble:1m over 3 h of event time", 4000000,
+     bench_gwindow_hop_long},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 

@@ -267,12 +267,13 @@ static int fmt_value(char *p, size_t n, const weir_value *v)
 /* Distinct texts of field 1 among recs. */
 static int64_t ref_distinct(const ev *e, const int *recs, int n, const where_ctx *w)
 {
-    char(*seen)[24] = malloc((size_t)(n ? n : 1) * sizeof *seen);
+    char small[64][24];
+    char(*seen)[24] = n <= 64 ? small : malloc((size_t)n * sizeof *seen);
     int ns = 0;
     for (int i = 0; i < n; i++) {
         const ev *x = &e[recs[i]];
         if (w) {
-            weir_row r = row_of(x);
+            weir_row r = {.values = x->v, .n_values = NF};
             if (!where_type(w, &r))
                 continue;
         }
@@ -290,7 +291,8 @@ static int64_t ref_distinct(const ev *e, const int *recs, int n, const where_ctx
         if (!dup)
             strcpy(seen[ns++], t);
     }
-    free(seen);
+    if (seen != small)
+        free(seen);
     return ns;
 }
 
@@ -301,7 +303,7 @@ static void ref_values(const ev *e, const int *recs, int n, char *out, size_t ca
     int64_t countf = 0;
     for (int i = 0; i < n; i++) {
         const ev *x = &e[recs[i]];
-        weir_row r = row_of(x);
+        weir_row r = {.values = x->v, .n_values = NF};
         const weir_value *p = &x->v[0];
         if (p->type != WEIR_VALUE_MISSING && p->type != WEIR_VALUE_NULL)
             countf++;
@@ -761,14 +763,657 @@ static void test_reference_session(void **state)
     run_kind((weir_window_spec){.kind = WEIR_WINDOW_SESSION, .gap_ms = 12}, EVENTS_PER_KIND);
 }
 
+/* ---------------------------------------------------------------- hop against tumblers */
+
+/* hop:W/S fires exactly what W/S tumbling operators shifted by S do, window by window. */
+static void test_hop_vs_shifted_tumblers(void **state)
+{
+    (void)state;
+    gen_cfg g = {.seed = 4242,
+                 .n = 120000,
+                 .parts = 2,
+                 .step = 2,
+                 .disorder = 25,
+                 .very_late = 0.01,
+                 .late_max = 400,
+                 .users = 12};
+    ev *e = gen_events(&g);
+    weir_gagg_def defs[N_AGGS];
+    make_defs(defs);
+    for (int final = 0; final < 2; final++) {
+        weir_gwindow_params p = {
+            .spec = {.kind = WEIR_WINDOW_HOP, .size_ms = 40, .slide_ms = 10},
+            .allowed_lateness_ms = 20,
+            .emit = final ? WEIR_EMIT_FINAL : WEIR_EMIT_UPDATES,
+            .wm = {.out_of_orderness_ms = 15},
+            .partitions = 2,
+            .aggs = defs,
+            .n_aggs = N_AGGS,
+        };
+        flog hop = {0}, tum = {0};
+        weir_gwindow *h = weir_gwindow_new(&p, op_emit, &hop, NULL, 0);
+        assert_non_null(h);
+        weir_gwindow *t[4];
+        for (int k = 0; k < 4; k++) {
+            weir_gwindow_params q = p;
+            q.spec =
+                (weir_window_spec){.kind = WEIR_WINDOW_TUMBLE, .size_ms = 40, .offset_ms = 10 * k};
+            t[k] = weir_gwindow_new(&q, op_emit, &tum, NULL, 0);
+            assert_non_null(t[k]);
+        }
+        for (size_t i = 0; i <= g.n; i++) {
+            hop.group = tum.group = (long)i;
+            if (i == g.n) {
+                assert_int_equal(weir_gwindow_finish(h), WEIR_OK);
+                for (int k = 0; k < 4; k++)
+                    assert_int_equal(weir_gwindow_finish(t[k]), WEIR_OK);
+                break;
+            }
+            weir_row r = row_of(&e[i]);
+            assert_int_equal(weir_gwindow_process(h, &r, 1, 0), WEIR_OK);
+            for (int k = 0; k < 4; k++)
+                assert_int_equal(weir_gwindow_process(t[k], &r, 1, 0), WEIR_OK);
+        }
+        assert_true(hop.n > 1000);
+        flog_expect_equal(&hop, &tum, final ? "hop vs tumblers, final" : "hop vs tumblers");
+        /* A record is late dropped once by the hop, only when every tumbler drops it. */
+        weir_gwindow_counters hs, ts[4];
+        weir_gwindow_stats(h, &hs);
+        uint64_t min_acc = UINT64_MAX;
+        for (int k = 0; k < 4; k++) {
+            weir_gwindow_stats(t[k], &ts[k]);
+            min_acc = ts[k].accepted < min_acc ? ts[k].accepted : min_acc;
+        }
+        assert_true(hs.accepted >= min_acc);
+        assert_int_equal(hs.accepted + hs.late_dropped, g.n);
+        weir_gwindow_destroy(h);
+        for (int k = 0; k < 4; k++)
+            weir_gwindow_destroy(t[k]);
+        flog_free(&hop);
+        flog_free(&tum);
+    }
+    free(e);
+}
+
+/* ---------------------------------------------------------------- sessions by hand */
+
+typedef struct hand {
+    weir_gwindow *op;
+    flog log;
+    weir_value v[4096][1];
+    size_t nv;
+} hand;
+
+static weir_gagg_def hand_defs[2];
+
+static hand *hand_new(weir_window_spec spec, int64_t L, int64_t ooo, int final)
+{
+    hand *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    hand_defs[0] = (weir_gagg_def){.ops = &weir_gagg_count, .field = -1, .name = "count"};
+    hand_defs[1] = (weir_gagg_def){.ops = &weir_gagg_sum, .field = 0, .name = "sum"};
+    weir_gwindow_params p = {.spec = spec,
+                             .allowed_lateness_ms = L,
+                             .emit = final ? WEIR_EMIT_FINAL : WEIR_EMIT_UPDATES,
+                             .wm = {.out_of_orderness_ms = ooo},
+                             .partitions = 1,
+                             .aggs = hand_defs,
+                             .n_aggs = 2};
+    char err[200];
+    h->op = weir_gwindow_new(&p, op_emit, &h->log, err, sizeof err);
+    assert_non_null(h->op);
+    weir_gwindow_set_late_output(h->op, op_late, &h->log);
+    return h;
+}
+
+/* One record of key "u" at t with value x in field 0; returns the firings it caused, joined
+ * by ';' in emission order. */
+static char out_buf[4096];
+
+static const char *joined(hand *h, size_t from)
+{
+    size_t o = 0;
+    out_buf[0] = 0;
+    for (size_t i = from; i < h->log.n; i++)
+        o += (size_t)snprintf(out_buf + o, sizeof out_buf - o, "%s%s", i > from ? ";" : "",
+                              strchr(h->log.line[i], '|') + 1);
+    return out_buf;
+}
+
+static const char *hand_rec(hand *h, int64_t t, int64_t x)
+{
+    size_t from = h->log.n;
+    h->v[h->nv][0] = (weir_value){.type = WEIR_VALUE_INT, .u.i = x};
+    weir_row r = {.ts = t,
+                  .key = {"u", 1},
+                  .key_hash = XXH3_64bits("u", 1),
+                  .values = h->v[h->nv++],
+                  .n_values = 1};
+    assert_int_equal(weir_gwindow_process(h->op, &r, 1, 0), WEIR_OK);
+    return joined(h, from);
+}
+
+static const char *hand_finish(hand *h)
+{
+    size_t from = h->log.n;
+    assert_int_equal(weir_gwindow_finish(h->op), WEIR_OK);
+    return joined(h, from);
+}
+
+static void hand_free(hand *h)
+{
+    weir_gwindow_destroy(h->op);
+    flog_free(&h->log);
+    free(h);
+}
+
+static void test_session_by_hand(void **state)
+{
+    (void)state;
+    weir_window_spec g10 = {.kind = WEIR_WINDOW_SESSION, .gap_ms = 10};
+    /* A record bridging two sessions: [0,10) and [18,28), then 9 opens [9,19). */
+    hand *h = hand_new(g10, 0, 1000, 0);
+    assert_string_equal(hand_rec(h, 0, 1), "");
+    assert_string_equal(hand_rec(h, 18, 2), "");
+    assert_string_equal(hand_rec(h, 9, 4), "");
+    assert_string_equal(hand_finish(h), "0|u|0|28|3,7");
+    hand_free(h);
+
+    /* Touching sessions merge: [0,10) and [10,20). */
+    h = hand_new(g10, 0, 1000, 0);
+    hand_rec(h, 0, 1);
+    hand_rec(h, 10, 2);
+    assert_string_equal(hand_finish(h), "0|u|0|20|2,3");
+    hand_free(h);
+
+    /* A late record extending a fired session within the lateness: a new window, fired at
+     * once; what the part emitted stays emitted. */
+    h = hand_new(g10, 100, 0, 0);
+    assert_string_equal(hand_rec(h, 0, 1), "");
+    assert_string_equal(hand_rec(h, 50, 2), "0|u|0|10|1,1");
+    assert_string_equal(hand_rec(h, 5, 4), "1|u|0|15|2,5");
+    /* A late record inside that session: it fires again, bounds unchanged. */
+    assert_string_equal(hand_rec(h, 4, 8), "1|u|0|15|3,13");
+    assert_string_equal(hand_finish(h), "0|u|50|60|1,2");
+    hand_free(h);
+
+    /* A late record merging with nothing is dropped (and goes to the late output). */
+    h = hand_new(g10, 5, 0, 0);
+    hand_rec(h, 0, 1);
+    assert_string_equal(hand_rec(h, 50, 2), "0|u|0|10|1,1");
+    assert_string_equal(hand_rec(h, 30, 4), "");
+    weir_gwindow_counters st;
+    weir_gwindow_stats(h->op, &st);
+    assert_int_equal(st.late_dropped, 1);
+    assert_int_equal(h->log.late_out, 1);
+    /* ... but one joining a live session is not: [45,55) merges with [50,60). */
+    assert_string_equal(hand_rec(h, 45, 8), "");
+    assert_string_equal(hand_finish(h), "0|u|45|60|2,10");
+    hand_free(h);
+
+    /* End of input in final mode: every session emits once, in order of end. */
+    h = hand_new(g10, 0, 1000, 1);
+    hand_rec(h, 0, 1);
+    hand_rec(h, 100, 2);
+    hand_rec(h, 5, 4);
+    assert_string_equal(hand_finish(h), "0|u|0|15|2,5;0|u|100|110|1,2");
+    hand_free(h);
+}
+
+/* A record filtered by --where: weir_gwindow_observe moves the watermark and fires windows
+ * exactly as weir_gwindow_process does for a record of that time, and joins no window. */
+static void test_observe(void **state)
+{
+    (void)state;
+    weir_window_spec kinds[3] = {{.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10},
+                                 {.kind = WEIR_WINDOW_HOP, .size_ms = 20, .slide_ms = 10},
+                                 {.kind = WEIR_WINDOW_SESSION, .gap_ms = 10}};
+    for (int k = 0; k < 3; k++)
+        for (int final = 0; final < 2; final++) {
+            hand *a = hand_new(kinds[k], 5, 2, final), *b = hand_new(kinds[k], 5, 2, final);
+            /* a: the record at 47 is processed under another key; b: only observed */
+            static const int64_t ts[] = {0, 3, 12, 25, 31, 47, 50, 90};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+                if (ts[i] == 47 || ts[i] == 90) {
+                    size_t fa = a->log.n, fb = b->log.n;
+                    a->v[a->nv][0] = (weir_value){.type = WEIR_VALUE_INT, .u.i = 1000};
+                    weir_row r = {.ts = ts[i],
+                                  .key = {"other", 5},
+                                  .key_hash = XXH3_64bits("other", 5),
+                                  .values = a->v[a->nv++],
+                                  .n_values = 1};
+                    assert_int_equal(weir_gwindow_process(a->op, &r, 1, 0), WEIR_OK);
+                    assert_int_equal(weir_gwindow_observe(b->op, 0, ts[i], 0), WEIR_OK);
+                    char want[4096] = "";
+                    size_t o = 0;
+                    for (size_t l = fa; l < a->log.n; l++)
+                        if (!strstr(a->log.line[l], "|other|"))
+                            o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", o ? ";" : "",
+                                                  strchr(a->log.line[l], '|') + 1);
+                    assert_string_equal(joined(b, fb), want);
+                    assert_int_equal(weir_gwindow_watermark(b->op), weir_gwindow_watermark(a->op));
+                } else {
+                    hand_rec(a, ts[i], (int64_t)i);
+                    hand_rec(b, ts[i], (int64_t)i);
+                }
+            }
+            weir_gwindow_counters sa, sb;
+            weir_gwindow_stats(a->op, &sa);
+            weir_gwindow_stats(b->op, &sb);
+            assert_int_equal(sb.accepted + 2, sa.accepted);
+            /* b's remaining firings are a's without the key "other" */
+            hand_finish(a);
+            hand_finish(b);
+            size_t j = 0;
+            for (size_t i = 0; i < a->log.n; i++) {
+                if (strstr(a->log.line[i], "|other|"))
+                    continue;
+                assert_true(j < b->log.n);
+                assert_string_equal(strchr(b->log.line[j], '|'), strchr(a->log.line[i], '|'));
+                j++;
+            }
+            assert_int_equal(j, b->log.n);
+            assert_int_equal(weir_gwindow_observe(b->op, 1, 100, 0), WEIR_ERR_INVALID_ARG);
+            hand_free(a);
+            hand_free(b);
+        }
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    weir_gagg_def d[] = {
+        {.ops = &weir_gagg_sum, .field = 0, .name = "sum"},
+        {.ops = &weir_gagg_min, .field = 0, .name = "min"},
+        {.ops = &weir_gagg_max, .field = 0, .name = "max"},
+        {.ops = &weir_gagg_avg, .field = 0, .name = "avg"},
+        {.ops = &weir_gagg_count, .field = 0, .name = "count_f"},
+        {.ops = &weir_gagg_count_distinct, .field = 0, .name = "distinct"},
+        {.ops = &weir_gagg_approx_count_distinct, .field = 0, .name = "approx"},
+    };
+    weir_gwindow_params p = {.spec = {.kind = WEIR_WINDOW_TUMBLE, .size_ms = 100},
+                             .partitions = 1,
+                             .aggs = d,
+                             .n_aggs = 7};
+    flog log = {0};
+    weir_gwindow *op = weir_gwindow_new(&p, op_emit, &log, NULL, 0);
+    assert_non_null(op);
+    weir_value v[16];
+    int n = 0;
+    /* window [0,100): INT64_MAX + 1 overflows into doubles */
+    v[n++] = (weir_value){.type = WEIR_VALUE_INT, .u.i = INT64_MAX};
+    v[n++] = (weir_value){.type = WEIR_VALUE_INT, .u.i = 1};
+    /* window [100,200): 7 and "7" one distinct value; null and missing skipped */
+    v[n++] = (weir_value){.type = WEIR_VALUE_INT, .u.i = 7};
+    set_str(&v[n++], "7");
+    v[n++] = (weir_value){.type = WEIR_VALUE_NULL};
+    v[n++] = (weir_value){.type = WEIR_VALUE_MISSING};
+    /* window [200,300): doubles */
+    v[n++] = (weir_value){.type = WEIR_VALUE_DOUBLE, .u.d = 0.1};
+    v[n++] = (weir_value){.type = WEIR_VALUE_DOUBLE, .u.d = 0.2};
+    v[n++] = (weir_value){.type = WEIR_VALUE_INT, .u.i = -3};
+    /* window [300,400): nothing numeric: null results */
+    set_str(&v[n++], "x");
+    v[n++] = (weir_value){.type = WEIR_VALUE_OTHER};
+    int64_t ts[] = {1, 2, 101, 102, 103, 104, 201, 202, 203, 301, 302};
+    for (int i = 0; i < n; i++) {
+        weir_row r = {.ts = ts[i], .key = {"k", 1}, .key_hash = 1, .values = &v[i], .n_values = 1};
+        assert_int_equal(weir_gwindow_process(op, &r, 1, 0), WEIR_OK);
+    }
+    assert_int_equal(weir_gwindow_finish(op), WEIR_OK);
+    assert_int_equal(log.n, 4);
+    char want[4][200];
+    snprintf(want[0], 200, "000000000|0|k|0|100|d%.17g,1,%lld,d%.17g,2,2,2", 0x1p63,
+             (long long)INT64_MAX, 0x1p63 / 2);
+    snprintf(want[1], 200, "000000000|0|k|100|200|7,7,7,d7,2,1,1");
+    snprintf(want[2], 200, "000000000|0|k|200|300|d%.17g,d-3,d0.20000000000000001,d%.17g,3,1,1",
+             0.1 + 0.2 + -3.0, (0.1 + 0.2 + -3.0) / 3);
+    snprintf(want[3], 200, "000000000|0|k|300|400|null,null,null,null,2,1,1");
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(log.line[i], want[i]);
+    weir_gwindow_destroy(op);
+    flog_free(&log);
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static void snapshot_case(weir_window_spec spec, int final)
+{
+    gen_cfg g = {.seed = 99 + (uint64_t)spec.kind * 3 + (uint64_t) final,
+                 .n = 60000,
+                 .parts = 2,
+                 .step = 2,
+                 .disorder = 25,
+                 .very_late = 0.01,
+                 .late_max = 400,
+                 .users = 40};
+    ev *e = gen_events(&g);
+    weir_gagg_def defs[N_AGGS + 1];
+    make_defs(defs);
+    defs[N_AGGS] =
+        (weir_gagg_def){.ops = &weir_gagg_approx_count_distinct, .field = 1, .name = "approx"};
+    weir_gwindow_params p = {.spec = spec,
+                             .allowed_lateness_ms = 30,
+                             .emit = final ? WEIR_EMIT_FINAL : WEIR_EMIT_UPDATES,
+                             .wm = {.out_of_orderness_ms = 15},
+                             .partitions = 2,
+                             .aggs = defs,
+                             .n_aggs = N_AGGS + 1};
+    flog a = {0}, b = {0};
+    weir_gwindow *op = weir_gwindow_new(&p, op_emit, &a, NULL, 0);
+    for (size_t i = 0; i < g.n; i++) {
+        a.group = (long)i;
+        weir_row r = row_of(&e[i]);
+        assert_int_equal(weir_gwindow_process(op, &r, 1, 0), WEIR_OK);
+    }
+    a.group = (long)g.n;
+    assert_int_equal(weir_gwindow_finish(op), WEIR_OK);
+    weir_gwindow_counters sa, sb;
+    weir_gwindow_stats(op, &sa);
+    weir_gwindow_destroy(op);
+
+    op = weir_gwindow_new(&p, op_emit, &b, NULL, 0);
+    size_t cut = g.n / 2;
+    for (size_t i = 0; i < g.n; i++) {
+        if (i == cut) {
+            uint8_t *buf;
+            size_t len;
+            assert_int_equal(weir_gwindow_snapshot(op, &buf, &len), WEIR_OK);
+            weir_gwindow_destroy(op);
+            op = weir_gwindow_new(&p, op_emit, &b, NULL, 0);
+            char err[200];
+            /* a damaged copy is refused and changes nothing */
+            buf[len / 2] ^= 1;
+            assert_int_equal(weir_gwindow_restore(op, buf, len, err, sizeof err), WEIR_ERR_CORRUPT);
+            buf[len / 2] ^= 1;
+            weir_err rc = weir_gwindow_restore(op, buf, len, err, sizeof err);
+            if (rc != WEIR_OK)
+                print_error("restore: %s\n", err);
+            assert_int_equal(rc, WEIR_OK);
+            free(buf);
+        }
+        b.group = (long)i;
+        weir_row r = row_of(&e[i]);
+        assert_int_equal(weir_gwindow_process(op, &r, 1, 0), WEIR_OK);
+    }
+    b.group = (long)g.n;
+    assert_int_equal(weir_gwindow_finish(op), WEIR_OK);
+    weir_gwindow_stats(op, &sb);
+    weir_gwindow_destroy(op);
+    /* the same firings in the same order, byte for byte */
+    assert_int_equal(b.n, a.n);
+    for (size_t i = 0; i < a.n; i++)
+        if (strcmp(a.line[i], b.line[i]) != 0) {
+            print_error("snapshot round trip: firing %zu differs:\n  got  %s\n  want %s\n", i,
+                        b.line[i], a.line[i]);
+            fail();
+        }
+    /* the watermark's firings sharing an end are in order of key bytes */
+    for (size_t i = 1; i < a.n; i++) {
+        char g0[16], g1[16], k0[32], k1[32];
+        int l0, l1;
+        long long s0, s1, e0, e1;
+        assert_int_equal(
+            sscanf(a.line[i - 1], "%15[^|]|%d|%31[^|]|%lld|%lld|", g0, &l0, k0, &s0, &e0), 5);
+        assert_int_equal(sscanf(a.line[i], "%15[^|]|%d|%31[^|]|%lld|%lld|", g1, &l1, k1, &s1, &e1),
+                         5);
+        if (!l0 && !l1 && strcmp(g0, g1) == 0 && e0 == e1)
+            assert_true(strcmp(k0, k1) < 0);
+    }
+    assert_int_equal(sa.accepted, sb.accepted);
+    assert_int_equal(sa.late_dropped, sb.late_dropped);
+    assert_int_equal(sa.late_accepted, sb.late_accepted);
+    assert_int_equal(sa.emissions, sb.emissions);
+    flog_free(&a);
+    flog_free(&b);
+    free(e);
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+    (void)state;
+    for (int final = 0; final < 2; final++) {
+        snapshot_case((weir_window_spec){.kind = WEIR_WINDOW_TUMBLE, .size_ms = 20, .offset_ms = 3},
+                      final);
+        snapshot_case((weir_window_spec){.kind = WEIR_WINDOW_HOP, .size_ms = 40, .slide_ms = 10},
+                      final);
+        snapshot_case((weir_window_spec){.kind = WEIR_WINDOW_SESSION, .gap_ms = 12}, final);
+    }
+}
+
+static void test_snapshot_mismatch(void **state)
+{
+    (void)state;
+    weir_gagg_def d = {.ops = &weir_gagg_count, .field = -1};
+    weir_gwindow_params p = {.spec = {.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10},
+                             .partitions = 1,
+                             .aggs = &d,
+                             .n_aggs = 1};
+    weir_gwindow *op = weir_gwindow_new(&p, NULL, NULL, NULL, 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(weir_gwindow_snapshot(op, &buf, &len), WEIR_OK);
+    p.spec.size_ms = 20;
+    weir_gwindow *other = weir_gwindow_new(&p, NULL, NULL, NULL, 0);
+    char err[200];
+    assert_int_equal(weir_gwindow_restore(other, buf, len, err, sizeof err), WEIR_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "window spec"));
+    buf[8] = 9; /* version */
+    assert_int_equal(weir_gwindow_restore(op, buf, len, err, sizeof err), WEIR_ERR_UNSUPPORTED);
+    assert_int_equal(weir_gwindow_restore(op, buf, 10, err, sizeof err), WEIR_ERR_CORRUPT);
+    free(buf);
+    weir_gwindow_destroy(op);
+    weir_gwindow_destroy(other);
+}
+
+/* ---------------------------------------------------------------- a custom aggregate */
+
+/* p95 of up to 30 numbers kept inline (a sketch would do for more; this is an example). */
+typedef struct p95_state {
+    uint32_t n;
+    double v[30];
+} p95_state;
+
+static void p95_init(void *s, const void *params)
+{
+    (void)params;
+    memset(s, 0, sizeof(p95_state));
+}
+
+static weir_err p95_add(void *state, const weir_value *v, const weir_row *r, const void *params)
+{
+    (void)r, (void)params;
+    p95_state *s = state;
+    if (v && (v->type == WEIR_VALUE_INT || v->type == WEIR_VALUE_DOUBLE) && s->n < 30)
+        s->v[s->n++] = v->type == WEIR_VALUE_INT ? (double)v->u.i : v->u.d;
+    return WEIR_OK;
+}
+
+static weir_err p95_merge(void *dst, const void *src, const void *params)
+{
+    (void)params;
+    p95_state *d = dst;
+    const p95_state *s = src;
+    for (uint32_t i = 0; i < s->n && d->n < 30; i++)
+        d->v[d->n++] = s->v[i];
+    return WEIR_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static weir_err p95_result(void *state, const void *params, weir_value *out)
+{
+    (void)params;
+    p95_state *s = state;
+    if (!s->n) {
+        out->type = WEIR_VALUE_NULL;
+        return WEIR_OK;
+    }
+    qsort(s->v, s->n, sizeof(double), cmp_double);
+    out->type = WEIR_VALUE_DOUBLE;
+    out->u.d = s->v[(s->n * 95 + 99) / 100 - 1];
+    return WEIR_OK;
+}
+
+static const weir_gagg_ops p95_ops = {.name = "p95",
+                                      .state_size = sizeof(p95_state),
+                                      .init = p95_init,
+                                      .add = p95_add,
+                                      .merge = p95_merge,
+                                      .result = p95_result};
+
+static void test_custom_aggregate(void **state)
+{
+    (void)state;
+    weir_gagg_def d[2] = {{.ops = &weir_gagg_count, .field = -1, .name = "count"},
+                          {.ops = &p95_ops, .field = 0, .name = "p95"}};
+    weir_gwindow_params p = {.spec = {.kind = WEIR_WINDOW_HOP, .size_ms = 20, .slide_ms = 10},
+                             .partitions = 1,
+                             .aggs = d,
+                             .n_aggs = 2};
+    flog log = {0};
+    weir_gwindow *op = weir_gwindow_new(&p, op_emit, &log, NULL, 0);
+    assert_non_null(op);
+    weir_value v[20];
+    for (int i = 0; i < 20; i++) {
+        v[i] = (weir_value){.type = WEIR_VALUE_INT, .u.i = i + 1};
+        weir_row r = {.ts = i, .key = {"k", 1}, .key_hash = 1, .values = &v[i], .n_values = 1};
+        assert_int_equal(weir_gwindow_process(op, &r, 1, 0), WEIR_OK);
+    }
+    assert_int_equal(weir_gwindow_finish(op), WEIR_OK);
+    assert_int_equal(log.n, 3);
+    assert_string_equal(log.line[0], "000000000|0|k|-10|10|10,d10");
+    assert_string_equal(log.line[1], "000000000|0|k|0|20|20,d19");
+    assert_string_equal(log.line[2], "000000000|0|k|10|30|10,d20");
+    weir_gwindow_destroy(op);
+    flog_free(&log);
+    /* no snapshot without serialization */
+    p.spec = (weir_window_spec){.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10};
+    op = weir_gwindow_new(&p, NULL, NULL, NULL, 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(weir_gwindow_snapshot(op, &buf, &len), WEIR_ERR_UNSUPPORTED);
+    weir_gwindow_destroy(op);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char err[256];
+    weir_gagg_ops big = p95_ops;
+    big.name = "top3";
+    big.state_size = 300;
+    weir_gagg_def d[2] = {{.ops = &weir_gagg_count, .field = -1}, {.ops = &big, .field = 0}};
+    weir_gwindow_params p = {.spec = {.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10},
+                             .partitions = 1,
+                             .aggs = d,
+                             .n_aggs = 2};
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "aggregate 2 (top3): state_size 300 exceeds the maximum 256");
+    weir_gagg_ops nomerge = p95_ops;
+    nomerge.merge = NULL;
+    d[0] = (weir_gagg_def){.ops = &nomerge, .field = 0, .name = "p95"};
+    p.n_aggs = 1;
+    weir_gwindow *op = weir_gwindow_new(&p, NULL, NULL, err, sizeof err);
+    assert_non_null(op); /* tumbling windows never merge */
+    weir_gwindow_destroy(op);
+    p.spec = (weir_window_spec){.kind = WEIR_WINDOW_HOP, .size_ms = 10, .slide_ms = 5};
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "aggregate 1 (p95): merge is required for hop and session windows");
+    p.spec = (weir_window_spec){.kind = WEIR_WINDOW_SESSION, .gap_ms = 10};
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    weir_gagg_ops noadd = p95_ops;
+    noadd.add = NULL;
+    d[0].ops = &noadd;
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "aggregate 1 (p95): add is required");
+    weir_gagg_ops halfser = weir_gagg_sum;
+    halfser.deserialize = NULL;
+    d[0] = (weir_gagg_def){.ops = &halfser, .field = 0};
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "deserialize is required"));
+    /* 64 aggregates are fine, 65 are not */
+    weir_gagg_def many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = (weir_gagg_def){.ops = &weir_gagg_count, .field = -1};
+    p.aggs = many;
+    p.n_aggs = 64;
+    op = weir_gwindow_new(&p, NULL, NULL, err, sizeof err);
+    assert_non_null(op);
+    weir_gwindow_destroy(op);
+    p.n_aggs = 65;
+    assert_null(weir_gwindow_new(&p, NULL, NULL, err, sizeof err));
+    /* an out-of-range partition is rejected, the records before it processed */
+    p.n_aggs = 1;
+    p.spec = (weir_window_spec){.kind = WEIR_WINDOW_TUMBLE, .size_ms = 10};
+    op = weir_gwindow_new(&p, NULL, NULL, NULL, 0);
+    weir_row r[3] = {{.ts = 1, .partition = 0}, {.ts = 2, .partition = 1}, {.ts = 3}};
+    assert_int_equal(weir_gwindow_process(op, r, 3, 0), WEIR_ERR_INVALID_ARG);
+    weir_gwindow_counters st;
+    weir_gwindow_stats(op, &st);
+    assert_int_equal(st.accepted, 1);
+    r[1].partition = -1;
+    assert_int_equal(weir_gwindow_process(op, r + 1, 1, 0), WEIR_ERR_INVALID_ARG);
+    weir_gwindow_destroy(op);
+}
+
+static void test_spec_parse(void **state)
+{
+    (void)state;
+    weir_window_spec s;
+    char err[300];
+    assert_int_equal(weir_window_spec_parse("tumble:1m", &s, err, sizeof err), WEIR_OK);
+    assert_int_equal(s.kind, WEIR_WINDOW_TUMBLE);
+    assert_int_equal(s.size_ms, 60000);
+    assert_int_equal(weir_window_spec_parse("tumble:1h@15m", &s, err, sizeof err), WEIR_OK);
+    assert_int_equal(s.offset_ms, 900000);
+    assert_int_equal(weir_window_spec_parse("hop:5m/1m", &s, err, sizeof err), WEIR_OK);
+    assert_int_equal(s.kind, WEIR_WINDOW_HOP);
+    assert_int_equal(s.size_ms, 300000);
+    assert_int_equal(s.slide_ms, 60000);
+    assert_int_equal(weir_window_spec_parse("hop:90s/1m", &s, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_window_spec_parse("session:30s", &s, err, sizeof err), WEIR_OK);
+    assert_int_equal(s.kind, WEIR_WINDOW_SESSION);
+    assert_int_equal(s.gap_ms, 30000);
+    static const char *bad[] = {"",           "tumble",    "tumble:",    "tumble:0s", "tumble:5",
+                                "hop:1m",     "hop:1m/2m", "hop:1m/0s",  "session:x", "sliding:1m",
+                                "tumble:1m@", "hop:/1m",   "session:-1s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(weir_window_spec_parse(bad[i], &s, err, sizeof err), WEIR_ERR_INVALID_ARG);
+        assert_non_null(strstr(err, "accepted: tumble:W"));
+    }
+    weir_window_spec_parse("hop:1m/2m", &s, err, sizeof err);
+    assert_non_null(strstr(err, "\"hop:1m/2m\""));
+    assert_int_equal(weir_window_spec_parse("tumble:5", &s, NULL, 0), WEIR_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     for (int k = 0; k < NKEYS; k++)
         snprintf(key_text[k], sizeof key_text[k], "k%d", k);
+    /* GWINDOW_TEST=pattern runs the matching tests only (cmocka's filter). */
+    if (getenv("GWINDOW_TEST"))
+        cmocka_set_test_filter(getenv("GWINDOW_TEST"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_tumble),
         cmocka_unit_test(test_reference_hop),
         cmocka_unit_test(test_reference_session),
+        cmocka_unit_test(test_hop_vs_shifted_tumblers),
+        cmocka_unit_test(test_session_by_hand),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_snapshot_mismatch),
+        cmocka_unit_test(test_custom_aggregate),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_spec_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,6 +67,11 @@ typedef struct weir_gwindow_firing {
 } weir_gwindow_firing;
 
 /* Receives firings, in emission order, on the thread that called into the operator.
+ * The order depends on the records and the state alone, so an operator restored from a
+ * snapshot emits exactly what an uninterrupted one does, in the same order: a late record's
+ * firings when it is processed, its windows in order of end; the firings the watermark
+ * causes in order of window end (plus the allowed lateness in final mode), and those
+ * sharing an end in order of key bytes (memcmp, a proper prefix first).
  * Returns 0, or non-zero to make the calling operator function return WEIR_ERR_IO after
  * the current record (a sink that cannot accept more). */
 typedef int (*weir_gwindow_emit_fn)(void *opaque, const weir_gwindow_firing *firing);
@@ -101,9 +106,10 @@ typedef struct weir_gwindow_counters {
 typedef struct weir_gwindow weir_gwindow;
 
 /*
- * Creates an operator. Returns NULL with a reason in errstr on invalid params (which
- * aggregate, which function or limit: "aggregate 2 (top3): state_size 300 exceeds the
- * maximum 256", "aggregate 1 (p95): merge is required for hop and session windows"), or
+ * Creates an operator. Returns NULL with a reason in errstr on invalid params: which
+ * aggregate (numbered from 1 in the order of aggs), which function or limit ("aggregate 2
+ * (top3): state_size 300 exceeds the maximum 256", "aggregate 1 (p95): merge is required for
+ * hop and session windows"), or
  * NULL with "out of memory". The caller frees it with weir_gwindow_destroy().
  */
 weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_fn emit,

@@ -7,7 +7,8 @@
 
 #include "weir/gwindow.h"
 
-#define WEIR__NONE INT64_MAX
+#define WEIR__NONE       INT64_MAX
+#define WEIR__KEY_INLINE 2
 
 /* A block of aggregate states: one (key, slice) of tumbling and hopping windows, or one
  * (key, session). The states follow the header at op->offs[]. */
@@ -23,11 +24,15 @@ typedef struct weir__gkey {
     uint64_t hash;
     uint32_t idx; /* slot in op->keys */
     uint32_t klen;
-    int64_t fire_k;  /* hop: the next window to fire (or emit in final mode); NONE */
-    int64_t fire_t;  /* threshold of the fire (final mode: emit) heap entry; NONE */
-    int64_t close_t; /* updates mode: threshold of the close heap entry; NONE */
-    weir__gblock **bl;
-    uint32_t head, n, cap; /* blocks bl[head .. head + n) */
+    int64_t fire_k;            /* hop: the next window to fire (or emit in final mode); NONE */
+    int64_t fire_t;            /* threshold of the fire (final mode: emit) heap entry; NONE */
+    int64_t close_t;           /* updates mode: threshold of the close heap entry; NONE */
+    weir_value *cv;            /* hop: results of the last window fired, NULL until needed */
+    int64_t cv_first, cv_last; /* its first and last slice */
+    uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
+    weir__gblock **bl;         /* inl, or an array of its own */
+    uint32_t head, n, cap;     /* blocks bl[head .. head + n) */
+    weir__gblock *inl[WEIR__KEY_INLINE];
     char kbytes[];
 } weir__gkey;
 
@@ -35,6 +40,13 @@ typedef struct weir__hent {
     int64_t t;
     uint32_t key, gen;
 } weir__hent;
+
+/* A fire-heap entry popped with others of the same threshold, to be fired in key order. */
+typedef struct weir__fent {
+    uint64_t p0, p1; /* the key's first 16 bytes, big-endian, zero-padded */
+    const struct weir__gkey *k;
+    uint32_t key, gen;
+} weir__fent;
 
 typedef struct weir__heap {
     weir__hent *v;
@@ -58,12 +70,15 @@ struct weir_gwindow {
     weir__gkey **keys;
     uint32_t *gens;
     uint32_t nkeys_cap, *freelist, nfree, used_slots;
-    uint32_t *tab; /* key index + 1, open addressing */
+    weir__gkey **tab; /* open addressing, linear probing, at most half full */
     uint32_t tmask, tcount;
     weir__heap fire, close;
+    weir__fent *due; /* fire entries of one threshold */
+    size_t due_cap;
     weir_value *vals;
     uint8_t *tmp; /* a block for merging slices */
     weir_gwindow_counters st;
+    int single; /* final mode, or no lateness: one event per window (emit and free) */
     int failed; /* out of memory: only destroy */
     int io;     /* emit refused during the current call */
 };

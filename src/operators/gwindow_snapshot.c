@@ -303,7 +303,7 @@ static weir_err read_state(weir_gwindow *t, rbuf *r, char *errstr, size_t n)
         /* A duplicate key would be found here. */
         weir__gkey *k = NULL;
         for (uint32_t q = (uint32_t)hash & t->tmask; t->tab && t->tab[q]; q = (q + 1) & t->tmask) {
-            weir__gkey *e = t->keys[t->tab[q] - 1];
+            weir__gkey *e = t->tab[q];
             if (e->hash == hash && e->klen == klen && memcmp(e->kbytes, kb, klen) == 0)
                 return WEIR_ERR_CORRUPT;
         }
