@@ -13,6 +13,7 @@
 
 #include "runtime/errbuf.h"
 #include "runtime/file_job_int.h"
+#include "runtime/job_int.h"
 #include "runtime/logf.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
@@ -381,6 +382,29 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
     return rc;
 }
 
+/* After a batch: the job's series and readiness, when asked for (plain stores, no lock). */
+static void publish(weir__job_metrics *jm, weir_job_health *h, weir_pipeline *p, int64_t now_ms)
+{
+    if (!jm && !h)
+        return;
+    int64_t wm = weir_window_op_watermark(weir_pipeline_operator(p));
+    if (jm) {
+        weir_pipeline_stats st;
+        weir_pipeline_stats_get(p, &st);
+        weir__job_metrics_publish(jm, &st);
+        weir__job_metrics_watermark(jm, 0, wm, now_ms);
+    }
+    weir__job_health_watermark(h, wm, weir_mono_sec());
+}
+
+/* A checkpoint's outcome in the metrics. */
+static void count_ckpt(weir__job_metrics *jm, weir_err rc, const ckpt_stats *before,
+                       const ckpt_stats *after)
+{
+    weir__job_metrics_checkpoint(jm, rc == WEIR_OK, after->seconds - before->seconds,
+                                 after->bytes_last);
+}
+
 weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
                            const weir_job_env *env, int table, char *errstr, size_t errstr_size)
 {
@@ -390,6 +414,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     volatile sig_atomic_t *stop = env->stop;
     FILE *summary = env->summary;
     weir__log lg = weir__conf_log(conf);
+    weir__job_metrics *jm = NULL;
     char err[512] = "";
     weir_err code = WEIR_OK;
     weir_sink *sinks[16];
@@ -528,6 +553,12 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
         weir_pipeline_stats_get(p, &rst);
         restored_valid = rst.valid;
     }
+    if (weir__job_metrics_new(env->metrics, &jm) != WEIR_OK) {
+        snprintf(err, sizeof err, "metrics: cannot register the job's series");
+        code = WEIR_ERR_NOMEM;
+        goto done;
+    }
+    weir__job_health_input(env->health, 1);
     weir_sink *const files[3] = {table ? NULL : out, late, dead};
     int64_t interval = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     double last_ckpt = weir_mono_sec();
@@ -582,21 +613,28 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
             pos = nl ? end + 1 : r.len;
             if (n == batch) {
                 rc = weir_pipeline_push(p, recs, n, now);
+                publish(jm, env->health, p, now);
                 n = 0;
                 if (rc == WEIR_OK && store && !skipping &&
                     (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+                    ckpt_stats before = cs;
                     rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos),
                                          files, extra_sinks, n_extra, m, &cs, err, sizeof err);
+                    count_ckpt(jm, rc, &before, &cs);
                     last_ckpt = weir_mono_sec();
                 }
             }
         }
-        if (rc == WEIR_OK && n)
+        if (rc == WEIR_OK && n) {
             rc = weir_pipeline_push(p, recs, n, now);
+            publish(jm, env->health, p, now);
+        }
         if (rc == WEIR_OK && store && !skipping &&
             (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+            ckpt_stats before = cs;
             rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos), files,
                                  extra_sinks, n_extra, m, &cs, err, sizeof err);
+            count_ckpt(jm, rc, &before, &cs);
             last_ckpt = weir_mono_sec();
         }
         if (r.eof && pos >= r.len)
@@ -609,6 +647,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     }
     if (rc == WEIR_OK)
         rc = weir_pipeline_finish(p);
+    publish(jm, env->health, p, weir_wall_ms());
     /* Network sinks retry with backoff and give up by themselves after their retry limit;
      * the timeout only guards against a peer that stops answering altogether. */
     for (size_t i = 0; i < n_sinks && rc == WEIR_OK; i++)
@@ -646,6 +685,8 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
 done:
     if (code)
         weir__errf(errstr, errstr_size, "%s", err[0] ? err : weir_err_str(code));
+    weir__job_health_input(env->health, 0);
+    weir__job_metrics_destroy(jm);
     weir_pipeline_destroy(p);
     weir_sink_destroy(out);
     weir_sink_destroy(late);
