@@ -4,6 +4,7 @@
 #include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
 #include "runtime/held_sink.h"
+#include "runtime/job_int.h"
 #include "runtime/kafka_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
@@ -98,8 +99,10 @@ typedef struct job {
     int instance_lock;   /* fd holding this instance's number on this host, -1: none */
 
     weir__log log;
-    weir_err rc; /* set once something failed: configuration (INVALID_ARG, CORRUPT,
-                  * UNSUPPORTED) or run time (any other) */
+    weir__job_metrics *jm;   /* NULL: metrics off */
+    weir_job_health *health; /* NULL: none */
+    weir_err rc;             /* set once something failed: configuration (INVALID_ARG, CORRUPT,
+                              * UNSUPPORTED) or run time (any other) */
     char reason[512];
 } job;
 
@@ -649,8 +652,11 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         j->ck.bytes_last = bytes;
         j->ck.bytes_total += bytes;
         j->ck.seconds += weir_mono_sec() - t0;
+        weir__job_metrics_checkpoint(j->jm, 1, weir_mono_sec() - t0, bytes);
     }
 out:
+    if (rc)
+        weir__job_metrics_checkpoint(j->jm, 0, 0, 0);
     free(units);
     free(cparts);
     free(ends);
@@ -976,6 +982,8 @@ static void on_revoked(void *opaque, const int32_t *parts, size_t n, int lost)
 {
     job *j = opaque;
     log_parts(j, lost ? "lost" : "revoked", parts, n);
+    for (size_t i = 0; i < n; i++)
+        weir__job_metrics_partition_gone(j->jm, weir_conf_get(j->conf, "input.topic"), parts[i]);
     /* Results of the revoked partitions are delivered and their offsets committed while
      * they are still ours; a lost assignment cannot commit any more. Without checkpoints
      * unfired windows are dropped, not emitted: the partition's new owner rebuilds them
@@ -1372,6 +1380,8 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 
 static void teardown(job *j)
 {
+    weir__job_metrics_destroy(j->jm);
+    j->jm = NULL;
     weir_kafka_source_destroy(j->src);
     j->src = NULL;
     destroy_pipeline(j, j->global);
@@ -1411,6 +1421,66 @@ typedef struct interval_ctx {
     int64_t ms;
 } interval_ctx;
 
+/* After a batch: counters of every pipeline, gauges of the live ones, each assigned partition's
+ * watermark; at each tick also the consumer lag and the producer's queue. Plain stores into
+ * series the loop owns, no lock. */
+static void publish(job *j, int64_t now, int tick)
+{
+    if (!j->jm && !j->health)
+        return;
+    weir_pipeline_stats st = pipeline_stats(j);
+    st.window.live_windows -= j->gone.window.live_windows;
+    st.window.live_keys -= j->gone.window.live_keys;
+    st.window.state_bytes -= j->gone.window.state_bytes;
+    weir__job_metrics_publish(j->jm, &st);
+    int64_t lowest = INT64_MAX;
+    for (int p = 0; p < j->n_by_part; p++)
+        if (j->by_part[p].pl) {
+            int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->by_part[p].pl));
+            weir__job_metrics_watermark(j->jm, p, wm, now);
+            if (wm < lowest)
+                lowest = wm;
+        }
+    if (j->global) {
+        /* One watermark over every partition: each assigned partition shows it. */
+        int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->global));
+        for (int i = 0; i < j->n_slots; i++)
+            weir__job_metrics_watermark(j->jm, j->slots[i], wm, now);
+        lowest = wm;
+    }
+    weir_kafka_source_stats ss;
+    weir_kafka_source_stats_get(j->src, &ss);
+    weir__job_health_input(j->health, ss.assigned > 0);
+    if (lowest != INT64_MAX)
+        weir__job_health_watermark(j->health, lowest, weir_mono_sec());
+    if (!tick || !j->jm)
+        return;
+    rd_kafka_t *rk = weir__kafka_source_handle(j->src);
+    rd_kafka_topic_partition_list_t *as = NULL;
+    if (rk && rd_kafka_assignment(rk, &as) == RD_KAFKA_RESP_ERR_NO_ERROR && as) {
+        if (rd_kafka_position(rk, as) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            for (int i = 0; i < as->cnt; i++) {
+                int64_t lo, hi;
+                const rd_kafka_topic_partition_t *tp = &as->elems[i];
+                /* Cached from fetch answers: no request to the broker. */
+                if (tp->offset >= 0 &&
+                    rd_kafka_get_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi) ==
+                        RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    hi >= 0)
+                    weir__job_metrics_consumer_lag(j->jm, tp->topic, tp->partition,
+                                                   hi > tp->offset ? hi - tp->offset : 0);
+            }
+        rd_kafka_topic_partition_list_destroy(as);
+    }
+    rd_kafka_t *prod = weir__kafka_sink_handle(j->results);
+    if (prod) {
+        weir_kafka_sink_stats ks;
+        weir_kafka_sink_stats_get(j->results, &ks);
+        weir__job_metrics_producer(j->jm, (uint64_t)rd_kafka_outq_len(prod), ks.produced,
+                                   ks.failed);
+    }
+}
+
 static void read_interval(void *opaque, const char *name, const char *value)
 {
     interval_ctx *c = opaque;
@@ -1430,7 +1500,12 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
     memset(&j, 0, sizeof j);
     j.conf = conf;
     j.log = weir__conf_log(conf);
+    j.health = env->health;
     j.instance_lock = -1;
+    if (weir__job_metrics_new(env->metrics, &j.jm) != WEIR_OK) {
+        weir__errf(errstr, errstr_size, "metrics: cannot register the job's series");
+        return WEIR_ERR_NOMEM;
+    }
     double t0 = weir_mono_sec(), t_first = 0, t_last = 0;
 
     if (setup(&j, extra_sinks, n_extra) != 0) {
@@ -1493,10 +1568,13 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
             t_last = weir_mono_sec();
             j.poll_wait_active = j.poll_wait;
         }
-        if (now - last_tick >= TICK_MS) {
+        int tick = now - last_tick >= TICK_MS;
+        if (tick) {
             tick_all(&j, now);
             last_tick = now;
         }
+        if (n || tick)
+            publish(&j, now, tick);
         poll_sinks(&j);
         if (j.rc)
             break;
@@ -1546,6 +1624,7 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
         weir__errf(errstr, errstr_size, "%s", j.reason);
     rc = j.rc;
     free(msgs);
+    weir__job_health_input(j.health, 0);
     teardown(&j);
     return rc;
 }
