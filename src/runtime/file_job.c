@@ -383,15 +383,22 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
 }
 
 /* After a batch: the job's series and readiness, when asked for (plain stores, no lock). */
-static void publish(weir__job_metrics *jm, weir_job_health *h, weir_pipeline *p, int64_t now_ms)
+static void publish(weir__job_metrics *jm, weir_job_health *h, weir_pipeline *p, int64_t now_ms,
+                    int64_t *state_ms)
 {
     if (!jm && !h)
         return;
     int64_t wm = weir_window_op_watermark(weir_pipeline_operator(p));
     if (jm) {
         weir_pipeline_stats st;
-        weir_pipeline_stats_get(p, &st);
-        weir__job_metrics_publish(jm, &st);
+        int with_state = now_ms - *state_ms >= WEIR__STATE_BYTES_MS;
+        if (with_state) {
+            weir_pipeline_stats_get(p, &st);
+            *state_ms = now_ms;
+        } else {
+            weir__pipeline_counters(p, &st);
+        }
+        weir__job_metrics_publish(jm, &st, with_state);
         weir__job_metrics_watermark(jm, 0, wm, now_ms);
     }
     weir__job_health_watermark(h, wm, weir_mono_sec());
@@ -415,6 +422,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     FILE *summary = env->summary;
     weir__log lg = weir__conf_log(conf);
     weir__job_metrics *jm = NULL;
+    int64_t state_ms = INT64_MIN / 2; /* when the state bytes were last computed */
     char err[512] = "";
     weir_err code = WEIR_OK;
     weir_sink *sinks[16];
@@ -613,7 +621,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
             pos = nl ? end + 1 : r.len;
             if (n == batch) {
                 rc = weir_pipeline_push(p, recs, n, now);
-                publish(jm, env->health, p, now);
+                publish(jm, env->health, p, now, &state_ms);
                 n = 0;
                 if (rc == WEIR_OK && store && !skipping &&
                     (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
@@ -627,7 +635,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
         }
         if (rc == WEIR_OK && n) {
             rc = weir_pipeline_push(p, recs, n, now);
-            publish(jm, env->health, p, now);
+            publish(jm, env->health, p, now, &state_ms);
         }
         if (rc == WEIR_OK && store && !skipping &&
             (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
@@ -647,7 +655,8 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     }
     if (rc == WEIR_OK)
         rc = weir_pipeline_finish(p);
-    publish(jm, env->health, p, weir_wall_ms());
+    state_ms = INT64_MIN / 2;
+    publish(jm, env->health, p, weir_wall_ms(), &state_ms);
     /* Network sinks retry with backoff and give up by themselves after their retry limit;
      * the timeout only guards against a peer that stops answering altogether. */
     for (size_t i = 0; i < n_sinks && rc == WEIR_OK; i++)

@@ -8,6 +8,13 @@
 #include "weir/metrics.h"
 #include "weir/pipeline.h"
 
+/* As weir_pipeline_stats_get() without state_bytes (0), which needs a walk over the whole state:
+ * cheap enough for every batch. In pipeline.c. */
+void weir__pipeline_counters(const weir_pipeline *p, weir_pipeline_stats *out);
+
+/* How often the job series' state bytes are computed, at most. */
+#define WEIR__STATE_BYTES_MS 1000
+
 /* Input open (file) or partitions assigned (Kafka): 1, else 0. NULL health: nothing. */
 void weir__job_health_input(weir_job_health *h, int open);
 /* The job's watermark is `wm` at monotonic time now_sec; an advance restarts the stuck clock. */
@@ -24,8 +31,10 @@ typedef struct weir__job_metrics weir__job_metrics;
 /* NULL `m`: *out NULL, WEIR_OK. */
 weir_err weir__job_metrics_new(weir_metrics *m, weir__job_metrics **out);
 void weir__job_metrics_destroy(weir__job_metrics *jm);
-/* The counters and gauges of the job's pipelines, summed (totals never decrease). */
-void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats *st);
+/* The counters and gauges of the job's pipelines, summed (totals never decrease); the state
+ * bytes too when `with_state` (they cost a walk over the state: see WEIR__STATE_BYTES_MS). */
+void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats *st,
+                               int with_state);
 /* Partition `partition`'s watermark (ms, INT64_MIN: none yet) at wall time now_ms. */
 void weir__job_metrics_watermark(weir__job_metrics *jm, int32_t partition, int64_t wm_ms,
                                  int64_t now_ms);

@@ -87,7 +87,7 @@ void weir__job_metrics_destroy(weir__job_metrics *jm)
     free(jm);
 }
 
-void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats *st)
+void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats *st, int with_state)
 {
     if (!jm)
         return;
@@ -100,7 +100,8 @@ void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats 
     weir_counter_set(jm->emissions, st->window.emissions);
     weir_gauge_set(jm->windows, (double)st->window.live_windows);
     weir_gauge_set(jm->keys, (double)st->window.live_keys);
-    weir_gauge_set(jm->state, (double)st->window.state_bytes);
+    if (with_state)
+        weir_gauge_set(jm->state, (double)st->window.state_bytes);
 }
 
 static void part_label(int32_t partition, char *buf, size_t n)

@@ -100,6 +100,7 @@ typedef struct job {
 
     weir__log log;
     weir__job_metrics *jm;   /* NULL: metrics off */
+    int64_t state_ms;        /* when the state bytes were last published */
     weir_job_health *health; /* NULL: none */
     weir_err rc;             /* set once something failed: configuration (INVALID_ARG, CORRUPT,
                               * UNSUPPORTED) or run time (any other) */
@@ -1428,11 +1429,25 @@ static void publish(job *j, int64_t now, int tick)
 {
     if (!j->jm && !j->health)
         return;
-    weir_pipeline_stats st = pipeline_stats(j);
-    st.window.live_windows -= j->gone.window.live_windows;
-    st.window.live_keys -= j->gone.window.live_keys;
-    st.window.state_bytes -= j->gone.window.state_bytes;
-    weir__job_metrics_publish(j->jm, &st);
+    if (j->jm) {
+        /* Counters every batch; the state bytes, a walk over all state, once a second. */
+        int with_state = now - j->state_ms >= WEIR__STATE_BYTES_MS;
+        if (with_state)
+            j->state_ms = now;
+        weir_pipeline_stats st = j->gone, g;
+        st.window.live_windows = st.window.live_keys = st.window.state_bytes = 0;
+        for (int p = -1; p < j->n_by_part; p++) {
+            weir_pipeline *pl = p < 0 ? j->global : j->by_part[p].pl;
+            if (!pl)
+                continue;
+            if (with_state)
+                weir_pipeline_stats_get(pl, &g);
+            else
+                weir__pipeline_counters(pl, &g);
+            weir_pipeline_stats_add(&st, &g);
+        }
+        weir__job_metrics_publish(j->jm, &st, with_state);
+    }
     int64_t lowest = INT64_MAX;
     for (int p = 0; p < j->n_by_part; p++)
         if (j->by_part[p].pl) {
