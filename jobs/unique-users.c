@@ -253,6 +253,12 @@ int main(int argc, char **argv)
             code = exit_code(rc == WEIR_ERR_IO ? WEIR_ERR_INVALID_ARG : rc);
             goto out;
         }
+        for (size_t i = 0; i < n_extra; i++)
+            if ((rc = weir_dynamodb_sink_set_metrics(extra[i], metrics)) != WEIR_OK) {
+                snprintf(err, sizeof err, "metrics: DynamoDB series: %s", weir_err_str(rc));
+                code = 1;
+                goto out;
+            }
         weir_log_field f[1] = {WEIR_LOG_INT("port", weir_metrics_server_port(server))};
         weir_logger_log(lg, WEIR_LOG_INFO, "metrics endpoint listening", f, 1);
     }

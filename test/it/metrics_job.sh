@@ -3,7 +3,8 @@
 # /metrics passes `promtool check metrics`, /readyz is 200 while the input is open, a real
 # Prometheus (free loopback port, generated config, 1 s scrapes) sees records and emissions
 # move; its JSON log parses line by line; AWS keys set in the environment appear in no log
-# line and no metric; --check-config exits 0 or 2 without starting.
+# line and no metric (the job signs its DynamoDB requests to dynalite with them); --check-config
+# exits 0 or 2 without starting.
 set -euo pipefail
 root=${WEIR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 J=${WEIR_BIN:-$root/build/bin}/unique-users
@@ -11,9 +12,9 @@ for b in "$J" promtool /usr/bin/prometheus curl /usr/bin/python3; do
     command -v "$b" >/dev/null || { echo "metrics_job: $b not found" >&2; exit 1; }
 done
 work=$(mktemp -d)
-jpid= ppid_= fpid=
+jpid= ppid_= fpid= dpid=
 cleanup() {
-    for p in $fpid $ppid_ $jpid; do
+    for p in $fpid $ppid_ $jpid $dpid; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -63,10 +64,20 @@ with open(sys.argv[1], "w") as f:
         time.sleep(0.2)
 EOF
 fpid=$!
+dynalite=$root/test/peers/node_modules/dynalite/cli.js
+[[ -f $dynalite ]] || fail "dynalite missing: run make deps (npm ci in test/peers)"
+dport=$(free_port)
+node "$dynalite" --host 127.0.0.1 --port "$dport" --createTableMs 20 >"$work/dynalite.log" 2>&1 &
+dpid=$!
+for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$dport" && break
+    sleep 0.1
+done
 mport=$(free_port)
 "$J" --input "$work/in" --output /dev/null --log-format json --log-level debug \
     --metrics-port "$mport" -X input.batch.records=16 --watermark-stuck 30s \
-    2>"$work/job.err" &
+    --dynamodb-endpoint "http://127.0.0.1:$dport" --dynamodb-table jobtest \
+    --dynamodb-create-table --aws-region us-east-1 2>"$work/job.err" &
 jpid=$!
 base=http://127.0.0.1:$mport
 for _ in $(seq 100); do
@@ -83,7 +94,8 @@ if ! promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 || [
 fi
 for fam in weir_records_total weir_records_invalid_total weir_records_late_total weir_emissions_total \
     weir_watermark_seconds weir_watermark_lag_seconds weir_windows_open weir_window_keys \
-    weir_state_bytes weir_checkpoints_total weir_checkpoint_duration_seconds; do
+    weir_state_bytes weir_checkpoints_total weir_checkpoint_duration_seconds \
+    weir_dynamodb_requests_total weir_dynamodb_retries_total weir_dynamodb_batch_duration_seconds; do
     grep -q "^# TYPE $fam " "$work/metrics.txt" || fail "no $fam on /metrics"
 done
 grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/metrics.txt" && fail "a secret is in /metrics"
@@ -130,6 +142,10 @@ for e, values in seen.items():
     if len(values) < 4:
         sys.exit(f"{e} did not increase over 4 scrapes: {values}")
     print(f"{e}: {', '.join('%g' % v for v in values)}")
+ddb = scalar('sum(weir_dynamodb_requests_total{job="unique-users",outcome="ok"})')
+if not ddb:
+    sys.exit(f"no DynamoDB request counted: {ddb}")
+print(f"DynamoDB requests ok: {ddb:g}")
 lag = scalar('weir_watermark_lag_seconds{job="unique-users",partition="0"}')
 if lag is None or lag <= 0:
     sys.exit(f"no watermark lag: {lag}")
