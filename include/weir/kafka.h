@@ -127,9 +127,9 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
  * Waits up to `timeout_ms` for messages and returns up to `max` of them in `out`
  * (0 on timeout), in partition order as fetched. Releases the previous batch.
  * End-of-partition events and consumer errors are consumed here (see stats and
- * weir_kafka_source_drained()); errors are logged to stderr and librdkafka keeps
- * retrying. Sets *err (when non-NULL) to WEIR_ERR_FATAL on a fatal consumer error,
- * WEIR_ERR_NOMEM when the batch cannot be allocated, otherwise WEIR_OK.
+ * weir_kafka_source_drained()); errors are logged through the conf's weir_log_fn
+ * and librdkafka keeps retrying. Sets *err (when non-NULL) to WEIR_ERR_FATAL on a fatal consumer
+ * error, WEIR_ERR_NOMEM when the batch cannot be allocated, otherwise WEIR_OK.
  */
 size_t weir_kafka_source_poll(weir_kafka_source *src, weir_kafka_msg *out, size_t max,
                               int timeout_ms, weir_err *err);
