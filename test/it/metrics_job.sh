@@ -12,9 +12,9 @@ for b in "$J" promtool /usr/bin/prometheus curl /usr/bin/python3; do
     command -v "$b" >/dev/null || { echo "metrics_job: $b not found" >&2; exit 1; }
 done
 work=$(mktemp -d)
-jpid= ppid_= fpid= dpid=
+jpid= ppid_= fpid= dpid= kpid= bpid=
 cleanup() {
-    for p in $fpid $ppid_ $jpid $dpid; do
+    for p in $fpid $ppid_ $jpid $dpid $kpid $bpid; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -174,4 +174,52 @@ if not n:
 print(f"log: {n} JSON lines")
 EOF
 grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/job.err" && fail "a secret is in the log"
+echo "ok: file mode"
+
+# Kafka mode against the dev broker: /readyz 200 once partitions are assigned; the
+# records produced are counted, with a consumer lag and a watermark per partition.
+"${WEIR_REL_BIN:-$root/build/bin}/weir-dev-broker" --topic raw:2 --topic out:2 --quiet \
+    >"$work/broker.out" 2>/dev/null &
+bpid=$!
+for _ in $(seq 100); do [[ -s $work/broker.out ]] && break; sleep 0.1; done
+brokers=$(head -n 1 "$work/broker.out")
+[[ -n $brokers ]] || fail "the dev broker printed no address"
+kport=$(free_port)
+"$J" --brokers "$brokers" --input-topic raw --output-topic out --group-id m --log-format json \
+    --metrics-port "$kport" 2>"$work/kafka.err" &
+kpid=$!
+code=
+for _ in $(seq 120); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$kport/readyz" || true)
+    [[ $code == 200 ]] && break
+    kill -0 "$kpid" 2>/dev/null || fail "the Kafka job exited: $(tail -n 3 "$work/kafka.err")"
+    sleep 0.25
+done
+[[ $code == 200 ]] || fail "Kafka mode: /readyz never 200 ($code)"
+/usr/bin/python3 - "$work/events.jsonl" <<'EOF2'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(300):
+        f.write('{"user_id":"u%d","product_id":"p%d","timestamp":%d}\n' % (i % 50, i % 7, 1700000000 + i))
+EOF2
+/usr/bin/python3 "$root/test/it/kafka_util.py" produce --brokers "$brokers" --topic raw \
+    --key-field product_id "$work/events.jsonl" >/dev/null 2>&1 || fail "cannot produce to the dev broker"
+for _ in $(seq 120); do
+    curl -sf -o "$work/k.txt" "http://127.0.0.1:$kport/metrics" || true
+    grep -q '^weir_records_total{outcome="valid"} 300$' "$work/k.txt" && break
+    sleep 0.25
+done
+grep -q '^weir_records_total{outcome="valid"} 300$' "$work/k.txt" ||
+    fail "Kafka mode: not 300 valid records: $(grep '^weir_records_total' "$work/k.txt")"
+grep -q '^weir_kafka_consumer_lag_records{topic="raw",partition="[01]"}' "$work/k.txt" ||
+    fail "Kafka mode: no consumer lag"
+grep -q '^weir_watermark_seconds{partition="[01]"}' "$work/k.txt" || fail "Kafka mode: no watermark"
+if ! promtool check metrics <"$work/k.txt" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
+    cat "$work/promtool.out" >&2
+    fail "Kafka mode: promtool check metrics found problems"
+fi
+kill -TERM "$kpid"
+wait "$kpid" || fail "the Kafka job exited $? on SIGTERM"
+kpid=
+echo "ok: Kafka mode: /readyz 200 once assigned, 300 records counted, consumer lag and watermarks"
 echo "metrics_job: ok"
