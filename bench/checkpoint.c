@@ -23,6 +23,16 @@
 
 /* ---------------------------------------------------------------- exactly N distinct pairs */
 
+/* The store's refusals, one line each, into the FILE given as `arg`. */
+static void log_line(void *arg, weir_log_level level, const char *msg, const weir_log_field *fields,
+                     size_t n_fields)
+{
+    (void)level;
+    (void)fields;
+    (void)n_fields;
+    fprintf(arg, "%s\n", msg);
+}
+
 static uint64_t mix(uint64_t z)
 {
     z = (z ^ (z >> 33)) * 0xFF51AFD7ED558CCDull;
@@ -395,7 +405,7 @@ static int kafka_part(bench_ctx *ctx, ckpt_bench *b, double *secs, char *why, si
     size_t loglen = 0;
     FILE *log = open_memstream(&logbuf, &loglen);
     weir_err lrc = weir_kafka_ckpt_load(b->kafka, KAFKA_STREAM, b->kafka_hint, accept_same, &sp,
-                                        NULL, log ? log : stderr, err, sizeof err);
+                                        NULL, log_line, log ? log : stderr, err, sizeof err);
     if (log)
         fclose(log);
     size_t chunks = (b->snap_len + 512 * 1024 - 1) / (512 * 1024);

@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     CHECK(weir_ckpt_dir_open(dir, 3, &d, err, sizeof err) == WEIR_OK);
     got g = {NULL, 0};
-    weir_err rc = weir_ckpt_dir_load(d, take, &g, NULL, err, sizeof err);
+    weir_err rc = weir_ckpt_dir_load(d, take, &g, NULL, NULL, err, sizeof err);
     CHECK(rc == WEIR_OK || rc == WEIR_ERR_NOT_FOUND || rc == WEIR_ERR_CORRUPT);
     CHECK(rc == WEIR_ERR_NOT_FOUND ? n == 0 : n > 0);
     uint64_t max = 0;
@@ -172,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         CHECK(weir_ckpt_dir_write(d, g.payload, g.len, err, sizeof err) == WEIR_OK);
         got h = {NULL, 0};
-        CHECK(weir_ckpt_dir_load(d, take, &h, NULL, err, sizeof err) == WEIR_OK);
+        CHECK(weir_ckpt_dir_load(d, take, &h, NULL, NULL, err, sizeof err) == WEIR_OK);
         CHECK(h.len == g.len && (!g.len || !memcmp(h.payload, g.payload, g.len)));
         CHECK(weir_ckpt_dir_sequence(d) == max + 1);
         free((void *)h.payload);

@@ -339,7 +339,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     got g = {NULL, 0, 0};
     uint64_t max_seq = 0;
     char err[512] = "";
-    weir_err rc = weir_kafka_ckpt_load(s, STREAM, 0, take, &g, &max_seq, NULL, err, sizeof err);
+    weir_err rc =
+        weir_kafka_ckpt_load(s, STREAM, 0, take, &g, &max_seq, NULL, NULL, err, sizeof err);
     CHECK(rc == WEIR_OK || rc == WEIR_ERR_NOT_FOUND || rc == WEIR_ERR_CORRUPT);
     CHECK(rc == WEIR_OK || !g.payload);
     if (rc == WEIR_OK) {
@@ -366,7 +367,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               WEIR_OK);
         got h = {NULL, 0, 0};
         uint64_t max2 = 0;
-        CHECK(weir_kafka_ckpt_load(s, STREAM, 0, take, &h, &max2, NULL, err, sizeof err) ==
+        CHECK(weir_kafka_ckpt_load(s, STREAM, 0, take, &h, &max2, NULL, NULL, err, sizeof err) ==
               WEIR_OK);
         CHECK(max2 == max_seq + 1 && h.calls == 1);
         CHECK(h.len == g.len && (!g.len || !memcmp(h.payload, g.payload, g.len)));

@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "weir/dynamodb.h"
 #include "weir/job.h"
 #include "weir/kafka.h"
+#include "weir/log.h"
+#include "weir/metrics.h"
+#include "weir/metrics_server.h"
 #include "weir/weir.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -25,69 +29,102 @@ static void usage(FILE *out)
             "line per firing; a JSON run summary goes to standard error at the end.\n\n"
             "options (each sets the configuration key in brackets):\n");
     weir_conf_write_flags(out);
-    fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n",
+    fprintf(out,
+            "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n",
             "--config FILE", "read key=value lines from FILE", "-X key=value",
             "set any configuration key (docs/CONFIGURATION.md)", "--format json|table",
             "output as JSON lines (default) or an aligned table", "--config-doc",
-            "print the configuration reference (Markdown)", "--help", "this help", "--version",
-            "print the version");
+            "print the configuration reference (Markdown)", "--check-config",
+            "check the configuration and exit 0, or 2 with the reason", "--help", "this help",
+            "--version", "print the version");
     fprintf(out, "\nexit status: 0 success, 1 I/O or sink failure, 2 bad usage or "
                  "configuration\n");
 }
 
-static int bad(const char *msg)
+/* The one place where the library's errors become exit codes: 2 when the configuration (or
+ * a checkpoint or resource it names) cannot be used, 1 for a failure while running. */
+static int exit_code(weir_err rc)
 {
-    fprintf(stderr, "unique-users: %s\n", msg);
-    return 2;
+    switch (rc) {
+    case WEIR_OK: return 0;
+    case WEIR_ERR_INVALID_ARG:
+    case WEIR_ERR_PARSE:
+    case WEIR_ERR_CORRUPT:
+    case WEIR_ERR_UNSUPPORTED:
+    case WEIR_ERR_NOT_FOUND:
+    case WEIR_ERR_AUTH: return 2;
+    default: return 1;
+    }
 }
 
-int main(int argc, char **argv)
+/* The logger of the configuration's log.format and log.level on standard error, masking the
+ * secrets of the environment. NULL when out of memory. */
+static weir_logger *make_logger(const weir_conf *conf)
 {
-    weir_conf *conf = weir_conf_new();
-    if (!conf)
-        return 1;
-    char err[1024];
-    int table = 0, code = 0;
+    weir_log_format fmt = WEIR_LOG_TEXT;
+    weir_log_level lv = WEIR_LOG_INFO;
+    weir_log_format_parse(weir_conf_get(conf, "log.format"), &fmt);
+    weir_log_level_parse(weir_conf_get(conf, "log.level"), &lv);
+    weir_logger *lg = NULL;
+    if (weir_logger_new("unique-users", fmt, lv, STDERR_FILENO, &lg) != WEIR_OK)
+        return NULL;
+    static const char *const env[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                      "AWS_ACCESS_KEY_ID", "KAFKA_SASL_PASSWORD"};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        const char *v = getenv(env[i]);
+        if (v && *v && weir_logger_add_secret(lg, v) != WEIR_OK) {
+            weir_logger_destroy(lg);
+            return NULL;
+        }
+    }
+    return lg;
+}
+
+/* Parses the command line into conf; returns 0 to run, -1 when done (help, version), or an
+ * exit code with the reason in err. */
+static int parse_args(int argc, char **argv, weir_conf *conf, int *table, int *check, char *err,
+                      size_t err_size)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char flag[128];
         const char *val = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            goto out;
+            return -1;
         }
         if (!strcmp(a, "--version")) {
             printf("unique-users (weir) %s\n", weir_version());
-            goto out;
+            return -1;
         }
         if (!strcmp(a, "--config-doc")) {
             weir_conf_write_doc(stdout);
-            goto out;
+            return -1;
+        }
+        if (!strcmp(a, "--check-config")) {
+            *check = 1;
+            continue;
         }
         if (!strcmp(a, "-X")) {
             if (i + 1 >= argc) {
-                code = bad("-X: missing key=value");
-                goto out;
+                snprintf(err, err_size, "-X: missing key=value");
+                return 2;
             }
             const char *kv = argv[++i];
             const char *eq = strchr(kv, '=');
             if (!eq || eq == kv) {
-                snprintf(err, sizeof err, "-X %s: expected key=value", kv);
-                code = bad(err);
-                goto out;
+                snprintf(err, err_size, "-X %s: expected key=value", kv);
+                return 2;
             }
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-            if (weir_conf_set(conf, key, eq + 1, err, sizeof err) != WEIR_OK) {
-                code = bad(err);
-                goto out;
-            }
+            if (weir_conf_set(conf, key, eq + 1, err, err_size) != WEIR_OK)
+                return 2;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            snprintf(err, sizeof err, "unexpected argument \"%s\" (see --help)", a);
-            code = bad(err);
-            goto out;
+            snprintf(err, err_size, "unexpected argument \"%s\" (see --help)", a);
+            return 2;
         }
         const char *eq = strchr(a, '=');
         snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
@@ -97,33 +134,26 @@ int main(int argc, char **argv)
             if (!val && i + 1 < argc)
                 val = argv[++i];
             if (!val) {
-                snprintf(err, sizeof err, "%s: missing value", flag);
-                code = bad(err);
-                goto out;
+                snprintf(err, err_size, "%s: missing value", flag);
+                return 2;
             }
             if (!strcmp(flag, "--format")) {
                 if (strcmp(val, "json") && strcmp(val, "table")) {
-                    snprintf(err, sizeof err,
+                    snprintf(err, err_size,
                              "--format: invalid value \"%s\": accepted values are json|table", val);
-                    code = bad(err);
-                    goto out;
+                    return 2;
                 }
-                table = !strcmp(val, "table");
-            } else {
-                weir_err rc = weir_conf_load_file(conf, val, err, sizeof err);
-                if (rc != WEIR_OK) {
-                    code = bad(err);
-                    goto out;
-                }
+                *table = !strcmp(val, "table");
+            } else if (weir_conf_load_file(conf, val, err, err_size) != WEIR_OK) {
+                return 2;
             }
             continue;
         }
         int takes_value;
         const char *key = weir_conf_key_for_flag(flag, &takes_value);
         if (!key) {
-            snprintf(err, sizeof err, "%s: unknown option (see --help)", flag);
-            code = bad(err);
-            goto out;
+            snprintf(err, err_size, "%s: unknown option (see --help)", flag);
+            return 2;
         }
         if (!val) {
             if (!takes_value)
@@ -131,18 +161,46 @@ int main(int argc, char **argv)
             else if (i + 1 < argc)
                 val = argv[++i];
             else {
-                snprintf(err, sizeof err, "%s: missing value", flag);
-                code = bad(err);
-                goto out;
+                snprintf(err, err_size, "%s: missing value", flag);
+                return 2;
             }
         }
         char inner[448];
         if (weir_conf_set(conf, key, val, inner, sizeof inner) != WEIR_OK) {
-            snprintf(err, sizeof err, "%s: %s", flag, inner);
-            code = bad(err);
-            goto out;
+            snprintf(err, err_size, "%s: %s", flag, inner);
+            return 2;
         }
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    weir_conf *conf = weir_conf_new();
+    if (!conf)
+        return 1;
+    char err[1024] = "";
+    int table = 0, check = 0;
+    int code = parse_args(argc, argv, conf, &table, &check, err, sizeof err);
+    if (code < 0) {
+        weir_conf_destroy(conf);
+        return 0;
+    }
+    /* Even a usage error is logged in the format asked for, when it was asked for before. */
+    weir_logger *lg = make_logger(conf);
+    if (!lg) {
+        weir_conf_destroy(conf);
+        return 1;
+    }
+    weir_conf_set_log(conf, weir_logger_fn, lg);
+    weir_job_health *health = NULL;
+    weir_metrics *metrics = NULL;
+    weir_metrics_server *server = NULL;
+    weir_sink *extra[4];
+    size_t n_extra = 0;
+    weir_err rc = WEIR_OK;
+    if (code)
+        goto out;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -157,28 +215,71 @@ int main(int argc, char **argv)
     size_t n_aggs = weir_aggs_from_conf(conf, aggs, &hll_precision);
     const char *key_field =
         weir_conf_get_bool(conf, "global") ? NULL : weir_conf_get(conf, "key.field");
-    weir_sink *extra[4];
-    size_t n_extra = 0;
-    if (weir_dynamodb_enabled(conf)) {
+    if (weir_dynamodb_enabled(conf) && !check) { /* --check-config makes no connection */
         weir_sink *ddb;
-        if (weir_dynamodb_sink_create(conf, key_field, aggs, n_aggs, &ddb, err, sizeof err) !=
-            WEIR_OK) {
-            code = bad(err);
+        if ((rc = weir_dynamodb_sink_create(conf, key_field, aggs, n_aggs, &ddb, err,
+                                            sizeof err)) != WEIR_OK) {
+            code = 2;
             goto out;
         }
         extra[n_extra++] = ddb;
     }
-    if (weir_conf_get(conf, "brokers")[0])
-        code = weir_kafka_job_run(conf, extra, n_extra,
-                                  (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
-                                  weir_conf_get_bool(conf, "drain"), &stop_flag, stderr);
-    else
-        code = weir_file_job_run(conf, extra, n_extra, &stop_flag, stderr, table);
-    for (size_t i = 0; i < n_extra; i++) {
-        /* The job loops flushed every sink already; a failure there set the exit code. */
-        weir_sink_destroy(extra[i]);
+    if (check) {
+        rc = weir_job_check(conf, table, err, sizeof err);
+        code = rc == WEIR_OK ? 0 : 2;
+        if (!code)
+            weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", NULL, 0);
+        goto out;
     }
+    int64_t stuck = weir_conf_get_duration_ms(conf, "health.watermark.stuck");
+    if (!(health = weir_job_health_new(stuck > 0 ? stuck : 0))) {
+        rc = WEIR_ERR_NOMEM;
+        code = 1;
+        goto out;
+    }
+    if (weir_conf_get_int(conf, "metrics.port") > 0) {
+        weir_metrics_server_opts o = {.host = weir_conf_get(conf, "metrics.host"),
+                                      .port = (unsigned)weir_conf_get_int(conf, "metrics.port"),
+                                      .ready = weir_job_health_ready,
+                                      .ready_arg = health,
+                                      .log = weir_logger_fn,
+                                      .log_arg = lg};
+        if ((rc = weir_metrics_new(&metrics)) != WEIR_OK ||
+            (rc = weir_metrics_server_start(metrics, &o, &server, err, sizeof err)) != WEIR_OK) {
+            snprintf(err + strlen(err), sizeof err - strlen(err), "%smetrics endpoint: %s",
+                     err[0] ? " (" : "", weir_err_str(rc));
+            if (err[0] == ' ')
+                memmove(err, err + 2, strlen(err + 2) + 1);
+            code = exit_code(rc == WEIR_ERR_IO ? WEIR_ERR_INVALID_ARG : rc);
+            goto out;
+        }
+        for (size_t i = 0; i < n_extra; i++)
+            if ((rc = weir_dynamodb_sink_set_metrics(extra[i], metrics)) != WEIR_OK) {
+                snprintf(err, sizeof err, "metrics: DynamoDB series: %s", weir_err_str(rc));
+                code = 1;
+                goto out;
+            }
+        weir_log_field f[1] = {WEIR_LOG_INT("port", weir_metrics_server_port(server))};
+        weir_logger_log(lg, WEIR_LOG_INFO, "metrics endpoint listening", f, 1);
+    }
+    weir_job_env env = {&stop_flag, stderr, metrics, health};
+    if (weir_conf_get(conf, "brokers")[0])
+        rc = weir_kafka_job_run(conf, extra, n_extra,
+                                (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
+                                weir_conf_get_bool(conf, "drain"), &env, err, sizeof err);
+    else
+        rc = weir_file_job_run(conf, extra, n_extra, &env, table, err, sizeof err);
+    code = exit_code(rc);
 out:
+    if (code && err[0])
+        weir_logger_log(lg, WEIR_LOG_ERROR, err, NULL, 0);
+    /* The job loops flushed every sink already; a failure there set the exit code. */
+    for (size_t i = 0; i < n_extra; i++)
+        weir_sink_destroy(extra[i]);
+    weir_metrics_server_stop(server);
+    weir_metrics_destroy(metrics);
+    weir_job_health_destroy(health);
     weir_conf_destroy(conf);
+    weir_logger_destroy(lg);
     return code;
 }

@@ -95,7 +95,7 @@ static void test_sequence_never_wraps(void **state)
     assert_non_null(strstr(err, "sequence numbers used up"));
     assert_non_null(strstr(err, dir));
     assert_false(exists(dir, "ckpt-0.weir"));
-    assert_int_equal(weir_ckpt_dir_load(d, take, got, NULL, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_ckpt_dir_load(d, take, got, NULL, NULL, err, sizeof err), WEIR_OK);
     assert_string_equal(got, "newest");
     /* A fresh start numbers from 1 again. */
     assert_int_equal(weir_ckpt_dir_clear(d, err, sizeof err), WEIR_OK);
@@ -122,7 +122,7 @@ static void test_only_its_own_names(void **state)
     assert_int_equal(weir_ckpt_dir_sequence(d), 4);
     assert_int_equal(weir_ckpt_dir_write(d, (const uint8_t *)"five", 4, err, sizeof err), WEIR_OK);
     assert_int_equal(weir_ckpt_dir_sequence(d), 5);
-    assert_int_equal(weir_ckpt_dir_load(d, take, got, NULL, err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_ckpt_dir_load(d, take, got, NULL, NULL, err, sizeof err), WEIR_OK);
     assert_string_equal(got, "five");
     weir_ckpt_dir_close(d);
 }

@@ -613,7 +613,7 @@ static void file_job(const weir_conf *base, const char *in, const char *out)
     set(conf, "brokers", "");
     set(conf, "input.path", in);
     set(conf, "output.path", out);
-    assert_int_equal(weir_file_job_run(conf, NULL, 0, NULL, NULL, 0), 0);
+    assert_int_equal(weir_file_job_run(conf, NULL, 0, NULL, 0, NULL, 0), WEIR_OK);
     weir_conf_destroy(conf);
 }
 
@@ -743,7 +743,9 @@ static void test_job_keyed_equals_file_runs(void **state)
     char sumpath[600];
     snprintf(sumpath, sizeof sumpath, "%s/summary.json", dir);
     FILE *sum = fopen(sumpath, "w");
-    assert_int_equal(weir_kafka_job_run(conf, NULL, 0, 500, 1, &stop, sum), 0);
+    assert_int_equal(
+        weir_kafka_job_run(conf, NULL, 0, 500, 1, &(weir_job_env){&stop, sum, NULL, NULL}, NULL, 0),
+        WEIR_OK);
     fclose(sum);
     char *summary = read_file(sumpath, NULL);
     char want[64];
@@ -796,7 +798,9 @@ static void test_job_keyed_equals_file_runs(void **state)
 
     /* Everything processed was committed: a second run finds nothing to do. */
     sum = fopen(sumpath, "w");
-    assert_int_equal(weir_kafka_job_run(conf, NULL, 0, 300, 1, &stop, sum), 0);
+    assert_int_equal(
+        weir_kafka_job_run(conf, NULL, 0, 300, 1, &(weir_job_env){&stop, sum, NULL, NULL}, NULL, 0),
+        WEIR_OK);
     fclose(sum);
     summary = read_file(sumpath, NULL);
     assert_non_null(strstr(summary, "\"records\":0,"));
@@ -833,7 +837,9 @@ static void test_job_global(void **state)
     set(conf, "global", "true");
     set(conf, "watermark.out.of.orderness", "60s");
     volatile sig_atomic_t stop = 0;
-    assert_int_equal(weir_kafka_job_run(conf, NULL, 0, 500, 1, &stop, NULL), 0);
+    assert_int_equal(
+        weir_kafka_job_run(conf, NULL, 0, 500, 1, &(weir_job_env){.stop = &stop}, NULL, 0),
+        WEIR_OK);
     char allpath[600], outpath[600];
     snprintf(allpath, sizeof allpath, "%s/all.jsonl", dir);
     snprintf(outpath, sizeof outpath, "%s/all.out", dir);
@@ -861,11 +867,15 @@ static void test_job_bad_configuration(void **state)
     volatile sig_atomic_t stop = 1;
     weir_conf *conf = conf_for(&c);
     set(conf, "kafka.consumer.definitely.not.a.property", "x");
-    assert_int_equal(weir_kafka_job_run(conf, NULL, 0, 0, 0, &stop, NULL), 2);
+    assert_int_equal(
+        weir_kafka_job_run(conf, NULL, 0, 0, 0, &(weir_job_env){.stop = &stop}, NULL, 0),
+        WEIR_ERR_INVALID_ARG);
     weir_conf_destroy(conf);
     conf = conf_for(&c);
     set(conf, "input.topic", "");
-    assert_int_equal(weir_kafka_job_run(conf, NULL, 0, 0, 0, &stop, NULL), 2);
+    assert_int_equal(
+        weir_kafka_job_run(conf, NULL, 0, 0, 0, &(weir_job_env){.stop = &stop}, NULL, 0),
+        WEIR_ERR_INVALID_ARG);
     weir_conf_destroy(conf);
     cluster_stop(&c);
 }

@@ -411,7 +411,15 @@ static int file_job_once(int checkpoints, FILE *summary)
         ok = weir_conf_set(conf, "checkpoint.dir", ckpt_dir, err, sizeof err) == WEIR_OK &&
              weir_conf_set(conf, "checkpoint.interval", "1ms", err, sizeof err) == WEIR_OK &&
              weir_conf_set(conf, "input.batch.records", "256", err, sizeof err) == WEIR_OK;
-    int code = ok ? weir_file_job_run(conf, NULL, 0, NULL, summary, 0) : 1;
+    char why[512];
+    weir_err rc = ok ? weir_file_job_run(conf, NULL, 0, &(weir_job_env){.summary = summary}, 0, why,
+                                         sizeof why)
+                     : WEIR_ERR_NOMEM;
+    /* As unique-users maps them: configuration 2, any failure while running 1. */
+    int code = rc == WEIR_OK ? 0
+               : rc == WEIR_ERR_INVALID_ARG || rc == WEIR_ERR_CORRUPT || rc == WEIR_ERR_UNSUPPORTED
+                   ? 2
+                   : 1;
     weir_conf_destroy(conf);
     return code;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "weir/err.h"
+#include "weir/log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,14 +49,15 @@ typedef weir_err (*weir_ckpt_accept_fn)(void *opaque, const uint8_t *payload, si
 
 /*
  * Offers the checkpoints to `accept`, newest first, until one is accepted. A file whose
- * envelope is damaged, or whose payload `accept` refuses as corrupt, is reported on `log`
- * (one line naming the file and the reason) and the next older one is tried.
+ * envelope is damaged, or whose payload `accept` refuses as corrupt, is reported through `log`
+ * (NULL: not reported; one warning naming the file and the reason, called with `log_arg` on
+ * the caller's thread) and the next older one is tried.
  * Returns WEIR_OK when one was accepted, WEIR_ERR_NOT_FOUND when the directory holds no
  * checkpoint, WEIR_ERR_CORRUPT when there were some but none could be used, or the error
  * `accept` returned to stop (with its errstr).
  */
-weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *opaque, FILE *log,
-                            char *errstr, size_t errstr_size);
+weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *opaque,
+                            weir_log_fn log, void *log_arg, char *errstr, size_t errstr_size);
 
 /* Removes every checkpoint in the directory (a fresh start). */
 weir_err weir_ckpt_dir_clear(weir_ckpt_dir *d, char *errstr, size_t errstr_size);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "weir/err.h"
+#include "weir/log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +27,14 @@ extern "C" {
  * threads is safe while no thread sets a value.
  */
 typedef struct weir_conf weir_conf;
+
+/*
+ * Sets the callback through which everything made from this conf (jobs, sources, sinks,
+ * checkpoint stores) logs; a conf starts with none (nothing is logged), and weir_conf_dup()
+ * copies it. `arg` is not owned. The callback is called from the job's thread and from
+ * librdkafka's threads, so it must be thread-safe (weir_logger_fn() is).
+ */
+void weir_conf_set_log(weir_conf *conf, weir_log_fn fn, void *arg);
 
 /* Creates a conf with every key at its default. Returns NULL only when out of memory.
  * The caller owns it and frees it with weir_conf_destroy(). */

@@ -8,6 +8,7 @@
 #include "weir/aggregate.h"
 #include "weir/conf.h"
 #include "weir/err.h"
+#include "weir/metrics.h"
 #include "weir/sink.h"
 #include "weir/window.h"
 
@@ -231,6 +232,15 @@ int weir_dynamodb_enabled(const weir_conf *conf);
 weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
                                    const weir_agg_spec *aggs, size_t n_aggs, weir_sink **out,
                                    char *errstr, size_t errstr_size);
+
+/*
+ * Publishes the sink's weir_dynamodb_requests_total{outcome}, weir_dynamodb_retries_total and
+ * weir_dynamodb_batch_duration_seconds (per request) in `m` (not owned; it must outlive the
+ * sink), updated from the sink's thread without a lock. Call before the first firing. Returns
+ * WEIR_ERR_INVALID_ARG for a sink not made by weir_dynamodb_sink_create(), or the registry's
+ * error.
+ */
+weir_err weir_dynamodb_sink_set_metrics(weir_sink *sink, weir_metrics *m);
 
 /* As weir_dynamodb_sink_create(), returning NULL on error. */
 weir_sink *weir_dynamodb_sink_new(const weir_conf *conf, const char *key_field,

@@ -11,6 +11,7 @@
 #include "weir/aggregate.h"
 #include "weir/conf.h"
 #include "weir/err.h"
+#include "weir/job.h"
 #include "weir/sink.h"
 
 #ifdef __cplusplus
@@ -126,9 +127,9 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
  * Waits up to `timeout_ms` for messages and returns up to `max` of them in `out`
  * (0 on timeout), in partition order as fetched. Releases the previous batch.
  * End-of-partition events and consumer errors are consumed here (see stats and
- * weir_kafka_source_drained()); errors are logged to stderr and librdkafka keeps
- * retrying. Sets *err (when non-NULL) to WEIR_ERR_FATAL on a fatal consumer error,
- * WEIR_ERR_NOMEM when the batch cannot be allocated, otherwise WEIR_OK.
+ * weir_kafka_source_drained()); errors are logged through the conf's weir_log_fn
+ * and librdkafka keeps retrying. Sets *err (when non-NULL) to WEIR_ERR_FATAL on a fatal consumer
+ * error, WEIR_ERR_NOMEM when the batch cannot be allocated, otherwise WEIR_OK.
  */
 size_t weir_kafka_source_poll(weir_kafka_source *src, weir_kafka_msg *out, size_t max,
                               int timeout_ms, weir_err *err);
@@ -217,7 +218,8 @@ weir_err weir_kafka_ckpt_flush(weir_kafka_ckpt *s, int timeout_ms, char *errstr,
 /*
  * Offers the checkpoints of stream `name` to `accept`, newest first, until one is
  * accepted (as weir_ckpt_dir_load): a manifest or chunk that is damaged, truncated, of
- * a foreign format or of another checkpoint is reported on `log` (one line) and the
+ * a foreign format or of another checkpoint is reported through `log` (NULL: not reported;
+ * one warning, called with `log_arg` on the caller's thread) and the
  * next older checkpoint is tried; a state is never half loaded. *max_seq (when non-NULL)
  * receives the highest sequence seen for the stream, usable or not, so that new
  * checkpoints sort after it. Returns WEIR_OK, WEIR_ERR_NOT_FOUND (none), WEIR_ERR_CORRUPT
@@ -227,8 +229,8 @@ weir_err weir_kafka_ckpt_flush(weir_kafka_ckpt *s, int timeout_ms, char *errstr,
 weir_err weir_kafka_ckpt_load(weir_kafka_ckpt *s, const char *name, int32_t hint,
                               weir_err (*accept)(void *opaque, const uint8_t *payload, size_t len,
                                                  char *errstr, size_t errstr_size),
-                              void *opaque, uint64_t *max_seq, FILE *log, char *errstr,
-                              size_t errstr_size);
+                              void *opaque, uint64_t *max_seq, weir_log_fn log, void *log_arg,
+                              char *errstr, size_t errstr_size);
 
 /* Writes tombstones over every checkpoint of `name` (a fresh start). Not waited for. */
 weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hint, char *errstr,
@@ -269,13 +271,15 @@ weir_err weir_kafka_ckpt_clear(weir_kafka_ckpt *s, const char *name, int32_t hin
  * is set and the stop is the drained-input one: then every pipeline finishes first
  * and its last windows fire (what a file run gives).
  *
- * Writes one JSON summary line on `summary_out` (when non-NULL) at the stop, and
- * messages to stderr. Returns 0 on a clean stop, 1 on an I/O or delivery failure,
- * 2 on a bad configuration.
+ * Writes one JSON summary line on env->summary (when non-NULL) at the stop, stops when
+ * *env->stop becomes non-zero, and logs through the callback of weir_conf_set_log(). Returns
+ * WEIR_OK on a clean stop; WEIR_ERR_INVALID_ARG, WEIR_ERR_CORRUPT or WEIR_ERR_UNSUPPORTED when
+ * the configuration (or the checkpoints it finds) cannot be used; any other code for an I/O,
+ * peer or delivery failure; with one line in errstr. `env` may be NULL.
  */
-int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
-                       int stop_when_idle_ms, int drain, volatile sig_atomic_t *stop,
-                       FILE *summary_out);
+weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
+                            int stop_when_idle_ms, int drain, const weir_job_env *env, char *errstr,
+                            size_t errstr_size);
 
 /* ---------------------------------------------------------------- client properties */
 

@@ -22,8 +22,9 @@ typedef struct weir__ddb_batcher weir__ddb_batcher;
 typedef struct weir__ddb_batch {
     char *body; /* the BatchWriteItem body; the caller takes it (and sets it to NULL) */
     size_t body_len;
-    size_t n;     /* items */
-    void *opaque; /* free for the caller */
+    size_t n;        /* items */
+    void *opaque;    /* free for the caller */
+    int64_t sent_ms; /* free for the caller */
 } weir__ddb_batch;
 
 typedef enum weir__ddb_outcome {

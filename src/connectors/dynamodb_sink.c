@@ -604,6 +604,10 @@ typedef struct ddb_sink {
     weir_err local_err; /* a firing refused before it reached the batcher (too large) */
     char *scratch;
     size_t scratch_cap;
+    /* weir_dynamodb_sink_set_metrics(): updated from the I/O thread without a lock. */
+    weir_counter *req[4]; /* ok, throttled, retriable_error, fatal_error */
+    weir_counter *retries;
+    weir_histogram *batch_dur;
 } ddb_sink;
 
 static int64_t mono_ms(void)
@@ -649,8 +653,18 @@ static void on_batch_done(void *opaque, const weir_ddb_response *r)
                  r->message);
         msg = why;
     }
+    if (s->req[0]) {
+        int throttled = strstr(r->error_type, "Throttl") || strstr(r->error_type, "Throughput");
+        weir_counter_inc(s->req[r->err == WEIR_OK            ? 0
+                                : throttled                  ? 1
+                                : outcome == WEIR__DDB_RETRY ? 2
+                                                             : 3]);
+        weir_histogram_observe(s->batch_dur, (double)(mono_ms() - bt->sent_ms) / 1000.0);
+    }
     pthread_mutex_lock(&s->mu);
     weir__ddb_batcher_complete(s->b, bt, outcome, err, msg, mono_ms());
+    if (s->retries)
+        weir_counter_set(s->retries, weir__ddb_batcher_retries(s->b));
     s->inflight--;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -670,6 +684,7 @@ static void *io_main(void *arg)
             size_t len = bt->body_len;
             bt->body = NULL;
             bt->opaque = s;
+            bt->sent_ms = now;
             s->inflight++;
             pthread_mutex_unlock(&s->mu);
             weir_err rc =
@@ -989,6 +1004,38 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
     }
     s->thread_started = 1;
     *out = &s->base;
+    return WEIR_OK;
+}
+
+weir_err weir_dynamodb_sink_set_metrics(weir_sink *sink, weir_metrics *m)
+{
+    if (!sink || !m || sink->ops != &DDB_OPS)
+        return WEIR_ERR_INVALID_ARG;
+    ddb_sink *s = (ddb_sink *)sink;
+    static const char *const outcomes[4] = {"ok", "throttled", "retriable_error", "fatal_error"};
+    static const char REQ[] =
+        "DynamoDB requests by outcome: ok, throttled, retriable_error, fatal_error.";
+    weir_counter *req[4];
+    weir_counter *retries;
+    weir_histogram *dur;
+    weir_err rc = WEIR_OK;
+    for (int i = 0; i < 4 && rc == WEIR_OK; i++)
+        rc = weir_metrics_counter(m, "weir_dynamodb_requests_total", REQ,
+                                  (const char *const[]){"outcome", outcomes[i], NULL}, &req[i]);
+    if (rc == WEIR_OK)
+        rc = weir_metrics_counter(m, "weir_dynamodb_retries_total", "DynamoDB requests retried.",
+                                  NULL, &retries);
+    if (rc == WEIR_OK)
+        rc = weir_metrics_histogram(m, "weir_dynamodb_batch_duration_seconds",
+                                    "Time to write one batch, retries included.", NULL, NULL, 0,
+                                    &dur);
+    if (rc != WEIR_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    s->retries = retries;
+    s->batch_dur = dur;
+    memcpy(s->req, req, sizeof req);
+    pthread_mutex_unlock(&s->mu);
     return WEIR_OK;
 }
 

@@ -17,7 +17,13 @@
 
 /* ------------------------------------------------------------ reading a range */
 
-rd_kafka_t *weir__kafka_reader_new(const weir_conf *conf, char *errstr, size_t errstr_size)
+static void reader_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    weir__kafka_log(rd_kafka_opaque(rk), rk, level, fac, buf);
+}
+
+rd_kafka_t *weir__kafka_reader_new(const weir_conf *conf, const weir__log *log, char *errstr,
+                                   size_t errstr_size)
 {
     rd_kafka_conf_t *rc = rd_kafka_conf_new();
     if (!rc) {
@@ -42,6 +48,8 @@ rd_kafka_t *weir__kafka_reader_new(const weir_conf *conf, char *errstr, size_t e
     /* A reader assigns partitions itself and never joins or commits to a group; librdkafka
      * still wants a group id for assign(). */
     rd_kafka_conf_set(rc, "group.id", "weir-reader", NULL, 0);
+    rd_kafka_conf_set_opaque(rc, (void *)log);
+    rd_kafka_conf_set_log_cb(rc, reader_on_log);
     char why[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, rc, why, sizeof why);
     if (!rk) {
@@ -202,7 +210,14 @@ struct weir_kafka_ckpt {
     int partitions;
     int keep;
     char failed[256]; /* a delivery of the own producer that failed for good */
+    weir__log log;
 };
+
+static void own_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const weir_kafka_ckpt *s = rd_kafka_opaque(rk);
+    weir__kafka_log(s ? &s->log : NULL, rk, level, fac, buf);
+}
 
 static void on_own_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -250,7 +265,8 @@ weir_err weir_kafka_ckpt_open(const weir_conf *conf, const char *topic, int keep
         goto fail;
     }
     s->keep = keep > 0 ? keep : 1;
-    if (!(s->reader = weir__kafka_reader_new(conf, why, sizeof why))) {
+    s->log = weir__conf_log(conf);
+    if (!(s->reader = weir__kafka_reader_new(conf, &s->log, why, sizeof why))) {
         weir__errf(errstr, errstr_size, "checkpoint.topic: %s", why);
         rc = WEIR_ERR_INVALID_ARG;
         goto fail;
@@ -270,6 +286,7 @@ weir_err weir_kafka_ckpt_open(const weir_conf *conf, const char *topic, int keep
             goto fail;
         }
         rd_kafka_conf_set_opaque(pc, s);
+        rd_kafka_conf_set_log_cb(pc, own_on_log);
         rd_kafka_conf_set_dr_msg_cb(pc, on_own_delivery);
         if (!(s->prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
             rd_kafka_conf_destroy(pc);
@@ -587,9 +604,10 @@ fail:
 weir_err weir_kafka_ckpt_load(weir_kafka_ckpt *s, const char *name, int32_t hint,
                               weir_err (*accept)(void *opaque, const uint8_t *payload, size_t len,
                                                  char *errstr, size_t errstr_size),
-                              void *opaque, uint64_t *max_seq, FILE *log, char *errstr,
-                              size_t errstr_size)
+                              void *opaque, uint64_t *max_seq, weir_log_fn log, void *log_arg,
+                              char *errstr, size_t errstr_size)
 {
+    const weir__log lg = {log, log_arg};
     if (max_seq)
         *max_seq = 0;
     collect c = {0};
@@ -623,9 +641,12 @@ weir_err weir_kafka_ckpt_load(weir_kafka_ckpt *s, const char *name, int32_t hint
         else if (weir__get_le32(b + 8) != VERSION)
             bad = "unknown format version";
         if (bad) {
-            if (log)
-                fprintf(log, "weir: checkpoint %s (topic %s, offset %lld) refused: manifest %s\n",
-                        it->key, s->topic, (long long)it->offset, bad);
+            weir_log_field f[3] = {WEIR_LOG_STR("checkpoint", it->key),
+                                   WEIR_LOG_STR("topic", s->topic),
+                                   WEIR_LOG_INT("offset", it->offset)};
+            weir__logf(&lg, WEIR_LOG_WARN, f, 3,
+                       "checkpoint %s (topic %s, offset %lld) refused: manifest %s", it->key,
+                       s->topic, (long long)it->offset, bad);
             continue;
         }
         ms[nm] = (mani){it, weir__get_le32(b + 12), weir__get_le64(b + 16), weir__get_le64(b + 24),
@@ -656,9 +677,10 @@ weir_err weir_kafka_ckpt_load(weir_kafka_ckpt *s, const char *name, int32_t hint
             rc = a;
             goto out;
         }
-        if (log)
-            fprintf(log, "weir: checkpoint %llu of %s (topic %s) refused: %s\n",
-                    (unsigned long long)ms[i].seq, name, s->topic, why);
+        weir_log_field f[3] = {WEIR_LOG_STR("stream", name), WEIR_LOG_STR("topic", s->topic),
+                               WEIR_LOG_INT("sequence", (int64_t)ms[i].seq)};
+        weir__logf(&lg, WEIR_LOG_WARN, f, 3, "checkpoint %llu of %s (topic %s) refused: %s",
+                   (unsigned long long)ms[i].seq, name, s->topic, why);
     }
     if (rc == WEIR_ERR_CORRUPT)
         weir__errf(errstr, errstr_size, "no usable checkpoint of %s in %s", name, s->topic);

@@ -7,7 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/logf.h"
 #include "weir/kafka.h"
+
+/* Passes one librdkafka log line to `lg` (NULL: drops it), minus the lines weir reports
+ * otherwise; for each client's log callback, which librdkafka calls from its threads. */
+void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const char *fac,
+                     const char *buf);
 
 /* As weir_kafka_sink_new(), with `transactional_id` (NULL: none) making the producer
  * transactional; rd_kafka_init_transactions() is then the caller's. */
@@ -65,8 +71,10 @@ weir_err weir__kafka_read_range(rd_kafka_t *rk, const char *topic, const int32_t
                                 void *opaque, char *errstr, size_t errstr_size);
 
 /* A consumer of no group for weir__kafka_read_range(), configured like the job's clients
- * (isolation.level=read_committed). NULL with a reason in errstr. */
-rd_kafka_t *weir__kafka_reader_new(const weir_conf *conf, char *errstr, size_t errstr_size);
+ * (isolation.level=read_committed), logging to `log` (borrowed: it must outlive the reader;
+ * NULL: nowhere). NULL with a reason in errstr. */
+rd_kafka_t *weir__kafka_reader_new(const weir_conf *conf, const weir__log *log, char *errstr,
+                                   size_t errstr_size);
 
 /* The number of partitions of `topic` (metadata from `rk`), or -1 when it does not exist,
  * -2 when the metadata could not be had (reason in errstr). */

@@ -2,6 +2,7 @@
  * an idempotent librdkafka producer; plus the mapping of weir_conf onto librdkafka properties. */
 #include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
+#include "runtime/logf.h"
 #include "runtime/output_buf.h"
 #include "weir/kafka.h"
 
@@ -40,19 +41,24 @@ static void apply_one(void *opaque, const char *name, const char *value)
     }
 }
 
-/* librdkafka's own log format, minus two kinds of lines: the warning that a `kafka.` property
- * meant for the other client (a consumer's for the producer, say) is ignored, since weir passes
- * those keys to both; and connection failures (FAIL), which also reach the error callbacks that
- * print them once per kind every 10 s with what happens next. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* librdkafka's log lines, minus two kinds: the warning that a `kafka.` property meant for the
+ * other client (a consumer's for the producer, say) is ignored, since weir passes those keys to
+ * both; and connection failures (FAIL), which also reach the error callbacks that log them once
+ * per kind every 10 s with what happens next. Syslog levels map onto weir's. */
+void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const char *fac,
+                     const char *buf)
 {
-    if (strcmp(fac, "FAIL") == 0 ||
+    if (!lg || strcmp(fac, "FAIL") == 0 ||
         (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this")))
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    fprintf(stderr, "%%%d|%lld.%03ld|%s|%s| %s\n", level, (long long)ts.tv_sec,
-            ts.tv_nsec / 1000000, fac, rk ? rd_kafka_name(rk) : "", buf);
+    weir_log_level lv = level <= 3   ? WEIR_LOG_ERROR
+                        : level == 4 ? WEIR_LOG_WARN
+                        : level <= 6 ? WEIR_LOG_INFO
+                                     : WEIR_LOG_DEBUG;
+    weir_log_field f[3] = {WEIR_LOG_STR("facility", fac),
+                           WEIR_LOG_STR("client", rk ? rd_kafka_name(rk) : ""),
+                           WEIR_LOG_INT("syslog_level", level)};
+    weir__logf(lg, lv, f, 3, "librdkafka: %s", buf);
 }
 
 weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf *conf,
@@ -76,7 +82,6 @@ weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf 
             weir__errf(errstr, errstr_size, "%s=%s: %s", defaults[i], defaults[i + 1], why);
             return WEIR_ERR_INVALID_ARG;
         }
-    rd_kafka_conf_set_log_cb(rk_conf, on_log);
     apply_ctx ctx = {rk_conf, "kafka.", 1, WEIR_OK, errstr, errstr_size};
     weir_conf_foreach_prefix(conf, "kafka.", apply_one, &ctx);
     if (ctx.err)
@@ -103,11 +108,18 @@ typedef struct kafka_sink {
     size_t cap;
     weir_err failed; /* WEIR_OK until a final failure */
     weir_kafka_sink_stats st;
-    int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
+    int logged_err[4]; /* the error kinds logged last, and when: one line per kind per 10 s */
     time_t logged_at[4];
+    weir__log log;
 } kafka_sink;
 
 static const weir_sink_ops kafka_sink_ops;
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const kafka_sink *ks = rd_kafka_opaque(rk);
+    weir__kafka_log(ks ? &ks->log : NULL, rk, level, fac, buf);
+}
 
 static void set_failure(kafka_sink *ks, weir_err err, const char *fmt, ...)
 {
@@ -143,7 +155,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_fatal_error(rk, why, sizeof why);
         set_failure(ks, WEIR_ERR_FATAL, "kafka: producer for %s failed for good: %s", ks->topic,
                     why);
-        fprintf(stderr, "weir: %s\n", ks->base.error);
+        weir__logf(&ks->log, WEIR_LOG_ERROR, NULL, 0, "%s", ks->base.error);
         return;
     }
     /* Transient: librdkafka reconnects and retries by itself. Say so, without repeating
@@ -159,8 +171,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
             slot = i;
     }
     if (ks->logged_err[slot] != err || now - ks->logged_at[slot] >= 10) {
-        fprintf(stderr, "weir: kafka producer (%s): %s: %s (retrying)\n", ks->topic,
-                rd_kafka_err2name(err), reason);
+        weir_log_field f[2] = {WEIR_LOG_STR("topic", ks->topic),
+                               WEIR_LOG_STR("error", rd_kafka_err2name(err))};
+        weir__logf(&ks->log, WEIR_LOG_WARN, f, 2, "kafka producer (%s): %s: %s (retrying)",
+                   ks->topic, rd_kafka_err2name(err), reason);
         ks->logged_err[slot] = err;
         ks->logged_at[slot] = now;
     }
@@ -311,7 +325,9 @@ weir_sink *weir__kafka_sink_new_tx(const weir_conf *conf, const char *topic, con
         weir__errf(errstr, errstr_size, "transactional.id: %s", why);
         goto fail;
     }
+    ks->log = weir__conf_log(conf);
     rd_kafka_conf_set_opaque(rc, ks);
+    rd_kafka_conf_set_log_cb(rc, on_log);
     rd_kafka_conf_set_dr_msg_cb(rc, on_delivery);
     rd_kafka_conf_set_error_cb(rc, on_error);
 

@@ -33,6 +33,7 @@ struct weir_kafka_source {
     weir_kafka_source_stats st;
     int closed;
     int fatal;
+    weir__log log;
     int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
     time_t logged_at[4];
 };
@@ -69,11 +70,19 @@ static void log_rate_limited(weir_kafka_source *src, rd_kafka_resp_err_t err, co
             slot = i;
     }
     if (src->logged_err[slot] != (int)err || now - src->logged_at[slot] >= 10) {
-        fprintf(stderr, "weir: kafka consumer (%s): %s: %s\n", src->topic, rd_kafka_err2name(err),
-                what);
+        weir_log_field f[2] = {WEIR_LOG_STR("topic", src->topic),
+                               WEIR_LOG_STR("error", rd_kafka_err2name(err))};
+        weir__logf(&src->log, WEIR_LOG_WARN, f, 2, "kafka consumer (%s): %s: %s", src->topic,
+                   rd_kafka_err2name(err), what);
         src->logged_err[slot] = (int)err;
         src->logged_at[slot] = now;
     }
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const weir_kafka_source *src = rd_kafka_opaque(rk);
+    weir__kafka_log(src ? &src->log : NULL, rk, level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -83,7 +92,9 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[256];
         rd_kafka_fatal_error(rk, why, sizeof why);
-        fprintf(stderr, "weir: kafka consumer (%s) failed for good: %s\n", src->topic, why);
+        weir_log_field f[1] = {WEIR_LOG_STR("topic", src->topic)};
+        weir__logf(&src->log, WEIR_LOG_ERROR, f, 1, "kafka consumer (%s) failed for good: %s",
+                   src->topic, why);
         src->fatal = 1;
         return;
     }
@@ -167,8 +178,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             ae = rd_kafka_assign(rk, parts);
         if (e || ae) {
-            fprintf(stderr, "weir: kafka consumer (%s): assign failed: %s\n", src->topic,
-                    e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
+            weir__logf(&src->log, WEIR_LOG_ERROR, NULL, 0, "kafka consumer (%s): assign failed: %s",
+                       src->topic, e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
             if (e)
                 rd_kafka_error_destroy(e);
         }
@@ -188,16 +199,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
             if (e) {
-                fprintf(stderr, "weir: kafka consumer (%s): unassign failed: %s\n", src->topic,
-                        rd_kafka_error_string(e));
+                weir__logf(&src->log, WEIR_LOG_ERROR, NULL, 0,
+                           "kafka consumer (%s): unassign failed: %s", src->topic,
+                           rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
             }
         } else {
             rd_kafka_assign(rk, NULL);
         }
     } else {
-        fprintf(stderr, "weir: kafka consumer (%s): rebalance error: %s\n", src->topic,
-                rd_kafka_err2str(err));
+        weir__logf(&src->log, WEIR_LOG_ERROR, NULL, 0, "kafka consumer (%s): rebalance error: %s",
+                   src->topic, rd_kafka_err2str(err));
         rd_kafka_assign(rk, NULL);
     }
     free(ids);
@@ -272,7 +284,9 @@ weir_kafka_source *weir_kafka_source_new(const weir_conf *conf, const weir_kafka
                                     NULL};
     if (weir_kafka_conf_apply(rc, conf, "consumer", defaults, errstr, errstr_size) != WEIR_OK)
         goto fail;
+    src->log = weir__conf_log(conf);
     rd_kafka_conf_set_opaque(rc, src);
+    rd_kafka_conf_set_log_cb(rc, on_log);
     rd_kafka_conf_set_rebalance_cb(rc, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(rc, on_commit);
     rd_kafka_conf_set_error_cb(rc, on_error);
@@ -456,8 +470,8 @@ void weir_kafka_source_close(weir_kafka_source *src)
     /* Serves the final revocation through on_rebalance, so the owner commits. */
     rd_kafka_resp_err_t err = rd_kafka_consumer_close(src->rk);
     if (err)
-        fprintf(stderr, "weir: kafka consumer (%s): close: %s\n", src->topic,
-                rd_kafka_err2str(err));
+        weir__logf(&src->log, WEIR_LOG_WARN, NULL, 0, "kafka consumer (%s): close: %s", src->topic,
+                   rd_kafka_err2str(err));
     src->closed = 1;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/errbuf.h"
+#include "runtime/logf.h"
 
 /* T_LIST: a string to which each setting adds one item (a repeatable flag); items are kept
  * separated by LIST_SEP, which an item may not hold. */
@@ -127,7 +128,7 @@ static const key_def KEYS[] = {
      "Checkpoints kept per file-mode directory or per Kafka partition; older ones are removed "
      "or overwritten."},
     {"checkpoint.log", T_BOOL, "false", 0, 0, NULL, NULL,
-     "Kafka mode: one line on standard error at each step of a checkpoint (writing, durable, "
+     "Kafka mode: one info line in the log at each step of a checkpoint (writing, durable, "
      "done), for operators and tests."},
     {"exactly.once", T_BOOL, "false", 0, 0, NULL, "--exactly-once",
      "Kafka mode: results, checkpoint and consumed offsets go into one Kafka transaction per "
@@ -149,6 +150,19 @@ static const key_def KEYS[] = {
      "BatchWriteItem requests in flight at once."},
     {"dynamodb.max.retries", T_INT, "10", 0, 100, NULL, NULL,
      "Attempts at a throttled or failed request before the job stops with an error."},
+    {"log.format", T_ENUM, "text", 0, 0, "text|json", "--log-format",
+     "Log lines on standard error as text or as JSON objects (`ts`, `level`, `binary`, `msg` "
+     "and fields); secrets are masked in both."},
+    {"log.level", T_ENUM, "info", 0, 0, "debug|info|warn|error", "--log-level",
+     "Lowest level of the log lines written."},
+    {"metrics.port", T_INT, "0", 0, 65535, NULL, "--metrics-port",
+     "Port of the HTTP endpoint serving /metrics (Prometheus), /healthz and /readyz; 0: no "
+     "endpoint."},
+    {"metrics.host", T_STRING, "127.0.0.1", 0, 0, NULL, "--metrics-host",
+     "Numeric address the metrics endpoint listens on; 0.0.0.0 for every interface."},
+    {"health.watermark.stuck", T_DURATION, "off", 1, I64MAX, "off", "--watermark-stuck",
+     "/readyz says not ready when the watermark has not advanced for this long while input is "
+     "open; `off`: never."},
 };
 
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
@@ -164,6 +178,7 @@ struct weir_conf {
     char *values[NKEYS]; /* NULL: default */
     extra *extras;
     size_t n_extras, cap_extras;
+    weir__log log;
 };
 
 static const key_def *find_key(const char *name, size_t *idx)
@@ -211,6 +226,7 @@ weir_conf *weir_conf_dup(const weir_conf *conf)
     weir_conf *c = weir_conf_new();
     if (!c)
         return NULL;
+    c->log = conf->log;
     for (size_t i = 0; i < NKEYS; i++)
         if (conf->values[i] && !(c->values[i] = strdup(conf->values[i])))
             goto fail;
@@ -231,6 +247,16 @@ weir_conf *weir_conf_dup(const weir_conf *conf)
 fail:
     weir_conf_destroy(c);
     return NULL;
+}
+
+void weir_conf_set_log(weir_conf *conf, weir_log_fn fn, void *arg)
+{
+    conf->log = (weir__log){fn, arg};
+}
+
+weir__log weir__conf_log(const weir_conf *conf)
+{
+    return conf ? conf->log : (weir__log){0};
 }
 
 weir_err weir_parse_duration(const char *text, int64_t *out_ms)

@@ -11,7 +11,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "runtime/errbuf.h"
 #include "runtime/file_job_int.h"
+#include "runtime/job_int.h"
+#include "runtime/logf.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
@@ -379,11 +382,49 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
     return rc;
 }
 
-int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
-                      volatile sig_atomic_t *stop, FILE *summary, int table)
+/* After a batch: the job's series and readiness, when asked for (plain stores, no lock). */
+static void publish(weir__job_metrics *jm, weir_job_health *h, weir_pipeline *p, int64_t now_ms,
+                    int64_t *state_ms)
 {
+    if (!jm && !h)
+        return;
+    int64_t wm = weir_window_op_watermark(weir_pipeline_operator(p));
+    if (jm) {
+        weir_pipeline_stats st;
+        int with_state = now_ms - *state_ms >= WEIR__STATE_BYTES_MS;
+        if (with_state) {
+            weir_pipeline_stats_get(p, &st);
+            *state_ms = now_ms;
+        } else {
+            weir__pipeline_counters(p, &st);
+        }
+        weir__job_metrics_publish(jm, &st, with_state);
+        weir__job_metrics_watermark(jm, 0, wm, now_ms);
+    }
+    weir__job_health_watermark(h, wm, weir_mono_sec());
+}
+
+/* A checkpoint's outcome in the metrics. */
+static void count_ckpt(weir__job_metrics *jm, weir_err rc, const ckpt_stats *before,
+                       const ckpt_stats *after)
+{
+    weir__job_metrics_checkpoint(jm, rc == WEIR_OK, after->seconds - before->seconds,
+                                 after->bytes_last);
+}
+
+weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
+                           const weir_job_env *env, int table, char *errstr, size_t errstr_size)
+{
+    static const weir_job_env none = {0};
+    if (!env)
+        env = &none;
+    volatile sig_atomic_t *stop = env->stop;
+    FILE *summary = env->summary;
+    weir__log lg = weir__conf_log(conf);
+    weir__job_metrics *jm = NULL;
+    int64_t state_ms = INT64_MIN / 2; /* when the state bytes were last computed */
     char err[512] = "";
-    int code = 0;
+    weir_err code = WEIR_OK;
     weir_sink *sinks[16];
     size_t n_sinks = 0;
     weir_sink *out = NULL, *late = NULL, *dead = NULL;
@@ -407,8 +448,8 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     const char *late_path = weir_conf_get(conf, "late.output.path");
     const char *dead_path = weir_conf_get(conf, "dead.letter.path");
     if (n_extra > 12) {
-        fprintf(stderr, "unique-users: too many sinks\n");
-        return 2;
+        weir__errf(errstr, errstr_size, "too many sinks");
+        return WEIR_ERR_INVALID_ARG;
     }
     if (strcmp(in_path, "-") == 0) {
         r.fd = STDIN_FILENO;
@@ -417,9 +458,9 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
         r.fd = open(in_path, O_RDONLY | O_CLOEXEC);
         r.name = in_path;
         if (r.fd < 0) {
-            fprintf(stderr, "unique-users: input.path: cannot open %s: %s\n", in_path,
-                    strerror(errno));
-            return 1;
+            weir__errf(errstr, errstr_size, "input.path: cannot open %s: %s", in_path,
+                       strerror(errno));
+            return WEIR_ERR_IO;
         }
     }
     const char *ckpt_dir = weir_conf_get(conf, "checkpoint.dir");
@@ -429,28 +470,28 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             snprintf(err, sizeof err,
                      "checkpoint.dir: resuming needs input.path to be a regular file, not %s",
                      r.name);
-            code = 2;
+            code = WEIR_ERR_INVALID_ARG;
             goto done;
         }
         if (table || !strcmp(out_path, "-")) {
             snprintf(err, sizeof err,
                      "checkpoint.dir: resuming needs output.path to be a file, not standard "
                      "output");
-            code = 2;
+            code = WEIR_ERR_INVALID_ARG;
             goto done;
         }
         if (!(m = weir__conf_meaning(conf))) {
-            code = 1;
+            code = WEIR_ERR_NOMEM;
             goto done;
         }
         int keep = (int)weir_conf_get_int(conf, "checkpoint.keep");
         if (weir_ckpt_dir_open(ckpt_dir, keep, &store, err, sizeof err) != WEIR_OK) {
-            code = 1;
+            code = WEIR_ERR_IO;
             goto done;
         }
         if (weir_conf_get_bool(conf, "reset.state")) {
             if (weir_ckpt_dir_clear(store, err, sizeof err) != WEIR_OK) {
-                code = 1;
+                code = WEIR_ERR_IO;
                 goto done;
             }
         } else {
@@ -458,11 +499,15 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             res.meaning = m;
             res.fd = r.fd;
             res.input = r.name;
-            weir_err rc = weir_ckpt_dir_load(store, accept_ckpt, &res, stderr, err, sizeof err);
+            weir_err rc =
+                weir_ckpt_dir_load(store, accept_ckpt, &res, lg.fn, lg.arg, err, sizeof err);
             if (rc == WEIR_ERR_NOT_FOUND) {
                 err[0] = '\0';
             } else if (rc != WEIR_OK) {
-                code = rc == WEIR_ERR_NOMEM || rc == WEIR_ERR_IO ? 1 : 2;
+                code = rc == WEIR_ERR_NOMEM || rc == WEIR_ERR_IO || rc == WEIR_ERR_CORRUPT ||
+                               rc == WEIR_ERR_UNSUPPORTED
+                           ? rc
+                           : WEIR_ERR_INVALID_ARG;
                 if (rc == WEIR_ERR_CORRUPT)
                     snprintf(err + strlen(err), sizeof err - strlen(err),
                              "; use --reset-state to start over");
@@ -481,7 +526,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             out = NULL;
         }
         if (!out) {
-            code = 1;
+            code = WEIR_ERR_IO;
             goto done;
         }
         sinks[n_sinks++] = out;
@@ -490,17 +535,17 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
         sinks[n_sinks++] = extra_sinks[i];
     if (late_path[0] && weir_file_sink_open(late_path, NULL, aggs, 0, resumed ? res.files[1] : -1,
                                             &late, err, sizeof err) != WEIR_OK) {
-        code = 1;
+        code = WEIR_ERR_IO;
         goto done;
     }
     if (dead_path[0] && weir_file_sink_open(dead_path, NULL, aggs, 0, resumed ? res.files[2] : -1,
                                             &dead, err, sizeof err) != WEIR_OK) {
-        code = 1;
+        code = WEIR_ERR_IO;
         goto done;
     }
     p = weir_pipeline_new(conf, 1, sinks, n_sinks, late, dead, err, sizeof err);
     if (!p) {
-        code = err[0] ? 2 : 1; /* a configuration it refuses, or no memory */
+        code = err[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM; /* a refused configuration */
         if (!err[0])
             snprintf(err, sizeof err, "out of memory");
         goto done;
@@ -508,7 +553,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     if (resumed) {
         if (weir_pipeline_restore(p, res.pipe, res.pipe_len, err, sizeof err) != WEIR_OK ||
             lseek(r.fd, (off_t)res.offset, SEEK_SET) < 0) {
-            code = 1;
+            code = WEIR_ERR_IO;
             goto done;
         }
         r.base_offset = (int64_t)res.offset;
@@ -516,6 +561,12 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
         weir_pipeline_stats_get(p, &rst);
         restored_valid = rst.valid;
     }
+    if (weir__job_metrics_new(env->metrics, &jm) != WEIR_OK) {
+        snprintf(err, sizeof err, "metrics: cannot register the job's series");
+        code = WEIR_ERR_NOMEM;
+        goto done;
+    }
+    weir__job_health_input(env->health, 1);
     weir_sink *const files[3] = {table ? NULL : out, late, dead};
     int64_t interval = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     double last_ckpt = weir_mono_sec();
@@ -526,7 +577,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     r.buf = malloc(r.cap);
     if (!recs || !r.buf) {
         snprintf(err, sizeof err, "out of memory");
-        code = 1;
+        code = WEIR_ERR_NOMEM;
         goto done;
     }
 
@@ -537,7 +588,7 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     while (rc == WEIR_OK && !(stop && *stop)) {
         if (!r.eof && refill(&r) != 0) {
             snprintf(err, sizeof err, "%s: read failed: %s", r.name, strerror(errno));
-            code = 1;
+            code = WEIR_ERR_IO;
             goto done;
         }
         size_t n = 0;
@@ -570,21 +621,28 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             pos = nl ? end + 1 : r.len;
             if (n == batch) {
                 rc = weir_pipeline_push(p, recs, n, now);
+                publish(jm, env->health, p, now, &state_ms);
                 n = 0;
                 if (rc == WEIR_OK && store && !skipping &&
                     (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+                    ckpt_stats before = cs;
                     rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos),
                                          files, extra_sinks, n_extra, m, &cs, err, sizeof err);
+                    count_ckpt(jm, rc, &before, &cs);
                     last_ckpt = weir_mono_sec();
                 }
             }
         }
-        if (rc == WEIR_OK && n)
+        if (rc == WEIR_OK && n) {
             rc = weir_pipeline_push(p, recs, n, now);
+            publish(jm, env->health, p, now, &state_ms);
+        }
         if (rc == WEIR_OK && store && !skipping &&
             (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
+            ckpt_stats before = cs;
             rc = take_checkpoint(store, p, r.fd, (uint64_t)(r.base_offset + (int64_t)pos), files,
                                  extra_sinks, n_extra, m, &cs, err, sizeof err);
+            count_ckpt(jm, rc, &before, &cs);
             last_ckpt = weir_mono_sec();
         }
         if (r.eof && pos >= r.len)
@@ -597,6 +655,8 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
     }
     if (rc == WEIR_OK)
         rc = weir_pipeline_finish(p);
+    state_ms = INT64_MIN / 2;
+    publish(jm, env->health, p, weir_wall_ms(), &state_ms);
     /* Network sinks retry with backoff and give up by themselves after their retry limit;
      * the timeout only guards against a peer that stops answering altogether. */
     for (size_t i = 0; i < n_sinks && rc == WEIR_OK; i++)
@@ -625,11 +685,17 @@ int weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size
             why = weir_sink_error(late)[0] ? weir_sink_error(late) : weir_sink_error(dead);
         snprintf(err, sizeof err, "%s", *why ? why : weir_err_str(rc));
     }
+    /* A run-time failure is never reported as a configuration one, whatever a sink said. */
     if (rc != WEIR_OK)
-        code = 1;
+        code = rc == WEIR_ERR_INVALID_ARG || rc == WEIR_ERR_CORRUPT || rc == WEIR_ERR_UNSUPPORTED ||
+                       rc == WEIR_ERR_PARSE || rc == WEIR_ERR_NOT_FOUND || rc == WEIR_ERR_AUTH
+                   ? WEIR_ERR_FATAL
+                   : rc;
 done:
-    if (code && err[0])
-        fprintf(stderr, "unique-users: %s\n", err);
+    if (code)
+        weir__errf(errstr, errstr_size, "%s", err[0] ? err : weir_err_str(code));
+    weir__job_health_input(env->health, 0);
+    weir__job_metrics_destroy(jm);
     weir_pipeline_destroy(p);
     weir_sink_destroy(out);
     weir_sink_destroy(late);

@@ -2,7 +2,9 @@
  * input) or one over all partitions (global), Kafka and extra sinks, offset commits after
  * the sinks are flushed, rebalances, clean stops and the summary line. */
 #include "connectors/kafka_int.h"
+#include "runtime/errbuf.h"
 #include "runtime/held_sink.h"
+#include "runtime/job_int.h"
 #include "runtime/kafka_job_int.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
@@ -96,12 +98,17 @@ typedef struct job {
     weir_conf *own_conf; /* the caller's with instance.id filled in, when it was empty */
     int instance_lock;   /* fd holding this instance's number on this host, -1: none */
 
-    int rc; /* exit code once something failed */
+    weir__log log;
+    weir__job_metrics *jm;   /* NULL: metrics off */
+    int64_t state_ms;        /* when the state bytes were last published */
+    weir_job_health *health; /* NULL: none */
+    weir_err rc;             /* set once something failed: configuration (INVALID_ARG, CORRUPT,
+                              * UNSUPPORTED) or run time (any other) */
     char reason[512];
 } job;
 
-static void fail(job *j, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(job *j, int rc, const char *fmt, ...)
+static void fail(job *j, weir_err rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(job *j, weir_err rc, const char *fmt, ...)
 {
     if (j->rc)
         return;
@@ -136,7 +143,8 @@ static weir_pipeline *new_pipeline(job *j, int partitions)
     weir_pipeline *p =
         weir_pipeline_new(j->conf, partitions, sinks, ns, j->late, j->dead_letter, why, sizeof why);
     if (!p)
-        fail(j, why[0] ? 2 : 1, "cannot create a pipeline: %s", why[0] ? why : "out of memory");
+        fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "cannot create a pipeline: %s",
+             why[0] ? why : "out of memory");
     if (j->glob) {
         j->glob->pl = p;
         j->glob->fresh = 1;
@@ -169,7 +177,7 @@ static weir_err flush_sinks(job *j, int timeout_ms)
     for (size_t i = 0; i < j->n_sinks; i++) {
         weir_err e = weir_sink_flush(j->sinks[i], timeout_ms);
         if (e && e != WEIR_ERR_TIMEOUT) {
-            fail(j, 1, "sink %s failed: %s", j->sinks[i]->ops->name,
+            fail(j, WEIR_ERR_IO, "sink %s failed: %s", j->sinks[i]->ops->name,
                  weir_sink_error(j->sinks[i])[0] ? weir_sink_error(j->sinks[i]) : weir_err_str(e));
             return e;
         }
@@ -180,7 +188,7 @@ static weir_err flush_sinks(job *j, int timeout_ms)
     for (int i = 0; i < 2; i++) {
         weir_err e = weir_sink_flush(side[i], timeout_ms);
         if (e && e != WEIR_ERR_TIMEOUT) {
-            fail(j, 1, "side-output sink failed: %s", weir_sink_error(side[i]));
+            fail(j, WEIR_ERR_IO, "side-output sink failed: %s", weir_sink_error(side[i]));
             return e;
         }
         if (e)
@@ -199,7 +207,7 @@ static void commit(job *j, const int32_t *parts, size_t n, int flush_ms, int syn
         return; /* not delivered yet (or failed): commit later */
     char why[256];
     if (weir_kafka_source_commit(j->src, parts, n, sync, why, sizeof why) != WEIR_OK)
-        fprintf(stderr, "weir: %s (retried at the next commit)\n", why);
+        weir__logf(&j->log, WEIR_LOG_WARN, NULL, 0, "%s (retried at the next commit)", why);
 }
 
 /* ------------------------------------------------------------------ global mode */
@@ -221,7 +229,7 @@ static void global_remap(job *j, const int32_t *assigned, int n)
     int32_t keep0 = j->n_slots > 0 ? j->slots[0] : -1;
     int32_t *ns = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
     if (!ns) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     memcpy(ns, assigned, sizeof(int32_t) * (size_t)n);
@@ -237,7 +245,7 @@ static void global_remap(job *j, const int32_t *assigned, int n)
     uint8_t *moved = calloc((size_t)(n ? n : 1), 1);
     if (!moved) {
         free(ns);
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++)
@@ -253,7 +261,7 @@ static void global_remap(job *j, const int32_t *assigned, int n)
             int *nb = realloc(j->slot_of, (size_t)m * sizeof *nb);
             if (!nb) {
                 free(moved);
-                fail(j, 1, "out of memory");
+                fail(j, WEIR_ERR_NOMEM, "out of memory");
                 return;
             }
             for (int k = j->n_slot_of; k < m; k++)
@@ -274,7 +282,7 @@ static void global_remap(job *j, const int32_t *assigned, int n)
     }
     weir_window_op *op = weir_pipeline_operator(j->global);
     if (weir_window_op_set_partitions(op, n) != WEIR_OK)
-        fail(j, 1, "cannot change the pipeline's partitions");
+        fail(j, WEIR_ERR_IO, "cannot change the pipeline's partitions");
     for (int i = 0; i < n; i++)
         if (moved[i])
             weir_window_op_reset_partition(op, i);
@@ -286,7 +294,7 @@ static void global_assigned(job *j, const int32_t *parts, size_t n)
 {
     int32_t *all = malloc(sizeof(int32_t) * ((size_t)j->n_slots + n));
     if (!all) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     int m = 0;
@@ -307,7 +315,7 @@ static void global_revoked(job *j, const int32_t *parts, size_t n)
 {
     int32_t *rest = malloc(sizeof(int32_t) * ((size_t)j->n_slots + 1));
     if (!rest) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     int m = 0;
@@ -324,12 +332,15 @@ static void global_revoked(job *j, const int32_t *parts, size_t n)
 
 /* ------------------------------------------------------------------ rebalances */
 
-static void print_parts(const char *what, const int32_t *parts, size_t n)
+/* One line "<what> partitions 0,1,2", the list last: tests and operators read it from there. */
+static void log_parts(job *j, const char *what, const int32_t *parts, size_t n)
 {
-    fprintf(stderr, "weir: %s partitions", what);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s%d", i ? "," : " ", (int)parts[i]);
-    fputc('\n', stderr);
+    char list[768];
+    size_t len = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof list - 16; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "", (int)parts[i]);
+    weir__logf(&j->log, WEIR_LOG_INFO, NULL, 0, "%s partitions %s", what, list);
 }
 
 /* ------------------------------------------------------------------ checkpoints */
@@ -394,14 +405,14 @@ static int64_t next_offset(job *j, int32_t p)
 static weir_sink **part_sinks(job *j, part *pt, size_t *ns)
 {
     if (!pt->sinks && !(pt->sinks = calloc(j->n_sinks + 1, sizeof *pt->sinks))) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return NULL;
     }
     *ns = 0;
     for (size_t k = 0; k < j->n_sinks; k++) {
         if (j->store && j->sinks[k] == j->results) {
             if (!pt->held && !(pt->held = weir__held_new(j->key_field, j->aggs, j->n_aggs))) {
-                fail(j, 1, "out of memory");
+                fail(j, WEIR_ERR_NOMEM, "out of memory");
                 return NULL;
             }
             pt->sinks[(*ns)++] = &pt->held->base;
@@ -430,7 +441,7 @@ static weir_err tx_check(job *j, rd_kafka_error_t *e, const char *what)
 {
     if (!e)
         return WEIR_OK;
-    fail(j, 1, "exactly-once: %s failed: %s", what, rd_kafka_error_string(e));
+    fail(j, WEIR_ERR_IO, "exactly-once: %s failed: %s", what, rd_kafka_error_string(e));
     if (rd_kafka_error_txn_requires_abort(e))
         rd_kafka_error_destroy(rd_kafka_abort_transaction(j->tx, CKPT_MS));
     rd_kafka_error_destroy(e);
@@ -489,7 +500,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     size_t m = 0;
     if (!units || !ends) {
         rc = WEIR_ERR_NOMEM;
-        fail(j, 1, "checkpoint: out of memory");
+        fail(j, WEIR_ERR_NOMEM, "checkpoint: out of memory");
         goto out;
     }
     for (size_t i = 0; i < (parts ? n : (size_t)j->n_by_part); i++) {
@@ -504,7 +515,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     cparts = malloc(sizeof(int32_t) * (size_t)(j->n_by_part + j->n_slots + 1));
     if (!cparts) {
         rc = WEIR_ERR_NOMEM;
-        fail(j, 1, "checkpoint: out of memory");
+        fail(j, WEIR_ERR_NOMEM, "checkpoint: out of memory");
         goto out;
     }
     for (size_t i = 0; i < m; i++) {
@@ -518,20 +529,21 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
     if (j->results &&
         (rc = weir__kafka_end_offsets(j->reader, weir_conf_get(j->conf, "output.topic"),
                                       j->results_parts, ends, why, sizeof why))) {
-        fail(j, 1, "checkpoint: %s", why);
+        fail(j, WEIR_ERR_IO, "checkpoint: %s", why);
         goto out;
     }
     /* Side outputs are at least once: out before the checkpoint that passes their records. */
     weir_sink *side[2] = {j->dead_letter, j->late};
     for (int i = 0; i < 2; i++)
         if (weir_sink_flush(side[i], CKPT_MS) != WEIR_OK) {
-            fail(j, 1, "checkpoint: side output not delivered: %s", weir_sink_error(side[i]));
+            fail(j, WEIR_ERR_IO, "checkpoint: side output not delivered: %s",
+                 weir_sink_error(side[i]));
             rc = WEIR_ERR_IO;
             goto out;
         }
     int log = weir_conf_get_bool(j->conf, "checkpoint.log");
     if (log)
-        fprintf(stderr, "weir: checkpoint: writing %zu partitions\n", m);
+        weir__logf(&j->log, WEIR_LOG_INFO, NULL, 0, "checkpoint: writing %zu partitions", m);
     if (j->tx && (rc = tx_check(j, rd_kafka_begin_transaction(j->tx), "begin transaction")))
         goto out;
     uint64_t bytes = 0;
@@ -543,7 +555,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         uint8_t *snap = NULL;
         size_t snap_len = 0;
         if ((rc = weir_pipeline_snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
-            fail(j, 1, "checkpoint: cannot snapshot partition %d", (int)p);
+            fail(j, WEIR_ERR_IO, "checkpoint: cannot snapshot partition %d", (int)p);
             break;
         }
         size_t mlen = strlen(j->meaning);
@@ -554,7 +566,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         if (!b) {
             free(snap);
             rc = WEIR_ERR_NOMEM;
-            fail(j, 1, "checkpoint: out of memory");
+            fail(j, WEIR_ERR_NOMEM, "checkpoint: out of memory");
             break;
         }
         uint8_t *w = b;
@@ -591,17 +603,17 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
                                    sizeof why);
         free(b);
         if (rc)
-            fail(j, 1, "%s", why);
+            fail(j, WEIR_ERR_IO, "%s", why);
         bytes += len;
     }
     if (!rc && (rc = weir_kafka_ckpt_flush(j->store, CKPT_MS, why, sizeof why)) != WEIR_OK)
-        fail(j, 1, "%s", why);
+        fail(j, WEIR_ERR_IO, "%s", why);
     if (!rc && j->results && weir_sink_error(j->results)[0]) {
         push_failed(j, WEIR_ERR_IO);
         rc = WEIR_ERR_IO;
     }
     if (!rc && log)
-        fprintf(stderr, "weir: checkpoint: durable, releasing held results\n");
+        weir__logf(&j->log, WEIR_LOG_INFO, NULL, 0, "checkpoint: durable, releasing held results");
     /* The checkpoints are durable: their held firings can go. */
     for (size_t i = 0; i < m && !rc; i++) {
         part *pt = unit(j, units[i]);
@@ -615,7 +627,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         pt->dirty = 0;
     }
     if (!rc && j->results && (rc = weir_sink_flush(j->results, CKPT_MS)) != WEIR_OK)
-        fail(j, 1, "checkpoint: results not delivered: %s",
+        fail(j, WEIR_ERR_IO, "checkpoint: results not delivered: %s",
              weir_sink_error(j->results)[0] ? weir_sink_error(j->results) : weir_err_str(rc));
     if (!rc && j->tx) {
         rd_kafka_topic_partition_list_t *pos = weir__kafka_source_positions(j->src, cparts, ncp);
@@ -632,17 +644,20 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
             rd_kafka_topic_partition_list_destroy(pos);
     } else if (!rc) {
         if (weir_kafka_source_commit(j->src, cparts, ncp, 1, why, sizeof why) != WEIR_OK)
-            fprintf(stderr, "weir: %s (retried at the next checkpoint)\n", why);
+            weir__logf(&j->log, WEIR_LOG_WARN, NULL, 0, "%s (retried at the next checkpoint)", why);
     }
     if (!rc && log)
-        fprintf(stderr, "weir: checkpoint: done\n");
+        weir__logf(&j->log, WEIR_LOG_INFO, NULL, 0, "checkpoint: done");
     if (!rc) {
         j->ck.count++;
         j->ck.bytes_last = bytes;
         j->ck.bytes_total += bytes;
         j->ck.seconds += weir_mono_sec() - t0;
+        weir__job_metrics_checkpoint(j->jm, 1, weir_mono_sec() - t0, bytes);
     }
 out:
+    if (rc)
+        weir__job_metrics_checkpoint(j->jm, 0, 0, 0);
     free(units);
     free(cparts);
     free(ends);
@@ -820,7 +835,7 @@ static void recover_held(job *j, int32_t p, restore_ctx *r)
     found_ctx f = {prefix, (size_t)pl, NULL, 0, 0};
     int32_t *ps = malloc(sizeof(int32_t) * (size_t)(r->n_ends + 1));
     if (!ps) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     for (int i = 0; i < r->n_ends; i++)
@@ -830,7 +845,8 @@ static void recover_held(job *j, int32_t p, restore_ctx *r)
                                (size_t)r->n_ends, CKPT_MS, find_released, &f, why, sizeof why);
     free(ps);
     if (rc) {
-        fail(j, 1, "restoring partition %d: reading the results topic back: %s", (int)p, why);
+        fail(j, WEIR_ERR_IO, "restoring partition %d: reading the results topic back: %s", (int)p,
+             why);
         free(f.idx);
         return;
     }
@@ -844,16 +860,16 @@ static void recover_held(job *j, int32_t p, restore_ctx *r)
         rc = release(j, pt, name, r->seq, f.idx, f.n, &j->ck.recovered);
     free(f.idx);
     if (!rc && (rc = weir_sink_flush(j->results, CKPT_MS)) != WEIR_OK)
-        fail(j, 1, "restoring partition %d: results not delivered", (int)p);
+        fail(j, WEIR_ERR_IO, "restoring partition %d: results not delivered", (int)p);
     if (!rc && j->tx)
         rc = tx_check(j, rd_kafka_commit_transaction(j->tx, CKPT_MS), "commit transaction");
     if (!rc) {
         weir__held_clear(pt->held);
         if (j->ck.recovered > before)
-            fprintf(stderr,
-                    "weir: partition %d: %" PRIu64 " results of checkpoint %" PRIu64
-                    " were not out yet: produced now\n",
-                    (int)p, j->ck.recovered - before, r->seq);
+            weir__logf(&j->log, WEIR_LOG_INFO, NULL, 0,
+                       "partition %d: %" PRIu64 " results of checkpoint %" PRIu64
+                       " were not out yet: produced now",
+                       (int)p, j->ck.recovered - before, r->seq);
     }
 }
 
@@ -870,13 +886,13 @@ static void restore_unit(job *j, int32_t p)
         if (grow(&j->reset_done, 1, &j->n_reset_done, hint + 1) == 0)
             j->reset_done[hint] = 1;
         if (weir_kafka_ckpt_clear(j->store, name, hint, why, sizeof why) != WEIR_OK)
-            fail(j, 1, "reset.state: %s", why);
+            fail(j, WEIR_ERR_IO, "reset.state: %s", why);
         return;
     }
     restore_ctx r = {.j = j, .pt = pt, .id = p};
     uint64_t max_seq = 0;
-    weir_err rc = weir_kafka_ckpt_load(j->store, name, hint, accept_ckpt, &r, &max_seq, stderr, why,
-                                       sizeof why);
+    weir_err rc = weir_kafka_ckpt_load(j->store, name, hint, accept_ckpt, &r, &max_seq, j->log.fn,
+                                       j->log.arg, why, sizeof why);
     pt->seq = max_seq;
     if (rc == WEIR_OK) {
         j->ck.restored++;
@@ -891,14 +907,19 @@ static void restore_unit(job *j, int32_t p)
         for (int i = 0; i < r.n_parts; i++) {
             if (r.next[i] >= 0)
                 weir__kafka_source_set_start(j->src, r.parts[i], r.next[i]);
-            fprintf(stderr,
-                    "weir: partition %d: restored checkpoint %" PRIu64
-                    " of %s, reading on from offset %" PRId64 "\n",
-                    (int)r.parts[i], r.seq, name, r.next[i]);
+            weir_log_field f[3] = {WEIR_LOG_INT("partition", r.parts[i]),
+                                   WEIR_LOG_INT("sequence", (int64_t)r.seq),
+                                   WEIR_LOG_INT("offset", r.next[i])};
+            weir__logf(&j->log, WEIR_LOG_INFO, f, 3,
+                       "partition %d: restored checkpoint %" PRIu64
+                       " of %s, reading on from offset %" PRId64,
+                       (int)r.parts[i], r.seq, name, r.next[i]);
         }
         recover_held(j, p, &r);
     } else if (rc != WEIR_ERR_NOT_FOUND) {
-        fail(j, rc == WEIR_ERR_IO || rc == WEIR_ERR_TIMEOUT || rc == WEIR_ERR_NOMEM ? 1 : 2,
+        fail(j,
+             rc == WEIR_ERR_IO || rc == WEIR_ERR_TIMEOUT || rc == WEIR_ERR_NOMEM ? rc
+                                                                                 : WEIR_ERR_CORRUPT,
              "%s: %s", name, why);
     }
     free(r.parts);
@@ -922,7 +943,7 @@ static void drop_part(job *j, int32_t p)
 static void on_assigned(void *opaque, const int32_t *parts, size_t n)
 {
     job *j = opaque;
-    print_parts("assigned", parts, n);
+    log_parts(j, "assigned", parts, n);
     for (size_t i = 0; i < n; i++)
         note_seen(j, parts[i]);
     if (!j->keyed) {
@@ -936,7 +957,7 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
     for (size_t i = 0; i < n && !j->rc; i++) {
         int32_t p = parts[i];
         if (grow(&j->by_part, sizeof(part), &j->n_by_part, p + 1) != 0) {
-            fail(j, 1, "out of memory");
+            fail(j, WEIR_ERR_NOMEM, "out of memory");
             return;
         }
         part *pt = &j->by_part[p];
@@ -949,7 +970,8 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         pt->pl =
             weir_pipeline_new(j->conf, 1, pt->sinks, ns, j->late, j->dead_letter, why, sizeof why);
         if (!pt->pl) {
-            fail(j, why[0] ? 2 : 1, "cannot create a pipeline: %s", why[0] ? why : "out of memory");
+            fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "cannot create a pipeline: %s",
+                 why[0] ? why : "out of memory");
             return;
         }
         if (j->store)
@@ -960,7 +982,9 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
 static void on_revoked(void *opaque, const int32_t *parts, size_t n, int lost)
 {
     job *j = opaque;
-    print_parts(lost ? "lost" : "revoked", parts, n);
+    log_parts(j, lost ? "lost" : "revoked", parts, n);
+    for (size_t i = 0; i < n; i++)
+        weir__job_metrics_partition_gone(j->jm, weir_conf_get(j->conf, "input.topic"), parts[i]);
     /* Results of the revoked partitions are delivered and their offsets committed while
      * they are still ours; a lost assignment cannot commit any more. Without checkpoints
      * unfired windows are dropped, not emitted: the partition's new owner rebuilds them
@@ -1002,13 +1026,13 @@ static void push_failed(job *j, weir_err e)
             why = weir_sink_error(j->sinks[i]);
     if (!why[0] && weir_sink_error(j->dead_letter)[0])
         why = weir_sink_error(j->dead_letter);
-    fail(j, 1, "pipeline stopped: %s", why[0] ? why : weir_err_str(e));
+    fail(j, WEIR_ERR_IO, "pipeline stopped: %s", why[0] ? why : weir_err_str(e));
 }
 
 static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
 {
     if (ensure_recs(j, n) != 0) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return;
     }
     if (!j->keyed) {
@@ -1231,7 +1255,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 {
     char why[512] = "";
     if (identify(j, why, sizeof why) != 0) {
-        fail(j, 2, "%s", why);
+        fail(j, WEIR_ERR_INVALID_ARG, "%s", why);
         return -1;
     }
     const weir_conf *conf = j->conf;
@@ -1241,7 +1265,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 
     j->sinks = calloc(n_extra + 1, sizeof *j->sinks);
     if (!j->sinks) {
-        fail(j, 1, "out of memory");
+        fail(j, WEIR_ERR_NOMEM, "out of memory");
         return -1;
     }
     const char *out_topic = weir_conf_get(conf, "output.topic");
@@ -1267,7 +1291,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
         j->results = weir__kafka_sink_new_tx(conf, out_topic, j->key_field, j->aggs, j->n_aggs,
                                              exactly ? txid : NULL, why, sizeof why);
         if (!j->results) {
-            fail(j, 2, "%s", why);
+            fail(j, WEIR_ERR_INVALID_ARG, "%s", why);
             return -1;
         }
         j->sinks[j->n_sinks++] = j->results;
@@ -1283,12 +1307,12 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     else if (dlp && *dlp)
         j->dead_letter = weir_file_sink_new(dlp, NULL, NULL, 0, why, sizeof why);
     if (((dlt && *dlt) || (dlp && *dlp)) && !j->dead_letter) {
-        fail(j, (dlt && *dlt) ? 2 : 1, "dead letters: %s", why);
+        fail(j, (dlt && *dlt) ? WEIR_ERR_INVALID_ARG : WEIR_ERR_IO, "dead letters: %s", why);
         return -1;
     }
     const char *late = weir_conf_get(conf, "late.output.path");
     if (late && *late && !(j->late = weir_file_sink_new(late, NULL, NULL, 0, why, sizeof why))) {
-        fail(j, 1, "late output: %s", why);
+        fail(j, WEIR_ERR_IO, "late output: %s", why);
         return -1;
     }
 
@@ -1297,15 +1321,17 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     weir_pipeline *probe =
         weir_pipeline_new(conf, 1, j->sinks, j->n_sinks, j->late, j->dead_letter, why, sizeof why);
     if (!probe) {
-        fail(j, why[0] ? 2 : 1, "%s", why[0] ? why : "out of memory");
+        fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "%s",
+             why[0] ? why : "out of memory");
         return -1;
     }
     weir_pipeline_destroy(probe);
 
     if (ckpt_topic[0]) {
         if (!(j->meaning = weir__conf_meaning(conf)) ||
-            !(j->reader = weir__kafka_reader_new(conf, why, sizeof why))) {
-            fail(j, 2, "checkpoint.topic: %s", j->meaning ? why : "out of memory");
+            !(j->reader = weir__kafka_reader_new(conf, &j->log, why, sizeof why))) {
+            fail(j, WEIR_ERR_INVALID_ARG, "checkpoint.topic: %s",
+                 j->meaning ? why : "out of memory");
             return -1;
         }
         int in_parts = weir__kafka_partition_count(j->reader, weir_conf_get(conf, "input.topic"),
@@ -1313,7 +1339,8 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
         if (j->results) {
             j->results_parts = weir__kafka_partition_count(j->reader, out_topic, why, sizeof why);
             if (j->results_parts < 1) {
-                fail(j, j->results_parts == -1 ? 2 : 1, "output.topic: %s",
+                fail(j, j->results_parts == -1 ? WEIR_ERR_INVALID_ARG : WEIR_ERR_IO,
+                     "output.topic: %s",
                      j->results_parts == -1 ? "the topic does not exist (checkpoints need it)"
                                             : why);
                 return -1;
@@ -1324,18 +1351,19 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
                                  in_parts > 0 ? in_parts : 1, weir__kafka_sink_handle(j->results),
                                  &j->store, why, sizeof why);
         if (e) {
-            fail(j, e == WEIR_ERR_IO ? 1 : 2, "%s", why);
+            fail(j, e == WEIR_ERR_IO ? WEIR_ERR_IO : WEIR_ERR_INVALID_ARG, "%s", why);
             return -1;
         }
         if (!j->keyed && !(j->glob = calloc(1, sizeof *j->glob))) {
-            fail(j, 1, "out of memory");
+            fail(j, WEIR_ERR_NOMEM, "out of memory");
             return -1;
         }
         if (exactly && j->results) {
             j->tx = weir__kafka_sink_handle(j->results);
             rd_kafka_error_t *te = rd_kafka_init_transactions(j->tx, CKPT_MS);
             if (te) {
-                fail(j, 1, "exactly-once: init transactions: %s", rd_kafka_error_string(te));
+                fail(j, WEIR_ERR_IO, "exactly-once: init transactions: %s",
+                     rd_kafka_error_string(te));
                 rd_kafka_error_destroy(te);
                 return -1;
             }
@@ -1345,7 +1373,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     weir_kafka_rebalance_cbs cbs = {on_assigned, on_revoked};
     j->src = weir_kafka_source_new(conf, &cbs, j, why, sizeof why);
     if (!j->src) {
-        fail(j, 2, "%s", why);
+        fail(j, WEIR_ERR_INVALID_ARG, "%s", why);
         return -1;
     }
     return 0;
@@ -1353,6 +1381,8 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 
 static void teardown(job *j)
 {
+    weir__job_metrics_destroy(j->jm);
+    j->jm = NULL;
     weir_kafka_source_destroy(j->src);
     j->src = NULL;
     destroy_pipeline(j, j->global);
@@ -1392,6 +1422,80 @@ typedef struct interval_ctx {
     int64_t ms;
 } interval_ctx;
 
+/* After a batch: counters of every pipeline, gauges of the live ones, each assigned partition's
+ * watermark; at each tick also the consumer lag and the producer's queue. Plain stores into
+ * series the loop owns, no lock. */
+static void publish(job *j, int64_t now, int tick)
+{
+    if (!j->jm && !j->health)
+        return;
+    if (j->jm) {
+        /* Counters every batch; the state bytes, a walk over all state, once a second. */
+        int with_state = now - j->state_ms >= WEIR__STATE_BYTES_MS;
+        if (with_state)
+            j->state_ms = now;
+        weir_pipeline_stats st = j->gone, g;
+        st.window.live_windows = st.window.live_keys = st.window.state_bytes = 0;
+        for (int p = -1; p < j->n_by_part; p++) {
+            weir_pipeline *pl = p < 0 ? j->global : j->by_part[p].pl;
+            if (!pl)
+                continue;
+            if (with_state)
+                weir_pipeline_stats_get(pl, &g);
+            else
+                weir__pipeline_counters(pl, &g);
+            weir_pipeline_stats_add(&st, &g);
+        }
+        weir__job_metrics_publish(j->jm, &st, with_state);
+    }
+    int64_t lowest = INT64_MAX;
+    for (int p = 0; p < j->n_by_part; p++)
+        if (j->by_part[p].pl) {
+            int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->by_part[p].pl));
+            weir__job_metrics_watermark(j->jm, p, wm, now);
+            if (wm < lowest)
+                lowest = wm;
+        }
+    if (j->global) {
+        /* One watermark over every partition: each assigned partition shows it. */
+        int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->global));
+        for (int i = 0; i < j->n_slots; i++)
+            weir__job_metrics_watermark(j->jm, j->slots[i], wm, now);
+        lowest = wm;
+    }
+    weir_kafka_source_stats ss;
+    weir_kafka_source_stats_get(j->src, &ss);
+    weir__job_health_input(j->health, ss.assigned > 0);
+    if (lowest != INT64_MAX)
+        weir__job_health_watermark(j->health, lowest, weir_mono_sec());
+    if (!tick || !j->jm)
+        return;
+    rd_kafka_t *rk = weir__kafka_source_handle(j->src);
+    rd_kafka_topic_partition_list_t *as = NULL;
+    if (rk && rd_kafka_assignment(rk, &as) == RD_KAFKA_RESP_ERR_NO_ERROR && as) {
+        if (rd_kafka_position(rk, as) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            for (int i = 0; i < as->cnt; i++) {
+                int64_t lo, hi;
+                const rd_kafka_topic_partition_t *tp = &as->elems[i];
+                /* Cached from fetch answers: no request to the broker. */
+                if (tp->offset >= 0 &&
+                    rd_kafka_get_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi) ==
+                        RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    hi >= 0)
+                    weir__job_metrics_consumer_lag(j->jm, tp->topic, tp->partition,
+                                                   hi > tp->offset ? hi - tp->offset : 0);
+            }
+        rd_kafka_topic_partition_list_destroy(as);
+    }
+    rd_kafka_t *prod = weir__kafka_sink_handle(j->results);
+    if (prod) {
+        weir_kafka_sink_stats ks;
+        weir_kafka_sink_stats_get(j->results, &ks);
+        weir__job_metrics_producer(j->jm, (uint64_t)rd_kafka_outq_len(prod), ks.produced,
+                                   ks.failed);
+    }
+}
+
 static void read_interval(void *opaque, const char *name, const char *value)
 {
     interval_ctx *c = opaque;
@@ -1399,37 +1503,53 @@ static void read_interval(void *opaque, const char *name, const char *value)
         c->ms = atoll(value);
 }
 
-int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
-                       int stop_when_idle_ms, int drain, volatile sig_atomic_t *stop,
-                       FILE *summary_out)
+weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
+                            int stop_when_idle_ms, int drain, const weir_job_env *env, char *errstr,
+                            size_t errstr_size)
 {
+    static const weir_job_env none = {0};
+    if (!env)
+        env = &none;
+    volatile sig_atomic_t *stop = env->stop;
     job j;
     memset(&j, 0, sizeof j);
     j.conf = conf;
+    j.log = weir__conf_log(conf);
+    j.health = env->health;
     j.instance_lock = -1;
+    if (weir__job_metrics_new(env->metrics, &j.jm) != WEIR_OK) {
+        weir__errf(errstr, errstr_size, "metrics: cannot register the job's series");
+        return WEIR_ERR_NOMEM;
+    }
     double t0 = weir_mono_sec(), t_first = 0, t_last = 0;
 
     if (setup(&j, extra_sinks, n_extra) != 0) {
-        fprintf(stderr, "weir: %s\n", j.reason);
-        int rc = j.rc;
+        weir__errf(errstr, errstr_size, "%s", j.reason);
+        weir_err rc = j.rc;
         teardown(&j);
         return rc;
     }
     interval_ctx ic = {5000};
     int64_t ckpt_ms = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     weir_conf_foreach_prefix(conf, "kafka.", read_interval, &ic);
-    fprintf(stderr, "weir: kafka mode: %s -> %s%s, group %s, instance %s, brokers %s, %s\n",
-            weir_conf_get(conf, "input.topic"),
-            j.results ? weir_conf_get(conf, "output.topic") : "(no output topic)",
-            n_extra ? " + extra sinks" : "", weir_conf_get(conf, "group.id"),
-            weir_conf_get(j.conf, "instance.id"), weir_conf_get(conf, "brokers"),
-            j.keyed ? "one pipeline per partition" : "one pipeline over all partitions");
+    weir_log_field f[4] = {WEIR_LOG_STR("input_topic", weir_conf_get(conf, "input.topic")),
+                           WEIR_LOG_STR("group", weir_conf_get(conf, "group.id")),
+                           WEIR_LOG_STR("instance", weir_conf_get(j.conf, "instance.id")),
+                           WEIR_LOG_STR("brokers", weir_conf_get(conf, "brokers"))};
+    weir__logf(&j.log, WEIR_LOG_INFO, f, 4,
+               "kafka mode: %s -> %s%s, group %s, instance %s, brokers %s, %s",
+               weir_conf_get(conf, "input.topic"),
+               j.results ? weir_conf_get(conf, "output.topic") : "(no output topic)",
+               n_extra ? " + extra sinks" : "", weir_conf_get(conf, "group.id"),
+               weir_conf_get(j.conf, "instance.id"), weir_conf_get(conf, "brokers"),
+               j.keyed ? "one pipeline per partition" : "one pipeline over all partitions");
 
     size_t batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
     weir_kafka_msg *msgs = malloc(batch * sizeof *msgs);
     if (!msgs) {
+        weir__errf(errstr, errstr_size, "out of memory");
         teardown(&j);
-        return 1;
+        return WEIR_ERR_NOMEM;
     }
     int64_t now = weir_wall_ms(), last_tick = now, last_commit = now, last_msg = now;
     const char *stopped_by = "signal";
@@ -1444,7 +1564,7 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
             j.poll_wait += (weir_mono_sec() - tp) - (thread_cpu_sec() - cp);
         now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
-            fail(&j, 1, "the Kafka consumer failed for good");
+            fail(&j, WEIR_ERR_IO, "the Kafka consumer failed for good");
             break;
         }
         /* A consumer error (a broker away, say) means the end of a partition seen before
@@ -1463,10 +1583,13 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
             t_last = weir_mono_sec();
             j.poll_wait_active = j.poll_wait;
         }
-        if (now - last_tick >= TICK_MS) {
+        int tick = now - last_tick >= TICK_MS;
+        if (tick) {
             tick_all(&j, now);
             last_tick = now;
         }
+        if (n || tick)
+            publish(&j, now, tick);
         poll_sinks(&j);
         if (j.rc)
             break;
@@ -1495,28 +1618,30 @@ int weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, siz
         checkpoint(&j, NULL, 0); /* releases what the last windows fired */
     if (!j.rc) {
         if (flush_sinks(&j, STOP_FLUSH_MS) == WEIR_ERR_TIMEOUT)
-            fail(&j, 1, "results still undelivered after %d s; offsets not committed",
+            fail(&j, WEIR_ERR_IO, "results still undelivered after %d s; offsets not committed",
                  STOP_FLUSH_MS / 1000);
         else
             commit(&j, NULL, 0, STOP_FLUSH_MS, 1);
     }
-    if (j.rc)
-        fprintf(stderr, "weir: %s\n", j.reason);
     double elapsed = weir_mono_sec() - t0;
     double active = t_last > t_first ? t_last - t_first : 0;
     /* Open windows are counted before the final revocation drops them; the Kafka counters
      * after the consumer has closed, so that the results of the last commits (served while
      * it closes) are in the summary as they are in the log. */
     weir_pipeline_stats ps = pipeline_stats(&j);
-    int rc = j.rc;
+    weir_err rc = j.rc;
     weir_kafka_source_close(j.src);
-    if (!rc && j.rc)
-        fprintf(stderr, "weir: %s\n", j.reason);
-    if (summary_out)
-        summary(&j, summary_out, &ps, elapsed, active, j.rc && !rc ? "error" : stopped_by);
+    if (env->summary)
+        summary(&j, env->summary, &ps, elapsed, active, j.rc && !rc ? "error" : stopped_by);
+    /* The first failure is the one reported (fail() keeps it), also when it came while the
+     * consumer closed. */
+    if (j.rc)
+        weir__errf(errstr, errstr_size, "%s", j.reason);
+    rc = j.rc;
     free(msgs);
+    weir__job_health_input(j.health, 0);
     teardown(&j);
-    return rc ? rc : j.rc;
+    return rc;
 }
 
 /* ---- the payload's reader, for its fuzz target (kafka_job_int.h) ---- */

@@ -1,5 +1,7 @@
 /* A pipeline: decode a batch of records, run the window operator, hand firings to sinks. */
 #include "weir/pipeline.h"
+#include "operators/window_int.h"
+#include "runtime/job_int.h"
 #include "state/bytes.h"
 
 #include <stdio.h>
@@ -151,6 +153,13 @@ void weir_pipeline_stats_get(const weir_pipeline *p, weir_pipeline_stats *out)
 {
     *out = p->st;
     weir_window_op_stats(p->op, &out->window);
+}
+
+void weir__pipeline_counters(const weir_pipeline *p, weir_pipeline_stats *out)
+{
+    *out = p->st;
+    out->window = p->op->st;
+    out->window.state_bytes = 0;
 }
 
 weir_window_op *weir_pipeline_operator(weir_pipeline *p)

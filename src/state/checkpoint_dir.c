@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "runtime/logf.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
 
@@ -242,8 +243,8 @@ static weir_err read_file(weir_ckpt_dir *d, const char *name, uint8_t **out, siz
     return WEIR_OK;
 }
 
-weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *opaque, FILE *log,
-                            char *errstr, size_t errstr_size)
+weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *opaque,
+                            weir_log_fn log, void *log_arg, char *errstr, size_t errstr_size)
 {
     uint64_t *seqs;
     size_t n;
@@ -288,9 +289,9 @@ weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *
             }
         }
         free(b);
-        if (log)
-            fprintf(log, "weir: checkpoint %s/%s refused: %s; trying an older one\n", d->path, name,
-                    why);
+        weir_log_field f[2] = {WEIR_LOG_STR("dir", d->path), WEIR_LOG_STR("file", name)};
+        weir__logf(&(weir__log){log, log_arg}, WEIR_LOG_WARN, f, 2,
+                   "checkpoint %s/%s refused: %s; trying an older one", d->path, name, why);
         snprintf(errstr, errstr_size,
                  "checkpoint.dir %s: no usable checkpoint (newest refused: %s)", d->path, why);
     }

@@ -16,7 +16,7 @@ sleep 2
 kill -0 "$job_pid" 2>/dev/null || die "the job did not keep retrying: $(tail -n 5 "$work/none.log")"
 kill -TERM "$job_pid"
 finish_job "$work/none.log"
-grep -q "weir: kafka consumer (raw): .*retrying" "$work/none.log" ||
+grep -q "unique-users: kafka consumer (raw): .*retrying" "$work/none.log" ||
     die "no clear consumer error line: $(head -n 5 "$work/none.log")"
 [[ $(summary_field "$work/none.log" records) == 0 ]] || die "records from nowhere"
 echo "ok: unreachable broker reported, clean stop on SIGTERM"
@@ -94,5 +94,5 @@ grep -Eq "(delivery to|cannot produce to) r4.*[Aa]uthorization failed" "$work/fa
 [[ $(summary_field "$work/fail.log" stopped_by) == error ]] || die "the summary does not say error"
 $py "$util" committed --brokers "$brokers" --group fail --topic raw 2>/dev/null &&
     die "offsets were committed although results were lost"
-grep -E "^weir: " "$work/fail.log" | tail -n 2
+grep -E " unique-users: " "$work/fail.log" | tail -n 2
 echo "PASS kafka_broker_down"

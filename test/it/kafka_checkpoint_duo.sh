@@ -21,7 +21,7 @@ $py -u "$crash" drive --brokers "$brokers" --topic raw --events "$work/events.js
     -X kafka.consumer.session.timeout.ms=3000 -X kafka.consumer.heartbeat.interval.ms=1000 \
     >"$work/drive.out" || die "duo driver: $(tail -n 5 "$work/drive.out"; tail -n 5 "$work"/duo.log.*)"
 cat "$work/drive.out"
-handed=$(cat "$work"/duo.log.* | grep -c "^weir: revoked partitions" || true)
+handed=$(cat "$work"/duo.log.* | grep -c " unique-users: revoked partitions" || true)
 restored=$(cat "$work"/duo.log.* | grep -c "restored checkpoint" || true)
 echo "revocations $handed, partition restores $restored"
 ((restored >= 6)) || die "partitions were restored only $restored times"

@@ -20,7 +20,7 @@ cleanup() {
         for l in "$work"/*.log; do
             [[ -f $l && $l != */broker.log ]] || continue
             echo "--- $(basename "$l")" >&2
-            grep -E '^weir: (assigned|revoked|lost|kafka mode)|"mode"' "$l" | tail -n 12 >&2 || true
+            grep -E ' unique-users: (assigned|revoked|lost|kafka mode)|"mode"' "$l" | tail -n 12 >&2 || true
         done
     fi
     rm -rf "$work"

@@ -30,8 +30,8 @@ wait_log "$work/b.log" "assigned partitions [0-9]" 30
 # The partitions LOG's instance holds now: those of its last assignment, none after a
 # revoke or a loss.
 current_parts() {
-    grep -E '^weir: (assigned|revoked|lost) partitions' "$1" | tail -n 1 |
-        awk '$2 == "assigned" {print $4}' | tr ',' ' '
+    grep -E ' unique-users: (assigned|revoked|lost) partitions' "$1" | tail -n 1 |
+        awk '$4 == "assigned" {print $6}' | tr ',' ' '
 }
 settled=0
 for ((i = 0; i < 300; i++)); do
@@ -80,7 +80,7 @@ grep -Eq "(revoked|lost) partitions" "$work/c.log" || die "c gave up nothing bef
 kcat_produce raw2 "$work/second.jsonl"
 job_pid=$c finish_job "$work/c.log"
 job_pid=$d finish_job "$work/d.log"
-grep -E '^weir: (assigned|revoked|lost)' "$work/c.log" "$work/d.log"
+grep -E ' unique-users: (assigned|revoked|lost)' "$work/c.log" "$work/d.log"
 # Every record after the rebalance was read by exactly one owner: the second half adds up.
 rc=$(summary_field "$work/c.log" records)
 rd=$(summary_field "$work/d.log" records)
