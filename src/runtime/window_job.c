@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "runtime/errbuf.h"
+#include "runtime/logf.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
 #include "weir/dynamodb.h"
@@ -781,7 +782,8 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
             res.conf = conf;
             res.m = m;
             res.fd = fd;
-            rc = weir_ckpt_dir_load(store, accept_ckpt, &res, NULL, err, err_size);
+            weir__log lg = weir__conf_log(conf);
+            rc = weir_ckpt_dir_load(store, accept_ckpt, &res, lg.fn, lg.arg, err, err_size);
             if (rc == WEIR_ERR_NOT_FOUND) {
                 rc = WEIR_OK;
                 err[0] = '\0';
