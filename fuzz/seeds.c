@@ -458,6 +458,16 @@ static void seeds_services_http(void)
     seed_text("route-3", "GET /a/1/b/2\n{\"email\":\"a@b\",\"x\":[1,{\"y\":null}]}");
 }
 
+/* Window specs, which fuzz_gwindow also reads its bytes as; its snapshot bodies start from
+ * these too. */
+static void seeds_gwindow(void)
+{
+    seed_text("spec-1", "tumble:1m");
+    seed_text("spec-2", "hop:10s/2s");
+    seed_text("spec-3", "session:30s");
+    seed_text("spec-4", "tumble:1h@15m");
+}
+
 static void seeds_services_csv(void)
 {
     seed_text("csv-1", "\xef\xbb\xbfname,price\r\n\"a, \"\"b\"\"\",1\n\n\"two\nlines\",2\n");
@@ -519,8 +529,12 @@ int main(int argc, char **argv)
         seeds_services_http();
     else if (!strcmp(name, "services_csv"))
         seeds_services_csv();
+    else if (!strcmp(name, "gwindow"))
+        seeds_gwindow();
     else {
         fprintf(stderr, "weir-fuzz-seeds: no seeds for %s\n", name);
+        free(meaning);
+        weir_conf_destroy(c);
         return 2;
     }
     free(meaning);
