@@ -64,7 +64,7 @@ CLANG=$(command -v clang || command -v clang-14 || true)
 while read -r l; do [[ -e $l ]] && check_file "link input" "$l"; done <"$work/linked"
 
 # Tools the build, the tests and the demos call.
-for t in cc clang clang-format make pkg-config kcat redis-server redis-cli gnuplot curl xxd timeout \
+for t in cc clang clang-format make pkg-config kcat redis-server redis-cli gnuplot curl xxd sqlite3 timeout \
     promtool prometheus /usr/bin/python3 readelf ldd dpkg; do
     p=$(command -v "$t") || { echo "check-deps: tool $t is not installed" >&2; bad=$((bad + 1)); continue; }
     check_file tool "$p"

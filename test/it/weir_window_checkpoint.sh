@@ -35,8 +35,13 @@ for window in tumble:1m hop:1m/20s session:15s; do
         --where 'status != pending' --agg 'count()' --agg 'sum(total_price) as revenue'
         --agg 'avg(quantity)' --agg 'count_distinct(user_id)'
         --agg 'approx_count_distinct(user_id) as approx')
+    t0=$(date +%s%N)
     "$J" "${args[@]}" --output "$tmp/ref.out" --late-output "$tmp/ref.late" \
         --dead-letter "$tmp/ref.dead" 2>"$tmp/ref.sum"
+    # Kills land within the time a whole run takes here (at least 20 ms), so that most runs are
+    # killed on a fast machine as on a slow one.
+    run_ms=$((($(date +%s%N) - t0) / 1000000))
+    ((run_ms >= 20)) || run_ms=20
     kills=0 completions=0 resumes=0
     rm -rf "$tmp/ck"
     check_run() { # waits for the run in the background, checks it
@@ -60,7 +65,8 @@ for window in tumble:1m hop:1m/20s session:15s; do
                 sleep 0.001
             done
         else
-            sleep "0.$(printf '%03d' $((RANDOM % 400 + 20)))"
+            ms=$((RANDOM % run_ms + 5))
+            sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
         fi
         if kill -9 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null || true
