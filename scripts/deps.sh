@@ -9,7 +9,7 @@ PKGS=(
     libcurl4-openssl-dev libssl-dev libjsmn-dev libmicrohttpd-dev libsqlite3-dev
     libcjson-dev libjansson-dev libpq-dev postgresql
     kcat python3 python3-kafka python3-boto3 python3-botocore python3-confluent-kafka python3-yaml
-    redis-server gnuplot-nox curl xxd sqlite3 nodejs npm prometheus
+    redis-server gnuplot-nox curl xxd sqlite3 nodejs npm prometheus wrk
 )
 
 missing=()
