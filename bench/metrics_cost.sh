@@ -4,14 +4,37 @@
 # Prints each pair and the median ratio (on/off) of wall time and of the job's CPU time (user +
 # system from getrusage, the endpoint's thread included); on a shared machine the CPU ratio is
 # the steadier figure.
-# usage: bench/metrics_cost.sh INPUT [PAIRS]   (build/bin/unique-users, a release build)
+# With --kafka the job reads INPUT from the dev broker instead: the file is produced once to
+# ecom-raw-events (8 partitions, keyed by product) and every run is a new consumer group that
+# reads it from the beginning and stops 1 s after the topic is drained (--stop-when-idle), so
+# wall time carries that second and the CPU ratio is the figure to read.
+# usage: bench/metrics_cost.sh [--kafka] INPUT [PAIRS]   (build/bin, a release build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-J=${WEIR_BIN:-$root/build/bin}/unique-users
-exec /usr/bin/python3 - "$J" "$1" "${2:-9}" <<'EOF'
-import os, resource, socket, statistics, subprocess, sys, threading, time, urllib.request
+bin=${WEIR_BIN:-$root/build/bin}
+J=$bin/unique-users
+brokers=
+if [[ ${1:-} == --kafka ]]; then
+    shift
+    work=$(mktemp -d)
+    "$bin/weir-dev-broker" --quiet >"$work/broker.out" 2>"$work/broker.log" &
+    broker_pid=$!
+    trap 'kill $broker_pid 2>/dev/null; wait $broker_pid 2>/dev/null; rm -rf "$work"' EXIT
+    for _ in $(seq 100); do
+        brokers=$(head -n 1 "$work/broker.out" 2>/dev/null || true)
+        [[ $brokers == *:* ]] && break
+        sleep 0.05
+    done
+    [[ $brokers == *:* ]] || { echo "the dev broker did not start" >&2; exit 1; }
+    sed -E 's/^(.*"product_id":"?([^",}]*)"?[,}].*)$/\2\t\1/; t; s/^/\t/' "$1" |
+        kcat -q -b "$brokers" -t ecom-raw-events -P -K $'\t' -X partitioner=murmur2_random
+fi
+/usr/bin/python3 - "$J" "$1" "${2:-9}" "$brokers" <<'EOF'
+import json, os, resource, socket, statistics, subprocess, sys, threading, time, urllib.request
 
-job, inp, pairs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+job, inp, pairs, brokers = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+runs = [0]
+expect = [0]
 
 def free_port():
     s = socket.socket()
@@ -20,7 +43,13 @@ def free_port():
 
 def run(on):
     port = free_port()
-    args = [job, "--input", inp, "--output", "/dev/null"]
+    if brokers:
+        runs[0] += 1
+        args = [job, "--brokers", brokers, "--input-topic", "ecom-raw-events",
+                "--output-topic", "ecom-analytics-results", "--group-id", f"cost-{runs[0]}",
+                "--stop-when-idle", "1s", "--drain"]
+    else:
+        args = [job, "--input", inp, "--output", "/dev/null"]
     if on:
         args += ["--metrics-port", str(port)]
     stop = threading.Event()
@@ -33,7 +62,8 @@ def run(on):
             except OSError:
                 pass
     t0 = time.monotonic()
-    p = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    err = open(os.devnull, "w") if not brokers else open(f"/tmp/metrics_cost.{os.getpid()}.log", "w+")
+    p = subprocess.Popen(args, stderr=err)
     th = threading.Thread(target=scrape)
     if on:
         th.start()
@@ -44,6 +74,15 @@ def run(on):
         th.join()
     if status:
         sys.exit(f"{args} exited {status}")
+    if brokers:  # every run must have read the whole topic
+        err.seek(0)
+        records = json.loads(err.read().strip().splitlines()[-1])["records"]
+        err.close()
+        os.unlink(err.name)
+        if records != expect[0]:
+            if expect[0]:
+                sys.exit(f"a run read {records} records, the first {expect[0]}")
+            expect[0] = records
     return wall, ru.ru_utime + ru.ru_stime, scrapes[0]
 
 rows = []
@@ -54,6 +93,8 @@ for i in range(pairs):
     print(f"pair {i}: off {woff:.2f} s wall {coff:.3f} s cpu; on {won:.2f} s wall {con:.3f} s cpu, "
           f"{n} scrapes", flush=True)
     rows.append((won / woff, con / coff))
+if brokers:
+    print(f"each run read {expect[0]} records from the dev broker")
 print(f"median ratio on/off over {pairs} pairs: wall {statistics.median(r[0] for r in rows):.4f}, "
       f"cpu {statistics.median(r[1] for r in rows):.4f}")
 EOF
