@@ -28,6 +28,7 @@ typedef struct activity {
     weir_conf *conf;       /* the job's decoding rules, read-only once built */
     pthread_mutex_t admit; /* admission against the queue bound, then produce */
     atomic_ullong accepted, rejected, refused, failed, delivered;
+    svc_producer_metrics pm;
 } activity;
 
 static const char *reason(weir_rec_status st)
@@ -150,6 +151,7 @@ static void post_events(const svc_req *req, svc_resp *resp)
     if ((int64_t)queued + (int64_t)n > queue_messages) {
         pthread_mutex_unlock(&a->admit);
         atomic_fetch_add(&a->refused, n);
+        weir_counter_add(a->pm.queue_full, n);
         rd_kafka_poll(a->rk, 0);
         snprintf(resp->header_name, sizeof resp->header_name, "Retry-After");
         snprintf(resp->header_value, sizeof resp->header_value, "1");
@@ -166,6 +168,7 @@ static void post_events(const svc_req *req, svc_resp *resp)
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e) { /* the byte bound (queue.buffering.max.kbytes) or a fatal producer error */
             atomic_fetch_add(&a->refused, 1);
+            weir_counter_inc(a->pm.produce);
             nrej++;
             json_array_append_new(rejected,
                                   json_pack("{s:I, s:s}", "line", (json_int_t)items[i].line,
@@ -195,9 +198,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     activity *a = opaque;
-    if (m->err)
+    if (m->err) {
         atomic_fetch_add(&a->failed, 1);
-    else
+        weir_counter_inc(a->pm.delivery);
+    } else
         atomic_fetch_add(&a->delivered, 1);
 }
 
@@ -211,6 +215,11 @@ static void *poll_loop(void *arg)
     while (!atomic_load(&stopping))
         rd_kafka_poll(a->rk, 100);
     return NULL;
+}
+
+static double queue_len(void *arg)
+{
+    return (double)rd_kafka_outq_len(((activity *)arg)->rk);
 }
 
 static bool init(svc_app *app, const svc_config *cfg, char *errstr, size_t errstr_size)
@@ -247,8 +256,15 @@ static bool init(svc_app *app, const svc_config *cfg, char *errstr, size_t errst
     if (!a->rk)
         goto fail;
     kc = NULL;
+    if (!svc_producer_metrics_start(app->metrics, queue_len, a, &a->pm)) {
+        snprintf(errstr, errstr_size, "out of memory (producer series)");
+        svc_producer_metrics_stop(app->metrics);
+        rd_kafka_destroy(a->rk);
+        goto fail;
+    }
     if (pthread_create(&poller, NULL, poll_loop, a) != 0) {
         snprintf(errstr, errstr_size, "cannot start the delivery thread");
+        svc_producer_metrics_stop(app->metrics);
         rd_kafka_destroy(a->rk);
         goto fail;
     }
@@ -282,14 +298,17 @@ static void fini(svc_app *app)
         return;
     atomic_store(&stopping, true);
     pthread_join(poller, NULL);
-    if (rd_kafka_flush(a->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        fprintf(stderr, "activity-service: %d events not delivered at exit\n",
-                rd_kafka_outq_len(a->rk));
-    fprintf(stderr,
-            "activity-service: %llu events accepted, %llu delivered, %llu rejected, %llu refused "
-            "(queue full), %llu failed\n",
-            atomic_load(&a->accepted), atomic_load(&a->delivered), atomic_load(&a->rejected),
-            atomic_load(&a->refused), atomic_load(&a->failed));
+    if (rd_kafka_flush(a->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        weir_log_field f[] = {WEIR_LOG_INT("events", rd_kafka_outq_len(a->rk))};
+        weir_logger_log(app->log, WEIR_LOG_ERROR, "events not delivered at exit", f, 1);
+    }
+    weir_log_field f[] = {WEIR_LOG_INT("accepted", (int64_t)atomic_load(&a->accepted)),
+                          WEIR_LOG_INT("delivered", (int64_t)atomic_load(&a->delivered)),
+                          WEIR_LOG_INT("rejected", (int64_t)atomic_load(&a->rejected)),
+                          WEIR_LOG_INT("refused", (int64_t)atomic_load(&a->refused)),
+                          WEIR_LOG_INT("failed", (int64_t)atomic_load(&a->failed))};
+    weir_logger_log(app->log, WEIR_LOG_INFO, "events", f, 5);
+    svc_producer_metrics_stop(app->metrics);
     rd_kafka_destroy(a->rk);
     weir_conf_destroy(a->conf);
     pthread_mutex_destroy(&a->admit);
@@ -297,13 +316,13 @@ static void fini(svc_app *app)
     free(a);
 }
 
-static int flag(const char *name, const char *value)
+static int flag(const char *name, const char *value, char *err, size_t err_size)
 {
     if (strcmp(name, "--queue-messages") != 0)
         return 0;
     if (!value || !svc_parse_int(value, 1, 10000000, &queue_messages)) {
-        fprintf(stderr, "activity-service: --queue-messages: expected an integer in 1..10000000\n");
-        return -1;
+        snprintf(err, err_size, "--queue-messages: expected an integer in 1..10000000");
+        return 2;
     }
     return 1;
 }
@@ -324,6 +343,7 @@ int main(int argc, char **argv)
         .extra_usage = "  --queue-messages N  events waiting for the broker before POST /events "
                        "answers 503\n                      (default 100000)\n",
         .flag = flag,
+        .extra_flags = ", --queue-messages",
         .init = init,
         .ready = ready,
         .fini = fini};

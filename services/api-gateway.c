@@ -5,6 +5,7 @@
  * job's DynamoDB table with a Query on product_id and window_start BETWEEN from AND to. */
 #include "lib/client.h"
 #include "lib/http.h"
+#include "lib/ops.h"
 
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -16,6 +17,9 @@
 #include <weir/conf.h>
 #include <weir/dynamodb.h>
 #include <weir/event.h>
+#include <weir/log.h>
+#include <weir/metrics.h>
+#include <weir/metrics_server.h>
 
 #define NAME "api-gateway"
 
@@ -25,6 +29,15 @@ static const char *const up_defaults[N_UP] = {"http://127.0.0.1:8081", "http://1
                                               "http://127.0.0.1:8083", "http://127.0.0.1:8084"};
 static const char *const up_env[N_UP] = {"PRODUCT_API_URL", "CUSTOMER_API_URL", "ORDER_API_URL",
                                          "ACTIVITY_API_URL"};
+/* The upstream label of weir_upstream_errors_total: the services by name, then DynamoDB. */
+enum { UP_DYNAMODB = N_UP, N_UPSTREAMS };
+static const char *const up_labels[N_UPSTREAMS] = {"product-service", "customer-service",
+                                                   "order-service", "activity-service", "dynamodb"};
+/* Its kind label: refused or unreachable (503), no answer in time (504), an answer that is
+ * not HTTP/JSON or a refusal by DynamoDB (502), an answer with a 5xx status. */
+enum { K_UNAVAILABLE, K_TIMEOUT, K_BAD_ANSWER, K_SERVER_ERROR, N_KINDS };
+static const char *const kind_labels[N_KINDS] = {"unavailable", "timeout", "bad_answer",
+                                                 "server_error"};
 
 typedef struct gw_config {
     const char *listen;
@@ -46,6 +59,7 @@ typedef struct ddb_pool {
 
 typedef struct gateway {
     svc_client *up[N_UP];
+    weir_counter *up_errors[N_UPSTREAMS][N_KINDS];
     const char *table;
     ddb_pool ddb;
     char ddb_off[256]; /* why analytics is unavailable, "" when it is */
@@ -131,9 +145,17 @@ static void proxy(const svc_req *req, svc_resp *resp, int up)
     }
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
-    svc_client_call_ct(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
-                       has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
+    bool answered =
+        svc_client_call_ct(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
+                           has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
     free(target);
+    if (!answered || resp->status >= 500) {
+        int k = answered              ? K_SERVER_ERROR
+                : resp->status == 504 ? K_TIMEOUT
+                : resp->status == 503 ? K_UNAVAILABLE
+                                      : K_BAD_ANSWER;
+        weir_counter_inc(g->up_errors[up][k]);
+    }
 }
 
 static void to_products(const svc_req *req, svc_resp *resp)
@@ -253,6 +275,9 @@ static void analytics(const svc_req *req, svc_resp *resp)
                          ? 503
                          : 502;
         svc_resp_error(resp, status, "DynamoDB: %s", err);
+        weir_counter_inc(g->up_errors[UP_DYNAMODB][status == 504   ? K_TIMEOUT
+                                                   : status == 503 ? K_UNAVAILABLE
+                                                                   : K_BAD_ANSWER]);
         return;
     }
     size_t n = weir_ddb_items_count(items);
@@ -347,13 +372,15 @@ static void usage(FILE *out)
         "  --timeout-ms          total time of one upstream call, 1..600000 (default 5000)\n"
         "  --connect-timeout-ms  connect time of one upstream call (default 1000)\n"
         "  --threads             worker threads, 1..256 (default 8)\n"
-        "  --body-limit          largest request body in bytes (default 1048576)\n",
+        "  --body-limit          largest request body in bytes (default 1048576)\n"
+        "The listener also serves /healthz, /readyz and /metrics (Prometheus).\n",
         up_defaults[0], up_defaults[1], up_defaults[2], up_defaults[3]);
+    svc_ops_usage(out, true);
 }
 
-static int bad(const char *flag, const char *why)
+static int bad(char *err, size_t err_size, const char *flag, const char *why)
 {
-    fprintf(stderr, NAME ": %s: %s\n", flag, why);
+    snprintf(err, err_size, "%s: %s", flag, why);
     return 2;
 }
 
@@ -362,7 +389,8 @@ static bool url_ok(const char *v)
     return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
 }
 
-static int parse(int argc, char **argv, gw_config *cfg)
+/* Reads the flags and the environment; 0, -1 after --help, or 2 with the reason in err. */
+static int parse(int argc, char **argv, gw_config *cfg, svc_ops *ops, char *err, size_t err_size)
 {
     const char *env;
     cfg->listen = "127.0.0.1:8080";
@@ -382,6 +410,11 @@ static int parse(int argc, char **argv, gw_config *cfg)
             usage(stdout);
             return -1;
         }
+        int took = svc_ops_flag(ops, true, argc, argv, &i, err, err_size);
+        if (took == 2)
+            return 2;
+        if (took)
+            continue;
         int up = -1;
         for (int k = 0; k < N_UP; k++)
             if (strncmp(a, "--", 2) == 0 && strcmp(a + 2, up_names[k]) == 0)
@@ -393,52 +426,53 @@ static int parse(int argc, char **argv, gw_config *cfg)
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             takes = takes || strcmp(a, known[k]) == 0;
         if (!takes) {
-            fprintf(stderr,
-                    NAME ": unknown flag %s (accepted: --listen, --products, --customers, "
-                         "--orders, --activity, --dynamodb-table, --dynamodb-endpoint, "
-                         "--aws-region, --timeout-ms, --connect-timeout-ms, --threads, "
-                         "--body-limit, --help)\n",
-                    a);
+            snprintf(err, err_size,
+                     "unknown flag %s (accepted: --listen, --products, --customers, --orders, "
+                     "--activity, --dynamodb-table, --dynamodb-endpoint, --aws-region, "
+                     "--timeout-ms, --connect-timeout-ms, --threads, --body-limit, "
+                     "--log-format, --log-level, --metrics-port, --metrics-host, "
+                     "--check-config, --help)",
+                     a);
             return 2;
         }
         if (!v)
-            return bad(a, "needs a value");
+            return bad(err, err_size, a, "needs a value");
         i++;
         if (up >= 0) {
             if (!url_ok(v))
-                return bad(a, "expected an http:// or https:// URL");
+                return bad(err, err_size, a, "expected an http:// or https:// URL");
             cfg->up[up] = v;
         } else if (strcmp(a, "--listen") == 0) {
             char host[64];
             uint16_t port;
             if (!svc_parse_listen(v, host, sizeof host, &port))
-                return bad(a, "expected HOST:PORT with PORT in 0..65535");
+                return bad(err, err_size, a, "expected HOST:PORT with PORT in 0..65535");
             cfg->listen = v;
         } else if (strcmp(a, "--dynamodb-table") == 0) {
             if (!*v)
-                return bad(a, "expected a table name");
+                return bad(err, err_size, a, "expected a table name");
             cfg->table = v;
         } else if (strcmp(a, "--dynamodb-endpoint") == 0) {
             if (*v && !url_ok(v))
-                return bad(a, "expected an http:// or https:// URL");
+                return bad(err, err_size, a, "expected an http:// or https:// URL");
             cfg->endpoint = v;
         } else if (strcmp(a, "--aws-region") == 0) {
             cfg->region = v;
         } else if (strcmp(a, "--timeout-ms") == 0) {
             if (!svc_parse_int(v, 1, 600000, &n))
-                return bad(a, "expected milliseconds in 1..600000");
+                return bad(err, err_size, a, "expected milliseconds in 1..600000");
             cfg->timeout_ms = n;
         } else if (strcmp(a, "--connect-timeout-ms") == 0) {
             if (!svc_parse_int(v, 1, 600000, &n))
-                return bad(a, "expected milliseconds in 1..600000");
+                return bad(err, err_size, a, "expected milliseconds in 1..600000");
             cfg->connect_timeout_ms = n;
         } else if (strcmp(a, "--threads") == 0) {
             if (!svc_parse_int(v, 1, 256, &n))
-                return bad(a, "expected an integer in 1..256");
+                return bad(err, err_size, a, "expected an integer in 1..256");
             cfg->threads = (unsigned)n;
         } else if (strcmp(a, "--body-limit") == 0) {
             if (!svc_parse_int(v, 1, 1 << 30, &n))
-                return bad(a, "expected bytes in 1..1073741824");
+                return bad(err, err_size, a, "expected bytes in 1..1073741824");
             cfg->body_limit = (size_t)n;
         }
     }
@@ -491,12 +525,54 @@ static void ddb_close(ddb_pool *p)
     free(p->busy);
 }
 
+static int ready_metrics(void *app, char *why, size_t why_size)
+{
+    return ready(app, why, why_size);
+}
+
+static bool upstream_series(gateway *g, weir_metrics *m)
+{
+    for (int u = 0; u < N_UPSTREAMS; u++)
+        for (int k = 0; k < N_KINDS; k++)
+            if (weir_metrics_counter(
+                    m, "weir_upstream_errors_total",
+                    "Failed calls to another service or to DynamoDB, by upstream and kind.",
+                    (const char *const[]){"upstream", up_labels[u], "kind", kind_labels[k], NULL},
+                    &g->up_errors[u][k]) != WEIR_OK)
+                return false;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     gw_config cfg = {0};
-    int rc = parse(argc, argv, &cfg);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    svc_ops ops;
+    svc_ops_init(&ops);
+    char err[512] = "";
+    int rc = parse(argc, argv, &cfg, &ops, err, sizeof err);
+    if (rc < 0)
+        return 0;
+    /* The logger masks the AWS credentials of the environment in every line. */
+    weir_logger *lg = svc_ops_logger(NAME, &ops, NULL);
+    if (!lg) {
+        fputs(NAME ": out of memory\n", stderr);
+        return 1;
+    }
+    weir_log_field f[12];
+    size_t nf = 0;
+    f[nf++] = WEIR_LOG_STR("listen", cfg.listen);
+    for (int i = 0; i < N_UP; i++)
+        f[nf++] = WEIR_LOG_STR(up_names[i], cfg.up[i]);
+    f[nf++] = WEIR_LOG_STR("analytics_table", cfg.table);
+    f[nf++] = WEIR_LOG_STR("metrics", ops.metrics_port ? "port" : "listen");
+    if (rc || ops.check) {
+        if (rc)
+            weir_logger_log(lg, WEIR_LOG_ERROR, err, NULL, 0);
+        else
+            weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", f, nf);
+        weir_logger_destroy(lg);
+        return rc;
+    }
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -507,56 +583,86 @@ int main(int argc, char **argv)
     gateway g = {.table = cfg.table, .ddb = {.n = cfg.threads}};
     pthread_mutex_init(&g.ddb.mu, NULL);
     pthread_cond_init(&g.ddb.cv, NULL);
-    char err[512];
     rc = 1;
     svc_server *s = NULL;
-    for (int i = 0; i < N_UP; i++)
+    weir_metrics *m = NULL;
+    weir_metrics_server *ms = NULL;
+    if (weir_metrics_new(&m) != WEIR_OK || !upstream_series(&g, m)) {
+        snprintf(err, sizeof err, "out of memory (metrics)");
+        goto out;
+    }
+    for (int i = 0; i < N_UP; i++) {
+        char why[448];
         if (!(g.up[i] = svc_client_new(cfg.up[i], cfg.threads, (unsigned)cfg.connect_timeout_ms,
-                                       (unsigned)cfg.timeout_ms, err, sizeof err))) {
-            fprintf(stderr, NAME ": %s client: %s\n", up_names[i], err);
+                                       (unsigned)cfg.timeout_ms, why, sizeof why))) {
+            snprintf(err, sizeof err, "%s client: %s", up_names[i], why);
             goto out;
         }
+    }
     ddb_open(&g, &cfg);
-    if (g.ddb_off[0])
-        fprintf(stderr, NAME ": analytics unavailable: %s\n", g.ddb_off);
+    if (g.ddb_off[0]) {
+        weir_log_field w[] = {WEIR_LOG_STR("reason", g.ddb_off)};
+        weir_logger_log(lg, WEIR_LOG_WARN, "analytics unavailable", w, 1);
+    }
     svc_server_opts o = {.listen = cfg.listen,
                          .routes = routes,
                          .n_routes = sizeof routes / sizeof routes[0],
                          .body_limit = cfg.body_limit,
                          .threads = cfg.threads,
                          .app = &g,
-                         .ready = ready};
-    if (!(s = svc_server_start(&o, err, sizeof err))) {
-        fprintf(stderr, NAME ": %s\n", err);
+                         .ready = ready,
+                         .metrics = m,
+                         .serve_metrics = true};
+    if (!(s = svc_server_start(&o, err, sizeof err)))
         goto out;
+    if (ops.metrics_port) {
+        weir_metrics_server_opts mo = {.host = ops.metrics_host,
+                                       .port = ops.metrics_port,
+                                       .ready = ready_metrics,
+                                       .ready_arg = &g,
+                                       .log = weir_logger_fn,
+                                       .log_arg = lg};
+        char why[448] = "";
+        weir_err e = weir_metrics_server_start(m, &mo, &ms, why, sizeof why);
+        if (e != WEIR_OK) {
+            snprintf(err, sizeof err, "--metrics-port %u: %s", ops.metrics_port,
+                     why[0] ? why : weir_err_str(e));
+            goto out;
+        }
     }
     printf("%s\n", svc_server_address(s));
     fflush(stdout);
     /* Upstream URLs and the endpoint only: credentials come from the environment and are
-     * never printed. */
-    fprintf(stderr,
-            NAME ": listening on %s; products %s, customers %s, orders %s, activity %s; "
-                 "analytics table %s at %s\n",
-            svc_server_address(s), cfg.up[0], cfg.up[1], cfg.up[2], cfg.up[3], cfg.table,
-            g.ddb_off[0] ? "(unavailable)"
-            : g.ddb.c    ? weir_ddb_endpoint(g.ddb.c[0])
-                         : "?");
+     * never printed (the logger masks them too). */
+    f[0] = WEIR_LOG_STR("listen", svc_server_address(s));
+    f[nf++] = WEIR_LOG_STR("analytics_endpoint", g.ddb_off[0] ? "(unavailable)"
+                                                 : g.ddb.c    ? weir_ddb_endpoint(g.ddb.c[0])
+                                                              : "?");
+    weir_logger_log(lg, WEIR_LOG_INFO, "listening", f, nf);
     int sig = 0;
     sigwait(&sigs, &sig);
-    fprintf(stderr, NAME ": %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    f[0] = WEIR_LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    weir_logger_log(lg, WEIR_LOG_INFO, "draining", f, 1);
     unsigned left = svc_server_drain(s, 10000);
-    if (left)
-        fprintf(stderr, NAME ": %u requests still in flight after 10 s\n", left);
+    if (left) {
+        f[0] = WEIR_LOG_INT("in_flight", left);
+        weir_logger_log(lg, WEIR_LOG_WARN, "requests still in flight after 10 s", f, 1);
+    }
     rc = 0;
 out:
+    if (rc)
+        weir_logger_log(lg, WEIR_LOG_ERROR, err, NULL, 0);
     svc_server_destroy(s);
+    weir_metrics_server_stop(ms);
     ddb_close(&g.ddb);
     for (int i = 0; i < N_UP; i++)
         svc_client_destroy(g.up[i]);
     pthread_mutex_destroy(&g.ddb.mu);
     pthread_cond_destroy(&g.ddb.cv);
     curl_global_cleanup();
+    weir_metrics_destroy(m);
     if (rc == 0)
-        fprintf(stderr, NAME ": stopped\n");
+        weir_logger_log(lg, WEIR_LOG_INFO, "stopped", NULL, 0);
+    weir_logger_destroy(lg);
     return rc;
 }

@@ -36,6 +36,7 @@ typedef struct events {
     rd_kafka_t *rk;
     const char *topic;
     atomic_ullong failed;
+    svc_producer_metrics pm;
 } events;
 
 static json_t *row(svc_conn *c)
@@ -68,6 +69,7 @@ static void publish(const svc_req *req, const json_t *order)
     json_decref(e);
     if (!text) {
         atomic_fetch_add(&ev->failed, 1);
+        weir_counter_inc(ev->pm.produce);
         return;
     }
     rd_kafka_resp_err_t err;
@@ -81,8 +83,10 @@ static void publish(const svc_req *req, const json_t *order)
             break;
         rd_kafka_poll(ev->rk, 50);
     }
-    if (err)
+    if (err) {
         atomic_fetch_add(&ev->failed, 1);
+        weir_counter_inc(err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ev->pm.queue_full : ev->pm.produce);
+    }
     rd_kafka_poll(ev->rk, 0);
     free(text);
 }
@@ -90,8 +94,16 @@ static void publish(const svc_req *req, const json_t *order)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    if (m->err)
-        atomic_fetch_add(&((events *)opaque)->failed, 1);
+    events *ev = opaque;
+    if (m->err) {
+        atomic_fetch_add(&ev->failed, 1);
+        weir_counter_inc(ev->pm.delivery);
+    }
+}
+
+static double queue_len(void *arg)
+{
+    return (double)rd_kafka_outq_len(((events *)arg)->rk);
 }
 
 static svc_conn *conn(const svc_req *req, svc_resp *resp)
@@ -347,6 +359,13 @@ static bool init(svc_app *app, const svc_config *cfg, char *errstr, size_t errst
         free(ev);
         return false;
     }
+    if (!svc_producer_metrics_start(app->metrics, queue_len, ev, &ev->pm)) {
+        snprintf(errstr, errstr_size, "out of memory (producer series)");
+        svc_producer_metrics_stop(app->metrics);
+        rd_kafka_destroy(ev->rk);
+        free(ev);
+        return false;
+    }
     app->ext = ev;
     return true;
 }
@@ -369,12 +388,16 @@ static void fini(svc_app *app)
     events *ev = app->ext;
     if (!ev)
         return;
-    if (rd_kafka_flush(ev->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        fprintf(stderr, "order-service: %d order events not delivered at exit\n",
-                rd_kafka_outq_len(ev->rk));
+    if (rd_kafka_flush(ev->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        weir_log_field f[] = {WEIR_LOG_INT("events", rd_kafka_outq_len(ev->rk))};
+        weir_logger_log(app->log, WEIR_LOG_ERROR, "order events not delivered at exit", f, 1);
+    }
     unsigned long long failed = atomic_load(&ev->failed);
-    if (failed)
-        fprintf(stderr, "order-service: %llu order events failed\n", failed);
+    if (failed) {
+        weir_log_field f[] = {WEIR_LOG_INT("events", (int64_t)failed)};
+        weir_logger_log(app->log, WEIR_LOG_ERROR, "order events failed", f, 1);
+    }
+    svc_producer_metrics_stop(app->metrics);
     rd_kafka_destroy(ev->rk);
     free(ev);
 }

@@ -7,6 +7,7 @@
  * --watch DIR imports each .csv that appears in DIR and moves it to DIR/done/ or DIR/failed/. */
 #include "lib/client.h"
 #include "lib/csv.h"
+#include "lib/ops.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +144,22 @@ typedef struct opts {
     const char *gateway;
     unsigned concurrency;
     unsigned timeout_ms;
+    weir_logger *log;
 } opts;
+
+/* One log line with the file it is about. */
+static void logf_file(const opts *o, weir_log_level lv, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void logf_file(const opts *o, weir_log_level lv, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    weir_log_field f[] = {WEIR_LOG_STR("file", path)};
+    weir_logger_log(o->log, lv, msg, f, 1);
+}
 
 /* Imports `path`; prints failures to stderr and the summary to stdout. Returns 0, 1 or 2. */
 static int import_file(const opts *o, const char *path)
@@ -150,7 +167,7 @@ static int import_file(const opts *o, const char *path)
     FILE *f = fopen(path, "rb");
     if (!f) {
         int en = errno;
-        fprintf(stderr, NAME ": %s: %s\n", path, strerror(en));
+        logf_file(o, WEIR_LOG_ERROR, path, "%s: %s", path, strerror(en));
         errno = en;
         json_t *e = json_pack("{s:s, s:s}", "file", path, "error", strerror(errno));
         char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
@@ -167,14 +184,14 @@ static int import_file(const opts *o, const char *path)
             if (cap >= (size_t)MAX_FILE) {
                 fclose(f);
                 free(data);
-                fprintf(stderr, NAME ": %s: larger than 1 GiB\n", path);
+                logf_file(o, WEIR_LOG_ERROR, path, "%s: larger than 1 GiB", path);
                 return 2;
             }
             char *nd = realloc(data, cap = cap ? cap * 2 : 1 << 20);
             if (!nd) {
                 fclose(f);
                 free(data);
-                fprintf(stderr, NAME ": %s: out of memory\n", path);
+                logf_file(o, WEIR_LOG_ERROR, path, "%s: out of memory", path);
                 return 2;
             }
             data = nd;
@@ -188,7 +205,7 @@ static int import_file(const opts *o, const char *path)
     fclose(f);
     if (rerr) {
         free(data);
-        fprintf(stderr, NAME ": %s: read error\n", path);
+        logf_file(o, WEIR_LOG_ERROR, path, "%s: read error", path);
         return 2;
     }
     svc_csv_reader rd;
@@ -198,8 +215,8 @@ static int import_file(const opts *o, const char *path)
     for (int c = 0; c < N_COLS; c++)
         col[c] = -1;
     if (!svc_csv_next(&rd, &hdr) || hdr.error) {
-        fprintf(stderr, NAME ": %s: no header row (%s)\n", path,
-                hdr.error ? hdr.error : "empty file");
+        logf_file(o, WEIR_LOG_ERROR, path, "%s: no header row (%s)", path,
+                  hdr.error ? hdr.error : "empty file");
         svc_csv_record_free(&hdr);
         free(data);
         return 2;
@@ -211,10 +228,10 @@ static int import_file(const opts *o, const char *path)
     size_t n_header = hdr.n;
     svc_csv_record_free(&hdr);
     if (col[C_NAME] < 0 || col[C_PRICE] < 0) {
-        fprintf(stderr,
-                NAME ": %s: the header row must name the columns name, description, price, "
-                     "category, stock_quantity (name and price at least)\n",
-                path);
+        logf_file(o, WEIR_LOG_ERROR, path,
+                  "%s: the header row must name the columns name, description, price, "
+                  "category, stock_quantity (name and price at least)",
+                  path);
         free(data);
         return 2;
     }
@@ -240,7 +257,7 @@ static int import_file(const opts *o, const char *path)
     int rc = 0;
     j.client = svc_client_new(o->gateway, o->concurrency, 2000, o->timeout_ms, err, sizeof err);
     if (!j.client) {
-        fprintf(stderr, NAME ": %s\n", err);
+        logf_file(o, WEIR_LOG_ERROR, path, "%s", err);
         rc = 2;
     } else {
         pthread_t th[64];
@@ -262,7 +279,11 @@ static int import_file(const opts *o, const char *path)
         }
         if (!j.rows[i].reason[0])
             snprintf(j.rows[i].reason, sizeof j.rows[i].reason, "not sent");
-        fprintf(stderr, "%s:%zu: %s\n", path, j.rows[i].line, j.rows[i].reason);
+        weir_log_field f[] = {WEIR_LOG_STR("file", path),
+                              WEIR_LOG_INT("line", (int64_t)j.rows[i].line)};
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s:%zu: %s", path, j.rows[i].line, j.rows[i].reason);
+        weir_logger_log(o->log, WEIR_LOG_WARN, msg, f, 2);
         json_array_append_new(failures, json_pack("{s:I, s:s}", "line", (json_int_t)j.rows[i].line,
                                                   "reason", j.rows[i].reason));
     }
@@ -307,19 +328,19 @@ static int watch(const opts *o, const char *dir)
     snprintf(failed, sizeof failed, "%s/failed", dir);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, NAME ": --watch %s: not a directory\n", dir);
+        logf_file(o, WEIR_LOG_ERROR, dir, "--watch %s: not a directory", dir);
         return 2;
     }
     if ((mkdir(done, 0755) != 0 && errno != EEXIST) ||
         (mkdir(failed, 0755) != 0 && errno != EEXIST)) {
-        fprintf(stderr, NAME ": --watch %s: cannot create done/ and failed/: %s\n", dir,
-                strerror(errno));
+        logf_file(o, WEIR_LOG_ERROR, dir, "--watch %s: cannot create done/ and failed/: %s", dir,
+                  strerror(errno));
         return 2;
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    fprintf(stderr, NAME ": watching %s for .csv files\n", dir);
+    logf_file(o, WEIR_LOG_INFO, dir, "watching %s for .csv files", dir);
     while (!stop) {
         DIR *d = opendir(dir);
         struct dirent *e;
@@ -334,16 +355,17 @@ static int watch(const opts *o, const char *dir)
             int rc = import_file(o, path);
             snprintf(to, sizeof to, "%s/%s", rc == 0 ? done : failed, e->d_name);
             if (rename(path, to) != 0)
-                fprintf(stderr, NAME ": cannot move %s to %s: %s\n", path, to, strerror(errno));
+                logf_file(o, WEIR_LOG_ERROR, path, "cannot move %s to %s: %s", path, to,
+                          strerror(errno));
             else
-                fprintf(stderr, NAME ": %s -> %s\n", path, to);
+                logf_file(o, WEIR_LOG_INFO, path, "%s -> %s", path, to);
         }
         if (d)
             closedir(d);
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, NAME ": stopped\n");
+    weir_logger_log(o->log, WEIR_LOG_INFO, "stopped", NULL, 0);
     return 0;
 }
 
@@ -359,75 +381,108 @@ static void usage(FILE *out)
                  "  --watch DIR       import each .csv appearing in DIR, then move it to\n"
                  "                    DIR/done/ (every row imported) or DIR/failed/\n"
                  "Exit 0: every row imported; 1: some rows failed; 2: bad usage or an\n"
-                 "unreadable file. Failed rows go to stderr as FILE:LINE: reason; a JSON summary\n"
-                 "per file goes to stdout.\n");
+                 "unreadable file. Failed rows are logged on stderr as FILE:LINE: reason; a JSON\n"
+                 "summary per file goes to stdout.\n");
+    svc_ops_usage(out, false);
 }
 
-int main(int argc, char **argv)
+/* Reads the command line; 0, -1 after --help, or 2 with the reason in err. */
+static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file, const char **dir,
+                 char *err, size_t err_size)
 {
-    opts o = {.concurrency = 4, .timeout_ms = 10000};
-    const char *file = NULL, *dir = NULL, *env = getenv("PRODUCT_API_URL");
+    const char *env = getenv("PRODUCT_API_URL");
     if (env && *env)
-        o.gateway = env;
+        o->gateway = env;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
-            return 0;
+            return -1;
         }
+        int took = svc_ops_flag(ops, false, argc, argv, &i, err, err_size);
+        if (took == 2)
+            return 2;
+        if (took)
+            continue;
         if (strcmp(a, "--gateway") == 0 || strcmp(a, "--concurrency") == 0 ||
             strcmp(a, "--watch") == 0 || strcmp(a, "--timeout-ms") == 0) {
             if (!v) {
-                fprintf(stderr, NAME ": %s needs a value\n", a);
+                snprintf(err, err_size, "%s needs a value", a);
                 return 2;
             }
             i++;
             if (strcmp(a, "--gateway") == 0) {
                 if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-                    fprintf(stderr, NAME ": --gateway: expected an http:// or https:// URL\n");
+                    snprintf(err, err_size, "--gateway: expected an http:// or https:// URL");
                     return 2;
                 }
-                o.gateway = v;
+                o->gateway = v;
             } else if (strcmp(a, "--watch") == 0) {
-                dir = v;
+                *dir = v;
             } else if (strcmp(a, "--concurrency") == 0) {
                 if (!svc_parse_int(v, 1, 64, &n)) {
-                    fprintf(stderr, NAME ": --concurrency: expected an integer in 1..64\n");
+                    snprintf(err, err_size, "--concurrency: expected an integer in 1..64");
                     return 2;
                 }
-                o.concurrency = (unsigned)n;
+                o->concurrency = (unsigned)n;
             } else {
                 if (!svc_parse_int(v, 1, 600000, &n)) {
-                    fprintf(stderr, NAME ": --timeout-ms: expected milliseconds in 1..600000\n");
+                    snprintf(err, err_size, "--timeout-ms: expected milliseconds in 1..600000");
                     return 2;
                 }
-                o.timeout_ms = (unsigned)n;
+                o->timeout_ms = (unsigned)n;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr,
-                    NAME ": unknown flag %s (accepted: --gateway, --concurrency, --timeout-ms, "
-                         "--watch, --help)\n",
-                    a);
+            snprintf(err, err_size,
+                     "unknown flag %s (accepted: --gateway, --concurrency, --timeout-ms, "
+                     "--watch, --log-format, --log-level, --check-config, --help)",
+                     a);
             return 2;
-        } else if (file) {
-            fprintf(stderr, NAME ": one FILE.csv at a time (got %s and %s)\n", file, a);
+        } else if (*file) {
+            snprintf(err, err_size, "one FILE.csv at a time (got %s and %s)", *file, a);
             return 2;
         } else {
-            file = a;
+            *file = a;
         }
     }
-    if (!o.gateway) {
-        fprintf(stderr, NAME ": --gateway URL is required (or PRODUCT_API_URL)\n");
+    if (!o->gateway) {
+        snprintf(err, err_size, "--gateway URL is required (or PRODUCT_API_URL)");
         return 2;
     }
-    if (!file == !dir) {
-        fprintf(stderr, NAME ": give either FILE.csv or --watch DIR\n");
-        usage(stderr);
+    if (!*file == !*dir) {
+        snprintf(err, err_size, "give either FILE.csv or --watch DIR (see --help)");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    int rc = dir ? watch(&o, dir) : import_file(&o, file);
-    curl_global_cleanup();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.concurrency = 4, .timeout_ms = 10000};
+    svc_ops ops;
+    svc_ops_init(&ops);
+    const char *file = NULL, *dir = NULL;
+    char err[512] = "";
+    int rc = parse(argc, argv, &o, &ops, &file, &dir, err, sizeof err);
+    if (rc < 0)
+        return 0;
+    if (!(o.log = svc_ops_logger(NAME, &ops, NULL))) {
+        fputs(NAME ": out of memory\n", stderr);
+        return 1;
+    }
+    if (rc) {
+        weir_logger_log(o.log, WEIR_LOG_ERROR, err, NULL, 0);
+    } else if (ops.check) {
+        weir_log_field f[] = {WEIR_LOG_STR("gateway", o.gateway),
+                              WEIR_LOG_STR(dir ? "watch" : "file", dir ? dir : file),
+                              WEIR_LOG_INT("concurrency", o.concurrency)};
+        weir_logger_log(o.log, WEIR_LOG_INFO, "configuration ok", f, 3);
+    } else {
+        signal(SIGPIPE, SIG_IGN);
+        rc = dir ? watch(&o, dir) : import_file(&o, file);
+        curl_global_cleanup();
+    }
+    weir_logger_destroy(o.log);
     return rc;
 }

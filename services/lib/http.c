@@ -21,17 +21,39 @@
 /* A body larger than this is not even read: the connection is answered 413 and closed. */
 #define DISCARD_LIMIT (64u * 1024 * 1024)
 
+/* The request series: one slot per route entry, then one per (built-in route, method). A
+ * slot's counters are indexed by status code - 100 (100..599), each registered once, by the
+ * first request that ends with that code, and published with a release store so that later
+ * requests find it with an acquire load and update it without a lock. */
+#define N_METHODS 8
+static const char *const method_names[N_METHODS] = {"GET",   "HEAD",   "POST",    "PUT",
+                                                    "PATCH", "DELETE", "OPTIONS", "other"};
+enum { X_HEALTHZ, X_READYZ, X_METRICS, X_UNMATCHED, N_EXTRA };
+static const char *const extra_routes[N_EXTRA] = {"/healthz", "/readyz", "/metrics", "unmatched"};
+#define N_CODES 500
+
+typedef struct slot {
+    const char *route, *method;
+    _Atomic(weir_histogram *) duration;
+} slot;
+
 struct svc_server {
     struct MHD_Daemon *d;
     svc_server_opts o;
     atomic_uint inflight;
     char addr[96];
+    slot *slots;                    /* o.n_routes + N_EXTRA * N_METHODS, when o.metrics */
+    _Atomic(weir_counter *) *codes; /* N_CODES per slot */
+    weir_gauge *inflight_g;
 };
 
 typedef struct reqstate {
     char *buf;
     size_t len, cap;
     bool too_big;
+    int status; /* the status answered, 0 before */
+    size_t si;  /* its series slot */
+    struct timespec start;
     char params[512];
 } reqstate;
 
@@ -324,6 +346,115 @@ bool svc_parse_listen(const char *s, char *host, size_t host_size, uint16_t *por
     return true;
 }
 
+/* ---------------------------------------------------------------- request series */
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, svc_resp *r);
+
+static size_t method_index(const char *m)
+{
+    for (size_t i = 0; i + 1 < N_METHODS; i++)
+        if (strcmp(m, method_names[i]) == 0)
+            return i;
+    return N_METHODS - 1;
+}
+
+/* The slot of a request: its route entry, or a built-in route by method. */
+static size_t slot_of(const svc_server *s, const char *method, const char *url)
+{
+    size_t extra = X_UNMATCHED;
+    if (strcmp(url, "/healthz") == 0)
+        extra = X_HEALTHZ;
+    else if (strcmp(url, "/readyz") == 0)
+        extra = X_READYZ;
+    else if (s->o.serve_metrics && strcmp(url, "/metrics") == 0)
+        extra = X_METRICS;
+    if (extra == X_UNMATCHED) {
+        const svc_route *route = NULL;
+        const char *params[SVC_MAX_PARAMS];
+        size_t np;
+        char buf[512], allow[96];
+        if (svc_route_match(s->o.routes, s->o.n_routes, method, url, &route, params, &np, buf,
+                            sizeof buf, allow, sizeof allow) == SVC_MATCH_OK)
+            return (size_t)(route - s->o.routes);
+    }
+    return s->o.n_routes + extra * N_METHODS + method_index(method);
+}
+
+static bool series_init(svc_server *s)
+{
+    size_t n = s->o.n_routes + N_EXTRA * N_METHODS;
+    s->slots = calloc(n, sizeof *s->slots);
+    s->codes = calloc(n * N_CODES, sizeof *s->codes);
+    if (!s->slots || !s->codes)
+        return false;
+    for (size_t i = 0; i < s->o.n_routes; i++)
+        s->slots[i] = (slot){.route = s->o.routes[i].pattern,
+                             .method = method_names[method_index(s->o.routes[i].method)]};
+    for (size_t e = 0; e < N_EXTRA; e++)
+        for (size_t m = 0; m < N_METHODS; m++)
+            s->slots[s->o.n_routes + e * N_METHODS + m] =
+                (slot){.route = extra_routes[e], .method = method_names[m]};
+    return weir_metrics_gauge(s->o.metrics, "http_requests_in_flight", "Requests being answered.",
+                              NULL, &s->inflight_g) == WEIR_OK;
+}
+
+/* Counts a request that ended with `status` after `seconds`. */
+static void series_count(svc_server *s, size_t si, int status, double seconds)
+{
+    slot *sl = &s->slots[si];
+    weir_histogram *h = atomic_load_explicit(&sl->duration, memory_order_acquire);
+    if (!h) {
+        const char *l[] = {"route", sl->route, "method", sl->method, NULL};
+        if (weir_metrics_histogram(s->o.metrics, "http_request_duration_seconds",
+                                   "Time from a request's arrival to its response, by route.", l,
+                                   NULL, 0, &h) == WEIR_OK)
+            atomic_store_explicit(&sl->duration, h, memory_order_release);
+    }
+    if (h)
+        weir_histogram_observe(h, seconds);
+    bool cached = status >= 100 && status < 100 + N_CODES;
+    _Atomic(weir_counter *) *cp = cached ? &s->codes[si * N_CODES + (size_t)(status - 100)] : NULL;
+    weir_counter *c = cp ? atomic_load_explicit(cp, memory_order_acquire) : NULL;
+    if (!c) {
+        char code[16];
+        snprintf(code, sizeof code, "%d", status);
+        const char *l[] = {"route", sl->route, "method", sl->method, "code", code, NULL};
+        if (weir_metrics_counter(s->o.metrics, "http_requests_total",
+                                 "Requests answered, by route pattern, method and status code.", l,
+                                 &c) != WEIR_OK)
+            return;
+        if (cp)
+            atomic_store_explicit(cp, c, memory_order_release);
+    }
+    weir_counter_inc(c);
+}
+
+/* GET /metrics: the registry in the text exposition format. */
+static enum MHD_Result send_metrics(svc_server *s, struct MHD_Connection *c, reqstate *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (weir_metrics_render(s->o.metrics, &text, &len) != WEIR_OK) {
+        svc_resp r = {0};
+        svc_resp_error(&r, 500, "out of memory");
+        st->status = 500;
+        enum MHD_Result ok = send_resp(c, &r);
+        json_decref(r.json);
+        return ok;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    st->status = 200;
+    enum MHD_Result ok = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, svc_resp *r)
 {
     char *text = NULL;
@@ -376,7 +507,8 @@ static bool is_json_type(const char *ct)
 static void dispatch(svc_server *s, struct MHD_Connection *c, const char *method, const char *url,
                      reqstate *st, svc_resp *r)
 {
-    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+    bool metrics = s->o.serve_metrics && strcmp(url, "/metrics") == 0;
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || metrics) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
             svc_resp_error(r, 405, "%s accepts GET", url);
             snprintf(r->header_name, sizeof r->header_name, "Allow");
@@ -434,6 +566,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = st;
         atomic_fetch_add(&s->inflight, 1);
+        if (s->o.metrics) {
+            clock_gettime(CLOCK_MONOTONIC, &st->start);
+            st->si = slot_of(s, method, url);
+            weir_gauge_add(s->inflight_g, 1);
+        }
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n;
@@ -442,6 +579,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if ((uint64_t)n > DISCARD_LIMIT) {
                 svc_resp r = {0};
                 svc_resp_error(&r, 413, "the body is larger than %zu bytes", s->o.body_limit);
+                st->status = r.status;
                 enum MHD_Result ok = send_resp(c, &r);
                 json_decref(r.json);
                 return ok;
@@ -475,8 +613,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->buf[st->len] = '\0';
         return MHD_YES;
     }
+    if (s->o.serve_metrics && s->o.metrics && strcmp(url, "/metrics") == 0 &&
+        (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+        return send_metrics(s, c, st);
     svc_resp r = {0};
     dispatch(s, c, method, url, st, &r);
+    st->status = r.status;
     enum MHD_Result ok = send_resp(c, &r);
     json_decref(r.json);
     return ok;
@@ -490,6 +632,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     reqstate *st = *con_cls;
     if (!st)
         return;
+    if (s->o.metrics) {
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        if (st->status)
+            series_count(s, st->si, st->status,
+                         (double)(end.tv_sec - st->start.tv_sec) +
+                             (double)(end.tv_nsec - st->start.tv_nsec) / 1e9);
+        weir_gauge_add(s->inflight_g, -1);
+    }
     free(st->buf);
     free(st);
     *con_cls = NULL;
@@ -522,6 +673,12 @@ svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t e
         return NULL;
     }
     s->o = *opts;
+    if (s->o.metrics && !series_init(s)) {
+        freeaddrinfo(ai);
+        snprintf(errstr, errstr_size, "out of memory (request series)");
+        svc_server_destroy(s);
+        return NULL;
+    }
     if (!s->o.body_limit)
         s->o.body_limit = SVC_BODY_LIMIT_DEF;
     if (!s->o.threads)
@@ -537,7 +694,7 @@ svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t e
     if (!s->d) {
         snprintf(errstr, errstr_size, "--listen %s: cannot listen there (in use or not local?)",
                  opts->listen);
-        free(s);
+        svc_server_destroy(s);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
@@ -592,5 +749,7 @@ void svc_server_destroy(svc_server *s)
         return;
     if (s->d)
         MHD_stop_daemon(s->d);
+    free(s->slots);
+    free(s->codes);
     free(s);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <weir/metrics.h>
 
 #define SVC_MAX_PARAMS     4
 #define SVC_BODY_LIMIT_DEF (1024 * 1024)
@@ -113,6 +114,14 @@ typedef struct svc_server_opts {
     unsigned threads;                                     /* worker threads; 0 = 4 */
     void *app;                                            /* handed to handlers as req->app */
     bool (*ready)(void *app, char *why, size_t why_size); /* /readyz; NULL = always ready */
+    /* Optional: the request series are registered here (not owned; it must outlive the
+     * server): http_requests_total{route,method,code}, http_request_duration_seconds{route,
+     * method} and http_requests_in_flight. `route` is the matched route's pattern, or
+     * /healthz, /readyz, /metrics, or "unmatched" (404/405 and bodies refused before routing);
+     * `method` one of GET HEAD POST PUT PATCH DELETE OPTIONS, or "other". A series is
+     * registered when its first request ends; later requests update it without a lock. */
+    weir_metrics *metrics;
+    bool serve_metrics; /* GET /metrics on this listener renders `metrics` (format 0.0.4) */
 } svc_server_opts;
 
 /* Parses "HOST:PORT" or "[V6]:PORT" into host (host_size bytes) and port; false otherwise. */

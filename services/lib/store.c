@@ -21,7 +21,17 @@ struct svc_store {
     pthread_cond_t cv;
     unsigned n;
     svc_conn *conns;
+    weir_counter *unavailable, *busy, *failed; /* NULL until svc_store_set_metrics() */
 };
+
+static svc_store_err counted(svc_store *st, svc_store_err e)
+{
+    if (e == SVC_STORE_BUSY && st->busy)
+        weir_counter_inc(st->busy);
+    else if (e == SVC_STORE_FAILED && st->failed)
+        weir_counter_inc(st->failed);
+    return e;
+}
 
 static bool is_pg(const char *url)
 {
@@ -100,6 +110,25 @@ bool svc_store_ping(svc_store *st, char *why, size_t why_size)
     return e == SVC_STORE_OK;
 }
 
+const char *svc_store_url_kind(const char *url)
+{
+    return is_pg(url) ? svc__pg_backend.kind : svc__sqlite_backend.kind;
+}
+
+bool svc_store_set_metrics(svc_store *st, weir_metrics *m)
+{
+    static const char *const help = "Failed operations of the service's store, by kind.";
+    return weir_metrics_counter(m, "weir_store_errors_total", help,
+                                (const char *const[]){"kind", "unavailable", NULL},
+                                &st->unavailable) == WEIR_OK &&
+           weir_metrics_counter(m, "weir_store_errors_total", help,
+                                (const char *const[]){"kind", "busy", NULL},
+                                &st->busy) == WEIR_OK &&
+           weir_metrics_counter(m, "weir_store_errors_total", help,
+                                (const char *const[]){"kind", "failed", NULL},
+                                &st->failed) == WEIR_OK;
+}
+
 svc_conn *svc_conn_acquire(svc_store *st, char *errstr, size_t errstr_size)
 {
     pthread_mutex_lock(&st->mu);
@@ -121,6 +150,8 @@ svc_conn *svc_conn_acquire(svc_store *st, char *errstr, size_t errstr_size)
     if (!c->h) {
         c->h = st->be->connect(st->url, errstr, errstr_size);
         if (!c->h) {
+            if (st->unavailable)
+                weir_counter_inc(st->unavailable);
             pthread_mutex_lock(&st->mu);
             c->busy = false;
             pthread_cond_signal(&st->cv);
@@ -152,7 +183,7 @@ void svc_conn_release(svc_conn *c)
 svc_store_err svc_conn_begin(svc_conn *c)
 {
     c->st->be->reset(c->h);
-    svc_store_err e = c->st->be->simple(c->h, c->st->be->begin_sql);
+    svc_store_err e = counted(c->st, c->st->be->simple(c->h, c->st->be->begin_sql));
     c->in_tx = e == SVC_STORE_OK;
     return e;
 }
@@ -160,7 +191,7 @@ svc_store_err svc_conn_begin(svc_conn *c)
 svc_store_err svc_conn_commit(svc_conn *c)
 {
     c->st->be->reset(c->h);
-    svc_store_err e = c->st->be->simple(c->h, "COMMIT");
+    svc_store_err e = counted(c->st, c->st->be->simple(c->h, "COMMIT"));
     if (e == SVC_STORE_OK)
         c->in_tx = false;
     return e;
@@ -175,7 +206,7 @@ void svc_conn_rollback(svc_conn *c)
 
 svc_store_err svc_conn_exec(svc_conn *c, const char *sql, const svc_val *params, size_t n)
 {
-    return c->st->be->exec(c->h, sql, params, n);
+    return counted(c->st, c->st->be->exec(c->h, sql, params, n));
 }
 
 bool svc_conn_next(svc_conn *c)

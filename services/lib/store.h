@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <weir/metrics.h>
 
 typedef struct svc_store svc_store;
 typedef struct svc_conn svc_conn;
@@ -53,6 +54,13 @@ svc_store *svc_store_open(const char *url, unsigned pool, char *errstr, size_t e
 void svc_store_close(svc_store *st);
 /* "sqlite" or "postgresql". */
 const char *svc_store_kind(const svc_store *st);
+/* The kind svc_store_open() would open for `url`, without opening it. */
+const char *svc_store_url_kind(const char *url);
+/* Registers weir_store_errors_total{kind} in `m` (which must outlive the store) and counts
+ * from then on the store's failures: `unavailable` (no connection could be opened), `busy`
+ * (locked or unreachable) and `failed` (other errors); constraint refusals are the client's
+ * and not counted. Call before the store is shared. False when out of memory. */
+bool svc_store_set_metrics(svc_store *st, weir_metrics *m);
 /* Whether the store answers a trivial query now (/readyz). */
 bool svc_store_ping(svc_store *st, char *why, size_t why_size);
 

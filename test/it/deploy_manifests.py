@@ -11,8 +11,10 @@ use, from bookworm bases, with runtime packages that exist in bookworm and provi
 the built binaries need, COPY sources that exist, a non-root user, EXPOSE and HEALTHCHECK on the
 ports the manifests probe. Then each container's arguments and environment are given to its
 binary where build/bin has it: to its --check-config when it has one, else only its flags are
-looked up in its --help (and the output says so). --self-test breaks copies of the files in
-known ways and requires each break to be found.
+looked up in its --help (and the output says so); a service's --check-config also says where it
+would serve (its `listen` address and whether /metrics is on it), which must be every interface
+on the port its probes and its Prometheus annotations name. --self-test breaks copies of the
+files in known ways and requires each break to be found.
 """
 import copy
 import glob
@@ -33,11 +35,10 @@ SERVICES = ["api-gateway", "activity-service", "product-service", "customer-serv
             "order-service", "product-import"]
 JOB = "unique-users"
 # Flags the manifests pass that a binary without --check-config does not list in its --help
-# yet (issue 20: --metrics-port and the metrics address on the job, --log-format on every
-# binary). Each is reported when met; a binary with --check-config is judged by it alone.
+# yet. Each is reported when met; a binary with --check-config is judged by it alone (every
+# binary of the base has one now: the table stays for binaries still to come).
 PENDING_FLAGS = {
     JOB: {"--metrics-port", "--metrics-host", "--log-format"},
-    **{s: {"--log-format"} for s in SERVICES},
 }
 SEED_ENV = ["KAFKA_BOOTSTRAP_SERVERS", "KAFKA_INPUT_TOPIC", "KAFKA_OUTPUT_TOPIC",
             "DYNAMODB_TABLE", "AWS_REGION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER",
@@ -872,6 +873,7 @@ def check_binaries(c, info):
                 if bad.returncode != 2:
                     c.fail("%s --check-config accepts an unknown flag (exit %d): it checks nothing"
                            % (n, bad.returncode))
+                check_serving(c, n, i, r.stderr)
                 checked.append("%s (--check-config)" % n)
                 continue
         flags = [a for a in args if a.startswith("--")]
@@ -889,6 +891,44 @@ def check_binaries(c, info):
         checked.append("%s (--help only)" % n)
     c.say("binaries checked: %s" % (", ".join(checked) or "none"))
     c.say("binaries not in %s (not checked): %s" % (c.bindir, ", ".join(absent) or "none"))
+
+
+def check_serving(c, n, i, log):
+    """A service's --check-config logs, as `configuration ok`, the address it would listen on
+    and where it would serve /metrics: the pod's probes and scrape annotation must name that
+    port, and it must listen on every interface (a pod's probes do not come from loopback)."""
+    fields = None
+    for line in log.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("msg") == "configuration ok":
+            fields = e
+    if fields is None or "listen" not in fields:
+        if i["ports"] and n in SERVICES:
+            c.fail("%s --check-config (with the manifest's --log-format json) logs no JSON "
+                   "`configuration ok` line with its listen address: %s" % (n, log.strip()[:300]))
+        return
+    m = re.fullmatch(r"(.*):(\d+)", fields["listen"])
+    host, port = (m.group(1), int(m.group(2))) if m else (None, None)
+    if host not in ("0.0.0.0", "[::]", "::"):
+        c.fail("Deployment %s: the binary would listen on %s, not on every interface"
+               % (n, fields["listen"]))
+    if port not in i["ports"]:
+        c.fail("Deployment %s: the binary would listen on port %s, which is no containerPort %s"
+               % (n, port, sorted(i["ports"])))
+    for num in i["probed"]:
+        if num != port and not (fields.get("metrics") == "port" and
+                                num == fields.get("metrics_port")):
+            c.fail("Deployment %s: a probe targets port %s; the binary serves /healthz and "
+                   "/readyz on %s" % (n, num, port))
+    serves = port if fields.get("metrics") == "listen" else fields.get("metrics_port")
+    if i["scrape"] is not None and str(serves) != str(i["scrape"]):
+        c.fail("Deployment %s: prometheus.io/port is %s; the binary serves /metrics on %s"
+               % (n, i["scrape"], serves))
+    c.say("ok: %s would listen on %s, /metrics on %s, as its probes and annotations say"
+          % (n, fields["listen"], serves))
 
 
 def check_kubectl(c, nobjs):

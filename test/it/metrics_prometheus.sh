@@ -5,18 +5,23 @@
 # config and rules pass promtool; then a real Prometheus (a free loopback port, a generated
 # config, 1 s scrapes, the deploy/ alert rules loaded) scrapes the demo, and its query API shows
 # the counters increasing, every dashboard expression returning data and every alert
-# expression evaluating without error.
+# expression evaluating without error. The services are scraped too: an api-gateway and a
+# product-service (release builds, one SQLite file) under a steady flow of requests, some of
+# them failing (the gateway's customer-service is down); their request counts move, and the
+# service panels of the dashboard show both of them.
 set -euo pipefail
 root=${WEIR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-demo=${WEIR_REL_BIN:-$root/build/bin}/weir-metrics-demo
-for b in "$demo" promtool /usr/bin/prometheus curl /usr/bin/python3; do
+rel=${WEIR_REL_BIN:-$root/build/bin}
+demo=$rel/weir-metrics-demo
+for b in "$demo" "$rel/api-gateway" "$rel/product-service" promtool /usr/bin/prometheus curl \
+    /usr/bin/python3; do
     command -v "$b" >/dev/null || { echo "metrics_prometheus: $b not found" >&2; exit 1; }
 done
 
 work=$(mktemp -d)
-dpid= ppid_=
+dpid= ppid_= spid= gpid= lpid=
 cleanup() {
-    for p in $ppid_ $dpid; do
+    for p in $lpid $ppid_ $gpid $spid $dpid; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -25,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "metrics_prometheus: $*" >&2
-    for f in demo.err prometheus.log; do
+    for f in demo.err prometheus.log product-service.err api-gateway.err; do
         [[ -s $work/$f ]] && { echo "--- $f" >&2; tail -n 20 "$work/$f" >&2; }
     done
     exit 1
@@ -46,6 +51,61 @@ dport=$(awk '/^port /{print $2}' "$work/demo.out")
 [[ -n $dport ]] || fail "weir-metrics-demo printed no port"
 base=http://127.0.0.1:$dport
 echo "weir-metrics-demo on 127.0.0.1:$dport"
+
+# The services: product-service, and a gateway in front of it whose customer-service is down.
+start_svc() { # NAME ARGS...: sets addr and svc_pid
+    local name=$1
+    shift
+    "$rel/$name" --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    svc_pid=$!
+    addr=
+    for _ in $(seq 100); do
+        addr=$(head -n 1 "$work/$name.out" 2>/dev/null || true)
+        [[ $addr == 127.0.0.1:* ]] && break
+        addr=
+        kill -0 "$svc_pid" 2>/dev/null || fail "$name exited"
+        sleep 0.1
+    done
+    [[ -n $addr ]] || fail "$name printed no address"
+}
+start_svc product-service --db "$work/shop.db" --log-format json
+spid=$svc_pid sport=$addr
+start_svc api-gateway --products "http://$sport" --customers "http://127.0.0.1:$(free_port)" \
+    --log-format json
+gpid=$svc_pid gport=$addr
+echo "product-service on $sport, api-gateway on $gport"
+# A steady flow of requests through the gateway: creates, reads, misses and 503s.
+/usr/bin/python3 - "$gport" <<'PY' &
+import json, sys, time, urllib.request, urllib.error
+gw = sys.argv[1]
+def call(method, path, body=None):
+    req = urllib.request.Request("http://" + gw + path, method=method,
+                                 data=json.dumps(body).encode() if body else None,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=5).read()
+    except OSError:  # HTTPError too: 404 and 503 are part of the flow
+        pass
+for i in range(6000):
+    if i % 10 == 0:
+        call("POST", "/products", {"name": "p%d" % i, "price": 1})
+    call("GET", "/products/1")
+    call("GET", "/products/%d" % (10**9 + i))
+    if i % 3 == 0:
+        call("GET", "/customers")
+    time.sleep(0.05)
+PY
+lpid=$!
+for name in product-service api-gateway; do
+    a=$sport
+    [[ $name == api-gateway ]] && a=$gport
+    curl -sf -o "$work/$name.metrics" "http://$a/metrics" || fail "GET /metrics of $name"
+    if ! promtool check metrics <"$work/$name.metrics" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
+        cat "$work/promtool.out" >&2
+        fail "promtool check metrics found problems on $name"
+    fi
+done
+echo "promtool check metrics: no problem on product-service and api-gateway"
 
 # The exposition: content type, health, and promtool's checks with nothing to say.
 ctype=$(curl -sf -o "$work/metrics.txt" -w '%{content_type}' "$base/metrics") || fail "GET /metrics failed"
@@ -101,6 +161,12 @@ scrape_configs:
   - job_name: unique-users
     static_configs:
       - targets: ["127.0.0.1:$dport"]
+  - job_name: product-service
+    static_configs:
+      - targets: ["$sport"]
+  - job_name: api-gateway
+    static_configs:
+      - targets: ["$gport"]
 EOF
 /usr/bin/prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
     --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$work/prometheus.log" 2>&1 &
@@ -136,11 +202,17 @@ def scalar(expr):
     return float(res[0]["value"][1]) if res else None
 
 # The counters move: several scrapes, each seeing more records and requests than the last.
-seen = {"weir_records_total": [], "http_requests_total": [], "weir_emissions_total": []}
+seen = {'weir_records_total{job="unique-users"}': [],
+        'http_requests_total{job="unique-users"}': [],
+        'weir_emissions_total{job="unique-users"}': [],
+        'http_requests_total{job="api-gateway"}': [],
+        'http_requests_total{job="product-service"}': [],
+        'http_requests_total{job="api-gateway",route="/products/{id}",code="404"}': [],
+        'weir_upstream_errors_total{job="api-gateway",upstream="customer-service"}': []}
 deadline = time.time() + 60
 while time.time() < deadline and min(len(set(v)) for v in seen.values()) < 4:
     for name, values in seen.items():
-        v = scalar(f"sum({name}{{job=\"unique-users\"}})")
+        v = scalar(f"sum({name})")
         if v is not None and (not values or v != values[-1]):
             values.append(v)
     time.sleep(1)
@@ -148,8 +220,9 @@ for name, values in seen.items():
     if len(values) < 4 or values != sorted(values):
         sys.exit(f"{name} did not increase over 4 scrapes: {values}")
     print(f"{name}: {', '.join('%g' % v for v in values)}")
-if scalar('up{job="unique-users"}') != 1:
-    sys.exit("up{job=\"unique-users\"} is not 1")
+for job in ("unique-users", "api-gateway", "product-service"):
+    if scalar(f'up{{job="{job}"}}') != 1:
+        sys.exit(f'up{{job="{job}"}} is not 1')
 # rate() and histogram_quantile() over 5m windows need a few samples: wait for them.
 while time.time() < deadline and not query("rate(weir_checkpoint_duration_seconds_count[5m]) > 0"):
     time.sleep(1)
@@ -163,6 +236,19 @@ for title, expr in exprs:
         empty.append(f"{title}: {expr}")
 if empty:
     sys.exit("dashboard expressions without data:\n  " + "\n  ".join(empty))
+# The service panels show the services' own series: the names they export are the names the
+# dashboard queries. Every service panel sees the gateway (it has 5xx answers and upstream
+# errors); the request rate and latency panels see product-service too.
+for title, expr in exprs:
+    if "http_" not in expr and "weir_upstream" not in expr:
+        continue
+    jobs = {r["metric"].get("job") for r in query(expr)}
+    need = {"api-gateway"}
+    if title in ("Request rate", "p95 latency"):
+        need.add("product-service")
+    if not need <= jobs:
+        sys.exit(f"dashboard {title}: {expr} shows {sorted(jobs)}, not {sorted(need)}")
+print("dashboard: the service panels show api-gateway and product-service")
 print(f"dashboard: {len(exprs)} expressions of {len(panels)} panels evaluate with data")
 
 # Every alert rule as Prometheus parsed it from deploy/prometheus/alerts.yml (as many as

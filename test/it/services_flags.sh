@@ -46,7 +46,7 @@ rc=0
 secret="pw-$RANDOM-secret"
 export DB_HOST=127.0.0.1 DB_PORT=1 DB_NAME=shop DB_USER=weir DB_PASSWORD=$secret
 start_service p2 customer-service --db "$work/b.db"
-grep -q 'store sqlite' "$work/p2.log" || die "--db did not win over DB_HOST"
+grep -q 'store=sqlite' "$work/p2.log" || die "--db did not win over DB_HOST"
 rc=0
 "$bin/customer-service" --listen 127.0.0.1:0 >"$work/pg.out" 2>"$work/pg.log" || rc=$?
 ((rc == 1)) || die "an unreachable DB_HOST: exit $rc"

@@ -55,9 +55,9 @@ PRODUCT_API_URL=http://127.0.0.1:1 DYNAMODB_TABLE=t-env start_service g2 api-gat
 for g in "$g1" "$g2"; do
     curl -sf "http://$g/products" >/dev/null || die "GET /products through $g"
 done
-grep -q 'analytics table t-env at https://dynamodb.eu-west-1.amazonaws.com' "$work/g1.log" ||
+grep -q 'analytics_table=t-env .*analytics_endpoint=https://dynamodb.eu-west-1.amazonaws.com' "$work/g1.log" ||
     die "DYNAMODB_TABLE / AWS_REGION not used: $(cat "$work/g1.log")"
-grep -q 'analytics table t-flag' "$work/g2.log" || die "--dynamodb-table did not win"
+grep -q 'analytics_table=t-flag' "$work/g2.log" || die "--dynamodb-table did not win"
 curl -s "http://$g2/analytics/products/1" | grep -q service_unavailable ||
     die "DynamoDB unreachable is not a 503"
 stop_service "$g1_pid" api-gateway

@@ -31,7 +31,7 @@ start_service products product-service --db "$url" --threads 4
 DB_HOST=127.0.0.1 DB_PORT=$port DB_NAME=postgres DB_USER=weir DB_PASSWORD=$secret \
     start_service customers customer-service
 start_service orders order-service --db "$url" --brokers "$brokers" --threads 8
-grep -q 'store postgresql' "$work/customers.log" || die "DB_* did not select PostgreSQL"
+grep -q 'store=postgresql' "$work/customers.log" || die "DB_* did not select PostgreSQL"
 $py "$root/test/it/services_check.py" "$products" "$customers" "$orders" "$brokers"
 
 # A second replica of order-service on the same database sees the same orders.

@@ -165,20 +165,21 @@ static void register_service(weir_metrics *m, struct service *s)
          "requests");
     must(weir_metrics_histogram(m, "http_request_duration_seconds",
                                 "Time from request to response, by route.",
-                                L("route", "/products/{id}"), NULL, 0, &s->dur),
+                                L("route", "/products/{id}", "method", "GET"), NULL, 0, &s->dur),
          "duration");
     must(weir_metrics_gauge(m, "http_requests_in_flight", "Requests being answered.", NULL,
                             &s->in_flight),
          "in flight");
     must(weir_metrics_counter(m, "weir_upstream_errors_total",
-                              "Failed calls to another service, by upstream.",
-                              L("upstream", "product-service"), &s->upstream),
+                              "Failed calls to another service, by upstream and kind.",
+                              L("upstream", "product-service", "kind", "timeout"), &s->upstream),
          "upstream");
-    must(weir_metrics_counter(m, "weir_store_errors_total", "Failed operations of the store.", NULL,
-                              &s->store),
+    must(weir_metrics_counter(m, "weir_store_errors_total", "Failed operations of the store.",
+                              L("kind", "busy"), &s->store),
          "store");
     must(weir_metrics_counter(m, "weir_producer_errors_total",
-                              "Events the service could not hand to Kafka.", NULL, &s->producer),
+                              "Events the service could not hand to Kafka.", L("kind", "delivery"),
+                              &s->producer),
          "producer");
 }
 
