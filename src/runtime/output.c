@@ -2,6 +2,8 @@
 #include "weir/output.h"
 
 #include "runtime/output_buf.h"
+#include "util/buf.h"
+#include "util/hex.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,7 +29,6 @@ static void put(out *o, const char *s, size_t n)
 /* The escape of a character JSON strings cannot hold as is, at esc; returns its length. */
 static size_t escape(unsigned char c, char esc[6])
 {
-    static const char hex[] = "0123456789abcdef";
     esc[0] = '\\';
     switch (c) {
     case '"': esc[1] = '"'; return 2;
@@ -41,8 +42,8 @@ static size_t escape(unsigned char c, char esc[6])
         esc[1] = 'u';
         esc[2] = '0';
         esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
+        esc[4] = weir__hexdigit(c >> 4);
+        esc[5] = weir__hexdigit(c);
         return 6;
     }
 }
@@ -187,11 +188,10 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
 {
     size_t need = weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     if (need >= *cap) {
-        char *nb = realloc(*buf, need + 256);
+        char *nb = weir__grow(*buf, cap, need + 1);
         if (!nb)
             return (size_t)-1;
         *buf = nb;
-        *cap = need + 256;
         weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     }
     return need;
