@@ -72,6 +72,20 @@ static int json_parse(json *j, const char *s, size_t len)
     return 0;
 }
 
+/* Parses an answer that must be a JSON object: WEIR_OK, or WEIR_ERR_NOMEM or WEIR_ERR_PARSE
+ * with nothing left to free. */
+static weir_err json_parse_object(json *j, const char *s, size_t len)
+{
+    int prc = json_parse(j, s, len);
+    if (prc != 0)
+        return prc == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
+    if (j->t[0].type != JSMN_OBJECT) {
+        free(j->t);
+        return WEIR_ERR_PARSE;
+    }
+    return WEIR_OK;
+}
+
 /* The index just past token i and all its descendants. */
 static int tok_skip(const json *j, int i)
 {
@@ -924,16 +938,9 @@ weir_err weir_ddb_batch_unprocessed(const char *body, size_t len, const char *ta
                                     void *opaque)
 {
     json j;
-    int prc = json_parse(&j, body, len);
-    if (prc == -2)
-        return WEIR_ERR_NOMEM;
-    if (prc != 0)
-        return WEIR_ERR_PARSE;
-    if (j.t[0].type != JSMN_OBJECT) {
-        free(j.t);
-        return WEIR_ERR_PARSE;
-    }
-    weir_err rc = WEIR_OK;
+    weir_err rc = json_parse_object(&j, body, len);
+    if (rc != WEIR_OK)
+        return rc;
     int u = obj_get(&j, 0, "UnprocessedItems");
     int arr = obj_get(&j, u, table);
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
@@ -1129,16 +1136,9 @@ weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t 
 {
     *last = NULL;
     json j;
-    int prc = json_parse(&j, body, len);
-    if (prc == -2)
-        return WEIR_ERR_NOMEM;
-    if (prc != 0)
-        return WEIR_ERR_PARSE;
-    if (j.t[0].type != JSMN_OBJECT) {
-        free(j.t);
-        return WEIR_ERR_PARSE;
-    }
-    weir_err rc = WEIR_OK;
+    weir_err rc = json_parse_object(&j, body, len);
+    if (rc != WEIR_OK)
+        return rc;
     int arr = obj_get(&j, 0, "Items");
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
         int k = arr + 1;

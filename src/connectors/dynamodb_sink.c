@@ -33,26 +33,7 @@
 
 /* ---- item JSON ---- */
 
-typedef struct out {
-    char *buf;
-    size_t cap, len;
-} out;
-
-static void out_add(out *o, const char *s, size_t n)
-{
-    if (o->len < o->cap) {
-        size_t k = o->cap - o->len;
-        memcpy(o->buf + o->len, s, n < k ? n : k);
-    }
-    o->len += n;
-}
-
-static void out_str(out *o, const char *s)
-{
-    out_add(o, s, strlen(s));
-}
-
-static void out_json_str(out *o, const char *s, size_t n)
+static void out_json_str(weir__bounded *o, const char *s, size_t n)
 {
     /* weir_json_quote() ends what it writes with a NUL: only write when that fits too. */
     weir_slice v = {s, n};
@@ -62,40 +43,39 @@ static void out_json_str(out *o, const char *s, size_t n)
     o->len += need;
 }
 
-static void out_attr_s(out *o, const char *name, const char *v, size_t n)
+static void out_attr_s(weir__bounded *o, const char *name, const char *v, size_t n)
 {
     out_json_str(o, name, strlen(name));
-    out_str(o, ":{\"S\":");
+    weir__bounded_str(o, ":{\"S\":");
     out_json_str(o, v, n);
-    out_str(o, "}");
+    weir__bounded_str(o, "}");
 }
 
 size_t weir__ddb_item_json(const weir_firing *f, const char *key_attr, const weir_agg_spec *aggs,
                            size_t n_aggs, char *buf, size_t cap)
 {
-    out o = {buf, cap, 0};
+    weir__bounded o = {buf, cap, 0};
     char start[32], end[32];
     size_t ns = weir_format_iso8601(f->window_start, start);
     size_t ne = weir_format_iso8601(f->window_end, end);
-    out_str(&o, "{\"PutRequest\":{\"Item\":{");
+    weir__bounded_str(&o, "{\"PutRequest\":{\"Item\":{");
     if (key_attr)
         out_attr_s(&o, key_attr, f->key.ptr ? f->key.ptr : "", f->key.len);
     else
         out_attr_s(&o, "window", "all", 3);
-    out_str(&o, ",");
+    weir__bounded_str(&o, ",");
     out_attr_s(&o, SORT_KEY, start, ns);
-    out_str(&o, ",");
+    weir__bounded_str(&o, ",");
     out_attr_s(&o, "window_end", end, ne);
     for (size_t i = 0; i < n_aggs && i < f->n_values; i++) {
         char num[32];
         int k = snprintf(num, sizeof num, ":{\"N\":\"%" PRIu64 "\"}", f->values[i]);
-        out_str(&o, ",");
+        weir__bounded_str(&o, ",");
         out_json_str(&o, aggs[i].field, strlen(aggs[i].field));
-        out_add(&o, num, (size_t)k);
+        weir__bounded_put(&o, num, (size_t)k);
     }
-    out_str(&o, "}}}");
-    if (cap)
-        buf[o.len < cap ? o.len : cap - 1] = '\0';
+    weir__bounded_str(&o, "}}}");
+    weir__bounded_finish(&o);
     return o.len;
 }
 
@@ -171,7 +151,7 @@ weir__ddb_batcher *weir__ddb_batcher_new(const char *table, unsigned max_retries
         free(b);
         return NULL;
     }
-    out o = {t, n * 6 + 3, 0};
+    weir__bounded o = {t, n * 6 + 3, 0};
     out_json_str(&o, table, n);
     t[o.len] = '\0';
     b->table_json = t;

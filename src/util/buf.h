@@ -1,5 +1,6 @@
-/* Growable buffers: the byte buffer that text is rendered into (log lines, metrics, DynamoDB
- * requests, SigV4 canonical requests) and the growth rule that other growing arrays share. */
+/* Buffers: the growable one that text is rendered into (log lines, metrics, DynamoDB requests,
+ * SigV4 canonical requests), the growth rule that other growing blocks share, and the bounded
+ * writer of the functions that format into a caller's buffer as snprintf does. */
 #ifndef WEIR_UTIL_BUF_H
 #define WEIR_UTIL_BUF_H
 
@@ -65,5 +66,33 @@ static inline void weir__buf_clear(weir__buf *b)
 
 /* Appends printf's output, of any length. */
 void weir__buf_printf(weir__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A bounded writer, as snprintf writes: it keeps what fits in buf (cap bytes; cap 0 and buf
+ * NULL keep nothing) and counts all of it in len, so that a caller learns the size it needs. */
+typedef struct weir__bounded {
+    char *buf;
+    size_t cap, len;
+} weir__bounded;
+
+static inline void weir__bounded_put(weir__bounded *o, const char *s, size_t n)
+{
+    if (o->len < o->cap) {
+        size_t room = o->cap - o->len;
+        memcpy(o->buf + o->len, s, n < room ? n : room);
+    }
+    o->len += n;
+}
+
+static inline void weir__bounded_str(weir__bounded *o, const char *s)
+{
+    weir__bounded_put(o, s, strlen(s));
+}
+
+/* Ends what was kept with a NUL: after it, or in the last byte when it was cut short. */
+static inline void weir__bounded_finish(weir__bounded *o)
+{
+    if (o->cap)
+        o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
+}
 
 #endif
