@@ -13,6 +13,8 @@
 #include "weir/metrics_server.h"
 #include "weir/weir.h"
 
+#include "signals.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -202,12 +204,7 @@ int main(int argc, char **argv)
     if (code)
         goto out;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     /* Sinks beside the job's own output: DynamoDB when configured. */
     weir_agg_spec aggs[WEIR_MAX_AGGS];

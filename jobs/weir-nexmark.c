@@ -20,6 +20,8 @@
 #include "weir/weir.h"
 #include "weir/window_job.h"
 
+#include "signals.h"
+
 #include "../examples/nexmark/nexmark_queries.h"
 
 #define PROG "weir-nexmark"
@@ -312,12 +314,7 @@ static int cmd_gen(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     /* Lines are formatted straight into one buffer, written when the next might not fit. */
     size_t used = 0;
@@ -473,12 +470,7 @@ static int run_query(const char *name, int argc, char **argv)
                        dst == &input ? "input" : "output");
         *dst = argv[++i];
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
     if (nxq_config(name))
         return run_generic(name, input, output);
     int fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;

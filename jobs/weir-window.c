@@ -11,6 +11,8 @@
 #include "weir/weir.h"
 #include "weir/window_job.h"
 
+#include "signals.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -219,12 +221,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     weir_window_job_stats st;
     err[0] = '\0';
