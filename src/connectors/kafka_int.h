@@ -6,7 +6,6 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "runtime/logf.h"
 #include "weir/kafka.h"
@@ -17,10 +16,10 @@ void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const
                      const char *buf);
 
 /* The rate limit of a client's warnings: one line per error kind per 10 s, remembering the
- * last four kinds logged and when. Zero-initialised. */
+ * last four kinds logged and when (wall-clock seconds). Zero-initialised. */
 typedef struct weir__kafka_errlog {
     int err[4];
-    time_t at[4];
+    int64_t at[4];
 } weir__kafka_errlog;
 
 /* 1 when a warning about error `err` is due now (and records that it is logged), 0 while

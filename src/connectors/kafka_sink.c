@@ -4,6 +4,7 @@
 #include "runtime/errbuf.h"
 #include "runtime/logf.h"
 #include "runtime/output_buf.h"
+#include "util/clock.h"
 #include "weir/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -63,7 +64,7 @@ void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const
 
 int weir__kafka_errlog_due(weir__kafka_errlog *l, int err)
 {
-    time_t now = time(NULL);
+    int64_t now = weir__wall_ms() / 1000;
     int slot = 0;
     for (int i = 0; i < 4; i++) {
         if (l->err[i] == err) {
