@@ -1,6 +1,10 @@
 # weir: the one entry point. `make` builds; `make test`, `make run`, `make bench`, `make deps`.
 CC      ?= cc
 BUILD   := build
+# What libweir uses, and so all its static links: librdkafka (Kafka), CRoaring (exact distinct),
+# xxHash, msgpack and zstd (snapshots), libcurl and libcrypto (DynamoDB, SigV4), libmicrohttpd
+# (the metrics server). Release links record only what a binary uses (GCC's --as-needed;
+# test/it/link_needs.sh checks it).
 LIBS    := -lrdkafka -lroaring -lxxhash -lmsgpackc -lzstd -lcurl -lcrypto -lmicrohttpd -lm -lpthread
 BASE    := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itest -Wall -Wextra -Werror -MMD -MP
 REL     := $(BASE) -O2 -g -fPIC
@@ -29,7 +33,7 @@ TOOL_SRC := $(sort $(wildcard test/tools/*.c))
 TOOLS    := $(TOOL_SRC:test/tools/%.c=$(BUILD)/bin/%)
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 # The platform's services (services/*.c, one binary each) over their HTTP layer and store
-# (services/lib/), linked with libweir; only they link libmicrohttpd, SQLite, jansson, libpq.
+# (services/lib/), linked with libweir; only they link SQLite, jansson and libpq.
 SVC_SRC  := $(sort $(wildcard services/*.c))
 SVCS     := $(SVC_SRC:services/%.c=$(BUILD)/bin/%)
 ASAN_SVCS:= $(SVC_SRC:services/%.c=$(BUILD)/asan/bin/%)

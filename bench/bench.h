@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "support/gen.h"
@@ -115,6 +116,17 @@ uint64_t bench_current_rss(void);
  */
 const char *bench_json_file(bench_ctx *ctx, const weir_gen_params *p);
 
+/* Writes a generated input into f: 0, or -1 (with ctx->failed set, or not when f failed). */
+typedef int (*bench_write_fn)(bench_ctx *ctx, FILE *f, const void *opaque);
+
+/*
+ * Makes the input file `path` with write(ctx, f, opaque) unless it is already there: written
+ * into a temporary file beside it and renamed into place, so that an interrupted run leaves
+ * nothing a later one would take for the input. Returns 1 when it made the file, 0 when it
+ * was kept from before, -1 with ctx->failed set.
+ */
+int bench_make_file(bench_ctx *ctx, const char *path, bench_write_fn write, const void *opaque);
+
 /* JSON lines in memory, split beforehand. */
 typedef struct bench_lines {
     char *buf;
@@ -193,6 +205,11 @@ int bench_wait_port(int port, pid_t pid, int timeout_ms);
 
 /* Monotonic clock in seconds. */
 double bench_now(void);
+/* CPU time of this process (user + system) in seconds: steadier than wall time on a shared
+ * machine for an arm that runs on one thread. */
+double bench_cpu_now(void);
+/* The median of the n values of v (at most BENCH_MAX_RUNS + 1); NaN when there are none. */
+double bench_median(const double *v, int n);
 
 /* ---------------------------------------------------------------- scenarios */
 

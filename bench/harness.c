@@ -21,13 +21,20 @@
 #include <xxhash.h>
 
 #include "bench.h"
+#include "weir/job.h"
 
 extern char **environ;
 
 double bench_now(void)
 {
+    return weir_mono_sec();
+}
+
+double bench_cpu_now(void)
+{
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -207,17 +214,31 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts the n (1 to BENCH_MAX_RUNS + 1) values of v into sorted and returns their median. */
+static double sort_median(const double *v, int n, double *sorted)
+{
+    memcpy(sorted, v, (size_t)n * sizeof(double));
+    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+double bench_median(const double *v, int n)
+{
+    double sorted[BENCH_MAX_RUNS + 1];
+    if (n <= 0 || n > BENCH_MAX_RUNS + 1)
+        return NAN;
+    return sort_median(v, n, sorted);
+}
+
 bench_stats bench_arm_stats(const bench_arm *a)
 {
     bench_stats s = {NAN, NAN, NAN};
     if (a->runs <= 0)
         return s;
     double v[BENCH_MAX_RUNS];
-    memcpy(v, a->eps, (size_t)a->runs * sizeof(double));
-    qsort(v, (size_t)a->runs, sizeof(double), cmp_double);
+    s.median = sort_median(a->eps, a->runs, v);
     s.min = v[0];
     s.max = v[a->runs - 1];
-    s.median = a->runs % 2 ? v[a->runs / 2] : (v[a->runs / 2 - 1] + v[a->runs / 2]) / 2;
     return s;
 }
 
@@ -304,6 +325,35 @@ void bench_gen_params(const bench_ctx *ctx, uint64_t events, weir_gen_params *p)
     p->events = events;
 }
 
+int bench_make_file(bench_ctx *ctx, const char *path, bench_write_fn write, const void *opaque)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 0;
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return bench_fail(ctx, "cannot create %s: %s", tmp, strerror(errno));
+    static char iobuf[1 << 20];
+    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
+    int rc = write(ctx, f, opaque);
+    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        if (!ctx->failed[0])
+            bench_fail(ctx, "cannot write %s: %s", path, strerror(e));
+        return -1;
+    }
+    return 1;
+}
+
+static int write_gen(bench_ctx *ctx, FILE *f, const void *opaque)
+{
+    (void)ctx;
+    return weir_gen_write(opaque, f);
+}
+
 const char *bench_json_file(bench_ctx *ctx, const weir_gen_params *p)
 {
     static char path[512];
@@ -312,28 +362,16 @@ const char *bench_json_file(bench_ctx *ctx, const weir_gen_params *p)
     uint64_t h = XXH3_64bits(p, sizeof *p);
     snprintf(path, sizeof path, "%s/gen-s%llu-n%llu-%016llx.jsonl", ctx->datadir,
              (unsigned long long)p->seed, (unsigned long long)p->events, (unsigned long long)h);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return path;
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
     double t0 = bench_now();
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        bench_fail(ctx, "cannot create %s: %s", tmp, strerror(errno));
+    int made = bench_make_file(ctx, path, write_gen, p);
+    if (made < 0)
         return NULL;
+    if (made) {
+        struct stat st;
+        stat(path, &st);
+        bench_say("  generated %llu JSON lines (%.1f MB) in %.2f s (not timed): %s",
+                  (unsigned long long)p->events, (double)st.st_size / 1e6, bench_now() - t0, path);
     }
-    static char iobuf[1 << 20];
-    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
-    int rc = weir_gen_write(p, f);
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        bench_fail(ctx, "cannot write %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    stat(path, &st);
-    bench_say("  generated %llu JSON lines (%.1f MB) in %.2f s (not timed): %s",
-              (unsigned long long)p->events, (double)st.st_size / 1e6, bench_now() - t0, path);
     return path;
 }
 

@@ -76,6 +76,32 @@ static int64_t ts_from_int(int64_t v)
     return (v < 100000000000LL && v > -100000000000LL) ? v * 1000 : v;
 }
 
+/* The downstream work on a peer's record, into f: the hashes of its key and user. Returns f's
+ * share of the run's checksum. */
+static uint64_t peer_mix(fields *f, const char *ks, size_t kn, const char *us, size_t un)
+{
+    f->key_hash = XXH3_64bits(ks, kn);
+    f->user_fp0 = XXH3_128bits(us, un).low64;
+    return fields_mix(f);
+}
+
+/* The end of a decoder's run over l: every record decoded, or the run fails (`who` prefixes
+ * the reason). The checksum is kept, and used, so that no decoding is optimised away. */
+static double run_done(const bench_lines *l, uint64_t ok, uint64_t mix, double secs,
+                       uint64_t *checksum, uint64_t *events, const char *who, char *err,
+                       size_t errlen)
+{
+    if (ok != l->n) {
+        snprintf(err, errlen, "%sonly %llu of %zu records decoded", who, (unsigned long long)ok,
+                 l->n);
+        return -1;
+    }
+    *checksum = mix;
+    g_sink += mix;
+    *events = ok;
+    return secs;
+}
+
 typedef struct decode_arm {
     bench_lines *lines;
     weir_decoder *dec;
@@ -101,15 +127,7 @@ static double weir_decode_run(void *opaque, uint64_t *events, char *err, size_t 
             weir_decoder_reset(a->dec);
     }
     weir_decoder_reset(a->dec);
-    double secs = bench_now() - t0;
-    if (ok != l->n) {
-        snprintf(err, errlen, "only %llu of %zu records decoded", (unsigned long long)ok, l->n);
-        return -1;
-    }
-    a->checksum = mix;
-    g_sink += mix;
-    *events = ok;
-    return secs;
+    return run_done(l, ok, mix, bench_now() - t0, &a->checksum, events, "", err, errlen);
 }
 
 /* cJSON and jansson are loaded at run time so that weir-bench links with the library's own
@@ -227,23 +245,12 @@ static double cjson_run(void *opaque, uint64_t *events, char *err, size_t errlen
         else
             good = 0;
         if (good) {
-            f.key_hash = XXH3_64bits(ks, kn);
-            f.user_fp0 = XXH3_128bits(us, un).low64;
-            mix += fields_mix(&f);
+            mix += peer_mix(&f, ks, kn, us, un);
             ok++;
         }
         a->cj.del(root);
     }
-    double secs = bench_now() - t0;
-    if (ok != l->n) {
-        snprintf(err, errlen, "cJSON: only %llu of %zu records decoded", (unsigned long long)ok,
-                 l->n);
-        return -1;
-    }
-    a->checksum = mix;
-    g_sink += mix;
-    *events = ok;
-    return secs;
+    return run_done(l, ok, mix, bench_now() - t0, &a->checksum, events, "cJSON: ", err, errlen);
 }
 
 static int jansson_text(const jansson_api *api, const json_t *it, char *tmp, const char **s,
@@ -291,24 +298,13 @@ static double jansson_run(void *opaque, uint64_t *events, char *err, size_t errl
         else
             good = 0;
         if (good) {
-            f.key_hash = XXH3_64bits(ks, kn);
-            f.user_fp0 = XXH3_128bits(us, un).low64;
-            mix += fields_mix(&f);
+            mix += peer_mix(&f, ks, kn, us, un);
             ok++;
         }
         /* The root's reference count is 1: json_decref would call json_delete. */
         a->jn.del(root);
     }
-    double secs = bench_now() - t0;
-    if (ok != l->n) {
-        snprintf(err, errlen, "jansson: only %llu of %zu records decoded", (unsigned long long)ok,
-                 l->n);
-        return -1;
-    }
-    a->checksum = mix;
-    g_sink += mix;
-    *events = ok;
-    return secs;
+    return run_done(l, ok, mix, bench_now() - t0, &a->checksum, events, "jansson: ", err, errlen);
 }
 
 /* jsmn (header-only, strict mode) tokenizes; the three members are then found among the
@@ -371,22 +367,11 @@ static double jsmn_run(void *opaque, uint64_t *events, char *err, size_t errlen)
         else
             good = 0;
         if (good) {
-            f.key_hash = XXH3_64bits(ks, kn);
-            f.user_fp0 = XXH3_128bits(us, un).low64;
-            mix += fields_mix(&f);
+            mix += peer_mix(&f, ks, kn, us, un);
             ok++;
         }
     }
-    double secs = bench_now() - t0;
-    if (ok != l->n) {
-        snprintf(err, errlen, "jsmn: only %llu of %zu records decoded", (unsigned long long)ok,
-                 l->n);
-        return -1;
-    }
-    a->checksum = mix;
-    g_sink += mix;
-    *events = ok;
-    return secs;
+    return run_done(l, ok, mix, bench_now() - t0, &a->checksum, events, "jsmn: ", err, errlen);
 }
 
 /* ---------------------------------------------------------------- the scenarios */

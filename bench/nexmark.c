@@ -39,32 +39,12 @@ typedef struct nx_input {
 
 /* The arms return the CPU seconds of this (single-threaded) process: on a shared machine that
  * is the per-core figure; the wall-clock figures go beside them in the JSON line. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double arm_done(nx_input *in, int arm, uint64_t events, double wall0, double cpu0)
 {
     double wall = bench_now() - wall0;
     if (in->n_wall[arm] <= BENCH_MAX_RUNS && wall > 0)
         in->wall_eps[arm][in->n_wall[arm]++] = (double)events / wall;
-    return cpu_now() - cpu0;
-}
-
-static double median_of(const double *v, int n)
-{
-    double s[BENCH_MAX_RUNS + 1];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    for (int i = 1; i < n; i++)
-        for (int k = i; k > 0 && s[k - 1] > s[k]; k--) {
-            double t = s[k];
-            s[k] = s[k - 1];
-            s[k - 1] = t;
-        }
-    return n ? (n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : 0;
+    return bench_cpu_now() - cpu0;
 }
 
 static const struct {
@@ -80,31 +60,12 @@ static void nx_params(const bench_ctx *ctx, weir_nexmark_params *p)
     p->events = ctx->events;
 }
 
-/* The JSON lines of weir-nexmark gen, kept in ctx->datadir for identical parameters. */
-static const char *nx_file(bench_ctx *ctx, const weir_nexmark_params *p)
+static int write_nexmark(bench_ctx *ctx, FILE *f, const void *opaque)
 {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/nexmark-s%llu-n%llu-r%llu.jsonl", ctx->datadir,
-             (unsigned long long)p->seed, (unsigned long long)p->events,
-             (unsigned long long)p->rate);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return path;
-    char tmp[600], err[256];
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    char err[256];
     weir_nexmark_gen *g;
-    if (weir_nexmark_gen_new(p, &g, err, sizeof err) != WEIR_OK) {
-        bench_fail(ctx, "generator: %s", err);
-        return NULL;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        weir_nexmark_gen_destroy(g);
-        bench_fail(ctx, "cannot create %s: %s", tmp, strerror(errno));
-        return NULL;
-    }
-    static char iobuf[1 << 20];
-    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
+    if (weir_nexmark_gen_new(opaque, &g, err, sizeof err) != WEIR_OK)
+        return bench_fail(ctx, "generator: %s", err);
     char line[WEIR_NEXMARK_JSON_MAX];
     weir_nexmark_event ev;
     int rc = 0;
@@ -116,14 +77,25 @@ static const char *nx_file(bench_ctx *ctx, const weir_nexmark_params *p)
         }
     }
     weir_nexmark_gen_destroy(g);
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        bench_fail(ctx, "cannot write %s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* The JSON lines of weir-nexmark gen, kept in ctx->datadir for identical parameters. */
+static const char *nx_file(bench_ctx *ctx, const weir_nexmark_params *p)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/nexmark-s%llu-n%llu-r%llu.jsonl", ctx->datadir,
+             (unsigned long long)p->seed, (unsigned long long)p->events,
+             (unsigned long long)p->rate);
+    int made = bench_make_file(ctx, path, write_nexmark, p);
+    if (made < 0)
         return NULL;
+    if (made) {
+        struct stat st;
+        stat(path, &st);
+        bench_say("  generated %llu Nexmark events (%.1f MB, not timed): %s",
+                  (unsigned long long)p->events, (double)st.st_size / 1e6, path);
     }
-    stat(path, &st);
-    bench_say("  generated %llu Nexmark events (%.1f MB, not timed): %s",
-              (unsigned long long)p->events, (double)st.st_size / 1e6, path);
     return path;
 }
 
@@ -179,7 +151,7 @@ static int nx_decode(bench_ctx *ctx, const weir_nexmark_params *p, nx_input *in)
 static double run_json(void *opaque, uint64_t *events, char *err, size_t errlen)
 {
     nx_input *in = opaque;
-    double t0 = bench_now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_cpu_now();
     if (nxq_config(in->query)) {
         /* q11, q15, q16: the generic job itself, as weir-nexmark runs it. */
         weir_conf *conf = weir_conf_new();
@@ -225,7 +197,7 @@ static double run_decoded(void *opaque, uint64_t *events, char *err, size_t errl
     nxq *q;
     if (nxq_new(in->query, NULL, &q, err, errlen) != WEIR_OK)
         return -1;
-    double t0 = bench_now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_cpu_now();
     weir_err rc = WEIR_OK;
     weir_nexmark_event ev;
     memset(&ev, 0, sizeof ev);
@@ -290,9 +262,9 @@ static int nexmark_scenario(bench_ctx *ctx, const char *query)
     bench_json_u64(&ctx->out, "outputs", in.outputs);
     bench_json_str(&ctx->out, "clock", "CPU time of the process (one thread); wall below");
     bench_json_num(&ctx->out, "json_wall_events_per_sec_median",
-                   median_of(in.wall_eps[0] + 1, in.n_wall[0] - 1), 0);
+                   bench_median(in.wall_eps[0] + 1, in.n_wall[0] - 1), 0);
     bench_json_num(&ctx->out, "decoded_wall_events_per_sec_median",
-                   median_of(in.wall_eps[1] + 1, in.n_wall[1] - 1), 0);
+                   bench_median(in.wall_eps[1] + 1, in.n_wall[1] - 1), 0);
     bench_say("  | %s | %.2f M/s | %.2f M/s | %.2f K/s | %.0fx | %.0fx |", query, js.median / 1e6,
               ds.median / 1e6, in.flink / 1e3, js.median / in.flink, ds.median / in.flink);
     return 0;

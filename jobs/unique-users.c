@@ -13,6 +13,9 @@
 #include "weir/metrics_server.h"
 #include "weir/weir.h"
 
+#include "flags.h"
+#include "signals.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -126,13 +129,9 @@ static int parse_args(int argc, char **argv, weir_conf *conf, int *table, int *c
             snprintf(err, err_size, "unexpected argument \"%s\" (see --help)", a);
             return 2;
         }
-        const char *eq = strchr(a, '=');
-        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (eq)
-            val = eq + 1;
+        val = flag_split(a, flag, sizeof flag);
         if (!strcmp(flag, "--config") || !strcmp(flag, "--format")) {
-            if (!val && i + 1 < argc)
-                val = argv[++i];
+            val = flag_value(val, 1, argc, argv, &i);
             if (!val) {
                 snprintf(err, err_size, "%s: missing value", flag);
                 return 2;
@@ -155,15 +154,10 @@ static int parse_args(int argc, char **argv, weir_conf *conf, int *table, int *c
             snprintf(err, err_size, "%s: unknown option (see --help)", flag);
             return 2;
         }
+        val = flag_value(val, takes_value, argc, argv, &i);
         if (!val) {
-            if (!takes_value)
-                val = "true";
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else {
-                snprintf(err, err_size, "%s: missing value", flag);
-                return 2;
-            }
+            snprintf(err, err_size, "%s: missing value", flag);
+            return 2;
         }
         char inner[448];
         if (weir_conf_set(conf, key, val, inner, sizeof inner) != WEIR_OK) {
@@ -202,12 +196,7 @@ int main(int argc, char **argv)
     if (code)
         goto out;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     /* Sinks beside the job's own output: DynamoDB when configured. */
     weir_agg_spec aggs[WEIR_MAX_AGGS];

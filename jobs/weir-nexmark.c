@@ -14,10 +14,13 @@
 #include <unistd.h>
 
 #include "weir/conf.h"
+#include "weir/job.h"
 #include "weir/kafka.h"
 #include "weir/nexmark.h"
 #include "weir/weir.h"
 #include "weir/window_job.h"
+
+#include "signals.h"
 
 #include "../examples/nexmark/nexmark_queries.h"
 
@@ -311,12 +314,7 @@ static int cmd_gen(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     /* Lines are formatted straight into one buffer, written when the next might not fit. */
     size_t used = 0;
@@ -397,13 +395,6 @@ static void query_usage(FILE *out, const char *name)
     fprintf(out, "\nexit status: 0 success, 1 I/O failure, 2 bad usage\n");
 }
 
-static double mono_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void invalid_by(FILE *out, const uint64_t *by)
 {
     fputs(",\"invalid_by\":{", out);
@@ -479,12 +470,7 @@ static int run_query(const char *name, int argc, char **argv)
                        dst == &input ? "input" : "output");
         *dst = argv[++i];
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
     if (nxq_config(name))
         return run_generic(name, input, output);
     int fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
@@ -506,9 +492,9 @@ static int run_query(const char *name, int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         code = 1;
     } else {
-        double t0 = mono_sec();
+        double t0 = weir_mono_sec();
         weir_err rc = nxq_run_fd(q, fd, &stop_flag);
-        double secs = mono_sec() - t0;
+        double secs = weir_mono_sec() - t0;
         const nxq_stats *st = nxq_get_stats(q);
         fprintf(stderr, "{\"query\":\"%s\",\"records\":%" PRIu64 ",\"invalid\":%" PRIu64, name,
                 st->records, st->invalid);

@@ -11,6 +11,9 @@
 #include "weir/weir.h"
 #include "weir/window_job.h"
 
+#include "flags.h"
+#include "signals.h"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -160,10 +163,7 @@ int main(int argc, char **argv)
             goto out;
         }
         char flag[128];
-        const char *eq = strchr(a, '=');
-        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (eq)
-            val = eq + 1;
+        val = flag_split(a, flag, sizeof flag);
         const char *key = NULL;
         int takes_value = 1;
         for (size_t k = 0; k < sizeof OWN / sizeof OWN[0]; k++)
@@ -180,16 +180,11 @@ int main(int argc, char **argv)
                 goto out;
             }
         }
+        val = flag_value(val, takes_value, argc, argv, &i);
         if (!val) {
-            if (!takes_value)
-                val = "true";
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else {
-                snprintf(err, sizeof err, "%s: missing value", flag);
-                code = bad(err);
-                goto out;
-            }
+            snprintf(err, sizeof err, "%s: missing value", flag);
+            code = bad(err);
+            goto out;
         }
         if (!key) { /* --config */
             if (weir_conf_load_file(conf, val, err, sizeof err) != WEIR_OK) {
@@ -219,12 +214,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals(on_signal);
 
     weir_window_job_stats st;
     err[0] = '\0';

@@ -3,6 +3,9 @@
  * and BatchWriteItem helpers. Answers are parsed with jsmn under explicit token bounds. */
 #include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/hex.h"
 #include "weir/output.h"
 
 #include <curl/curl.h>
@@ -28,63 +31,12 @@
 #define BACKOFF_BASE_MS    50
 #define BACKOFF_CAP_MS     5000
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} buf;
-
-/* Makes room for n more bytes and a NUL; 0, or -1 (and `failed`) when out of memory. */
-static int buf_reserve(buf *b, size_t n)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = 1;
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    return 0;
-}
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (buf_reserve(b, n) != 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_fmt(buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* Appends `s` as a JSON string literal (weir_json_quote, which also writes the NUL). */
-static void buf_json_str(buf *b, const char *s, size_t n)
+static void buf_json_str(weir__buf *b, const char *s, size_t n)
 {
     weir_slice v = {s, n};
     size_t need = weir_json_quote(v, NULL, 0);
-    if (buf_reserve(b, need) != 0)
+    if (weir__buf_reserve(b, need) != 0)
         return;
     b->len += weir_json_quote(v, b->p + b->len, need + 1);
 }
@@ -118,6 +70,20 @@ static int json_parse(json *j, const char *s, size_t len)
     }
     j->n = n;
     return 0;
+}
+
+/* Parses an answer that must be a JSON object: WEIR_OK, or WEIR_ERR_NOMEM or WEIR_ERR_PARSE
+ * with nothing left to free. */
+static weir_err json_parse_object(json *j, const char *s, size_t len)
+{
+    int prc = json_parse(j, s, len);
+    if (prc != 0)
+        return prc == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
+    if (j->t[0].type != JSMN_OBJECT) {
+        free(j->t);
+        return WEIR_ERR_PARSE;
+    }
+    return WEIR_OK;
 }
 
 /* The index just past token i and all its descendants. */
@@ -154,33 +120,13 @@ static int obj_get(const json *j, int i, const char *key)
     return -1;
 }
 
-static int hexv(char c)
+/* The four hex digits of a \u escape at p, within end. */
+static int hex4(const char *p, const char *end, uint32_t *out)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return end - p < 4 ? -1 : weir__hex4(p, out);
 }
 
-static int hex4(const char *p, const char *end, unsigned *out)
-{
-    if (end - p < 4)
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexv(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + (unsigned)h;
-    }
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(buf *b, unsigned cp)
+static void put_utf8(weir__buf *b, unsigned cp)
 {
     char u[4];
     size_t n;
@@ -203,19 +149,19 @@ static void put_utf8(buf *b, unsigned cp)
         u[3] = (char)(0x80 | (cp & 0x3f));
         n = 4;
     }
-    buf_add(b, u, n);
+    weir__buf_put(b, u, n);
 }
 
 /* The unescaped contents of token i (a string; primitives as they are) appended to b. */
-static int tok_unescape(const json *j, int i, buf *b)
+static int tok_unescape(const json *j, int i, weir__buf *b)
 {
     const char *p = j->s + j->t[i].start, *end = j->s + j->t[i].end;
-    buf_add(b, "", 0);
+    weir__buf_put(b, "", 0);
     while (p < end) {
         const char *q = p;
         while (q < end && *q != '\\')
             q++;
-        buf_add(b, p, (size_t)(q - p));
+        weir__buf_put(b, p, (size_t)(q - p));
         if (q == end)
             break;
         if (q + 1 >= end)
@@ -223,21 +169,21 @@ static int tok_unescape(const json *j, int i, buf *b)
         char c = q[1];
         p = q + 2;
         switch (c) {
-        case '"': buf_add(b, "\"", 1); break;
-        case '\\': buf_add(b, "\\", 1); break;
-        case '/': buf_add(b, "/", 1); break;
-        case 'b': buf_add(b, "\b", 1); break;
-        case 'f': buf_add(b, "\f", 1); break;
-        case 'n': buf_add(b, "\n", 1); break;
-        case 'r': buf_add(b, "\r", 1); break;
-        case 't': buf_add(b, "\t", 1); break;
+        case '"': weir__buf_put(b, "\"", 1); break;
+        case '\\': weir__buf_put(b, "\\", 1); break;
+        case '/': weir__buf_put(b, "/", 1); break;
+        case 'b': weir__buf_put(b, "\b", 1); break;
+        case 'f': weir__buf_put(b, "\f", 1); break;
+        case 'n': weir__buf_put(b, "\n", 1); break;
+        case 'r': weir__buf_put(b, "\r", 1); break;
+        case 't': weir__buf_put(b, "\t", 1); break;
         case 'u': {
-            unsigned cp;
+            uint32_t cp;
             if (hex4(p, end, &cp))
                 return -1;
             p += 4;
             if (cp >= 0xd800 && cp < 0xdc00) {
-                unsigned lo;
+                uint32_t lo;
                 if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) ||
                     lo < 0xdc00 || lo >= 0xe000)
                     return -1;
@@ -250,13 +196,13 @@ static int tok_unescape(const json *j, int i, buf *b)
         default: return -1;
         }
     }
-    return b->failed ? -2 : 0;
+    return b->oom ? -2 : 0;
 }
 
 /* A malloc'd unescaped copy of token i, or NULL. */
 static char *tok_dup(const json *j, int i)
 {
-    buf b = {0};
+    weir__buf b = {0};
     if (tok_unescape(j, i, &b) != 0) {
         free(b.p);
         return NULL;
@@ -272,7 +218,7 @@ typedef struct xfer {
     CURL *easy;
     struct curl_slist *hdrs;
     char *body;
-    buf answer;
+    weir__buf answer;
     int too_big;
     weir_ddb_done_fn done;
     void *opaque;
@@ -296,24 +242,6 @@ struct weir_ddb {
     weir_ddb_response sync;
     char *sync_body, *sync_type, *sync_msg;
 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-    /* xorshift64*: only for jitter, so statistical quality is all it needs. */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 weir_err weir_ddb_classify(long http_status, const char *type)
 {
@@ -397,8 +325,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         x->too_big = 1;
         return 0;
     }
-    buf_add(&x->answer, ptr, n);
-    return x->answer.failed ? 0 : n;
+    weir__buf_put(&x->answer, ptr, n);
+    return x->answer.oom ? 0 : n;
 }
 
 static void xfer_free(xfer *x)
@@ -428,7 +356,7 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
         weir__errf(errstr, errstr_size, "DynamoDB: out of memory");
         return WEIR_ERR_NOMEM;
     }
-    c->rng = (uint64_t)wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+    c->rng = (uint64_t)weir__wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
     if (!c->rng)
         c->rng = 1;
     const char *endpoint = weir_conf_get(conf, "dynamodb.endpoint");
@@ -450,7 +378,7 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
         weir_ddb_destroy(c);
         return rc;
     }
-    buf ep = {0};
+    weir__buf ep = {0};
     if (endpoint && *endpoint) {
         if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) {
             weir__errf(errstr, errstr_size,
@@ -459,15 +387,15 @@ weir_err weir_ddb_new(const weir_conf *conf, weir_ddb **out, char *errstr, size_
             weir_ddb_destroy(c);
             return WEIR_ERR_INVALID_ARG;
         }
-        buf_str(&ep, endpoint);
+        weir__buf_str(&ep, endpoint);
         const char *after = strstr(endpoint, "://") + 3;
         if (!strchr(after, '/'))
-            buf_str(&ep, "/");
+            weir__buf_str(&ep, "/");
     } else {
-        buf_fmt(&ep, "https://dynamodb.%s.amazonaws.com/", c->region);
+        weir__buf_printf(&ep, "https://dynamodb.%s.amazonaws.com/", c->region);
     }
     c->endpoint = ep.p;
-    if (ep.failed || !c->endpoint) {
+    if (ep.oom || !c->endpoint) {
         free(ep.p);
         c->endpoint = NULL;
         weir_ddb_destroy(c);
@@ -584,7 +512,7 @@ weir_err weir_ddb_submit(weir_ddb *c, const char *op, char *body, size_t len, we
     x->c = c;
     x->body = body;
     x->answer.len = 0;
-    x->answer.failed = 0;
+    x->answer.oom = 0;
     x->too_big = 0;
     x->done = done;
     x->opaque = opaque;
@@ -601,8 +529,8 @@ weir_err weir_ddb_submit(weir_ddb *c, const char *op, char *body, size_t len, we
         {"X-Amz-Target", target},
         {"Host", host},
     };
-    weir_sigv4_request req = {"POST", c->endpoint, sign_hdrs,  3,        body,
-                              len,    c->region,   "dynamodb", wall_ms()};
+    weir_sigv4_request req = {"POST",    c->endpoint, sign_hdrs,      3, body, len,
+                              c->region, "dynamodb",  weir__wall_ms()};
     char amz_date[WEIR_SIGV4_DATE_SIZE], auth[WEIR_SIGV4_AUTH_SIZE], err[256];
     if (weir_sigv4_sign(c->creds, &req, amz_date, auth, sizeof auth, err, sizeof err) != WEIR_OK) {
         free(x->body);
@@ -628,10 +556,10 @@ weir_err weir_ddb_submit(weir_ddb *c, const char *op, char *body, size_t len, we
     ADD_HDR("Authorization: %s", auth);
     if (weir_aws_creds_session_token(c->creds)) {
         /* Built directly: the token may be longer than `line`. */
-        buf tb = {0};
-        buf_str(&tb, "X-Amz-Security-Token: ");
-        buf_str(&tb, weir_aws_creds_session_token(c->creds));
-        t = tb.failed ? NULL : curl_slist_append(h, tb.p);
+        weir__buf tb = {0};
+        weir__buf_str(&tb, "X-Amz-Security-Token: ");
+        weir__buf_str(&tb, weir_aws_creds_session_token(c->creds));
+        t = tb.oom ? NULL : curl_slist_append(h, tb.p);
         free(tb.p);
         if (!t)
             goto nomem;
@@ -712,8 +640,8 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
     char *full_type = NULL, *full_msg = NULL;
     weir_ddb_response r = {0};
     r.http_status = status;
-    r.body = x->answer.p && !x->answer.failed ? x->answer.p : "";
-    r.body_len = x->answer.p && !x->answer.failed ? x->answer.len : 0;
+    r.body = x->answer.p && !x->answer.oom ? x->answer.p : "";
+    r.body_len = x->answer.p && !x->answer.oom ? x->answer.len : 0;
     if (cc != CURLE_OK) {
         r.http_status = 0;
         r.err = x->too_big ? WEIR_ERR_PARSE : classify_curl(cc);
@@ -732,7 +660,7 @@ static void complete(weir_ddb *c, xfer *x, CURLcode cc)
         r.err = weir_ddb_classify(status, type);
         if (r.err != WEIR_OK && !msg[0])
             snprintf(msg, sizeof msg, "HTTP status %ld", status);
-        if (r.err == WEIR_OK && x->answer.failed) {
+        if (r.err == WEIR_OK && x->answer.oom) {
             r.err = WEIR_ERR_NOMEM;
             snprintf(msg, sizeof msg, "out of memory reading the answer");
         }
@@ -780,6 +708,17 @@ int weir_ddb_poll(weir_ddb *c, int timeout_ms)
     int fds = 0;
     curl_multi_poll(c->multi, NULL, 0, timeout_ms, &fds);
     return drain(c);
+}
+
+uint64_t weir__ddb_rng_next(uint64_t *s)
+{
+    /* xorshift64*: only for jitter, so statistical quality is all it needs. */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
 }
 
 uint64_t weir__ddb_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
@@ -860,7 +799,8 @@ static weir_err call_retry(weir_ddb *c, const char *op, const char *body, size_t
             *resp = &c->sync;
             return rc;
         }
-        sleep_ms(weir__ddb_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, rng_next(&c->rng)));
+        sleep_ms(weir__ddb_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                                      weir__ddb_rng_next(&c->rng)));
     }
 }
 
@@ -886,11 +826,11 @@ weir_err weir_ddb_describe_table(weir_ddb *c, const char *table, weir_ddb_table_
                                  char *errstr, size_t errstr_size)
 {
     memset(info, 0, sizeof *info);
-    buf b = {0};
-    buf_str(&b, "{\"TableName\":");
+    weir__buf b = {0};
+    weir__buf_str(&b, "{\"TableName\":");
     buf_json_str(&b, table, strlen(table));
-    buf_str(&b, "}");
-    if (b.failed) {
+    weir__buf_str(&b, "}");
+    if (b.oom) {
         free(b.p);
         return WEIR_ERR_NOMEM;
     }
@@ -943,27 +883,27 @@ weir_err weir__ddb_table_info_parse(const char *body, size_t len, weir_ddb_table
 weir_err weir_ddb_create_table(weir_ddb *c, const char *table, const char *pk, const char *sk,
                                int wait_ms, char *errstr, size_t errstr_size)
 {
-    buf b = {0};
-    buf_str(&b, "{\"TableName\":");
+    weir__buf b = {0};
+    weir__buf_str(&b, "{\"TableName\":");
     buf_json_str(&b, table, strlen(table));
-    buf_str(&b, ",\"AttributeDefinitions\":[{\"AttributeName\":");
+    weir__buf_str(&b, ",\"AttributeDefinitions\":[{\"AttributeName\":");
     buf_json_str(&b, pk, strlen(pk));
-    buf_str(&b, ",\"AttributeType\":\"S\"}");
+    weir__buf_str(&b, ",\"AttributeType\":\"S\"}");
     if (sk) {
-        buf_str(&b, ",{\"AttributeName\":");
+        weir__buf_str(&b, ",{\"AttributeName\":");
         buf_json_str(&b, sk, strlen(sk));
-        buf_str(&b, ",\"AttributeType\":\"S\"}");
+        weir__buf_str(&b, ",\"AttributeType\":\"S\"}");
     }
-    buf_str(&b, "],\"KeySchema\":[{\"AttributeName\":");
+    weir__buf_str(&b, "],\"KeySchema\":[{\"AttributeName\":");
     buf_json_str(&b, pk, strlen(pk));
-    buf_str(&b, ",\"KeyType\":\"HASH\"}");
+    weir__buf_str(&b, ",\"KeyType\":\"HASH\"}");
     if (sk) {
-        buf_str(&b, ",{\"AttributeName\":");
+        weir__buf_str(&b, ",{\"AttributeName\":");
         buf_json_str(&b, sk, strlen(sk));
-        buf_str(&b, ",\"KeyType\":\"RANGE\"}");
+        weir__buf_str(&b, ",\"KeyType\":\"RANGE\"}");
     }
-    buf_str(&b, "],\"BillingMode\":\"PAY_PER_REQUEST\"}");
-    if (b.failed) {
+    weir__buf_str(&b, "],\"BillingMode\":\"PAY_PER_REQUEST\"}");
+    if (b.oom) {
         free(b.p);
         return WEIR_ERR_NOMEM;
     }
@@ -974,7 +914,7 @@ weir_err weir_ddb_create_table(weir_ddb *c, const char *table, const char *pk, c
     if (rc != WEIR_OK && !(r && strcmp(r->error_type, "ResourceInUseException") == 0))
         return rc;
     /* Wait until ACTIVE: tables start in CREATING. */
-    int64_t deadline = wall_ms() + (wait_ms > 0 ? wait_ms : 0);
+    int64_t deadline = weir__wall_ms() + (wait_ms > 0 ? wait_ms : 0);
     for (;;) {
         weir_ddb_table_info info;
         rc = weir_ddb_describe_table(c, table, &info, errstr, errstr_size);
@@ -982,7 +922,7 @@ weir_err weir_ddb_create_table(weir_ddb *c, const char *table, const char *pk, c
             return WEIR_OK;
         if (rc != WEIR_OK && rc != WEIR_ERR_NOT_FOUND)
             return rc;
-        if (wall_ms() >= deadline) {
+        if (weir__wall_ms() >= deadline) {
             weir__errf(errstr, errstr_size, "CreateTable: table \"%.200s\" not ACTIVE after %d ms",
                        table, wait_ms);
             return WEIR_ERR_TIMEOUT;
@@ -998,16 +938,9 @@ weir_err weir_ddb_batch_unprocessed(const char *body, size_t len, const char *ta
                                     void *opaque)
 {
     json j;
-    int prc = json_parse(&j, body, len);
-    if (prc == -2)
-        return WEIR_ERR_NOMEM;
-    if (prc != 0)
-        return WEIR_ERR_PARSE;
-    if (j.t[0].type != JSMN_OBJECT) {
-        free(j.t);
-        return WEIR_ERR_PARSE;
-    }
-    weir_err rc = WEIR_OK;
+    weir_err rc = json_parse_object(&j, body, len);
+    if (rc != WEIR_OK)
+        return rc;
     int u = obj_get(&j, 0, "UnprocessedItems");
     int arr = obj_get(&j, u, table);
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
@@ -1020,9 +953,9 @@ weir_err weir_ddb_batch_unprocessed(const char *body, size_t len, const char *ta
                 rc = WEIR_ERR_PARSE;
                 break;
             }
-            buf pb = {0}, sb = {0};
+            weir__buf pb = {0}, sb = {0};
             if (tok_unescape(&j, pv, &pb) != 0 || tok_unescape(&j, sv, &sb) != 0)
-                rc = (pb.failed || sb.failed) ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
+                rc = (pb.oom || sb.oom) ? WEIR_ERR_NOMEM : WEIR_ERR_PARSE;
             else
                 fn(opaque, pb.p, pb.len, sb.p, sb.len);
             free(pb.p);
@@ -1085,22 +1018,22 @@ void weir_ddb_items_destroy(weir_ddb_items *it)
 
 size_t weir_ddb_items_to_json(const weir_ddb_items *it, size_t item, char *out, size_t cap)
 {
-    buf b = {0};
-    buf_add(&b, "{", 1);
+    weir__buf b = {0};
+    weir__buf_put(&b, "{", 1);
     size_t n = weir_ddb_items_attr_count(it, item);
     for (size_t j = 0; j < n; j++) {
         const weir_ddb_attr *a = &it->attrs[it->starts[item] + j];
         if (j)
-            buf_add(&b, ",", 1);
+            weir__buf_put(&b, ",", 1);
         buf_json_str(&b, a->name, strlen(a->name));
-        buf_add(&b, ":", 1);
+        weir__buf_put(&b, ":", 1);
         if (!strcmp(a->type, "S"))
             buf_json_str(&b, a->value, strlen(a->value));
         else
-            buf_str(&b, a->value);
+            weir__buf_str(&b, a->value);
     }
-    buf_add(&b, "}", 1);
-    size_t need = b.failed ? 0 : b.len;
+    weir__buf_put(&b, "}", 1);
+    size_t need = b.oom ? 0 : b.len;
     if (cap) {
         size_t k = need < cap ? need : cap - 1;
         if (k)
@@ -1179,7 +1112,7 @@ static weir_err item_attr(const json *j, int a, weir_ddb_items *it)
         j->t[v].type != JSMN_OBJECT || j->t[v].size != 1 || j->t[ty].type != JSMN_STRING ||
         j->t[ty].size != 1)
         return WEIR_ERR_PARSE;
-    buf name = {0}, type = {0}, value = {0};
+    weir__buf name = {0}, type = {0}, value = {0};
     int urc = tok_unescape(j, a, &name);
     if (urc == 0)
         urc = tok_unescape(j, ty, &type);
@@ -1203,16 +1136,9 @@ weir_err weir__ddb_items_from_page(weir_ddb_items *it, const char *body, size_t 
 {
     *last = NULL;
     json j;
-    int prc = json_parse(&j, body, len);
-    if (prc == -2)
-        return WEIR_ERR_NOMEM;
-    if (prc != 0)
-        return WEIR_ERR_PARSE;
-    if (j.t[0].type != JSMN_OBJECT) {
-        free(j.t);
-        return WEIR_ERR_PARSE;
-    }
-    weir_err rc = WEIR_OK;
+    weir_err rc = json_parse_object(&j, body, len);
+    if (rc != WEIR_OK)
+        return rc;
     int arr = obj_get(&j, 0, "Items");
     if (arr >= 0 && j.t[arr].type == JSMN_ARRAY) {
         int k = arr + 1;
@@ -1256,41 +1182,41 @@ weir_err weir_ddb_query_items(weir_ddb *c, const weir_ddb_query *q, weir_ddb_ite
     char *last = NULL;
     weir_err rc = WEIR_OK;
     do {
-        buf b = {0};
-        buf_str(&b, "{\"TableName\":");
+        weir__buf b = {0};
+        weir__buf_str(&b, "{\"TableName\":");
         buf_json_str(&b, q->table, strlen(q->table));
-        buf_str(&b, ",\"KeyConditionExpression\":\"#p = :p");
+        weir__buf_str(&b, ",\"KeyConditionExpression\":\"#p = :p");
         if (q->sk_name)
-            buf_str(&b, " AND #s BETWEEN :a AND :b");
-        buf_str(&b, "\",\"ExpressionAttributeNames\":{\"#p\":");
+            weir__buf_str(&b, " AND #s BETWEEN :a AND :b");
+        weir__buf_str(&b, "\",\"ExpressionAttributeNames\":{\"#p\":");
         buf_json_str(&b, q->pk_name, strlen(q->pk_name));
         if (q->sk_name) {
-            buf_str(&b, ",\"#s\":");
+            weir__buf_str(&b, ",\"#s\":");
             buf_json_str(&b, q->sk_name, strlen(q->sk_name));
         }
-        buf_str(&b, "},\"ExpressionAttributeValues\":{\":p\":{\"S\":");
+        weir__buf_str(&b, "},\"ExpressionAttributeValues\":{\":p\":{\"S\":");
         buf_json_str(&b, q->pk_value, strlen(q->pk_value));
-        buf_str(&b, "}");
+        weir__buf_str(&b, "}");
         if (q->sk_name) {
-            buf_str(&b, ",\":a\":{\"S\":");
+            weir__buf_str(&b, ",\":a\":{\"S\":");
             buf_json_str(&b, q->sk_from, strlen(q->sk_from));
-            buf_str(&b, "},\":b\":{\"S\":");
+            weir__buf_str(&b, "},\":b\":{\"S\":");
             buf_json_str(&b, q->sk_to, strlen(q->sk_to));
-            buf_str(&b, "}");
+            weir__buf_str(&b, "}");
         }
-        buf_str(&b, "},\"ConsistentRead\":true");
+        weir__buf_str(&b, "},\"ConsistentRead\":true");
         if (q->descending)
-            buf_str(&b, ",\"ScanIndexForward\":false");
+            weir__buf_str(&b, ",\"ScanIndexForward\":false");
         if (q->limit)
-            buf_fmt(&b, ",\"Limit\":%zu", q->limit - it->n_items);
+            weir__buf_printf(&b, ",\"Limit\":%zu", q->limit - it->n_items);
         if (last) {
-            buf_str(&b, ",\"ExclusiveStartKey\":");
-            buf_str(&b, last);
+            weir__buf_str(&b, ",\"ExclusiveStartKey\":");
+            weir__buf_str(&b, last);
             free(last);
             last = NULL;
         }
-        buf_str(&b, "}");
-        if (b.failed) {
+        weir__buf_str(&b, "}");
+        if (b.oom) {
             free(b.p);
             rc = WEIR_ERR_NOMEM;
             break;

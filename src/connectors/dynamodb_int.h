@@ -8,6 +8,9 @@
 
 #include "weir/dynamodb.h"
 
+/* The next draw of the xorshift64* generator whose state is *s (not 0), for backoff jitter. */
+uint64_t weir__ddb_rng_next(uint64_t *s);
+
 /* Full-jitter backoff: a value in [0, min(cap_ms, base_ms * 2^attempt)] drawn from `rnd`. */
 uint64_t weir__ddb_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
 

@@ -7,6 +7,8 @@
  * remains in the table however requests complete. */
 #include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "weir/output.h"
 
 #include <inttypes.h>
@@ -31,26 +33,7 @@
 
 /* ---- item JSON ---- */
 
-typedef struct out {
-    char *buf;
-    size_t cap, len;
-} out;
-
-static void out_add(out *o, const char *s, size_t n)
-{
-    if (o->len < o->cap) {
-        size_t k = o->cap - o->len;
-        memcpy(o->buf + o->len, s, n < k ? n : k);
-    }
-    o->len += n;
-}
-
-static void out_str(out *o, const char *s)
-{
-    out_add(o, s, strlen(s));
-}
-
-static void out_json_str(out *o, const char *s, size_t n)
+static void out_json_str(weir__bounded *o, const char *s, size_t n)
 {
     /* weir_json_quote() ends what it writes with a NUL: only write when that fits too. */
     weir_slice v = {s, n};
@@ -60,40 +43,39 @@ static void out_json_str(out *o, const char *s, size_t n)
     o->len += need;
 }
 
-static void out_attr_s(out *o, const char *name, const char *v, size_t n)
+static void out_attr_s(weir__bounded *o, const char *name, const char *v, size_t n)
 {
     out_json_str(o, name, strlen(name));
-    out_str(o, ":{\"S\":");
+    weir__bounded_str(o, ":{\"S\":");
     out_json_str(o, v, n);
-    out_str(o, "}");
+    weir__bounded_str(o, "}");
 }
 
 size_t weir__ddb_item_json(const weir_firing *f, const char *key_attr, const weir_agg_spec *aggs,
                            size_t n_aggs, char *buf, size_t cap)
 {
-    out o = {buf, cap, 0};
+    weir__bounded o = {buf, cap, 0};
     char start[32], end[32];
     size_t ns = weir_format_iso8601(f->window_start, start);
     size_t ne = weir_format_iso8601(f->window_end, end);
-    out_str(&o, "{\"PutRequest\":{\"Item\":{");
+    weir__bounded_str(&o, "{\"PutRequest\":{\"Item\":{");
     if (key_attr)
         out_attr_s(&o, key_attr, f->key.ptr ? f->key.ptr : "", f->key.len);
     else
         out_attr_s(&o, "window", "all", 3);
-    out_str(&o, ",");
+    weir__bounded_str(&o, ",");
     out_attr_s(&o, SORT_KEY, start, ns);
-    out_str(&o, ",");
+    weir__bounded_str(&o, ",");
     out_attr_s(&o, "window_end", end, ne);
     for (size_t i = 0; i < n_aggs && i < f->n_values; i++) {
         char num[32];
         int k = snprintf(num, sizeof num, ":{\"N\":\"%" PRIu64 "\"}", f->values[i]);
-        out_str(&o, ",");
+        weir__bounded_str(&o, ",");
         out_json_str(&o, aggs[i].field, strlen(aggs[i].field));
-        out_add(&o, num, (size_t)k);
+        weir__bounded_put(&o, num, (size_t)k);
     }
-    out_str(&o, "}}}");
-    if (cap)
-        buf[o.len < cap ? o.len : cap - 1] = '\0';
+    weir__bounded_str(&o, "}}}");
+    weir__bounded_finish(&o);
     return o.len;
 }
 
@@ -154,16 +136,6 @@ struct weir__ddb_batcher {
     char error[256];
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 weir__ddb_batcher *weir__ddb_batcher_new(const char *table, unsigned max_retries, uint64_t seed)
 {
     weir__ddb_batcher *b = calloc(1, sizeof *b);
@@ -179,7 +151,7 @@ weir__ddb_batcher *weir__ddb_batcher_new(const char *table, unsigned max_retries
         free(b);
         return NULL;
     }
-    out o = {t, n * 6 + 3, 0};
+    weir__bounded o = {t, n * 6 + 3, 0};
     out_json_str(&o, table, n);
     t[o.len] = '\0';
     b->table_json = t;
@@ -528,7 +500,7 @@ void weir__ddb_batcher_complete(weir__ddb_batcher *b, weir__ddb_batch *pub,
             e->state = E_DELAYED;
             e->not_before =
                 now_ms + (int64_t)weir__ddb_backoff_ms(e->attempts - 1, BACKOFF_BASE_MS,
-                                                       BACKOFF_CAP_MS, rng_next(&b->rng));
+                                                       BACKOFF_CAP_MS, weir__ddb_rng_next(&b->rng));
             e->qnext = b->delayed;
             b->delayed = e;
             if (e->not_before < b->min_due)
@@ -610,13 +582,6 @@ typedef struct ddb_sink {
     weir_histogram *batch_dur;
 } ddb_sink;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void collect_unprocessed(void *opaque, const char *pk, size_t pk_len, const char *sk,
                                 size_t sk_len)
 {
@@ -659,10 +624,10 @@ static void on_batch_done(void *opaque, const weir_ddb_response *r)
                                 : throttled                  ? 1
                                 : outcome == WEIR__DDB_RETRY ? 2
                                                              : 3]);
-        weir_histogram_observe(s->batch_dur, (double)(mono_ms() - bt->sent_ms) / 1000.0);
+        weir_histogram_observe(s->batch_dur, (double)(weir__mono_ms() - bt->sent_ms) / 1000.0);
     }
     pthread_mutex_lock(&s->mu);
-    weir__ddb_batcher_complete(s->b, bt, outcome, err, msg, mono_ms());
+    weir__ddb_batcher_complete(s->b, bt, outcome, err, msg, weir__mono_ms());
     if (s->retries)
         weir_counter_set(s->retries, weir__ddb_batcher_retries(s->b));
     s->inflight--;
@@ -675,7 +640,7 @@ static void *io_main(void *arg)
     ddb_sink *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
-        int64_t now = mono_ms();
+        int64_t now = weir__mono_ms();
         while (s->inflight < s->max_inflight) {
             weir__ddb_batch *bt = weir__ddb_batcher_next(s->b, now);
             if (!bt)
@@ -772,11 +737,10 @@ static weir_err sink_firing(weir_sink *base, const weir_firing *f)
     size_t key_len = s->base.key_field ? f->key.len : 3;
     size_t need = weir__ddb_item_json(f, s->base.key_field, s->base.aggs, s->base.n_aggs, NULL, 0);
     if (need + 1 > s->scratch_cap) {
-        char *p = realloc(s->scratch, need + 1);
+        char *p = weir__grow(s->scratch, &s->scratch_cap, need + 1);
         if (!p)
             return WEIR_ERR_NOMEM;
         s->scratch = p;
-        s->scratch_cap = need + 1;
     }
     weir__ddb_item_json(f, s->base.key_field, s->base.aggs, s->base.n_aggs, s->scratch,
                         s->scratch_cap);
@@ -911,9 +875,9 @@ static weir_err check_table(ddb_sink *s, const weir_conf *conf, const char *tabl
         prefixed(errstr, errstr_size, err);
         return rc;
     }
-    int64_t deadline = mono_ms() + START_WAIT_MS;
+    int64_t deadline = weir__mono_ms() + START_WAIT_MS;
     while (strcmp(info.status, "ACTIVE") != 0 && strcmp(info.status, "UPDATING") != 0) {
-        if (mono_ms() > deadline) {
+        if (weir__mono_ms() > deadline) {
             weir__errf(errstr, errstr_size, "DynamoDB table \"%.200s\" is %s, not ACTIVE", table,
                        info.status);
             return WEIR_ERR_TIMEOUT;
@@ -982,7 +946,7 @@ weir_err weir_dynamodb_sink_create(const weir_conf *conf, const char *key_field,
     }
     int64_t retries = weir_conf_get_int(conf, "dynamodb.max.retries");
     s->b = weir__ddb_batcher_new(table, retries > 0 ? (unsigned)retries : 0,
-                                 (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)s);
+                                 (uint64_t)weir__mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)s);
     if (!s->b) {
         sink_destroy(&s->base);
         weir__errf(errstr, errstr_size, "DynamoDB: out of memory");

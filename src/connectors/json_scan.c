@@ -1,7 +1,7 @@
 /* The cold parts of the JSON scanner (json_scan.h): scratch space, UTF-8, reasons for refused
  * records, unescaping, and timestamps. */
 #include "connectors/json_scan.h"
-#include "connectors/hex.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>

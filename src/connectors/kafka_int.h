@@ -15,6 +15,17 @@
 void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const char *fac,
                      const char *buf);
 
+/* The rate limit of a client's warnings: one line per error kind per 10 s, remembering the
+ * last four kinds logged and when (wall-clock seconds). Zero-initialised. */
+typedef struct weir__kafka_errlog {
+    int err[4];
+    int64_t at[4];
+} weir__kafka_errlog;
+
+/* 1 when a warning about error `err` is due now (and records that it is logged), 0 while
+ * the same kind was logged less than 10 s ago. */
+int weir__kafka_errlog_due(weir__kafka_errlog *l, int err);
+
 /* As weir_kafka_sink_new(), with `transactional_id` (NULL: none) making the producer
  * transactional; rd_kafka_init_transactions() is then the caller's. */
 weir_sink *weir__kafka_sink_new_tx(const weir_conf *conf, const char *topic, const char *key_field,

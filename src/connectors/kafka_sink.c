@@ -4,6 +4,7 @@
 #include "runtime/errbuf.h"
 #include "runtime/logf.h"
 #include "runtime/output_buf.h"
+#include "util/clock.h"
 #include "weir/kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -61,6 +62,25 @@ void weir__kafka_log(const weir__log *lg, const rd_kafka_t *rk, int level, const
     weir__logf(lg, lv, f, 3, "librdkafka: %s", buf);
 }
 
+int weir__kafka_errlog_due(weir__kafka_errlog *l, int err)
+{
+    int64_t now = weir__wall_ms() / 1000;
+    int slot = 0;
+    for (int i = 0; i < 4; i++) {
+        if (l->err[i] == err) {
+            slot = i;
+            break;
+        }
+        if (l->at[i] < l->at[slot])
+            slot = i;
+    }
+    if (l->err[slot] == err && now - l->at[slot] < 10)
+        return 0;
+    l->err[slot] = err;
+    l->at[slot] = now;
+    return 1;
+}
+
 weir_err weir_kafka_conf_apply(struct rd_kafka_conf_s *rk_conf, const weir_conf *conf,
                                const char *role, const char *const *defaults, char *errstr,
                                size_t errstr_size)
@@ -108,8 +128,7 @@ typedef struct kafka_sink {
     size_t cap;
     weir_err failed; /* WEIR_OK until a final failure */
     weir_kafka_sink_stats st;
-    int logged_err[4]; /* the error kinds logged last, and when: one line per kind per 10 s */
-    time_t logged_at[4];
+    weir__kafka_errlog logged; /* transient errors: one line per kind per 10 s */
     weir__log log;
 } kafka_sink;
 
@@ -160,23 +179,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     /* Transient: librdkafka reconnects and retries by itself. Say so, without repeating
      * the same line many times a second while a broker is away. */
-    time_t now = time(NULL);
-    int slot = 0;
-    for (int i = 0; i < 4; i++) {
-        if (ks->logged_err[i] == err) {
-            slot = i;
-            break;
-        }
-        if (ks->logged_at[i] < ks->logged_at[slot])
-            slot = i;
-    }
-    if (ks->logged_err[slot] != err || now - ks->logged_at[slot] >= 10) {
+    if (weir__kafka_errlog_due(&ks->logged, err)) {
         weir_log_field f[2] = {WEIR_LOG_STR("topic", ks->topic),
                                WEIR_LOG_STR("error", rd_kafka_err2name(err))};
         weir__logf(&ks->log, WEIR_LOG_WARN, f, 2, "kafka producer (%s): %s: %s (retrying)",
                    ks->topic, rd_kafka_err2name(err), reason);
-        ks->logged_err[slot] = err;
-        ks->logged_at[slot] = now;
     }
 }
 

@@ -34,8 +34,7 @@ struct weir_kafka_source {
     int closed;
     int fatal;
     weir__log log;
-    int logged_err[4]; /* the error kinds printed last, and when: one line per kind per 10 s */
-    time_t logged_at[4];
+    weir__kafka_errlog logged; /* transient errors: one line per kind per 10 s */
 };
 
 static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
@@ -59,23 +58,11 @@ static part_state *part_get(weir_kafka_source *src, int32_t p, int grow)
 
 static void log_rate_limited(weir_kafka_source *src, rd_kafka_resp_err_t err, const char *what)
 {
-    time_t now = time(NULL);
-    int slot = 0;
-    for (int i = 0; i < 4; i++) {
-        if (src->logged_err[i] == (int)err) {
-            slot = i;
-            break;
-        }
-        if (src->logged_at[i] < src->logged_at[slot])
-            slot = i;
-    }
-    if (src->logged_err[slot] != (int)err || now - src->logged_at[slot] >= 10) {
+    if (weir__kafka_errlog_due(&src->logged, (int)err)) {
         weir_log_field f[2] = {WEIR_LOG_STR("topic", src->topic),
                                WEIR_LOG_STR("error", rd_kafka_err2name(err))};
         weir__logf(&src->log, WEIR_LOG_WARN, f, 2, "kafka consumer (%s): %s: %s", src->topic,
                    rd_kafka_err2name(err), what);
-        src->logged_err[slot] = (int)err;
-        src->logged_at[slot] = now;
     }
 }
 

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "runtime/errbuf.h"
+#include "util/hex.h"
 
 #define PROPORTION_DENOMINATOR 50
 #define AUCTION_PROPORTION     3
@@ -678,8 +679,6 @@ int weir_nexmark_gen_next(weir_nexmark_gen *g, weir_nexmark_event *ev)
 
 /* ------------------------------------------------------------------ JSON */
 
-static const char HEX[] = "0123456789abcdef";
-
 /* Whether any byte of w is below 0x20, a quote or a backslash (SWAR: a byte is zero in
  * x exactly when (x - 0x01..) & ~x has its high bit, with no false positives below the first
  * zero byte, and every byte below 0x20 is flagged by w - 0x20.. & ~w). */
@@ -720,8 +719,8 @@ static char *json_str(char *d, weir_nexmark_str s)
         case '\t': *d++ = 't'; break;
         default:
             memcpy(d, "u00", 3);
-            d[3] = HEX[c >> 4];
-            d[4] = HEX[c & 15];
+            d[3] = weir__hexdigit(c >> 4);
+            d[4] = weir__hexdigit(c);
             d += 5;
             break;
         }

@@ -4,6 +4,8 @@
  * header values trimmed and repeated headers joined with commas). */
 #include "connectors/aws_int.h"
 #include "runtime/errbuf.h"
+#include "util/buf.h"
+#include "util/hex.h"
 #include "weir/aws.h"
 
 #include <ctype.h>
@@ -122,91 +124,33 @@ weir_err weir_aws_region(const weir_conf *conf, char *out, size_t out_size, char
     return WEIR_OK;
 }
 
-/* A growable string; `failed` sticks after an allocation failure so callers check once. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_reserve(sbuf *b, size_t extra)
-{
-    if (b->failed || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->failed = 1;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-    b->p[b->len] = '\0';
-}
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_chr(sbuf *b, char c)
-{
-    sb_add(b, &c, 1);
-}
-
-static const char HEX[] = "0123456789ABCDEF";
-static const char hex_lower[] = "0123456789abcdef";
-
 static int unreserved(unsigned char c)
 {
     return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
 }
 
 /* Percent-encodes every byte but the unreserved ones (and '/' when keep_slash). */
-static void sb_uri_encode(sbuf *b, const char *s, size_t n, int keep_slash)
+static void sb_uri_encode(weir__buf *b, const char *s, size_t n, int keep_slash)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (unreserved(c) || (keep_slash && c == '/')) {
-            sb_chr(b, (char)c);
+            weir__buf_chr(b, (char)c);
         } else {
-            char e[3] = {'%', HEX[c >> 4], HEX[c & 15]};
-            sb_add(b, e, 3);
+            char e[3] = {'%', weir__hexdigit_upper(c >> 4), weir__hexdigit_upper(c)};
+            weir__buf_put(b, e, 3);
         }
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX escapes of a query component (a '+' stays a '+'), then encodes it again
  * the SigV4 way, so both raw and already-encoded input give the canonical form. */
-static void sb_query_component(sbuf *b, const char *s, size_t n)
+static void sb_query_component(weir__buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (unsigned char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (c == '%' && i + 2 < n && weir__hexval(s[i + 1]) >= 0 && weir__hexval(s[i + 2]) >= 0) {
+            c = (unsigned char)(weir__hexval(s[i + 1]) * 16 + weir__hexval(s[i + 2]));
             i += 2;
         }
         sb_uri_encode(b, (const char *)&c, 1, 0);
@@ -284,26 +228,26 @@ static int parse_url(const char *url, url_parts *u)
 
 /* The Host header value botocore derives: lower-case host, the port unless it is the
  * scheme's default. */
-static void sb_host(sbuf *b, const url_parts *u)
+static void sb_host(weir__buf *b, const url_parts *u)
 {
     for (size_t i = 0; i < u->host_len; i++)
-        sb_chr(b, (char)tolower((unsigned char)u->host[i]));
+        weir__buf_chr(b, (char)tolower((unsigned char)u->host[i]));
     if (u->port) {
         long port = strtol(u->port, NULL, 10);
         if (port != (u->https ? 443 : 80)) {
             char num[16];
             snprintf(num, sizeof num, ":%ld", port);
-            sb_str(b, num);
+            weir__buf_str(b, num);
         }
     }
 }
 
 /* Canonical URI: dot segments and empty segments removed (RFC 3986 5.2.4 plus AWS's rule
  * on repeated slashes), then the path is percent-encoded again, keeping '/'. */
-static void sb_canonical_path(sbuf *b, const char *path, size_t len)
+static void sb_canonical_path(weir__buf *b, const char *path, size_t len)
 {
     if (len == 0) {
-        sb_chr(b, '/');
+        weir__buf_chr(b, '/');
         return;
     }
     /* Segment boundaries, so that ".." can pop the previous one. */
@@ -312,7 +256,7 @@ static void sb_canonical_path(sbuf *b, const char *path, size_t len)
     if (!starts || !lens) {
         free(starts);
         free(lens);
-        b->failed = 1;
+        b->oom = 1;
         return;
     }
     size_t i = 0;
@@ -338,7 +282,7 @@ static void sb_canonical_path(sbuf *b, const char *path, size_t len)
                 if (!s2 || !l2) {
                     free(starts);
                     free(lens);
-                    b->failed = 1;
+                    b->oom = 1;
                     return;
                 }
             }
@@ -349,14 +293,14 @@ static void sb_canonical_path(sbuf *b, const char *path, size_t len)
         i = j + 1;
     }
     if (path[0] == '/')
-        sb_chr(b, '/');
+        weir__buf_chr(b, '/');
     for (size_t k = 0; k < nseg; k++) {
         if (k)
-            sb_chr(b, '/');
+            weir__buf_chr(b, '/');
         sb_uri_encode(b, path + starts[k], lens[k], 1);
     }
     if (path[len - 1] == '/' && nseg)
-        sb_chr(b, '/');
+        weir__buf_chr(b, '/');
     free(starts);
     free(lens);
 }
@@ -372,7 +316,7 @@ static int qpair_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->value, y->value);
 }
 
-static void sb_canonical_query(sbuf *b, const char *q, size_t len)
+static void sb_canonical_query(weir__buf *b, const char *q, size_t len)
 {
     if (!q || len == 0)
         return;
@@ -381,7 +325,7 @@ static void sb_canonical_query(sbuf *b, const char *q, size_t len)
         n += q[i] == '&';
     qpair *pairs = calloc(n, sizeof *pairs);
     if (!pairs) {
-        b->failed = 1;
+        b->oom = 1;
         return;
     }
     size_t np = 0, i = 0;
@@ -392,13 +336,13 @@ static void sb_canonical_query(sbuf *b, const char *q, size_t len)
             j++;
         const char *eq = memchr(q + i, '=', j - i);
         size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
-        sbuf k = {0}, v = {0};
+        weir__buf k = {0}, v = {0};
         sb_query_component(&k, q + i, klen);
         if (eq)
             sb_query_component(&v, eq + 1, (size_t)(q + j - (eq + 1)));
-        sb_reserve(&k, 0);
-        sb_reserve(&v, 0);
-        if (k.failed || v.failed) {
+        weir__buf_reserve(&k, 0);
+        weir__buf_reserve(&v, 0);
+        if (k.oom || v.oom) {
             free(k.p);
             free(v.p);
             bad = 1;
@@ -421,13 +365,13 @@ static void sb_canonical_query(sbuf *b, const char *q, size_t len)
         qsort(pairs, np, sizeof *pairs, qpair_cmp);
         for (size_t k = 0; k < np; k++) {
             if (k)
-                sb_chr(b, '&');
-            sb_str(b, pairs[k].key);
-            sb_chr(b, '=');
-            sb_str(b, pairs[k].value);
+                weir__buf_chr(b, '&');
+            weir__buf_str(b, pairs[k].key);
+            weir__buf_chr(b, '=');
+            weir__buf_str(b, pairs[k].value);
         }
     } else {
-        b->failed = 1;
+        b->oom = 1;
     }
     for (size_t k = 0; k < np; k++) {
         free(pairs[k].key);
@@ -443,7 +387,7 @@ static int py_space(unsigned char c)
 }
 
 /* Appends `v` trimmed, with runs of whitespace collapsed to one space. */
-static void sb_trimall(sbuf *b, const char *v)
+static void sb_trimall(weir__buf *b, const char *v)
 {
     int first = 1;
     const unsigned char *p = (const unsigned char *)v;
@@ -456,8 +400,8 @@ static void sb_trimall(sbuf *b, const char *v)
         while (*p && !py_space(*p))
             p++;
         if (!first)
-            sb_chr(b, ' ');
-        sb_add(b, (const char *)w, (size_t)(p - w));
+            weir__buf_chr(b, ' ');
+        weir__buf_put(b, (const char *)w, (size_t)(p - w));
         first = 0;
     }
 }
@@ -488,21 +432,12 @@ static char *lower_dup(const char *s)
     return d;
 }
 
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex_lower[in[i] >> 4];
-        out[2 * i + 1] = hex_lower[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
     static const unsigned char empty = 0;
     SHA256(data ? data : &empty, len, d);
-    hex_encode(d, sizeof d, out);
+    weir__hex_encode(d, sizeof d, out);
 }
 
 static int hmac256(const void *key, size_t klen, const char *msg, size_t mlen,
@@ -531,8 +466,8 @@ static int is_name(const char *lname, const char *what)
 
 /* Builds the canonical request and the signed-header list for `req` at `amz_date`. */
 static weir_err build_canonical(const weir_aws_creds *creds, const weir_sigv4_request *req,
-                                const char *amz_date, sbuf *cr, sbuf *signed_hdrs, char *errstr,
-                                size_t errstr_size)
+                                const char *amz_date, weir__buf *cr, weir__buf *signed_hdrs,
+                                char *errstr, size_t errstr_size)
 {
     url_parts u;
     if (!req->url || parse_url(req->url, &u) != 0) {
@@ -553,7 +488,7 @@ static weir_err build_canonical(const weir_aws_creds *creds, const weir_sigv4_re
     int have_host = 0;
     const char *payload_hash = NULL;
     weir_err rc = WEIR_OK;
-    sbuf host = {0};
+    weir__buf host = {0};
     for (size_t i = 0; i < req->n_headers; i++) {
         char *l = lower_dup(req->headers[i].name);
         if (!l) {
@@ -574,7 +509,7 @@ static weir_err build_canonical(const weir_aws_creds *creds, const weir_sigv4_re
     }
     if (!have_host) {
         sb_host(&host, &u);
-        if (host.failed || !(hs[n].name = strdup("host"))) {
+        if (host.oom || !(hs[n].name = strdup("host"))) {
             rc = WEIR_ERR_NOMEM;
             goto out;
         }
@@ -598,38 +533,38 @@ static weir_err build_canonical(const weir_aws_creds *creds, const weir_sigv4_re
     qsort(hs, n, sizeof *hs, sheader_cmp);
 
     for (const char *m = req->method; *m; m++)
-        sb_chr(cr, (char)toupper((unsigned char)*m));
-    sb_chr(cr, '\n');
+        weir__buf_chr(cr, (char)toupper((unsigned char)*m));
+    weir__buf_chr(cr, '\n');
     sb_canonical_path(cr, u.path, u.path_len);
-    sb_chr(cr, '\n');
+    weir__buf_chr(cr, '\n');
     sb_canonical_query(cr, u.query, u.query_len);
-    sb_chr(cr, '\n');
+    weir__buf_chr(cr, '\n');
     for (size_t i = 0; i < n; i++) {
         int same = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
         if (same) {
-            sb_chr(cr, ',');
+            weir__buf_chr(cr, ',');
         } else {
             if (i)
-                sb_chr(cr, '\n');
-            sb_str(cr, hs[i].name);
-            sb_chr(cr, ':');
+                weir__buf_chr(cr, '\n');
+            weir__buf_str(cr, hs[i].name);
+            weir__buf_chr(cr, ':');
             if (signed_hdrs->len)
-                sb_chr(signed_hdrs, ';');
-            sb_str(signed_hdrs, hs[i].name);
+                weir__buf_chr(signed_hdrs, ';');
+            weir__buf_str(signed_hdrs, hs[i].name);
         }
         sb_trimall(cr, hs[i].value);
     }
-    sb_str(cr, "\n\n");
-    sb_str(cr, signed_hdrs->p ? signed_hdrs->p : "");
-    sb_chr(cr, '\n');
+    weir__buf_str(cr, "\n\n");
+    weir__buf_str(cr, signed_hdrs->p ? signed_hdrs->p : "");
+    weir__buf_chr(cr, '\n');
     if (payload_hash) {
-        sb_str(cr, payload_hash);
+        weir__buf_str(cr, payload_hash);
     } else {
         char h[65];
         sha256_hex(req->body, req->body_len, h);
-        sb_str(cr, h);
+        weir__buf_str(cr, h);
     }
-    if (cr->failed || signed_hdrs->failed)
+    if (cr->oom || signed_hdrs->oom)
         rc = WEIR_ERR_NOMEM;
 out:
     for (size_t i = 0; i < n; i++)
@@ -641,21 +576,21 @@ out:
     return rc;
 }
 
-static void sb_string_to_sign(sbuf *sts, const weir_sigv4_request *req, const char *amz_date,
-                              const sbuf *cr)
+static void sb_string_to_sign(weir__buf *sts, const weir_sigv4_request *req, const char *amz_date,
+                              const weir__buf *cr)
 {
     char h[65];
     sha256_hex(cr->p, cr->len, h);
-    sb_str(sts, "AWS4-HMAC-SHA256\n");
-    sb_str(sts, amz_date);
-    sb_chr(sts, '\n');
-    sb_add(sts, amz_date, 8);
-    sb_chr(sts, '/');
-    sb_str(sts, req->region);
-    sb_chr(sts, '/');
-    sb_str(sts, req->service);
-    sb_str(sts, "/aws4_request\n");
-    sb_str(sts, h);
+    weir__buf_str(sts, "AWS4-HMAC-SHA256\n");
+    weir__buf_str(sts, amz_date);
+    weir__buf_chr(sts, '\n');
+    weir__buf_put(sts, amz_date, 8);
+    weir__buf_chr(sts, '/');
+    weir__buf_str(sts, req->region);
+    weir__buf_chr(sts, '/');
+    weir__buf_str(sts, req->service);
+    weir__buf_str(sts, "/aws4_request\n");
+    weir__buf_str(sts, h);
 }
 
 weir_err weir_sigv4_canonical(const weir_aws_creds *creds, const weir_sigv4_request *req,
@@ -668,11 +603,11 @@ weir_err weir_sigv4_canonical(const weir_aws_creds *creds, const weir_sigv4_requ
         weir__errf(errstr, errstr_size, "SigV4: signing time out of range");
         return WEIR_ERR_INVALID_ARG;
     }
-    sbuf cr = {0}, sh = {0}, sts = {0};
+    weir__buf cr = {0}, sh = {0}, sts = {0};
     weir_err rc = build_canonical(creds, req, amz_date, &cr, &sh, errstr, errstr_size);
     if (rc == WEIR_OK) {
         sb_string_to_sign(&sts, req, amz_date, &cr);
-        if (sts.failed) {
+        if (sts.oom) {
             rc = WEIR_ERR_NOMEM;
             weir__errf(errstr, errstr_size, "SigV4: out of memory");
         }
@@ -695,12 +630,12 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
         weir__errf(errstr, errstr_size, "SigV4: signing time out of range");
         return WEIR_ERR_INVALID_ARG;
     }
-    sbuf cr = {0}, sh = {0}, sts = {0};
+    weir__buf cr = {0}, sh = {0}, sts = {0};
     weir_err rc = build_canonical(creds, req, amz_date, &cr, &sh, errstr, errstr_size);
     if (rc != WEIR_OK)
         goto out;
     sb_string_to_sign(&sts, req, amz_date, &cr);
-    if (sts.failed) {
+    if (sts.oom) {
         rc = WEIR_ERR_NOMEM;
         weir__errf(errstr, errstr_size, "SigV4: out of memory");
         goto out;
@@ -730,7 +665,7 @@ weir_err weir_sigv4_sign(const weir_aws_creds *creds, const weir_sigv4_request *
         goto out;
     }
     char sighex[65];
-    hex_encode(sig, sizeof sig, sighex);
+    weir__hex_encode(sig, sizeof sig, sighex);
     int len = snprintf(auth, auth_size,
                        "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request, "
                        "SignedHeaders=%s, Signature=%s",

@@ -11,6 +11,7 @@
 #include "operators/window_int.h"
 #include "runtime/errbuf.h"
 #include "state/bytes.h"
+#include "util/buf.h"
 
 /*
  * Byte layout (docs/SNAPSHOT.md), all integers little-endian:
@@ -167,14 +168,13 @@ weir_err weir_window_op_snapshot(const weir_window_op *op, uint8_t **out, size_t
                 }
                 size_t need = sp->ops->serialized_size(state, sp->params);
                 if (need > agg_cap) {
-                    uint8_t *nb = realloc(agg_buf, need);
+                    uint8_t *nb = weir__grow(agg_buf, &agg_cap, need);
                     if (!nb) {
                         if (renumbered)
                             sp->ops->free(copy, sp->params);
                         goto done;
                     }
                     agg_buf = nb;
-                    agg_cap = need;
                 }
                 size_t n = sp->ops->serialize(state, agg_buf, sp->params);
                 if (renumbered)

@@ -6,19 +6,16 @@
 
 #include "runtime/output_buf.h"
 #include "state/bytes.h"
+#include "util/buf.h"
 
 static int reserve(weir__held *h, size_t more)
 {
     if (h->len + more <= h->cap)
         return 0;
-    size_t cap = h->cap ? h->cap : 4096;
-    while (cap < h->len + more)
-        cap *= 2;
-    uint8_t *n = realloc(h->log, cap);
+    uint8_t *n = weir__grow(h->log, &h->cap, h->len + more);
     if (!n)
         return -1;
     h->log = n;
-    h->cap = cap;
     return 0;
 }
 

@@ -6,13 +6,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/strbuf.h"
 #include "runtime/utf8.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "weir/log.h"
 
 #define MASK "***"
@@ -95,7 +98,7 @@ static size_t aws_secret_shape(const char *s, size_t i)
 
 /* `key=value`, `key: value`, `"key":"value"` with a secret-named key starting at i: copies the
  * key and separator, then MASK, and returns the length consumed; 0 when not there. */
-static size_t secret_pair(buf *b, const char *s, size_t i)
+static size_t secret_pair(weir__buf *b, const char *s, size_t i)
 {
     if (i && word_char((unsigned char)s[i - 1]))
         return 0;
@@ -127,14 +130,14 @@ static size_t secret_pair(buf *b, const char *s, size_t i)
     }
     if (v == k)
         return 0;
-    buf_put(b, s + i, k - i);
-    buf_str(b, MASK);
+    weir__buf_put(b, s + i, k - i);
+    weir__buf_str(b, MASK);
     return v - i;
 }
 
 /* scheme://user:password@host: copies up to the colon, then MASK, and returns the length
  * consumed from i (which points at "://"); 0 when there is no password. */
-static size_t url_password(buf *b, const char *s, size_t i)
+static size_t url_password(weir__buf *b, const char *s, size_t i)
 {
     if (strncmp(s + i, "://", 3) != 0)
         return 0;
@@ -153,26 +156,26 @@ static size_t url_password(buf *b, const char *s, size_t i)
         }
     if (!colon)
         return 0;
-    buf_put(b, s + i, colon + 1 - i);
-    buf_str(b, MASK);
+    weir__buf_put(b, s + i, colon + 1 - i);
+    weir__buf_str(b, MASK);
     return at - i;
 }
 
-static void mask_into(buf *b, const char *key, const char *s)
+static void mask_into(weir__buf *b, const char *key, const char *s)
 {
     if (key && names_secret(key, strlen(key), secret_keys, sizeof secret_keys / sizeof(char *))) {
-        buf_str(b, *s ? MASK : "");
+        weir__buf_str(b, *s ? MASK : "");
         return;
     }
     for (size_t i = 0; s[i];) {
         size_t n;
         if ((n = aws_key_id(s, i)) || (n = aws_secret_shape(s, i))) {
-            buf_str(b, MASK);
+            weir__buf_str(b, MASK);
             i += n;
         } else if ((n = secret_pair(b, s, i)) || (n = url_password(b, s, i))) {
             i += n;
         } else {
-            buf_put(b, s + i, 1);
+            weir__buf_put(b, s + i, 1);
             i++;
         }
     }
@@ -180,8 +183,8 @@ static void mask_into(buf *b, const char *key, const char *s)
 
 size_t weir_log_mask_secrets(const char *key, const char *value, char *out, size_t out_size)
 {
-    buf b = {0};
-    buf_put(&b, "", 0);
+    weir__buf b = {0};
+    weir__buf_put(&b, "", 0);
     mask_into(&b, key, value ? value : "");
     size_t need = b.len;
     if (b.oom) {
@@ -197,12 +200,12 @@ size_t weir_log_mask_secrets(const char *key, const char *value, char *out, size
 }
 
 /* The registered secrets replaced in s, then the known shapes. */
-static void mask_all(const weir_logger *lg, buf *b, const char *key, const char *s)
+static void mask_all(const weir_logger *lg, weir__buf *b, const char *key, const char *s)
 {
     if (!s)
         s = "";
-    buf exact = {0};
-    buf_put(&exact, "", 0);
+    weir__buf exact = {0};
+    weir__buf_put(&exact, "", 0);
     for (size_t i = 0; s[i];) {
         size_t hit = 0;
         for (size_t k = 0; k < lg->nsecrets && !hit; k++) {
@@ -211,15 +214,15 @@ static void mask_all(const weir_logger *lg, buf *b, const char *key, const char 
                 hit = n;
         }
         if (hit) {
-            buf_str(&exact, MASK);
+            weir__buf_str(&exact, MASK);
             i += hit;
         } else {
-            buf_put(&exact, s + i, 1);
+            weir__buf_put(&exact, s + i, 1);
             i++;
         }
     }
     if (exact.oom)
-        buf_str(b, MASK);
+        weir__buf_str(b, MASK);
     else
         mask_into(b, key, exact.p);
     free(exact.p);
@@ -227,75 +230,75 @@ static void mask_all(const weir_logger *lg, buf *b, const char *key, const char 
 
 /* ------------------------------------------------------------------ formats */
 
-static void json_str(buf *b, const char *s)
+static void json_str(weir__buf *b, const char *s)
 {
-    buf_put(b, "\"", 1);
+    weir__buf_put(b, "\"", 1);
     for (size_t i = 0; s[i];) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            buf_put(b, e, 2);
+            weir__buf_put(b, e, 2);
             i++;
         } else if (c == '\n') {
-            buf_put(b, "\\n", 2), i++;
+            weir__buf_put(b, "\\n", 2), i++;
         } else if (c == '\t') {
-            buf_put(b, "\\t", 2), i++;
+            weir__buf_put(b, "\\t", 2), i++;
         } else if (c == '\r') {
-            buf_put(b, "\\r", 2), i++;
+            weir__buf_put(b, "\\r", 2), i++;
         } else if (c < 0x20) {
-            buf_printf(b, "\\u%04x", c);
+            weir__buf_printf(b, "\\u%04x", c);
             i++;
         } else if (c < 0x80) {
-            buf_put(b, s + i, 1), i++;
+            weir__buf_put(b, s + i, 1), i++;
         } else {
             size_t n = weir__utf8_len((const unsigned char *)s + i);
             if (n)
-                buf_put(b, s + i, n), i += n;
+                weir__buf_put(b, s + i, n), i += n;
             else
-                buf_str(b, "\\ufffd"), i++;
+                weir__buf_str(b, "\\ufffd"), i++;
         }
     }
-    buf_put(b, "\"", 1);
+    weir__buf_put(b, "\"", 1);
 }
 
 /* A text value: bare when it is one plain word, else quoted with \" \\ \n \r \t escaped. */
-static void text_value(buf *b, const char *s, int always_bare)
+static void text_value(weir__buf *b, const char *s, int always_bare)
 {
     int bare = *s != '\0' || always_bare;
     for (const char *p = s; *p && bare; p++)
         if (isspace((unsigned char)*p) || *p == '"' || *p == '=' || (unsigned char)*p < 0x20)
             bare = 0;
     if (bare) {
-        buf_str(b, s);
+        weir__buf_str(b, s);
         return;
     }
     if (!always_bare)
-        buf_put(b, "\"", 1);
+        weir__buf_put(b, "\"", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '\n')
-            buf_put(b, "\\n", 2);
+            weir__buf_put(b, "\\n", 2);
         else if (*p == '\r')
-            buf_put(b, "\\r", 2);
+            weir__buf_put(b, "\\r", 2);
         else if (*p == '\t' && !always_bare)
-            buf_put(b, "\\t", 2);
+            weir__buf_put(b, "\\t", 2);
         else if ((*p == '"' || *p == '\\') && !always_bare) {
-            buf_put(b, "\\", 1);
-            buf_put(b, p, 1);
+            weir__buf_put(b, "\\", 1);
+            weir__buf_put(b, p, 1);
         } else
-            buf_put(b, p, 1);
+            weir__buf_put(b, p, 1);
     }
     if (!always_bare)
-        buf_put(b, "\"", 1);
+        weir__buf_put(b, "\"", 1);
 }
 
-static void number(buf *b, const weir_log_field *f)
+static void number(weir__buf *b, const weir_log_field *f)
 {
     if (f->type == WEIR_LOG_FIELD_INT) {
-        buf_printf(b, "%lld", (long long)f->i);
+        weir__buf_printf(b, "%lld", (long long)f->i);
     } else if (f->f != f->f || f->f > 1.7976931348623157e308 || f->f < -1.7976931348623157e308) {
-        buf_str(b, "null"); /* JSON has no NaN or infinity */
+        weir__buf_str(b, "null"); /* JSON has no NaN or infinity */
     } else {
-        buf_printf(b, "%.17g", f->f);
+        weir__buf_printf(b, "%.17g", f->f);
     }
 }
 
@@ -310,33 +313,33 @@ const char *weir_log_level_str(weir_log_level level)
     return "unknown";
 }
 
-static void timestamp(buf *b)
+static void timestamp(weir__buf *b)
 {
-    struct timespec ts;
+    int64_t ms = weir__wall_ms();
+    time_t sec = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     char t[32];
     strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_printf(b, "%s.%03ldZ", t, ts.tv_nsec / 1000000);
+    weir__buf_printf(b, "%s.%03dZ", t, (int)(ms % 1000));
 }
 
-static void format_line(const weir_logger *lg, buf *b, weir_log_level level, const char *msg,
+static void format_line(const weir_logger *lg, weir__buf *b, weir_log_level level, const char *msg,
                         const weir_log_field *fields, size_t n)
 {
-    buf tmp = {0};
+    weir__buf tmp = {0};
     int json = lg->format == WEIR_LOG_JSON;
     if (json) {
-        buf_str(b, "{\"ts\":\"");
+        weir__buf_str(b, "{\"ts\":\"");
         timestamp(b);
-        buf_printf(b, "\",\"level\":\"%s\",\"binary\":", weir_log_level_str(level));
+        weir__buf_printf(b, "\",\"level\":\"%s\",\"binary\":", weir_log_level_str(level));
         json_str(b, lg->name);
-        buf_str(b, ",\"msg\":");
+        weir__buf_str(b, ",\"msg\":");
     } else {
         timestamp(b);
-        buf_printf(b, " %s %s: ", weir_log_level_str(level), lg->name);
+        weir__buf_printf(b, " %s %s: ", weir_log_level_str(level), lg->name);
     }
-    buf_put(&tmp, "", 0);
+    weir__buf_put(&tmp, "", 0);
     mask_all(lg, &tmp, NULL, msg ? msg : "");
     if (json)
         json_str(b, tmp.oom ? MASK : tmp.p);
@@ -346,19 +349,19 @@ static void format_line(const weir_logger *lg, buf *b, weir_log_level level, con
         const weir_log_field *f = &fields[i];
         const char *key = f->key ? f->key : "";
         if (json) {
-            buf_put(b, ",", 1);
+            weir__buf_put(b, ",", 1);
             json_str(b, key);
-            buf_put(b, ":", 1);
+            weir__buf_put(b, ":", 1);
         } else {
-            buf_put(b, " ", 1);
-            buf_str(b, key);
-            buf_put(b, "=", 1);
+            weir__buf_put(b, " ", 1);
+            weir__buf_str(b, key);
+            weir__buf_put(b, "=", 1);
         }
         if (f->type != WEIR_LOG_FIELD_STR) {
             number(b, f);
             continue;
         }
-        buf_clear(&tmp);
+        weir__buf_clear(&tmp);
         mask_all(lg, &tmp, key, f->str);
         if (json)
             json_str(b, tmp.oom ? MASK : tmp.p);
@@ -366,7 +369,7 @@ static void format_line(const weir_logger *lg, buf *b, weir_log_level level, con
             text_value(b, tmp.oom ? MASK : tmp.p, 0);
     }
     free(tmp.p);
-    buf_str(b, json ? "}\n" : "\n");
+    weir__buf_str(b, json ? "}\n" : "\n");
 }
 
 /* ------------------------------------------------------------------ the logger */
@@ -436,7 +439,7 @@ void weir_logger_log(weir_logger *lg, weir_log_level level, const char *msg,
 {
     if (!weir_logger_enabled(lg, level))
         return;
-    buf b = {0};
+    weir__buf b = {0};
     format_line(lg, &b, level, msg, fields, n_fields);
     if (b.oom) {
         free(b.p);

@@ -1,6 +1,7 @@
 /* What a checkpoint's state means: the configuration keys whose values give it its meaning,
  * written into every checkpoint and compared on restore, for the file and Kafka modes. */
 #include "runtime/meaning.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,23 +27,19 @@ static const char *const MEANING_KEYS[] = {
 
 char *weir__conf_meaning(const weir_conf *conf)
 {
-    size_t cap = 1024, len = 0;
-    char *m = malloc(cap);
-    for (size_t i = 0; m && i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
-        const char *v = weir_conf_get(conf, MEANING_KEYS[i]);
-        size_t need = strlen(MEANING_KEYS[i]) + strlen(v) + 3;
-        if (len + need + 1 > cap) {
-            cap = (len + need + 1) * 2;
-            char *g = realloc(m, cap);
-            if (!g) {
-                free(m);
-                return NULL;
-            }
-            m = g;
-        }
-        len += (size_t)sprintf(m + len, "%s%s=%s", len ? " " : "", MEANING_KEYS[i], v);
+    weir__buf b = {0};
+    for (size_t i = 0; i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
+        if (b.len)
+            weir__buf_chr(&b, ' ');
+        weir__buf_str(&b, MEANING_KEYS[i]);
+        weir__buf_chr(&b, '=');
+        weir__buf_str(&b, weir_conf_get(conf, MEANING_KEYS[i]));
     }
-    return m;
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char *why, size_t size)

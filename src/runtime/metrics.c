@@ -19,8 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/strbuf.h"
 #include "runtime/utf8.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "weir/metrics.h"
 #include "weir/weir.h"
 
@@ -87,37 +88,37 @@ static double bitsd(uint64_t u)
 
 /* Escapes a label value (`quote` = 1: backslash, double quote, newline) or a HELP text
  * (`quote` = 0: backslash, newline), as the exposition format asks. */
-static void buf_escaped(buf *b, const char *s, int quote)
+static void buf_escaped(weir__buf *b, const char *s, int quote)
 {
     for (const char *p = s; *p; p++) {
         if (*p == '\\')
-            buf_put(b, "\\\\", 2);
+            weir__buf_put(b, "\\\\", 2);
         else if (*p == '\n')
-            buf_put(b, "\\n", 2);
+            weir__buf_put(b, "\\n", 2);
         else if (*p == '"' && quote)
-            buf_put(b, "\\\"", 2);
+            weir__buf_put(b, "\\\"", 2);
         else
-            buf_put(b, p, 1);
+            weir__buf_put(b, p, 1);
     }
 }
 
 /* The shortest of %.15g and %.17g that reads back as `v`; Prometheus's spellings of the
  * special values. */
-static void buf_double(buf *b, double v)
+static void buf_double(weir__buf *b, double v)
 {
     if (isnan(v)) {
-        buf_str(b, "NaN");
+        weir__buf_str(b, "NaN");
         return;
     }
     if (isinf(v)) {
-        buf_str(b, v > 0 ? "+Inf" : "-Inf");
+        weir__buf_str(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%.15g", v);
     if (strtod(tmp, NULL) != v)
         snprintf(tmp, sizeof tmp, "%.17g", v);
-    buf_str(b, tmp);
+    weir__buf_str(b, tmp);
 }
 
 /* ------------------------------------------------------------------ validation */
@@ -165,15 +166,15 @@ static int count_labels(const char *const *labels, enum kind kind)
 
 static char *render_labels(const char *const *labels, size_t n)
 {
-    buf b = {0};
-    buf_put(&b, "", 0);
+    weir__buf b = {0};
+    weir__buf_put(&b, "", 0);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            buf_put(&b, ",", 1);
-        buf_str(&b, labels[2 * i]);
-        buf_put(&b, "=\"", 2);
+            weir__buf_put(&b, ",", 1);
+        weir__buf_str(&b, labels[2 * i]);
+        weir__buf_put(&b, "=\"", 2);
         buf_escaped(&b, labels[2 * i + 1], 1);
-        buf_put(&b, "\"", 1);
+        weir__buf_put(&b, "\"", 1);
     }
     if (b.oom) {
         free(b.p);
@@ -492,46 +493,46 @@ uint64_t weir_histogram_count(const weir_histogram *h)
 
 /* ------------------------------------------------------------------ rendering */
 
-static void sample_head(buf *b, const char *name, const char *suffix, const char *labels,
+static void sample_head(weir__buf *b, const char *name, const char *suffix, const char *labels,
                         const char *le)
 {
-    buf_str(b, name);
-    buf_str(b, suffix);
+    weir__buf_str(b, name);
+    weir__buf_str(b, suffix);
     if (*labels || le) {
-        buf_put(b, "{", 1);
-        buf_str(b, labels);
+        weir__buf_put(b, "{", 1);
+        weir__buf_str(b, labels);
         if (le) {
-            buf_str(b, *labels ? ",le=\"" : "le=\"");
-            buf_str(b, le);
-            buf_put(b, "\"", 1);
+            weir__buf_str(b, *labels ? ",le=\"" : "le=\"");
+            weir__buf_str(b, le);
+            weir__buf_put(b, "\"", 1);
         }
-        buf_put(b, "}", 1);
+        weir__buf_put(b, "}", 1);
     }
-    buf_put(b, " ", 1);
+    weir__buf_put(b, " ", 1);
 }
 
-static void render_histogram(buf *b, const struct family *f, const struct series *s)
+static void render_histogram(weir__buf *b, const struct family *f, const struct series *s)
 {
     const weir_histogram *h = s->hot;
     uint64_t cum = 0;
-    buf le = {0};
+    weir__buf le = {0};
     for (size_t i = 0; i <= h->n; i++) {
         cum += atomic_load_explicit(&((weir_histogram *)h)->buckets[i], memory_order_relaxed);
         le.len = 0;
         if (i < h->n)
             buf_double(&le, h->bounds[i]);
         else
-            buf_str(&le, "+Inf");
+            weir__buf_str(&le, "+Inf");
         sample_head(b, f->name, "_bucket", s->labels, le.oom ? "" : le.p);
-        buf_printf(b, "%llu\n", (unsigned long long)cum);
+        weir__buf_printf(b, "%llu\n", (unsigned long long)cum);
     }
     free(le.p);
     sample_head(b, f->name, "_sum", s->labels, NULL);
     buf_double(b,
                bitsd(atomic_load_explicit(&((weir_histogram *)h)->sum_bits, memory_order_relaxed)));
-    buf_put(b, "\n", 1);
+    weir__buf_put(b, "\n", 1);
     sample_head(b, f->name, "_count", s->labels, NULL);
-    buf_printf(b, "%llu\n", (unsigned long long)cum);
+    weir__buf_printf(b, "%llu\n", (unsigned long long)cum);
 }
 
 static const char *type_name(enum kind k)
@@ -543,16 +544,16 @@ weir_err weir_metrics_render(weir_metrics *m, char **out, size_t *len)
 {
     if (!m || !out || !len)
         return WEIR_ERR_INVALID_ARG;
-    buf b = {0};
-    buf_put(&b, "", 0);
+    weir__buf b = {0};
+    weir__buf_put(&b, "", 0);
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->nfamilies; i++) {
         const struct family *f = m->families[i];
         if (!f->nseries)
             continue;
-        buf_printf(&b, "# HELP %s ", f->name);
+        weir__buf_printf(&b, "# HELP %s ", f->name);
         buf_escaped(&b, f->help, 0);
-        buf_printf(&b, "\n# TYPE %s %s\n", f->name, type_name(f->kind));
+        weir__buf_printf(&b, "\n# TYPE %s %s\n", f->name, type_name(f->kind));
         for (size_t j = 0; j < f->nseries; j++) {
             const struct series *s = &f->series[j];
             if (f->kind == KIND_HISTOGRAM) {
@@ -563,10 +564,10 @@ weir_err weir_metrics_render(weir_metrics *m, char **out, size_t *len)
             if (s->fn)
                 buf_double(&b, s->fn(s->arg));
             else if (f->kind == KIND_COUNTER)
-                buf_printf(&b, "%llu", (unsigned long long)weir_counter_value(s->hot));
+                weir__buf_printf(&b, "%llu", (unsigned long long)weir_counter_value(s->hot));
             else
                 buf_double(&b, weir_gauge_value(s->hot));
-            buf_put(&b, "\n", 1);
+            weir__buf_put(&b, "\n", 1);
         }
     }
     pthread_mutex_unlock(&m->mu);
@@ -624,9 +625,7 @@ static double process_fds(void *arg)
  * the registry's creation when /proc cannot tell. */
 static double start_time(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    double fallback = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    double fallback = (double)weir__wall_ms() / 1000.0;
     char line[1024];
     unsigned long long btime = 0, ticks = 0;
     FILE *f = fopen("/proc/stat", "r");

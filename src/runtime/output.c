@@ -2,6 +2,8 @@
 #include "weir/output.h"
 
 #include "runtime/output_buf.h"
+#include "util/buf.h"
+#include "util/hex.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -9,25 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A bounded writer: counts what it would write, stores what fits. */
-typedef struct out {
-    char *buf;
-    size_t cap, len;
-} out;
-
-static void put(out *o, const char *s, size_t n)
-{
-    if (o->len < o->cap) {
-        size_t room = o->cap - o->len;
-        memcpy(o->buf + o->len, s, n < room ? n : room);
-    }
-    o->len += n;
-}
-
 /* The escape of a character JSON strings cannot hold as is, at esc; returns its length. */
 static size_t escape(unsigned char c, char esc[6])
 {
-    static const char hex[] = "0123456789abcdef";
     esc[0] = '\\';
     switch (c) {
     case '"': esc[1] = '"'; return 2;
@@ -41,40 +27,54 @@ static size_t escape(unsigned char c, char esc[6])
         esc[1] = 'u';
         esc[2] = '0';
         esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
+        esc[4] = weir__hexdigit(c >> 4);
+        esc[5] = weir__hexdigit(c);
         return 6;
     }
 }
 
-static void put_quoted(out *o, weir_slice s)
+static void put_quoted(weir__bounded *o, weir_slice s)
 {
-    put(o, "\"", 1);
+    weir__bounded_put(o, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(o, s.ptr + run, i - run);
+        weir__bounded_put(o, s.ptr + run, i - run);
         run = i + 1;
         char esc[6];
-        put(o, esc, escape(c, esc));
+        weir__bounded_put(o, esc, escape(c, esc));
     }
-    put(o, s.ptr + run, s.len - run);
-    put(o, "\"", 1);
+    weir__bounded_put(o, s.ptr + run, s.len - run);
+    weir__bounded_put(o, "\"", 1);
 }
 
-static void finish(out *o)
+/* A key member and its comma: "field":"value", */
+static void put_key(weir__bounded *o, const char *field, weir_slice value)
 {
-    if (o->cap)
-        o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
+    put_quoted(o, (weir_slice){field, strlen(field)});
+    weir__bounded_put(o, ":", 1);
+    put_quoted(o, value);
+    weir__bounded_put(o, ",", 1);
+}
+
+/* The window members: "window_start":"...","window_end":"..." (ISO 8601, UTC). */
+static void put_window(weir__bounded *o, int64_t start, int64_t end)
+{
+    char tmp[32];
+    weir__bounded_put(o, "\"window_start\":\"", 16);
+    weir__bounded_put(o, tmp, weir_format_iso8601(start, tmp));
+    weir__bounded_put(o, "\",\"window_end\":\"", 16);
+    weir__bounded_put(o, tmp, weir_format_iso8601(end, tmp));
+    weir__bounded_put(o, "\"", 1);
 }
 
 size_t weir_json_quote(weir_slice s, char *buf, size_t cap)
 {
-    out o = {buf, cap, 0};
+    weir__bounded o = {buf, cap, 0};
     put_quoted(&o, s);
-    finish(&o);
+    weir__bounded_finish(&o);
     return o.len;
 }
 
@@ -156,30 +156,22 @@ size_t weir_firing_to_json(const weir_firing *f, const char *key_field, const we
         bound += 6 * strlen(aggs[i].field) + 4 + 20;
     if (bound <= cap)
         return firing_fast(f, key_field, aggs, buf);
-    out o = {buf, cap, 0};
+    weir__bounded o = {buf, cap, 0};
     char tmp[64];
-    put(&o, "{", 1);
-    if (key_field) {
-        put_quoted(&o, (weir_slice){key_field, strlen(key_field)});
-        put(&o, ":", 1);
-        put_quoted(&o, f->key);
-        put(&o, ",", 1);
-    }
-    put(&o, "\"window_start\":\"", 16);
-    put(&o, tmp, weir_format_iso8601(f->window_start, tmp));
-    put(&o, "\",\"window_end\":\"", 16);
-    put(&o, tmp, weir_format_iso8601(f->window_end, tmp));
-    put(&o, "\"", 1);
+    weir__bounded_put(&o, "{", 1);
+    if (key_field)
+        put_key(&o, key_field, f->key);
+    put_window(&o, f->window_start, f->window_end);
     for (size_t i = 0; i < f->n_values; i++) {
-        put(&o, ",", 1);
+        weir__bounded_put(&o, ",", 1);
         put_quoted(&o, (weir_slice){aggs[i].field, strlen(aggs[i].field)});
         int n = snprintf(tmp, sizeof tmp, ":%" PRIu64, f->values[i]);
-        put(&o, tmp, (size_t)n);
+        weir__bounded_put(&o, tmp, (size_t)n);
     }
     if (f->late)
-        put(&o, ",\"late\":true", 12);
-    put(&o, "}", 1);
-    finish(&o);
+        weir__bounded_put(&o, ",\"late\":true", 12);
+    weir__bounded_put(&o, "}", 1);
+    weir__bounded_finish(&o);
     return o.len;
 }
 
@@ -187,11 +179,10 @@ size_t weir__firing_json(const weir_sink *s, const weir_firing *f, char **buf, s
 {
     size_t need = weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     if (need >= *cap) {
-        char *nb = realloc(*buf, need + 256);
+        char *nb = weir__grow(*buf, cap, need + 1);
         if (!nb)
             return (size_t)-1;
         *buf = nb;
-        *cap = need + 256;
         weir_firing_to_json(f, s->key_field, s->aggs, *buf, *cap);
     }
     return need;
@@ -261,24 +252,16 @@ size_t weir_gfiring_to_json(const weir_gwindow_firing *f, const char *const *key
                             const weir_slice *key_parts, size_t n_keys, const weir_gagg_def *aggs,
                             char *buf, size_t cap)
 {
-    out o = {buf, cap, 0};
+    weir__bounded o = {buf, cap, 0};
     char tmp[64];
-    put(&o, "{", 1);
-    for (size_t i = 0; i < n_keys; i++) {
-        put_quoted(&o, (weir_slice){key_fields[i], strlen(key_fields[i])});
-        put(&o, ":", 1);
-        put_quoted(&o, key_parts[i]);
-        put(&o, ",", 1);
-    }
-    put(&o, "\"window_start\":\"", 16);
-    put(&o, tmp, weir_format_iso8601(f->window_start, tmp));
-    put(&o, "\",\"window_end\":\"", 16);
-    put(&o, tmp, weir_format_iso8601(f->window_end, tmp));
-    put(&o, "\"", 1);
+    weir__bounded_put(&o, "{", 1);
+    for (size_t i = 0; i < n_keys; i++)
+        put_key(&o, key_fields[i], key_parts[i]);
+    put_window(&o, f->window_start, f->window_end);
     for (size_t i = 0; i < f->n_values; i++) {
-        put(&o, ",", 1);
+        weir__bounded_put(&o, ",", 1);
         put_quoted(&o, (weir_slice){aggs[i].name, strlen(aggs[i].name)});
-        put(&o, ":", 1);
+        weir__bounded_put(&o, ":", 1);
         const weir_value *v = &f->values[i];
         switch (v->type) {
         case WEIR_VALUE_INT: {
@@ -286,17 +269,17 @@ size_t weir_gfiring_to_json(const weir_gwindow_firing *f, const char *const *key
             if (v->u.i < 0)
                 *e++ = '-';
             e = u64_to(e, v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i);
-            put(&o, tmp, (size_t)(e - tmp));
+            weir__bounded_put(&o, tmp, (size_t)(e - tmp));
             break;
         }
-        case WEIR_VALUE_DOUBLE: put(&o, tmp, weir_format_double(v->u.d, tmp)); break;
+        case WEIR_VALUE_DOUBLE: weir__bounded_put(&o, tmp, weir_format_double(v->u.d, tmp)); break;
         case WEIR_VALUE_STRING: put_quoted(&o, v->u.s); break;
-        default: put(&o, "null", 4); break;
+        default: weir__bounded_put(&o, "null", 4); break;
         }
     }
     if (f->late)
-        put(&o, ",\"late\":true", 12);
-    put(&o, "}", 1);
-    finish(&o);
+        weir__bounded_put(&o, ",\"late\":true", 12);
+    weir__bounded_put(&o, "}", 1);
+    weir__bounded_finish(&o);
     return o.len;
 }

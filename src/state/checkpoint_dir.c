@@ -27,6 +27,12 @@ struct weir_ckpt_dir {
     uint64_t seq;
 };
 
+/* The name of checkpoint `seq`'s file: "ckpt-<decimal>.weir". */
+static void file_name(char name[64], uint64_t seq)
+{
+    snprintf(name, 64, "ckpt-%" PRIu64 ".weir", seq);
+}
+
 /* The sequence number of a checkpoint file's name, exactly as weir_ckpt_dir_write spells it
  * ("ckpt-<decimal>.weir", no sign, no leading zero, within 64 bits): a name that would
  * overflow or that names no file the store reads back is not one of its checkpoints. */
@@ -44,7 +50,7 @@ static int parse_name(const char *name, uint64_t *seq)
         v = v * 10 + (uint64_t)(*p - '0');
     }
     char canon[64];
-    snprintf(canon, sizeof canon, "ckpt-%" PRIu64 ".weir", v);
+    file_name(canon, v);
     if (strcmp(name, canon) != 0)
         return -1;
     *seq = v;
@@ -184,7 +190,7 @@ weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t le
     XXH64_freeState(h);
     char tmp[64], name[64];
     snprintf(tmp, sizeof tmp, "ckpt-%" PRIu64 ".tmp", seq);
-    snprintf(name, sizeof name, "ckpt-%" PRIu64 ".weir", seq);
+    file_name(name, seq);
     int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write_all(fd, head, HEAD) || write_all(fd, payload, len) ||
         write_all(fd, tail, 8) || fsync(fd) != 0) {
@@ -207,7 +213,7 @@ weir_err weir_ckpt_dir_write(weir_ckpt_dir *d, const uint8_t *payload, size_t le
     size_t n;
     if (list(d, &seqs, &n) == 0) {
         for (size_t i = 0; i + (size_t)d->keep < n; i++) {
-            snprintf(name, sizeof name, "ckpt-%" PRIu64 ".weir", seqs[i]);
+            file_name(name, seqs[i]);
             unlinkat(d->dirfd, name, 0);
         }
     }
@@ -243,22 +249,29 @@ static weir_err read_file(weir_ckpt_dir *d, const char *name, uint8_t **out, siz
     return WEIR_OK;
 }
 
+/* list(), saying why it failed in errstr. */
+static int list_or_fail(weir_ckpt_dir *d, uint64_t **out, size_t *n, char *errstr,
+                        size_t errstr_size)
+{
+    if (list(d, out, n) == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "checkpoint.dir %s: cannot list: %s", d->path, strerror(errno));
+    return -1;
+}
+
 weir_err weir_ckpt_dir_load(weir_ckpt_dir *d, weir_ckpt_accept_fn accept, void *opaque,
                             weir_log_fn log, void *log_arg, char *errstr, size_t errstr_size)
 {
     uint64_t *seqs;
     size_t n;
-    if (list(d, &seqs, &n) != 0) {
-        snprintf(errstr, errstr_size, "checkpoint.dir %s: cannot list: %s", d->path,
-                 strerror(errno));
+    if (list_or_fail(d, &seqs, &n, errstr, errstr_size) != 0)
         return WEIR_ERR_IO;
-    }
     weir_err result = n ? WEIR_ERR_CORRUPT : WEIR_ERR_NOT_FOUND;
     if (!n)
         snprintf(errstr, errstr_size, "checkpoint.dir %s: no checkpoint", d->path);
     for (size_t i = n; i-- > 0;) {
         char name[64], why[512] = "";
-        snprintf(name, sizeof name, "ckpt-%" PRIu64 ".weir", seqs[i]);
+        file_name(name, seqs[i]);
         uint8_t *b = NULL;
         size_t len = 0;
         weir_err rc = read_file(d, name, &b, &len);
@@ -303,14 +316,11 @@ weir_err weir_ckpt_dir_clear(weir_ckpt_dir *d, char *errstr, size_t errstr_size)
 {
     uint64_t *seqs;
     size_t n;
-    if (list(d, &seqs, &n) != 0) {
-        snprintf(errstr, errstr_size, "checkpoint.dir %s: cannot list: %s", d->path,
-                 strerror(errno));
+    if (list_or_fail(d, &seqs, &n, errstr, errstr_size) != 0)
         return WEIR_ERR_IO;
-    }
     for (size_t i = 0; i < n; i++) {
         char name[64];
-        snprintf(name, sizeof name, "ckpt-%" PRIu64 ".weir", seqs[i]);
+        file_name(name, seqs[i]);
         unlinkat(d->dirfd, name, 0);
     }
     free(seqs);

@@ -13,6 +13,7 @@
 
 #include "weir/dynamodb.h"
 #include "weir/event.h"
+#include "weir/job.h"
 #include "weir/sink.h"
 
 static void usage(void)
@@ -25,13 +26,6 @@ static void usage(void)
             "         --key-field F --dynamodb-create-table -X key=value\n"
             "put/gen print `written=N retries=N firings=N seconds=S items_per_s=R`;\n"
             "a sink that cannot start prints one line and exits 2, a write failure exits 1.\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static const weir_agg_spec AGGS[] = {
@@ -145,7 +139,7 @@ static int parse_firing(char *line, size_t len, const char *key_field, weir_firi
 
 static int report(weir_sink *s, uint64_t firings, double t0, weir_err rc)
 {
-    double secs = now_s() - t0;
+    double secs = weir_mono_sec() - t0;
     printf("written=%" PRIu64 " retries=%" PRIu64 " firings=%" PRIu64
            " seconds=%.3f items_per_s=%.0f\n",
            s->written, s->retries, firings, secs, secs > 0 ? (double)s->written / secs : 0.0);
@@ -276,7 +270,7 @@ int main(int argc, char **argv)
         weir_conf_destroy(conf);
         return 2;
     }
-    double t0 = now_s();
+    double t0 = weir_mono_sec();
     uint64_t firings = 0;
     if (!strcmp(cmd, "gen")) {
         /* Keys k0..k(K-1), consecutive minutes; each window written `repeat` times with

@@ -13,6 +13,7 @@
 #include "weir/aggregate.h"
 #include "weir/event.h"
 #include "weir/hll.h"
+#include "weir/job.h"
 
 static const char usage[] =
     "usage: weir-hll-tool COMMAND [options]\n"
@@ -358,9 +359,7 @@ static int cmd_redis_compare(const opts *o)
 
 static double now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
+    return weir_mono_sec() * 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "weir/event.h"
+#include "weir/job.h"
 #include "weir/log.h"
 #include "weir/metrics.h"
 #include "weir/metrics_server.h"
@@ -305,15 +306,12 @@ int main(int argc, char **argv)
                           WEIR_LOG_INT("port", weir_metrics_server_port(srv))};
     weir_logger_log(lg, WEIR_LOG_INFO, "serving metrics", f, 2);
 
-    struct timespec start, now, tick = {0, 10 * 1000 * 1000};
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    double start = weir_mono_sec();
     for (unsigned long i = 1; !stop; i++) {
         step(&j, &s, i);
         nanosleep(&tick, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (seconds > 0 &&
-            (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >=
-                (double)seconds)
+        if (seconds > 0 && weir_mono_sec() - start >= (double)seconds)
             break;
     }
     weir_logger_log(lg, WEIR_LOG_INFO, "stopping", NULL, 0);
