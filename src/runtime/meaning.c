@@ -24,13 +24,21 @@ static const char *const MEANING_KEYS[] = {
     "watermark.max.future.skew",
 };
 
-char *weir__conf_meaning(const weir_conf *conf)
+/* A value as a meaning holds it: spaces (which separate the items) become U+001E. */
+static void escape(char *o, const char *v)
+{
+    for (; *v; v++)
+        *o++ = *v == ' ' ? '\x1e' : *v;
+    *o = '\0';
+}
+
+char *weir__conf_meaning_of(const weir_conf *conf, const char *const *keys, size_t n)
 {
     size_t cap = 1024, len = 0;
     char *m = malloc(cap);
-    for (size_t i = 0; m && i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
-        const char *v = weir_conf_get(conf, MEANING_KEYS[i]);
-        size_t need = strlen(MEANING_KEYS[i]) + strlen(v) + 3;
+    for (size_t i = 0; m && i < n; i++) {
+        const char *v = weir_conf_get(conf, keys[i]);
+        size_t need = strlen(keys[i]) + strlen(v) + 3;
         if (len + need + 1 > cap) {
             cap = (len + need + 1) * 2;
             char *g = realloc(m, cap);
@@ -40,9 +48,16 @@ char *weir__conf_meaning(const weir_conf *conf)
             }
             m = g;
         }
-        len += (size_t)sprintf(m + len, "%s%s=%s", len ? " " : "", MEANING_KEYS[i], v);
+        len += (size_t)sprintf(m + len, "%s%s=", len ? " " : "", keys[i]);
+        escape(m + len, v);
+        len += strlen(v);
     }
     return m;
+}
+
+char *weir__conf_meaning(const weir_conf *conf)
+{
+    return weir__conf_meaning_of(conf, MEANING_KEYS, sizeof MEANING_KEYS / sizeof *MEANING_KEYS);
 }
 
 void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char *why, size_t size)
@@ -59,10 +74,14 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
             size_t kl = (size_t)(eq - a);
             char key[64];
             snprintf(key, sizeof key, "%.*s", (int)kl, a);
-            const char *now = weir_conf_get(conf, key);
+            const char *raw = weir_conf_get(conf, key);
+            char *now = raw ? malloc(strlen(raw) + 1) : NULL;
+            if (now)
+                escape(now, raw);
             if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1))
                 dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%.*s (now %s)",
-                                       dl ? ", " : "", (int)tl, a, now ? now : "?");
+                                       dl ? ", " : "", (int)tl, a, raw ? raw : "?");
+            free(now);
         }
         a += tl + 1;
     }

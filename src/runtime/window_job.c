@@ -1,9 +1,9 @@
-/* The generic windowed job over files: read lines, extract fields, filter, key, window, write. */
+/* The generic windowed job over files: read lines in blocks and hand them to the generic
+ * window unit (runtime/window_unit.c); checkpoints in a directory. */
 #include "weir/window_job.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,467 +14,50 @@
 #include <xxhash.h>
 
 #include "runtime/errbuf.h"
+#include "runtime/kafka_job_int.h"
 #include "runtime/logf.h"
+#include "runtime/window_unit.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
 #include "weir/dynamodb.h"
-#include "weir/fields.h"
-#include "weir/output.h"
 #include "weir/sink.h"
-#include "weir/spec.h"
-
-/* The job's compiled configuration and its per-batch buffers. */
-typedef struct wjob {
-    weir_fields *fields;
-    weir_key *key; /* NULL: global */
-    weir_pred **wheres;
-    size_t n_wheres;
-    weir_aggs *aggs;
-    int hll_precision;
-    weir_gwindow_params params;
-    weir_gwindow *op;
-    weir_sink *out, *late, *dead;
-    weir_sink *ddb; /* DynamoDB, when configured */
-    char *item;
-    size_t item_cap;
-    char *sk; /* the sort key value of the item being written */
-    size_t sk_cap;
-    const char *key_paths[WEIR_KEY_MAX_FIELDS];
-    size_t n_keys;
-    char *json;
-    size_t json_cap;
-    weir_err sink_err;
-    /* One batch: rows, their values, and the bytes of keys that had to be encoded. */
-    size_t batch, nf;
-    weir_row *rows;
-    weir_value *vals;
-    size_t *key_off; /* offset into keybuf, or SIZE_MAX for a key that points elsewhere */
-    char *keybuf;
-    size_t key_len, key_cap;
-    size_t n_rows;
-    weir_window_job_stats st;
-} wjob;
-
-typedef struct list_ctx {
-    wjob *j;
-    char *err;
-    size_t err_size;
-    weir_err rc;
-} list_ctx;
-
-static int add_where(void *opaque, const char *item)
-{
-    list_ctx *c = opaque;
-    wjob *j = c->j;
-    weir_pred **w = realloc(j->wheres, (j->n_wheres + 1) * sizeof *w);
-    if (!w) {
-        c->rc = WEIR_ERR_NOMEM;
-        return 1;
-    }
-    j->wheres = w;
-    char inner[768];
-    c->rc = weir_pred_parse(item, j->fields, &j->wheres[j->n_wheres], inner, sizeof inner);
-    if (c->rc != WEIR_OK) {
-        if (c->rc == WEIR_ERR_INVALID_ARG)
-            weir__errf(c->err, c->err_size, "--where: %s", inner);
-        return 1;
-    }
-    j->n_wheres++;
-    return 0;
-}
-
-static int add_agg(void *opaque, const char *item)
-{
-    list_ctx *c = opaque;
-    char inner[768];
-    c->rc = weir_aggs_add(c->j->aggs, item, inner, sizeof inner);
-    if (c->rc == WEIR_ERR_INVALID_ARG)
-        weir__errf(c->err, c->err_size, "--agg: %s", inner);
-    return c->rc != WEIR_OK;
-}
-
-static void wjob_free(wjob *j)
-{
-    weir_gwindow_destroy(j->op);
-    for (size_t i = 0; i < j->n_wheres; i++)
-        weir_pred_destroy(j->wheres[i]);
-    free(j->wheres);
-    weir_aggs_destroy(j->aggs);
-    weir_key_destroy(j->key);
-    weir_fields_destroy(j->fields);
-    weir_sink_destroy(j->out);
-    weir_sink_destroy(j->late);
-    weir_sink_destroy(j->dead);
-    weir_sink_destroy(j->ddb);
-    free(j->item);
-    free(j->sk);
-    free(j->json);
-    free(j->rows);
-    free(j->vals);
-    free(j->key_off);
-    free(j->keybuf);
-}
-
-static int on_firing(void *opaque, const weir_gwindow_firing *f);
-static void on_late(void *opaque, const weir_row *r);
-
-/* Compiles the configuration into j; with `make_op` also creates the operator. */
-static weir_err wjob_build(wjob *j, const weir_conf *conf, int make_op, char *err, size_t err_size)
-{
-    char inner[768];
-    const char *unit = weir_conf_get(conf, "timestamp.unit");
-    weir_ts_unit u = !strcmp(unit, "s")    ? WEIR_TS_SECONDS
-                     : !strcmp(unit, "ms") ? WEIR_TS_MILLIS
-                                           : WEIR_TS_AUTO;
-    weir_err rc = weir_fields_new(weir_conf_get(conf, "timestamp.field"), u,
-                                  (size_t)weir_conf_get_int(conf, "input.max.record.bytes"),
-                                  &j->fields, inner, sizeof inner);
-    if (rc != WEIR_OK) {
-        weir__errf(err, err_size, "--timestamp-field: %s", inner);
-        return rc;
-    }
-    if (!weir_conf_get_bool(conf, "global")) {
-        rc = weir_key_parse(weir_conf_get(conf, "key.field"), j->fields, &j->key, inner,
-                            sizeof inner);
-        if (rc != WEIR_OK) {
-            if (rc == WEIR_ERR_INVALID_ARG)
-                weir__errf(err, err_size, "--key: %s", inner);
-            return rc;
-        }
-        j->n_keys = weir_key_count(j->key);
-        for (size_t i = 0; i < j->n_keys; i++)
-            j->key_paths[i] = weir_key_path(j->key, i);
-    }
-    list_ctx c = {j, err, err_size, WEIR_OK};
-    if (weir_conf_get_list(conf, "where", add_where, &c) != 0)
-        return c.rc != WEIR_OK ? c.rc : WEIR_ERR_NOMEM;
-    j->hll_precision = (int)weir_conf_get_int(conf, "hll.precision");
-    if (!(j->aggs = weir_aggs_new(j->fields, j->hll_precision)))
-        return WEIR_ERR_NOMEM;
-    if (weir_conf_get_list(conf, "aggregates", add_agg, &c) != 0)
-        return c.rc != WEIR_OK ? c.rc : WEIR_ERR_NOMEM;
-    size_t n_aggs;
-    const weir_gagg_def *defs = weir_aggs_defs(j->aggs, &n_aggs);
-    if (!n_aggs) {
-        weir__errf(err, err_size,
-                   "--agg: at least one aggregate is needed (accepted: FUNC(FIELD) [where PRED] "
-                   "[as NAME], for instance --agg 'count()')");
-        return WEIR_ERR_INVALID_ARG;
-    }
-    for (size_t i = 0; i < n_aggs; i++)
-        for (size_t k = 0; k < j->n_keys; k++)
-            if (!strcmp(defs[i].name, j->key_paths[k])) {
-                weir__errf(err, err_size,
-                           "--agg: the name \"%s\" is also a key field (name the aggregate with "
-                           "as NAME)",
-                           defs[i].name);
-                return WEIR_ERR_INVALID_ARG;
-            }
-    const char *spec = weir_conf_get(conf, "window.spec");
-    weir_gwindow_params *p = &j->params;
-    if (spec[0]) {
-        if (weir_window_spec_parse(spec, &p->spec, inner, sizeof inner) != WEIR_OK) {
-            weir__errf(err, err_size, "--window: %s", inner);
-            return WEIR_ERR_INVALID_ARG;
-        }
-    } else {
-        p->spec.kind = WEIR_WINDOW_TUMBLE;
-        p->spec.size_ms = weir_conf_get_duration_ms(conf, "window.size");
-    }
-    p->allowed_lateness_ms = weir_conf_get_duration_ms(conf, "window.allowed.lateness");
-    p->emit =
-        strcmp(weir_conf_get(conf, "emit.mode"), "final") ? WEIR_EMIT_UPDATES : WEIR_EMIT_FINAL;
-    weir_wm_params_from_conf(conf, &p->wm);
-    p->partitions = 1;
-    p->aggs = defs;
-    p->n_aggs = n_aggs;
-    if (make_op) {
-        j->op = weir_gwindow_new(p, on_firing, j, inner, sizeof inner);
-        if (!j->op) {
-            int oom = !strcmp(inner, "out of memory");
-            if (!oom)
-                weir__errf(err, err_size, "--agg: %s", inner);
-            return oom ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG;
-        }
-        weir_gwindow_set_late_output(j->op, on_late, j);
-    }
-    j->nf = weir_fields_count(j->fields);
-    return WEIR_OK;
-}
 
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size)
 {
-    static const char *const unsupported[] = {"brokers", "checkpoint.topic"};
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-        if (weir_conf_get(conf, unsupported[i])[0]) {
-            weir__errf(errstr, errstr_size,
-                       "%s: weir-window reads files or standard input only, for now",
-                       unsupported[i]);
-            return WEIR_ERR_INVALID_ARG;
+    return weir__wunit_check(conf, errstr, errstr_size);
+}
+
+weir_err weir_window_job_run_kafka(const weir_conf *conf, const weir_job_env *env, char *errstr,
+                                   size_t errstr_size)
+{
+    weir_err rc = weir__wunit_check(conf, errstr, errstr_size);
+    if (rc != WEIR_OK)
+        return rc;
+    /* DynamoDB items are keyed by the first key field: a unit made without sinks names it. */
+    weir_sink *ddb = NULL;
+    char *pk = NULL;
+    if (weir_dynamodb_enabled(conf)) {
+        weir__unit *probe = NULL;
+        if ((rc = weir__window_kind.create(conf, 1, NULL, &probe, errstr, errstr_size)) != WEIR_OK)
+            return rc;
+        pk = strdup(weir__wunit_ddb_key(probe));
+        weir__unit_destroy(probe);
+        if (!pk) {
+            weir__errf(errstr, errstr_size, "out of memory");
+            return WEIR_ERR_NOMEM;
         }
-    wjob j;
-    memset(&j, 0, sizeof j);
-    weir_err rc = wjob_build(&j, conf, 1, errstr, errstr_size);
-    if (rc == WEIR_ERR_NOMEM)
-        weir__errf(errstr, errstr_size, "out of memory");
-    wjob_free(&j);
+        if ((rc = weir_dynamodb_sink_create(conf, pk, NULL, 0, &ddb, errstr, errstr_size)) !=
+            WEIR_OK) {
+            free(pk);
+            return rc;
+        }
+    }
+    rc = weir__kafka_job_run(&weir__window_kind, conf, &ddb, ddb ? 1 : 0,
+                             (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
+                             weir_conf_get_bool(conf, "drain"), env, errstr, errstr_size);
+    weir_sink_destroy(ddb); /* the loop flushed it */
+    free(pk);
     return rc;
-}
-
-/* A bounded writer that counts what it would write. */
-typedef struct wbuf {
-    char *p;
-    size_t cap, len;
-} wbuf;
-
-static void wput(wbuf *b, const char *s, size_t n)
-{
-    if (b->len < b->cap)
-        memcpy(b->p + b->len, s, n < b->cap - b->len ? n : b->cap - b->len);
-    b->len += n;
-}
-
-static void wstr(wbuf *b, const char *s)
-{
-    wput(b, s, strlen(s));
-}
-
-static void wquote(wbuf *b, weir_slice s)
-{
-    char *at = b->len < b->cap ? b->p + b->len : NULL;
-    size_t room = at ? b->cap - b->len : 0;
-    b->len += weir_json_quote(s, at, room);
-    /* weir_json_quote NUL-terminates within room: the next put overwrites it. */
-}
-
-static void wattr_s(wbuf *b, const char *name, weir_slice v)
-{
-    wquote(b, (weir_slice){name, strlen(name)});
-    wstr(b, ":{\"S\":");
-    wquote(b, v);
-    wstr(b, "}");
-}
-
-/* The sort key value of a firing's item (docs/DYNAMODB.md, "Composite keys"): window_start,
- * then for a composite key each further key part as "#" LEN ":" BYTES with LEN the part's
- * length in bytes in decimal, so that the items of one partition key value and window differ
- * whenever a further part does, and the parts read back unambiguously. Returns the length
- * needed, as snprintf (buf is not terminated). */
-static size_t ddb_sort_key(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
-                           char *buf, size_t cap)
-{
-    wbuf b = {buf, cap, 0};
-    char t[32];
-    wput(&b, t, weir_format_iso8601(f->window_start, t));
-    for (size_t i = 1; i < j->n_keys; i++) {
-        char n[32];
-        wput(&b, n, (size_t)snprintf(n, sizeof n, "#%zu:", parts[i].len));
-        wput(&b, parts[i].ptr, parts[i].len);
-    }
-    return b.len;
-}
-
-/* The DynamoDB PutRequest of a firing (docs/SEMANTICS.md): the first key field (or `key` =
- * "all" for a global job) as the partition key, window_start (with the further key parts of a
- * composite key, `s`) as the sort key, the other key fields and window_end as strings,
- * integers and doubles as numbers, null as NULL. */
-static size_t ddb_item(const wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
-                       const weir_gagg_def *defs, weir_slice s, char *buf, size_t cap)
-{
-    wbuf b = {buf, cap, 0};
-    char end[32], num[40];
-    weir_slice e = {end, weir_format_iso8601(f->window_end, end)};
-    wstr(&b, "{\"PutRequest\":{\"Item\":{");
-    if (j->n_keys)
-        wattr_s(&b, j->key_paths[0], parts[0]);
-    else
-        wattr_s(&b, "key", (weir_slice){"all", 3});
-    wstr(&b, ",");
-    wattr_s(&b, "window_start", s);
-    wstr(&b, ",");
-    wattr_s(&b, "window_end", e);
-    for (size_t i = 1; i < j->n_keys; i++) {
-        wstr(&b, ",");
-        wattr_s(&b, j->key_paths[i], parts[i]);
-    }
-    for (size_t i = 0; i < f->n_values; i++) {
-        const weir_value *v = &f->values[i];
-        wstr(&b, ",");
-        if (v->type == WEIR_VALUE_STRING) {
-            wattr_s(&b, defs[i].name, v->u.s);
-            continue;
-        }
-        wquote(&b, (weir_slice){defs[i].name, strlen(defs[i].name)});
-        size_t n = 0;
-        if (v->type == WEIR_VALUE_INT)
-            n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i);
-        else if (v->type == WEIR_VALUE_DOUBLE && isfinite(v->u.d))
-            n = weir_format_double(v->u.d, num);
-        if (n) {
-            wstr(&b, ":{\"N\":\"");
-            wput(&b, num, n);
-            wstr(&b, "\"}");
-        } else {
-            wstr(&b, ":{\"NULL\":true}");
-        }
-    }
-    wstr(&b, "}}}");
-    return b.len;
-}
-
-static int put_ddb(wjob *j, const weir_gwindow_firing *f, const weir_slice *parts,
-                   const weir_gagg_def *defs)
-{
-    size_t sk_len = ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
-    if (sk_len >= j->sk_cap) {
-        char *nb = realloc(j->sk, sk_len + 64);
-        if (!nb) {
-            j->sink_err = WEIR_ERR_NOMEM;
-            return -1;
-        }
-        j->sk = nb;
-        j->sk_cap = sk_len + 64;
-        ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
-    }
-    j->sk[sk_len] = '\0'; /* key parts hold no NUL: U+0000 makes a record invalid */
-    weir_slice sk = {j->sk, sk_len};
-    size_t need = ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
-    if (need >= j->item_cap) {
-        char *nb = realloc(j->item, need + 256);
-        if (!nb) {
-            j->sink_err = WEIR_ERR_NOMEM;
-            return -1;
-        }
-        j->item = nb;
-        j->item_cap = need + 256;
-        ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
-    }
-    weir_slice pk = j->n_keys ? parts[0] : (weir_slice){"all", 3};
-    weir_err rc = weir_dynamodb_sink_put(j->ddb, pk, j->sk, j->item, need);
-    if (rc != WEIR_OK) {
-        j->sink_err = rc;
-        return -1;
-    }
-    return 0;
-}
-
-static int on_firing(void *opaque, const weir_gwindow_firing *f)
-{
-    wjob *j = opaque;
-    weir_slice parts[WEIR_KEY_MAX_FIELDS];
-    if (j->key && weir_key_parts(j->key, f->key, parts) != 0)
-        return -1; /* cannot happen: the operator hands back the bytes it was given */
-    size_t n_aggs;
-    const weir_gagg_def *defs = weir_aggs_defs(j->aggs, &n_aggs);
-    if (j->ddb && put_ddb(j, f, parts, defs) != 0)
-        return -1;
-    if (!j->out)
-        return 0;
-    size_t need =
-        weir_gfiring_to_json(f, j->key_paths, parts, j->n_keys, defs, j->json, j->json_cap);
-    if (need >= j->json_cap) {
-        char *nb = realloc(j->json, need + 256);
-        if (!nb) {
-            j->sink_err = WEIR_ERR_NOMEM;
-            return -1;
-        }
-        j->json = nb;
-        j->json_cap = need + 256;
-        weir_gfiring_to_json(f, j->key_paths, parts, j->n_keys, defs, j->json, j->json_cap);
-    }
-    weir_err rc = weir_sink_record(j->out, (weir_slice){j->json, need}, 0);
-    if (rc != WEIR_OK) {
-        j->sink_err = rc;
-        return -1;
-    }
-    return 0;
-}
-
-static void on_late(void *opaque, const weir_row *r)
-{
-    wjob *j = opaque;
-    weir_err rc = weir_sink_record(j->late, r->raw, r->partition);
-    if (rc != WEIR_OK && j->sink_err == WEIR_OK)
-        j->sink_err = rc;
-}
-
-/* Hands the rows gathered so far to the operator. */
-static weir_err flush_rows(wjob *j, int64_t wall_ms)
-{
-    if (!j->n_rows)
-        return WEIR_OK;
-    for (size_t i = 0; i < j->n_rows; i++)
-        if (j->key_off[i] != SIZE_MAX)
-            j->rows[i].key.ptr = j->keybuf + j->key_off[i];
-    weir_err rc = weir_gwindow_process(j->op, j->rows, j->n_rows, wall_ms);
-    j->n_rows = 0;
-    j->key_len = 0;
-    return j->sink_err != WEIR_OK ? j->sink_err : rc;
-}
-
-static weir_err dead_letter(wjob *j, weir_rec_status s, const char *rec, size_t len)
-{
-    j->st.invalid++;
-    j->st.invalid_by[s]++;
-    weir_err rc = weir_sink_record(j->dead, (weir_slice){rec, len}, 0);
-    return rc;
-}
-
-/* One raw record; rows accumulate until the batch is full or a filtered record must move the
- * watermark between them. */
-static weir_err push_one(wjob *j, const char *rec, size_t len, int64_t wall_ms)
-{
-    j->st.records++;
-    weir_value *vals = j->vals + j->n_rows * j->nf;
-    int64_t ts;
-    weir_rec_status s = weir_fields_decode(j->fields, rec, len, &ts, vals);
-    if (s != WEIR_REC_OK)
-        return dead_letter(j, s, rec, len);
-    for (size_t i = 0; i < j->n_wheres; i++)
-        if (!weir_pred_eval(j->wheres[i], vals)) {
-            j->st.filtered++;
-            weir_err rc = flush_rows(j, wall_ms);
-            if (rc == WEIR_OK)
-                rc = weir_gwindow_observe(j->op, 0, ts, wall_ms);
-            return rc != WEIR_OK ? rc : j->sink_err;
-        }
-    weir_row *r = &j->rows[j->n_rows];
-    size_t off = SIZE_MAX;
-    if (!j->key) {
-        r->key = (weir_slice){"", 0};
-    } else if (j->n_keys == 1 && vals[0].type == WEIR_VALUE_STRING) {
-        r->key = vals[0].u.s; /* the key's field was added first: its value is values[0] */
-    } else {
-        size_t room = j->key_cap - j->key_len;
-        size_t n = weir_key_encode(j->key, vals, j->keybuf + j->key_len, room);
-        if (n == (size_t)-1)
-            return dead_letter(j, WEIR_REC_NO_KEY, rec, len);
-        if (n > room) {
-            size_t cap = j->key_cap ? j->key_cap : 4096;
-            while (cap - j->key_len < n)
-                cap *= 2;
-            char *kb = realloc(j->keybuf, cap);
-            if (!kb)
-                return WEIR_ERR_NOMEM;
-            j->keybuf = kb;
-            j->key_cap = cap;
-            weir_key_encode(j->key, vals, j->keybuf + j->key_len, n);
-        }
-        off = j->key_len;
-        r->key = (weir_slice){NULL, n};
-        j->key_len += n;
-    }
-    r->key_hash = XXH3_64bits(off == SIZE_MAX ? r->key.ptr : j->keybuf + off, r->key.len);
-    r->ts = ts;
-    r->partition = 0;
-    r->raw = (weir_slice){rec, len};
-    r->values = vals;
-    r->n_values = j->nf;
-    j->key_off[j->n_rows++] = off;
-    j->st.valid++;
-    if (j->n_rows == j->batch)
-        return flush_rows(j, wall_ms);
-    return WEIR_OK;
 }
 
 static int64_t wall_ms(void)
@@ -643,13 +226,12 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
             return WEIR_ERR_CORRUPT;
         }
     /* Validate the operator's snapshot by restoring it into a scratch job. */
-    wjob t;
-    memset(&t, 0, sizeof t);
+    weir__unit *t = NULL;
     char err[512] = "";
-    weir_err rc = wjob_build(&t, r->conf, 1, err, sizeof err);
+    weir_err rc = weir__window_kind.create(r->conf, 1, NULL, &t, err, sizeof err);
     if (rc == WEIR_OK)
-        rc = weir_gwindow_restore(t.op, b + pos, (size_t)slen, err, sizeof err);
-    wjob_free(&t);
+        rc = weir_gwindow_restore(weir__wunit_op(t), b + pos, (size_t)slen, err, sizeof err);
+    weir__unit_destroy(t);
     if (rc != WEIR_OK) {
         snprintf(why, size, "%s", err);
         return rc;
@@ -664,7 +246,30 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
     return WEIR_OK;
 }
 
-static weir_err take_checkpoint(wjob *j, weir_ckpt_dir *store, int fd, uint64_t offset,
+/* The file job: a window unit, its output files and DynamoDB, a block's records. */
+typedef struct fjob {
+    weir__unit *u;
+    weir_sink *out, *late, *dead, *ddb;
+    weir_record *recs;
+    size_t n_recs, cap_recs;
+    uint64_t checkpoints;
+} fjob;
+
+static weir_err add_rec(fjob *j, const char *p, size_t len)
+{
+    if (j->n_recs == j->cap_recs) {
+        size_t cap = j->cap_recs ? 2 * j->cap_recs : 4096;
+        weir_record *nr = realloc(j->recs, cap * sizeof *nr);
+        if (!nr)
+            return WEIR_ERR_NOMEM;
+        j->recs = nr;
+        j->cap_recs = cap;
+    }
+    j->recs[j->n_recs++] = (weir_record){p, len, 0, 0};
+    return WEIR_OK;
+}
+
+static weir_err take_checkpoint(fjob *j, weir_ckpt_dir *store, int fd, uint64_t offset,
                                 const char *m, char *err, size_t err_size)
 {
     weir_sink *files[3] = {j->out, j->late, j->dead};
@@ -678,7 +283,7 @@ static weir_err take_checkpoint(wjob *j, weir_ckpt_dir *store, int fd, uint64_t 
         return rc;
     uint8_t *snap;
     size_t snap_len;
-    if ((rc = weir_gwindow_snapshot(j->op, &snap, &snap_len)) != WEIR_OK)
+    if ((rc = weir_gwindow_snapshot(weir__wunit_op(j->u), &snap, &snap_len)) != WEIR_OK)
         return rc;
     size_t mlen = strlen(m), len = WCKPT_FIXED + mlen + 8 + snap_len;
     uint8_t *b = malloc(len);
@@ -698,9 +303,8 @@ static weir_err take_checkpoint(wjob *j, weir_ckpt_dir *store, int fd, uint64_t 
     size_t pos = 40;
     for (int i = 0; i < 3; i++, pos += 8)
         weir__put_le64(b + pos, files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
-    uint64_t c[WCKPT_COUNTERS] = {j->st.records, j->st.valid, j->st.invalid, j->st.filtered};
-    for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
-        c[4 + i] = j->st.invalid_by[i];
+    uint64_t c[WCKPT_COUNTERS];
+    weir__wunit_counters(j->u, c);
     for (int i = 0; i < WCKPT_COUNTERS; i++, pos += 8)
         weir__put_le64(b + pos, c[i]);
     weir__put_le32(b + pos, (uint32_t)mlen);
@@ -712,7 +316,7 @@ static weir_err take_checkpoint(wjob *j, weir_ckpt_dir *store, int fd, uint64_t 
     rc = weir_ckpt_dir_write(store, b, len, err, err_size);
     free(b);
     if (rc == WEIR_OK)
-        j->st.checkpoints++;
+        j->checkpoints++;
     return rc;
 }
 
@@ -727,7 +331,7 @@ static weir_err open_file(const char *path, int64_t resume_at, weir_sink **out, 
 weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
                                   weir_window_job_stats *stats, char *err, size_t err_size)
 {
-    wjob j;
+    fjob j;
     memset(&j, 0, sizeof j);
     int fd = -1;
     char *buf = NULL, *m = NULL;
@@ -737,18 +341,10 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
     int resumed = 0;
     double t0 = mono_sec();
     weir_err rc = weir_window_job_check(conf, err, err_size);
-    if (rc == WEIR_OK)
-        rc = wjob_build(&j, conf, 1, err, err_size);
     if (rc != WEIR_OK)
         goto done;
-    j.batch = (size_t)weir_conf_get_int(conf, "input.batch.records");
-    size_t nf = j.nf ? j.nf : 1;
-    j.rows = malloc(j.batch * sizeof *j.rows);
-    j.vals = malloc(j.batch * nf * sizeof *j.vals);
-    j.key_off = malloc(j.batch * sizeof *j.key_off);
     size_t cap = READ_BLOCK;
-    buf = malloc(cap);
-    if (!j.rows || !j.vals || !j.key_off || !buf) {
+    if (!(buf = malloc(cap))) {
         rc = WEIR_ERR_NOMEM;
         goto done;
     }
@@ -803,9 +399,32 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         (rc = open_file(weir_conf_get(conf, "dead.letter.path"), resumed ? res.files[2] : -1,
                         &j.dead, err, err_size)) != WEIR_OK)
         goto done;
+    /* The unit is made without DynamoDB first, for the item's key attribute; the sink
+     * comes next and the unit is made again with it. */
+    weir_sink *sinks[2];
+    size_t n_sinks = 0;
+    if (j.out)
+        sinks[n_sinks++] = j.out;
+    if (weir_dynamodb_enabled(conf)) {
+        if ((rc = weir__window_kind.create(conf, 1, NULL, &j.u, err, err_size)) != WEIR_OK)
+            goto done;
+        char inner[512];
+        rc = weir_dynamodb_sink_create(conf, weir__wunit_ddb_key(j.u), NULL, 0, &j.ddb, inner,
+                                       sizeof inner);
+        weir__unit_destroy(j.u);
+        j.u = NULL;
+        if (rc != WEIR_OK) {
+            weir__errf(err, err_size, "%s", inner);
+            goto done;
+        }
+        sinks[n_sinks++] = j.ddb;
+    }
+    weir__unit_sinks us = {sinks, n_sinks, j.late, j.dead};
+    if ((rc = weir__window_kind.create(conf, 1, &us, &j.u, err, err_size)) != WEIR_OK)
+        goto done;
     int64_t base = 0; /* input offset of buf[0] */
     if (resumed) {
-        rc = weir_gwindow_restore(j.op, res.snap, res.snap_len, err, err_size);
+        rc = weir_gwindow_restore(weir__wunit_op(j.u), res.snap, res.snap_len, err, err_size);
         if (rc == WEIR_OK && lseek(fd, (off_t)res.offset, SEEK_SET) < 0) {
             weir__errf(err, err_size, "--input: cannot seek: %s", strerror(errno));
             rc = WEIR_ERR_IO;
@@ -813,26 +432,10 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         if (rc != WEIR_OK)
             goto done;
         base = (int64_t)res.offset;
-        const uint64_t *c = res.counters;
-        j.st.records = c[0];
-        j.st.valid = c[1];
-        j.st.invalid = c[2];
-        j.st.filtered = c[3];
-        for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
-            j.st.invalid_by[i] = c[4 + i];
-        j.st.resumed = 1;
+        weir__wunit_set_counters(j.u, res.counters);
     }
     int64_t interval = weir_conf_get_duration_ms(conf, "checkpoint.interval");
     double last_ckpt = mono_sec();
-    if (weir_dynamodb_enabled(conf)) {
-        char inner[512];
-        rc = weir_dynamodb_sink_create(conf, j.n_keys ? j.key_paths[0] : "key", NULL, 0, &j.ddb,
-                                       inner, sizeof inner);
-        if (rc != WEIR_OK) {
-            weir__errf(err, err_size, "%s", inner);
-            goto done;
-        }
-    }
     size_t max_line = (size_t)weir_conf_get_int(conf, "input.max.record.bytes");
     size_t len = 0, pos = 0;
     int eof = 0, skipping = 0;
@@ -861,6 +464,7 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         eof = n == 0;
         len += (size_t)n;
         int64_t now = wall_ms();
+        j.n_recs = 0;
         while (rc == WEIR_OK) {
             char *nl = memchr(buf + pos, '\n', len - pos);
             size_t end = nl ? (size_t)(nl - buf) : len;
@@ -868,7 +472,7 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
                 /* An incomplete line: hand over the head of an overlong one (it decodes as
                  * too large) and skip its rest; otherwise wait for more bytes. */
                 if (!skipping && end - pos > max_line) {
-                    rc = push_one(&j, buf + pos, max_line + 1, now);
+                    rc = add_rec(&j, buf + pos, max_line + 1);
                     skipping = 1;
                 }
                 if (skipping)
@@ -883,14 +487,13 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
             } else {
                 if (ll && buf[pos + ll - 1] == '\r')
                     ll--;
-                rc = push_one(&j, buf + pos, ll, now);
+                rc = add_rec(&j, buf + pos, ll);
             }
             pos = nl ? end + 1 : len;
         }
-        /* The rows point into buf: hand them over before it moves. */
-        if (rc == WEIR_OK)
-            rc = flush_rows(&j, now);
-        weir_fields_reset(j.fields);
+        /* The records point into buf: hand them over before it moves. */
+        if (rc == WEIR_OK && j.n_recs)
+            rc = j.u->ops->push(j.u, j.recs, j.n_recs, now);
         if (rc == WEIR_OK && store && !skipping &&
             (mono_sec() - last_ckpt) * 1000 >= (double)interval) {
             rc = take_checkpoint(&j, store, fd, (uint64_t)(base + (int64_t)pos), m, err, err_size);
@@ -904,36 +507,43 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
         pos = 0;
     }
     if (rc == WEIR_OK)
-        rc = weir_gwindow_finish(j.op);
-    if (rc == WEIR_OK && j.sink_err != WEIR_OK)
-        rc = j.sink_err;
-    weir_sink *sinks[4] = {j.out, j.late, j.dead, j.ddb};
+        rc = j.u->ops->finish(j.u);
+    weir_sink *all[4] = {j.out, j.late, j.dead, j.ddb};
     for (int i = 0; i < 4; i++) {
         /* DynamoDB retries with backoff and gives up by itself after its retry limit; the
          * timeout only guards against a peer that stops answering altogether. */
-        weir_err f = weir_sink_flush(sinks[i], i == 3 ? 600000 : 30000);
+        weir_err f = weir_sink_flush(all[i], i == 3 ? 600000 : 30000);
         if (rc == WEIR_OK)
             rc = f;
     }
     if (rc != WEIR_OK && err && !err[0]) {
         for (int i = 0; i < 4 && !err[0]; i++)
-            if (weir_sink_error(sinks[i])[0])
-                weir__errf(err, err_size, "%s", weir_sink_error(sinks[i]));
+            if (weir_sink_error(all[i])[0])
+                weir__errf(err, err_size, "%s", weir_sink_error(all[i]));
     }
     if (rc == WEIR_ERR_NOMEM)
         weir__errf(err, err_size, "out of memory");
-done:
-    if (j.op)
-        weir_gwindow_stats(j.op, &j.st.op);
-    j.st.elapsed_sec = mono_sec() - t0;
+done:;
+    weir_window_job_stats st;
+    memset(&st, 0, sizeof st);
+    if (j.u)
+        weir__wunit_job_stats(j.u, &st);
+    st.checkpoints = j.checkpoints;
+    st.resumed = resumed;
+    st.elapsed_sec = mono_sec() - t0;
     if (stats)
-        *stats = j.st;
+        *stats = st;
     if (fd > STDIN_FILENO)
         close(fd);
     free(buf);
     free(m);
     free(res.snap);
+    free(j.recs);
     weir_ckpt_dir_close(store);
-    wjob_free(&j);
+    weir__unit_destroy(j.u);
+    weir_sink_destroy(j.out);
+    weir_sink_destroy(j.late);
+    weir_sink_destroy(j.dead);
+    weir_sink_destroy(j.ddb);
     return rc;
 }
