@@ -60,6 +60,21 @@ char *weir__conf_meaning(const weir_conf *conf)
     return weir__conf_meaning_of(conf, MEANING_KEYS, sizeof MEANING_KEYS / sizeof *MEANING_KEYS);
 }
 
+/* A value as configured, for a message: spaces back, list items apart with "; ". */
+static void show(const char *v, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < cap; i++) {
+        char c = v[i];
+        if (c == '\x1f') {
+            out[o++] = ';';
+            c = ' ';
+        }
+        out[o++] = c == '\x1e' ? ' ' : (unsigned char)c < 0x20 ? '?' : c;
+    }
+    out[o] = '\0';
+}
+
 void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char *why, size_t size)
 {
     /* Name only the keys that differ: "window.size=60s (now 30s)". */
@@ -78,9 +93,13 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
             char *now = raw ? malloc(strlen(raw) + 1) : NULL;
             if (now)
                 escape(now, raw);
-            if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1))
-                dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%.*s (now %s)",
-                                       dl ? ", " : "", (int)tl, a, raw ? raw : "?");
+            if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1)) {
+                char was[128], is[96];
+                show(a, tl, was, sizeof was);
+                show(raw ? raw : "?", raw ? strlen(raw) : 1, is, sizeof is);
+                dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%s (now %s)", dl ? ", " : "",
+                                       was, is);
+            }
             free(now);
         }
         a += tl + 1;

@@ -84,6 +84,12 @@ typedef struct weir__unit_kind {
      * (malloc'd, NULL when out of memory). */
     char *(*meaning)(const weir_conf *conf);
     int filters; /* the kind has job-level filters: summaries report `filtered` */
+    /* File checkpoints of earlier releases (weir-window's WEIRWJOB, docs/CHECKPOINTS.md): the
+     * meaning as they wrote it, and their counters and operator snapshot as this kind's unit
+     * snapshot (malloc'd). NULL for a kind that had none. */
+    char *(*legacy_meaning)(const weir_conf *conf);
+    weir_err (*legacy_snapshot)(const uint64_t *counters, size_t n, const uint8_t *op,
+                                size_t op_len, uint8_t **out, size_t *out_len);
 } weir__unit_kind;
 
 /* unique-users' pipeline (weir/pipeline.h) as a unit. */

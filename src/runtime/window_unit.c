@@ -712,6 +712,29 @@ char *weir__wunit_meaning(const weir_conf *conf)
     return weir__conf_meaning_of(conf, MEANING, sizeof MEANING / sizeof *MEANING);
 }
 
+/* The meaning as weir-window's first file checkpoints (WEIRWJOB) wrote it: "key=value\n"
+ * lines over the same keys. */
+static char *legacy_meaning(const weir_conf *conf)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < sizeof MEANING / sizeof *MEANING; i++)
+        n += strlen(MEANING[i]) + strlen(weir_conf_get(conf, MEANING[i])) + 2;
+    char *m = malloc(n), *o = m;
+    for (size_t i = 0; m && i < sizeof MEANING / sizeof *MEANING; i++)
+        o += sprintf(o, "%s=%s\n", MEANING[i], weir_conf_get(conf, MEANING[i]));
+    return m;
+}
+
+/* WEIRWJOB kept the counters (in the unit's order) apart from the operator's snapshot. */
+static weir_err legacy_snapshot(const uint64_t *counters, size_t n, const uint8_t *op,
+                                size_t op_len, uint8_t **out, size_t *out_len)
+{
+    if (n != WEIR__WUNIT_COUNTERS)
+        return WEIR_ERR_UNSUPPORTED;
+    return weir__unit_snap_write(WUNIT_MAGIC, WUNIT_VERSION, counters, WEIR__WUNIT_COUNTERS, op,
+                                 op_len, out, out_len);
+}
+
 static size_t wu_sink_fields(const weir_conf *conf, weir_agg_spec *aggs, int *hll_precision,
                              const char **key_field)
 {
@@ -728,4 +751,6 @@ const weir__unit_kind weir__window_kind = {
     .sink_fields = wu_sink_fields,
     .meaning = weir__wunit_meaning,
     .filters = 1,
+    .legacy_meaning = legacy_meaning,
+    .legacy_snapshot = legacy_snapshot,
 };
