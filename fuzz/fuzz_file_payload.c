@@ -1,8 +1,9 @@
 /* libFuzzer target: the payload of a file-mode checkpoint (runtime/file_job.c), read at
  * each restart of a file job: the input's position and the hash of its head, the output
- * files' lengths, the configuration's meaning and the pipeline snapshot. Any bytes are
- * refused or accepted; what is accepted, written again as the job writes it, is the same
- * bytes, and its pipeline snapshot restores.
+ * files' lengths, the configuration's meaning and the pipeline snapshot, in the current
+ * layout (WEIRFCKP, version 2) or an earlier release's (WEIRFJOB). Any bytes are refused or
+ * accepted; what is accepted, written again in its layout, is the same bytes, and its
+ * pipeline snapshot restores.
  *
  * Input: u8 options (bit 0: set the hash of the input's head to that of the offset given,
  * bit 1: fix the pipeline snapshot's checksum: the fuzzer can compute neither), then the
@@ -58,19 +59,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *b = fz_dup(data + 1, size - 1);
     size_t len = size - 1;
     size_t in_len = strlen(FZ_FILE_INPUT);
-    if ((opts & 1) && len >= 32) {
-        uint64_t off = get64(b + 8);
+    /* The fields after the magic (and, since version 2, the version word). */
+    size_t h = len >= 8 && !memcmp(b, "WEIRFCKP", 8) ? 16 : 8;
+    if ((opts & 1) && len >= h + 24) {
+        uint64_t off = get64(b + h);
         size_t n = off < 65536 ? (size_t)off : 65536;
         if (n <= in_len) {
-            put64(b + 16, XXH64(FZ_FILE_INPUT, n, 0));
-            put64(b + 24, n);
+            put64(b + h + 8, XXH64(FZ_FILE_INPUT, n, 0));
+            put64(b + h + 16, n);
         }
     }
-    if ((opts & 2) && len >= 68) {
-        uint32_t mlen = (uint32_t)get64(b + 56);
-        if (mlen <= len - 68 && len - 68 - mlen >= 16 + 8) {
-            uint8_t *pipe = b + 68 + mlen;
-            size_t plen = len - 68 - mlen;
+    if ((opts & 2) && len >= h + 60) {
+        uint32_t mlen = (uint32_t)get64(b + h + 48);
+        if (mlen <= len - h - 60 && len - h - 60 - mlen >= 16 + 8) {
+            uint8_t *pipe = b + h + 60 + mlen;
+            size_t plen = len - h - 60 - mlen;
             put64(pipe + plen - 8, XXH64(pipe, plen - 8, 0));
         }
     }
@@ -89,7 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* As the job writes it (take_checkpoint), it is the payload read. */
         fz_buf w = {0};
         size_t n = r.offset < 65536 ? (size_t)r.offset : 65536;
-        fz_add(&w, "WEIRFJOB", 8);
+        if (r.version == 2) {
+            fz_add(&w, "WEIRFCKP", 8);
+            fz_le32(&w, 2);
+            fz_le32(&w, 0);
+        } else {
+            CHECK(r.version == 1);
+            fz_add(&w, "WEIRFJOB", 8);
+        }
         fz_le64(&w, r.offset);
         fz_le64(&w, XXH64(FZ_FILE_INPUT, n, 0));
         fz_le64(&w, n);

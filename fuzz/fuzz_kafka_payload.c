@@ -50,7 +50,8 @@ static void fix_snapshot_sum(uint8_t *b, size_t len)
 
 typedef struct unit {
     weir__kjob_restore k;
-    weir_pipeline *pl;
+    weir__unit *unit;
+    weir_pipeline *pl; /* the unit's */
     weir__held *held;
 } unit;
 
@@ -60,7 +61,10 @@ static void unit_new(unit *u, unsigned opts)
     memset(u, 0, sizeof *u);
     int global = opts & 1;
     char err[256];
-    u->pl = weir_pipeline_new(e->conf, global ? 3 : 1, NULL, 0, NULL, NULL, err, sizeof err);
+    weir__unit_sinks none = {0};
+    CHECK(weir__pipeline_kind.create(e->conf, global ? 3 : 1, &none, &u->unit, err, sizeof err) ==
+          WEIR_OK);
+    u->pl = weir__unit_pipeline(u->unit);
     CHECK(u->pl);
     if (opts & 2) {
         u->held = weir__held_new("product_id", NULL, 0);
@@ -73,7 +77,7 @@ static void unit_new(unit *u, unsigned opts)
                                 .unit = global ? -1 : 3,
                                 .slots = SLOTS,
                                 .n_slots = global ? 3 : 0,
-                                .pl = u->pl,
+                                .pl = u->unit,
                                 .held = u->held};
 }
 
@@ -82,7 +86,7 @@ static void unit_free(unit *u)
     free(u->k.parts);
     free(u->k.next);
     free(u->k.ends);
-    weir_pipeline_destroy(u->pl);
+    weir__unit_destroy(u->unit);
     weir_sink_destroy(u->held ? &u->held->base : NULL);
 }
 

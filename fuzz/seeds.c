@@ -394,15 +394,23 @@ static void seeds_file_payload(const weir_conf *c, const char *meaning)
     const char *in = FZ_FILE_INPUT;
     size_t first = (size_t)(strchr(in, '\n') - in) + 1;
     size_t offs[2] = {first, strlen(in)};
-    for (int k = 0; k < 2; k++) {
-        weir_pipeline *p = fed_pipeline(c, 1, 20u << (3 * k));
+    /* k = 0, 1: an earlier release's unversioned WEIRFJOB; k = 2, 3: version 2, WEIRFCKP. */
+    for (int k = 0; k < 4; k++) {
+        weir_pipeline *p = fed_pipeline(c, 1, 20u << (3 * (k & 1)));
         fz_buf b = {0};
-        fz_add(&b, "WEIRFJOB", 8);
-        fz_le64(&b, offs[k]);
-        fz_le64(&b, XXH64(in, offs[k], 0));
-        fz_le64(&b, offs[k]);
+        if (k < 2) {
+            fz_add(&b, "WEIRFJOB", 8);
+        } else {
+            fz_add(&b, "WEIRFCKP", 8);
+            fz_le32(&b, 2);
+            fz_le32(&b, 0);
+        }
+        size_t off = offs[k & 1];
+        fz_le64(&b, off);
+        fz_le64(&b, XXH64(in, off, 0));
+        fz_le64(&b, off);
         fz_le64(&b, (uint64_t)-1);
-        fz_le64(&b, 120 * (uint64_t)k);
+        fz_le64(&b, 120 * (uint64_t)(k & 1));
         fz_le64(&b, (uint64_t)-1);
         fz_le32(&b, (uint32_t)strlen(meaning));
         fz_str(&b, meaning);
@@ -412,7 +420,7 @@ static void seeds_file_payload(const weir_conf *c, const char *meaning)
         fz_add(&b, s.p, s.len);
         char name[32];
         snprintf(name, sizeof name, "payload-%d", k);
-        seed_opt(name, k ? 3 : 0, b.p, b.len);
+        seed_opt(name, (k & 1) ? 3 : 0, b.p, b.len);
         free(s.p);
         free(b.p);
         weir_pipeline_destroy(p);

@@ -16,6 +16,7 @@
 #include "weir/conf.h"
 #include "weir/job.h"
 #include "weir/kafka.h"
+#include "weir/log.h"
 #include "weir/nexmark.h"
 #include "weir/weir.h"
 #include "weir/window_job.h"
@@ -384,11 +385,16 @@ static void query_usage(FILE *out, const char *name)
 {
     fprintf(out,
             "usage: " PROG " %s [--input PATH|-] [--output PATH|-] [--print-config]\n"
+            "       " PROG " %s --brokers HOST:PORT [Kafka options]   (q11, q15, q16)\n"
             "Reads Nexmark events as JSON lines (weir-nexmark gen), event time date_time, 4 s\n"
             "out of order, allowed lateness 0, each window emitted once; writes one JSON line\n"
             "per result and a JSON summary on standard error. Records of other types and\n"
-            "malformed lines are skipped and counted. docs/NEXMARK.md.\n",
-            name);
+            "malformed lines are skipped and counted. docs/NEXMARK.md.\n"
+            "Kafka options, as weir-window and unique-users take them (docs/KAFKA.md):\n"
+            "  --input-topic T --output-topic T --group-id G (default weir-nexmark-QUERY)\n"
+            "  --dead-letter-topic T --stop-when-idle DUR --drain --checkpoint-topic T\n"
+            "  --checkpoint-interval DUR --exactly-once --instance-id ID -X key=value\n",
+            name, name);
     for (size_t i = 0; i < sizeof QUERY_DOC / sizeof QUERY_DOC[0]; i++)
         if (!strncmp(QUERY_DOC[i], name, strlen(name)) && QUERY_DOC[i][strlen(name)] == ' ')
             fprintf(out, "\n%s\n", QUERY_DOC[i]);
@@ -408,8 +414,41 @@ static void invalid_by(FILE *out, const uint64_t *by)
     fputc('}', out);
 }
 
-/* q11, q15, q16: the generic job with the lines of examples/nexmark/qN.conf. */
-static int run_generic(const char *name, const char *input, const char *output)
+/* The Kafka flags a query takes: those of weir-window and unique-users. */
+static const char *const KAFKA_FLAGS[] = {
+    "--brokers",      "--input-topic",         "--output-topic",     "--group-id",
+    "--instance-id",  "--dead-letter-topic",   "--stop-when-idle",   "--drain",
+    "--exactly-once", "--checkpoint-interval", "--checkpoint-topic", NULL,
+};
+
+/* Kafka mode of a generic query: weir-window's Kafka loop, logs on standard error. */
+static int run_generic_kafka(const char *name, weir_conf *conf)
+{
+    char err[1024] = "";
+    weir_logger *lg = NULL;
+    if (weir_logger_new(PROG, WEIR_LOG_TEXT, WEIR_LOG_INFO, STDERR_FILENO, &lg) != WEIR_OK)
+        return 1;
+    weir_conf_set_log(conf, weir_logger_fn, lg);
+    if (!weir_conf_is_set(conf, "group.id")) {
+        char g[64];
+        snprintf(g, sizeof g, "weir-nexmark-%s", name);
+        weir_conf_set(conf, "group.id", g, err, sizeof err);
+    }
+    weir_job_env env = {&stop_flag, stderr, NULL, NULL};
+    weir_err rc = weir_window_job_run_kafka(conf, &env, err, sizeof err);
+    if (rc != WEIR_OK)
+        fprintf(stderr, PROG ": %s\n", err[0] ? err : weir_err_str(rc));
+    weir_conf_set_log(conf, NULL, NULL);
+    weir_logger_destroy(lg);
+    return rc == WEIR_OK                                                                        ? 0
+           : rc == WEIR_ERR_INVALID_ARG || rc == WEIR_ERR_CORRUPT || rc == WEIR_ERR_UNSUPPORTED ? 2
+                                                                                                : 1;
+}
+
+/* q11, q15, q16: the generic job with the lines of examples/nexmark/qN.conf, then the Kafka
+ * settings `kafka` (n key=value pairs). */
+static int run_generic(const char *name, const char *input, const char *output,
+                       const char *const *kafka, size_t n_kafka)
 {
     char err[1024];
     weir_conf *conf = weir_conf_new();
@@ -418,10 +457,23 @@ static int run_generic(const char *name, const char *input, const char *output)
     int code = 0;
     if (nxq_config_apply(conf, name, err, sizeof err) != WEIR_OK ||
         weir_conf_set(conf, "input.path", input, err, sizeof err) != WEIR_OK ||
-        weir_conf_set(conf, "output.path", output, err, sizeof err) != WEIR_OK ||
-        weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
+        weir_conf_set(conf, "output.path", output, err, sizeof err) != WEIR_OK) {
         weir_conf_destroy(conf);
         return bad("%s", err);
+    }
+    for (size_t i = 0; i < n_kafka; i += 2)
+        if (weir_conf_set(conf, kafka[i], kafka[i + 1], err, sizeof err) != WEIR_OK) {
+            weir_conf_destroy(conf);
+            return bad("%s", err);
+        }
+    if (weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
+        weir_conf_destroy(conf);
+        return bad("%s", err);
+    }
+    if (weir_conf_get(conf, "brokers")[0]) {
+        code = run_generic_kafka(name, conf);
+        weir_conf_destroy(conf);
+        return code;
     }
     weir_window_job_stats st;
     err[0] = '\0';
@@ -445,8 +497,44 @@ static int run_generic(const char *name, const char *input, const char *output)
 static int run_query(const char *name, int argc, char **argv)
 {
     const char *input = "-", *output = "-";
+    /* Kafka settings as key, value pairs (argv strings or literals): at most one per flag. */
+    const char *kafka[2 * 64];
+    size_t n_kafka = 0;
+    char xkeys[32][256]; /* the keys of -X options */
+    size_t n_x = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        int kflag = !strcmp(a, "-X");
+        for (size_t k = 0; KAFKA_FLAGS[k] && !kflag; k++)
+            kflag = !strcmp(a, KAFKA_FLAGS[k]);
+        if (kflag) {
+            if (!nxq_config(name))
+                return bad("%s: only q11, q15 and q16 read Kafka (the others read --input)", a);
+            if (n_kafka + 2 > sizeof kafka / sizeof *kafka)
+                return bad("%s: too many Kafka options", a);
+            if (!strcmp(a, "-X")) {
+                const char *kv = i + 1 < argc ? argv[++i] : "";
+                const char *eq = strchr(kv, '=');
+                if (!eq || eq == kv || eq - kv > 255)
+                    return bad("-X %.200s: expected key=value", kv);
+                if (n_x == sizeof xkeys / sizeof *xkeys)
+                    return bad("-X: too many options");
+                char *key = xkeys[n_x++];
+                snprintf(key, sizeof xkeys[0], "%.*s", (int)(eq - kv), kv);
+                kafka[n_kafka++] = key;
+                kafka[n_kafka++] = eq + 1;
+                continue;
+            }
+            int takes_value = 1;
+            const char *key = weir_conf_key_for_flag(a, &takes_value);
+            if (!key)
+                return bad("%s: unknown option", a);
+            if (takes_value && (i + 1 >= argc || !argv[i + 1][0]))
+                return bad("%s: missing value", a);
+            kafka[n_kafka++] = key;
+            kafka[n_kafka++] = takes_value ? argv[++i] : "true";
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             query_usage(stdout, name);
             return 0;
@@ -463,7 +551,8 @@ static int run_query(const char *name, int argc, char **argv)
         const char **dst = !strcmp(a, "--input") ? &input : !strcmp(a, "--output") ? &output : NULL;
         if (!dst)
             return bad("%s: unknown option \"%.100s\" (accepted: --input PATH|-, --output "
-                       "PATH|-, --print-config, --help)",
+                       "PATH|-, --print-config, --help, and for q11, q15 and q16 --brokers and "
+                       "the Kafka options of --help)",
                        name, a);
         if (i + 1 >= argc || !argv[i + 1][0])
             return bad("%s: missing value (a path, or - for standard %s)", a,
@@ -472,7 +561,7 @@ static int run_query(const char *name, int argc, char **argv)
     }
     catch_stop_signals(on_signal);
     if (nxq_config(name))
-        return run_generic(name, input, output);
+        return run_generic(name, input, output, kafka, n_kafka);
     int fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) {
         fprintf(stderr, PROG ": --input: cannot open %s: %s\n", input, strerror(errno));

@@ -1,11 +1,12 @@
-/* weir-window: any windowed aggregation over JSON lines: keys, filters, window kinds, aggregates.
- */
+/* weir-window: any windowed aggregation over JSON lines from files or Kafka: keys, filters,
+ * window kinds, aggregates. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "weir/spec.h"
 #include "weir/weir.h"
@@ -38,8 +39,8 @@ static const struct {
      "FIELD OP LITERAL [and ...], OP one of = != < <= > >=; repeatable, all must hold [where]"},
 };
 
-/* The flags of the configuration table this job takes; others (Kafka, unique-users' own) are
- * refused rather than ignored. */
+/* The flags of the configuration table this job takes; others (unique-users' own) are
+ * refused rather than ignored. The Kafka ones are unique-users'. */
 static const char *const TABLE_FLAGS[] = {
     "--global",           "--input",
     "--output",           "--timestamp-field",
@@ -50,7 +51,14 @@ static const char *const TABLE_FLAGS[] = {
     "--dynamodb-table",   "--dynamodb-endpoint",
     "--aws-region",       "--dynamodb-create-table",
     "--checkpoint-dir",   "--checkpoint-interval",
-    "--reset-state",      NULL,
+    "--reset-state",      "--brokers",
+    "--input-topic",      "--output-topic",
+    "--group-id",         "--dead-letter-topic",
+    "--stop-when-idle",   "--drain",
+    "--checkpoint-topic", "--instance-id",
+    "--exactly-once",     "--idle-timeout",
+    "--idle-advance",     "--log-format",
+    "--log-level",        NULL,
 };
 
 static void usage(FILE *out)
@@ -58,8 +66,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: weir-window --key F[,F...] | --global  --agg SPEC [--agg SPEC ...]\n"
             "                   [--window SPEC] [--where PRED ...] [options]\n"
-            "Aggregates JSON lines in event-time windows and writes one JSON line per firing;\n"
-            "a JSON run summary goes to standard error at the end (docs/SEMANTICS.md).\n\n"
+            "Aggregates JSON lines (a file, standard input, or a Kafka topic with --brokers) in\n"
+            "event-time windows and writes one JSON line per firing; a JSON run summary goes to\n"
+            "standard error at the end (docs/SEMANTICS.md, docs/KAFKA.md).\n\n"
             "options:\n");
     for (size_t i = 0; i < sizeof OWN / sizeof OWN[0]; i++) {
         char left[64];
@@ -81,6 +90,47 @@ static int bad(const char *msg)
 {
     fprintf(stderr, "weir-window: %s\n", msg);
     return 2;
+}
+
+/* The library's errors as exit codes, as unique-users maps them: 2 when the configuration (or
+ * a checkpoint or resource it names) cannot be used, 1 for a failure while running. */
+static int exit_code(weir_err rc)
+{
+    switch (rc) {
+    case WEIR_OK: return 0;
+    case WEIR_ERR_INVALID_ARG:
+    case WEIR_ERR_PARSE:
+    case WEIR_ERR_CORRUPT:
+    case WEIR_ERR_UNSUPPORTED:
+    case WEIR_ERR_NOT_FOUND:
+    case WEIR_ERR_AUTH: return 2;
+    default: return 1;
+    }
+}
+
+/* Kafka mode: the logger of log.format and log.level on standard error (rebalances,
+ * checkpoints, restores), then unique-users' Kafka loop with the generic job in each unit. */
+static int run_kafka(weir_conf *conf)
+{
+    weir_log_format fmt = WEIR_LOG_TEXT;
+    weir_log_level lv = WEIR_LOG_INFO;
+    weir_log_format_parse(weir_conf_get(conf, "log.format"), &fmt);
+    weir_log_level_parse(weir_conf_get(conf, "log.level"), &lv);
+    weir_logger *lg = NULL;
+    if (weir_logger_new("weir-window", fmt, lv, STDERR_FILENO, &lg) != WEIR_OK)
+        return 1;
+    weir_conf_set_log(conf, weir_logger_fn, lg);
+    /* The group of a generic job is its own unless named (unique-users' default is its own). */
+    char err[2048] = "";
+    if (!weir_conf_is_set(conf, "group.id"))
+        weir_conf_set(conf, "group.id", "weir-window", err, sizeof err);
+    weir_job_env env = {&stop_flag, stderr, NULL, NULL};
+    weir_err rc = weir_window_job_run_kafka(conf, &env, err, sizeof err);
+    if (rc != WEIR_OK)
+        weir_logger_log(lg, WEIR_LOG_ERROR, err[0] ? err : weir_err_str(rc), NULL, 0);
+    weir_conf_set_log(conf, NULL, NULL);
+    weir_logger_destroy(lg);
+    return exit_code(rc);
 }
 
 static void summary(FILE *out, const weir_window_job_stats *st)
@@ -216,6 +266,10 @@ int main(int argc, char **argv)
 
     catch_stop_signals(on_signal);
 
+    if (weir_conf_get(conf, "brokers")[0]) {
+        code = run_kafka(conf);
+        goto out;
+    }
     weir_window_job_stats st;
     err[0] = '\0';
     weir_err rc = weir_window_job_run_file(conf, &stop_flag, &st, err, sizeof err);

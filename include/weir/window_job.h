@@ -1,5 +1,5 @@
-/* The generic windowed job (weir-window) over files: typed fields, filters, keys, any window
- * kind and any aggregates, from a weir_conf. */
+/* The generic windowed job (weir-window) over files or Kafka: typed fields, filters, keys, any
+ * window kind and any aggregates, from a weir_conf. */
 #ifndef WEIR_WINDOW_JOB_H
 #define WEIR_WINDOW_JOB_H
 
@@ -11,6 +11,7 @@
 #include "weir/err.h"
 #include "weir/event.h"
 #include "weir/gwindow.h"
+#include "weir/job.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,8 +34,7 @@ typedef struct weir_window_job_stats {
 /*
  * Checks the generic job's configuration without running it: key.field (a comma-separated
  * list) or global, window.spec (empty: tumble of window.size), aggregates (at least one),
- * where, timestamp.*, the watermark and emission keys; brokers and checkpoint.topic must be
- * empty (Kafka is not supported yet). Returns WEIR_OK,
+ * where, timestamp.*, the watermark and emission keys. Returns WEIR_OK,
  * WEIR_ERR_INVALID_ARG with one line in errstr naming the flag, the text and what is accepted, or
  * WEIR_ERR_NOMEM.
  */
@@ -57,6 +57,26 @@ weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errst
  */
 weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
                                   weir_window_job_stats *stats, char *errstr, size_t errstr_size);
+
+/*
+ * Runs the generic job in Kafka mode (brokers): everything of unique-users' Kafka mode
+ * (weir_kafka_job_run, docs/KAFKA.md, docs/CHECKPOINTS.md) -- the consumer group over
+ * input.topic, one unit per partition (input.keyed, the default: the topic is partitioned by
+ * the job's key) or one over all partitions (global, or input.keyed=false), rebalances, the
+ * results topic output.topic, dead.letter.topic or dead.letter.path, late.output.path,
+ * DynamoDB (one item per firing, as in file mode), checkpoints to checkpoint.topic,
+ * exactly.once, instance.id, stop.when.idle and drain -- with the generic job in each unit.
+ * A firing is one JSON line (as in file mode), keyed by the value of the first key field
+ * (no key for a global job), its timestamp the window's last millisecond. The one-line JSON
+ * summary (weir_job_write_summary, with "filtered") goes to env->summary; logs go through
+ * the configuration's callback. `env` may be NULL.
+ * Returns as weir_kafka_job_run(): WEIR_OK; WEIR_ERR_INVALID_ARG, WEIR_ERR_CORRUPT or
+ * WEIR_ERR_UNSUPPORTED when the configuration or a checkpoint cannot be used; another code
+ * for a failure while running; with one line in errstr.
+ * Thread-safety: runs on the caller's thread; independent runs may overlap.
+ */
+weir_err weir_window_job_run_kafka(const weir_conf *conf, const weir_job_env *env, char *errstr,
+                                   size_t errstr_size);
 
 #ifdef __cplusplus
 }

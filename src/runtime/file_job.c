@@ -1,4 +1,5 @@
-/* The file mode of a job: block reads, line splitting, one pipeline, sinks, summary. */
+/* The file mode of every job: block reads, line splitting, one processing unit of any kind
+ * (runtime/unit.h), sinks, checkpoints in a directory, summary. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 #include "runtime/job_int.h"
 #include "runtime/logf.h"
 #include "runtime/meaning.h"
+#include "runtime/unit.h"
 #include "state/bytes.h"
 #include "weir/checkpoint.h"
 #include "weir/job.h"
@@ -205,16 +207,26 @@ static int refill(reader *r)
 /*
  * Checkpoints of the file mode. A checkpoint is taken between batches, at a record
  * boundary: every sink is flushed (files also fsynced), then the payload records
- *   "WEIRFJOB", u64 input offset of the next record, u64 XXH64 of the input's first
- *   min(offset, 64 KiB) bytes and that length, i64 lengths of the output, late and
- *   dead-letter files, u32 length + the configuration's meaning, u64 length + the
- *   pipeline snapshot (weir_pipeline_snapshot),
- * and goes to the checkpoint directory. A restarted job restores the pipeline, cuts
- * the files back to the recorded lengths and reads on from the recorded offset; the
- * pipeline is deterministic, so the replay writes exactly what the crash lost.
+ *   "WEIRFCKP", u32 version (2), u32 0, u64 input offset of the next record, u64 XXH64 of
+ *   the input's first min(offset, 64 KiB) bytes and that length, i64 lengths of the output,
+ *   late and dead-letter files (-1: none), u32 length + the configuration's meaning, u64
+ *   length + the unit's snapshot (runtime/unit.h: WEIRPIPE for unique-users, WEIRWUNI for
+ *   weir-window),
+ * and goes to the checkpoint directory. A restarted job restores the unit, cuts the files
+ * back to the recorded lengths and reads on from the recorded offset; the unit is
+ * deterministic, so the replay writes exactly what the crash lost.
+ * Version 1, the payloads of earlier releases, still restores: unique-users' "WEIRFJOB" (the
+ * same fields without magic version word, a WEIRPIPE snapshot) and weir-window's "WEIRWJOB"
+ * (u32 version 1, u32 counter count, offset, hash, hashed length, file lengths, the
+ * counters, the meaning as lines, the operator's snapshot alone).
  */
-#define CKPT_MAGIC  "WEIRFJOB"
-#define HASH_PREFIX 65536
+#define CKPT_MAGIC   "WEIRFCKP"
+#define CKPT_VERSION 2
+#define CKPT_FIXED   (8 + 4 + 4 + 8 * 3 + 8 * 3 + 4)
+#define V1_MAGIC     "WEIRFJOB"
+#define V1W_MAGIC    "WEIRWJOB"
+#define V1W_COUNTERS (4 + WEIR_REC_STATUS_COUNT)
+#define HASH_PREFIX  65536
 
 static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
 {
@@ -236,43 +248,114 @@ static int input_hash(int fd, uint64_t offset, uint64_t *hash, uint64_t *hashed)
 }
 
 typedef struct resume {
+    const weir__unit_kind *kind;
     const weir_conf *conf;
     const char *meaning;
     int fd;
     const char *input; /* the input's name, for messages */
     uint64_t offset;
     int64_t files[3]; /* output, late, dead */
-    uint8_t *pipe;    /* the accepted pipeline snapshot (copied) */
+    uint8_t *pipe;    /* the accepted unit snapshot (copied) */
     size_t pipe_len;
+    int version; /* of the accepted payload */
 } resume;
+
+/* The fields every version has, located in a payload. */
+typedef struct ckpt_fields {
+    uint64_t off, hash, hashed;
+    int64_t files[3];
+    const char *m; /* the meaning */
+    size_t mlen;
+    const uint8_t *snap; /* the unit's snapshot (v1 WEIRWJOB: the operator's) */
+    size_t snap_len;
+    const uint8_t *counters; /* v1 WEIRWJOB only */
+} ckpt_fields;
+
+/* Reads a payload of any version into f: 0, or -1 (truncated) or -2 (unsupported). */
+static int parse_ckpt(const uint8_t *b, size_t len, int *version, ckpt_fields *f)
+{
+    size_t pos;
+    memset(f, 0, sizeof *f);
+    if (len >= CKPT_FIXED && !memcmp(b, CKPT_MAGIC, 8)) {
+        if (weir__get_le32(b + 8) != CKPT_VERSION)
+            return -2;
+        *version = CKPT_VERSION;
+        pos = 16;
+    } else if (len >= 8 + 6 * 8 + 4 && !memcmp(b, V1_MAGIC, 8)) {
+        *version = 1;
+        pos = 8;
+    } else if (len >= 16 + 6 * 8 + 8 * V1W_COUNTERS + 4 && !memcmp(b, V1W_MAGIC, 8)) {
+        if (weir__get_le32(b + 8) != 1 || weir__get_le32(b + 12) != V1W_COUNTERS)
+            return -2;
+        *version = 1;
+        pos = 16;
+    } else {
+        return -1;
+    }
+    f->off = weir__get_le64(b + pos);
+    f->hash = weir__get_le64(b + pos + 8);
+    f->hashed = weir__get_le64(b + pos + 16);
+    for (int i = 0; i < 3; i++)
+        f->files[i] = (int64_t)weir__get_le64(b + pos + 24 + 8 * i);
+    pos += 48;
+    if (!memcmp(b, V1W_MAGIC, 8)) {
+        f->counters = b + pos;
+        pos += 8 * V1W_COUNTERS;
+    }
+    uint32_t mlen = weir__get_le32(b + pos);
+    pos += 4;
+    if (mlen > len - pos || len - pos - mlen < 8)
+        return -1;
+    f->m = (const char *)b + pos;
+    f->mlen = mlen;
+    pos += mlen;
+    uint64_t plen = weir__get_le64(b + pos);
+    pos += 8;
+    if (plen != len - pos)
+        return -1;
+    f->snap = b + pos;
+    f->snap_len = (size_t)plen;
+    return 0;
+}
 
 static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *why, size_t size)
 {
     resume *r = opaque;
-    if (len < 8 + 6 * 8 + 4 || memcmp(b, CKPT_MAGIC, 8) != 0) {
-        snprintf(why, size, "not a file-mode checkpoint");
+    ckpt_fields f;
+    int version = 0;
+    int pr = parse_ckpt(b, len, &version, &f);
+    if (pr == -2) {
+        snprintf(why, size, "checkpoint format version %u is not supported", weir__get_le32(b + 8));
+        return WEIR_ERR_UNSUPPORTED;
+    }
+    if (pr != 0) {
+        snprintf(why, size,
+                 len >= 8 && (!memcmp(b, CKPT_MAGIC, 8) || !memcmp(b, V1_MAGIC, 8) ||
+                              !memcmp(b, V1W_MAGIC, 8))
+                     ? "truncated payload"
+                     : "not a file-mode checkpoint");
         return WEIR_ERR_CORRUPT;
     }
-    uint64_t off = weir__get_le64(b + 8), hash = weir__get_le64(b + 16),
-             hashed = weir__get_le64(b + 24);
-    int64_t files[3] = {(int64_t)weir__get_le64(b + 32), (int64_t)weir__get_le64(b + 40),
-                        (int64_t)weir__get_le64(b + 48)};
-    uint32_t mlen = weir__get_le32(b + 56);
-    size_t pos = 60;
-    if (mlen > len - pos || len - pos - mlen < 8) {
-        snprintf(why, size, "truncated payload");
-        return WEIR_ERR_CORRUPT;
+    /* weir-window's first checkpoints wrote their meaning as lines, and their snapshot apart
+     * from their counters. */
+    int legacy_w = f.counters != NULL;
+    if (legacy_w && !r->kind->legacy_meaning) {
+        snprintf(why, size, "a checkpoint of another job (weir-window)");
+        return WEIR_ERR_INVALID_ARG;
     }
-    const char *m = (const char *)b + pos;
-    pos += mlen;
-    uint64_t plen = weir__get_le64(b + pos);
-    pos += 8;
-    if (plen != len - pos) {
-        snprintf(why, size, "truncated payload");
-        return WEIR_ERR_CORRUPT;
-    }
-    if (mlen != strlen(r->meaning) || memcmp(m, r->meaning, mlen) != 0) {
-        weir__meaning_diff(r->conf, m, mlen, why, size);
+    char *lm = legacy_w ? r->kind->legacy_meaning(r->conf) : NULL;
+    if (legacy_w && !lm)
+        return WEIR_ERR_NOMEM;
+    const char *want = legacy_w ? lm : r->meaning;
+    int differs = f.mlen != strlen(want) || memcmp(f.m, want, f.mlen) != 0;
+    free(lm);
+    if (differs) {
+        if (legacy_w)
+            snprintf(why, size,
+                     "taken with another configuration (by an earlier release): use "
+                     "--reset-state to start over");
+        else
+            weir__meaning_diff(r->conf, f.m, f.mlen, why, size);
         return WEIR_ERR_INVALID_ARG;
     }
     /* The hash covers only the input's head: an input cut short below the recorded position
@@ -282,43 +365,59 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         snprintf(why, size, "cannot stat %s: %s", r->input, strerror(errno));
         return WEIR_ERR_IO;
     }
-    if ((uint64_t)st.st_size < off) {
+    if ((uint64_t)st.st_size < f.off) {
         snprintf(why, size,
                  "taken at byte offset %" PRIu64 " of %s, which is only %lld bytes long (cut or "
                  "replaced since): use --reset-state to start over",
-                 off, r->input, (long long)st.st_size);
+                 f.off, r->input, (long long)st.st_size);
         return WEIR_ERR_INVALID_ARG;
     }
     uint64_t h, hn;
-    if (input_hash(r->fd, off, &h, &hn) != 0 || h != hash || hn != hashed) {
+    if (input_hash(r->fd, f.off, &h, &hn) != 0 || h != f.hash || hn != f.hashed) {
         snprintf(why, size,
                  "taken over another input (its first bytes or its length differ): use "
                  "--reset-state to start over");
         return WEIR_ERR_INVALID_ARG;
     }
     for (int i = 0; i < 3; i++)
-        if (files[i] < -1) {
+        if (f.files[i] < -1) {
             snprintf(why, size, "bad file length");
             return WEIR_ERR_CORRUPT;
         }
-    /* Validate the pipeline snapshot by restoring it into a scratch pipeline. */
-    char err[512];
-    weir_pipeline *p = weir_pipeline_new(r->conf, 1, NULL, 0, NULL, NULL, err, sizeof err);
-    if (!p)
-        return WEIR_ERR_NOMEM;
-    weir_err rc = weir_pipeline_restore(p, b + pos, (size_t)plen, err, sizeof err);
-    weir_pipeline_destroy(p);
+    uint8_t *snap = NULL;
+    size_t snap_len = f.snap_len;
+    weir_err rc = WEIR_OK;
+    if (legacy_w) {
+        uint64_t c[V1W_COUNTERS];
+        for (int i = 0; i < V1W_COUNTERS; i++)
+            c[i] = weir__get_le64(f.counters + 8 * i);
+        rc = r->kind->legacy_snapshot(c, V1W_COUNTERS, f.snap, f.snap_len, &snap, &snap_len);
+    } else if ((snap = malloc(snap_len ? snap_len : 1)) != NULL) {
+        memcpy(snap, f.snap, snap_len);
+    }
+    if (rc == WEIR_OK && !snap)
+        rc = WEIR_ERR_NOMEM;
+    if (rc != WEIR_OK)
+        return rc;
+    /* Validate the snapshot by restoring it into a scratch unit. */
+    char err[512] = "";
+    weir__unit *u = NULL;
+    weir__unit_sinks none = {0};
+    rc = r->kind->create(r->conf, 1, &none, &u, err, sizeof err);
+    if (rc == WEIR_OK)
+        rc = u->ops->restore(u, snap, snap_len, err, sizeof err);
+    weir__unit_destroy(u);
     if (rc != WEIR_OK) {
-        snprintf(why, size, "%s", err);
+        free(snap);
+        snprintf(why, size, "%s", err[0] ? err : weir_err_str(rc));
         return rc;
     }
-    r->pipe = malloc(plen ? plen : 1);
-    if (!r->pipe)
-        return WEIR_ERR_NOMEM;
-    memcpy(r->pipe, b + pos, plen);
-    r->pipe_len = (size_t)plen;
-    r->offset = off;
-    memcpy(r->files, files, sizeof files);
+    free(r->pipe);
+    r->pipe = snap;
+    r->pipe_len = snap_len;
+    r->offset = f.off;
+    r->version = version;
+    memcpy(r->files, f.files, sizeof f.files);
     return WEIR_OK;
 }
 
@@ -327,7 +426,7 @@ typedef struct ckpt_stats {
     double seconds;
 } ckpt_stats;
 
-static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_fd, uint64_t offset,
+static weir_err take_checkpoint(weir_ckpt_dir *store, weir__unit *p, int in_fd, uint64_t offset,
                                 weir_sink *const files[3], weir_sink *const *extra, size_t n_extra,
                                 const char *m, ckpt_stats *cs, char *err, size_t err_size)
 {
@@ -348,10 +447,10 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
     }
     uint8_t *snap;
     size_t snap_len;
-    if ((rc = weir_pipeline_snapshot(p, &snap, &snap_len)) != WEIR_OK)
+    if ((rc = p->ops->snapshot(p, &snap, &snap_len)) != WEIR_OK)
         return rc;
     size_t mlen = strlen(m);
-    size_t len = 60 + mlen + 8 + snap_len;
+    size_t len = CKPT_FIXED + mlen + 8 + snap_len;
     uint8_t *b = malloc(len);
     uint64_t h, hn;
     if (!b || input_hash(in_fd, offset, &h, &hn) != 0) {
@@ -361,16 +460,18 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
         return WEIR_ERR_IO;
     }
     memcpy(b, CKPT_MAGIC, 8);
-    weir__put_le64(b + 8, offset);
-    weir__put_le64(b + 16, h);
-    weir__put_le64(b + 24, hn);
+    weir__put_le32(b + 8, CKPT_VERSION);
+    weir__put_le32(b + 12, 0);
+    weir__put_le64(b + 16, offset);
+    weir__put_le64(b + 24, h);
+    weir__put_le64(b + 32, hn);
     for (int i = 0; i < 3; i++)
-        weir__put_le64(b + 32 + 8 * i,
+        weir__put_le64(b + 40 + 8 * i,
                        files[i] ? (uint64_t)weir_file_sink_offset(files[i]) : UINT64_MAX);
-    weir__put_le32(b + 56, (uint32_t)mlen);
-    memcpy(b + 60, m, mlen);
-    weir__put_le64(b + 60 + mlen, snap_len);
-    memcpy(b + 68 + mlen, snap, snap_len);
+    weir__put_le32(b + 64, (uint32_t)mlen);
+    memcpy(b + CKPT_FIXED, m, mlen);
+    weir__put_le64(b + CKPT_FIXED + mlen, snap_len);
+    memcpy(b + CKPT_FIXED + 8 + mlen, snap, snap_len);
     free(snap);
     rc = weir_ckpt_dir_write(store, b, len, err, err_size);
     free(b);
@@ -383,22 +484,19 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir_pipeline *p, int in_f
 }
 
 /* After a batch: the job's series and readiness, when asked for (plain stores, no lock). */
-static void publish(weir__job_metrics *jm, weir_job_health *h, weir_pipeline *p, int64_t now_ms,
+static void publish(weir__job_metrics *jm, weir_job_health *h, weir__unit *p, int64_t now_ms,
                     int64_t *state_ms)
 {
     if (!jm && !h)
         return;
-    int64_t wm = weir_window_op_watermark(weir_pipeline_operator(p));
+    int64_t wm = p->ops->watermark(p);
     if (jm) {
-        weir_pipeline_stats st;
+        weir__unit_stats st;
         int with_state = now_ms - *state_ms >= WEIR__STATE_BYTES_MS;
-        if (with_state) {
-            weir_pipeline_stats_get(p, &st);
+        if (with_state)
             *state_ms = now_ms;
-        } else {
-            weir__pipeline_counters(p, &st);
-        }
-        weir__job_metrics_publish(jm, &st, with_state);
+        p->ops->stats(p, &st, with_state);
+        weir__job_metrics_publish(jm, &st.p, with_state);
         weir__job_metrics_watermark(jm, 0, wm, now_ms);
     }
     weir__job_health_watermark(h, wm, weir_mono_sec());
@@ -415,6 +513,15 @@ static void count_ckpt(weir__job_metrics *jm, weir_err rc, const ckpt_stats *bef
 weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks, size_t n_extra,
                            const weir_job_env *env, int table, char *errstr, size_t errstr_size)
 {
+    return weir__file_job_run(&weir__pipeline_kind, conf, extra_sinks, n_extra, env, table, NULL,
+                              NULL, errstr, errstr_size);
+}
+
+weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
+                            weir_sink *const *extra_sinks, size_t n_extra, const weir_job_env *env,
+                            int table, weir__file_done_fn done_fn, void *done_arg, char *errstr,
+                            size_t errstr_size)
+{
     static const weir_job_env none = {0};
     if (!env)
         env = &none;
@@ -428,7 +535,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     weir_sink *sinks[16];
     size_t n_sinks = 0;
     weir_sink *out = NULL, *late = NULL, *dead = NULL;
-    weir_pipeline *p = NULL;
+    weir__unit *p = NULL;
     weir_record *recs = NULL;
     reader r = {.fd = -1};
     weir_ckpt_dir *store = NULL;
@@ -439,9 +546,9 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     uint64_t restored_valid = 0;
     weir_agg_spec aggs[WEIR_MAX_AGGS];
     int hll_p;
-    size_t n_aggs = weir_aggs_from_conf(conf, aggs, &hll_p);
-    const char *key_field =
-        weir_conf_get_bool(conf, "global") ? NULL : weir_conf_get(conf, "key.field");
+    const char *key_field;
+    size_t n_aggs = kind->sink_fields(conf, aggs, &hll_p, &key_field);
+    double t0 = weir_mono_sec();
 
     const char *in_path = weir_conf_get(conf, "input.path");
     const char *out_path = weir_conf_get(conf, "output.path");
@@ -480,7 +587,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
             code = WEIR_ERR_INVALID_ARG;
             goto done;
         }
-        if (!(m = weir__conf_meaning(conf))) {
+        if (!(m = kind->meaning(conf))) {
             code = WEIR_ERR_NOMEM;
             goto done;
         }
@@ -495,6 +602,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
                 goto done;
             }
         } else {
+            res.kind = kind;
             res.conf = conf;
             res.meaning = m;
             res.fd = r.fd;
@@ -543,23 +651,24 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
         code = WEIR_ERR_IO;
         goto done;
     }
-    p = weir_pipeline_new(conf, 1, sinks, n_sinks, late, dead, err, sizeof err);
-    if (!p) {
-        code = err[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM; /* a refused configuration */
-        if (!err[0])
+    weir__unit_sinks us = {sinks, n_sinks, late, dead};
+    weir_err cr = kind->create(conf, 1, &us, &p, err, sizeof err);
+    if (cr != WEIR_OK) {
+        code = cr == WEIR_ERR_NOMEM ? cr : WEIR_ERR_INVALID_ARG; /* a refused configuration */
+        if (cr == WEIR_ERR_NOMEM)
             snprintf(err, sizeof err, "out of memory");
         goto done;
     }
     if (resumed) {
-        if (weir_pipeline_restore(p, res.pipe, res.pipe_len, err, sizeof err) != WEIR_OK ||
+        if (p->ops->restore(p, res.pipe, res.pipe_len, err, sizeof err) != WEIR_OK ||
             lseek(r.fd, (off_t)res.offset, SEEK_SET) < 0) {
             code = WEIR_ERR_IO;
             goto done;
         }
         r.base_offset = (int64_t)res.offset;
-        weir_pipeline_stats rst;
-        weir_pipeline_stats_get(p, &rst);
-        restored_valid = rst.valid;
+        weir__unit_stats rst;
+        p->ops->stats(p, &rst, 0);
+        restored_valid = rst.p.valid;
     }
     if (weir__job_metrics_new(env->metrics, &jm) != WEIR_OK) {
         snprintf(err, sizeof err, "metrics: cannot register the job's series");
@@ -581,7 +690,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
         goto done;
     }
 
-    double t0 = weir_mono_sec();
+    t0 = weir_mono_sec();
     size_t pos = 0;   /* start of the next unread line in buf */
     int skipping = 0; /* inside an overlong line whose head was already handed over */
     weir_err rc = WEIR_OK;
@@ -620,7 +729,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
             }
             pos = nl ? end + 1 : r.len;
             if (n == batch) {
-                rc = weir_pipeline_push(p, recs, n, now);
+                rc = p->ops->push(p, recs, n, now);
                 publish(jm, env->health, p, now, &state_ms);
                 n = 0;
                 if (rc == WEIR_OK && store && !skipping &&
@@ -634,7 +743,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
             }
         }
         if (rc == WEIR_OK && n) {
-            rc = weir_pipeline_push(p, recs, n, now);
+            rc = p->ops->push(p, recs, n, now);
             publish(jm, env->health, p, now, &state_ms);
         }
         if (rc == WEIR_OK && store && !skipping &&
@@ -654,7 +763,7 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
         pos = 0;
     }
     if (rc == WEIR_OK)
-        rc = weir_pipeline_finish(p);
+        rc = p->ops->finish(p);
     state_ms = INT64_MIN / 2;
     publish(jm, env->health, p, weir_wall_ms(), &state_ms);
     /* Network sinks retry with backoff and give up by themselves after their retry limit;
@@ -666,16 +775,19 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
     if (rc == WEIR_OK)
         rc = weir_sink_flush(dead, 30000);
     double elapsed = weir_mono_sec() - t0;
-    weir_pipeline_stats st;
-    weir_pipeline_stats_get(p, &st);
+    weir__unit_stats st;
+    p->ops->stats(p, &st, 1);
     char extra[256] = "";
+    int el = 0;
+    if (kind->filters)
+        el = snprintf(extra, sizeof extra, ",\"filtered\":%llu", (unsigned long long)st.filtered);
     if (store)
-        snprintf(extra, sizeof extra,
+        snprintf(extra + el, sizeof extra - (size_t)el,
                  ",\"resumed\":%s,\"checkpoints\":%llu,\"checkpoint_sec\":%.3f,"
                  "\"checkpoint_bytes\":%llu",
                  resumed ? "true" : "false", (unsigned long long)cs.count, cs.seconds,
                  (unsigned long long)cs.bytes_last);
-    weir_job_write_summary_run(summary, &st, elapsed, st.valid - restored_valid,
+    weir_job_write_summary_run(summary, &st.p, elapsed, st.p.valid - restored_valid,
                                extra[0] ? extra : NULL);
     if (rc != WEIR_OK && !err[0]) {
         const char *why = "";
@@ -694,9 +806,13 @@ weir_err weir_file_job_run(const weir_conf *conf, weir_sink *const *extra_sinks,
 done:
     if (code)
         weir__errf(errstr, errstr_size, "%s", err[0] ? err : weir_err_str(code));
+    if (done_fn) {
+        weir__file_run run = {resumed, cs.count, weir_mono_sec() - t0};
+        done_fn(done_arg, p, &run);
+    }
     weir__job_health_input(env->health, 0);
     weir__job_metrics_destroy(jm);
-    weir_pipeline_destroy(p);
+    weir__unit_destroy(p);
     weir_sink_destroy(out);
     weir_sink_destroy(late);
     weir_sink_destroy(dead);
@@ -716,8 +832,17 @@ weir_err weir__file_job_accept(const weir_conf *conf, const char *meaning, int i
                                const uint8_t *payload, size_t len, weir__fjob_resume *out,
                                char *why, size_t size)
 {
-    resume r = {.conf = conf, .meaning = meaning, .fd = input_fd};
+    return weir__file_job_accept_kind(&weir__pipeline_kind, conf, meaning, input_fd, payload, len,
+                                      out, why, size);
+}
+
+weir_err weir__file_job_accept_kind(const weir__unit_kind *kind, const weir_conf *conf,
+                                    const char *meaning, int input_fd, const uint8_t *payload,
+                                    size_t len, weir__fjob_resume *out, char *why, size_t size)
+{
+    resume r = {.kind = kind, .conf = conf, .meaning = meaning, .fd = input_fd, .input = "input"};
     weir_err rc = accept_ckpt(&r, payload, len, why, size);
+    out->version = r.version;
     out->offset = r.offset;
     memcpy(out->files, r.files, sizeof out->files);
     out->pipe = r.pipe;

@@ -139,3 +139,33 @@ void weir__held_clear(weir__held *h)
     h->len = 0;
     h->count = 0;
 }
+
+weir_err weir__held_put(weir__held *h, const char *key, size_t key_len, const char *val, size_t len,
+                        int64_t ts)
+{
+    size_t klen = key ? key_len : 0;
+    if (reserve(h, 1 + 4 + klen + 4 + len + 8) != 0)
+        return WEIR_ERR_NOMEM;
+    uint8_t *p = h->log + h->len;
+    *p++ = key ? 1 : 0;
+    weir__put_le32(p, (uint32_t)klen);
+    p += 4;
+    if (klen)
+        memcpy(p, key, klen);
+    p += klen;
+    weir__put_le32(p, (uint32_t)len);
+    p += 4;
+    if (len)
+        memcpy(p, val, len);
+    p += len;
+    weir__put_le64(p, (uint64_t)ts);
+    h->len += 1 + 4 + klen + 4 + len + 8;
+    h->count++;
+    h->base.written++;
+    return WEIR_OK;
+}
+
+int weir__held_is(const weir_sink *s)
+{
+    return s && s->ops == &HELD_OPS;
+}

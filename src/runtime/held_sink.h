@@ -27,6 +27,14 @@ weir__held *weir__held_new(const char *key_field, const weir_agg_spec *aggs, siz
  * it parses; WEIR_ERR_CORRUPT when it does not, WEIR_ERR_NOMEM. */
 weir_err weir__held_set(weir__held *h, const uint8_t *log, size_t len, uint64_t count);
 
+/* Appends one pre-formatted firing (key NULL: none): for units that format their own
+ * output (runtime/unit.h). WEIR_ERR_NOMEM. */
+weir_err weir__held_put(weir__held *h, const char *key, size_t key_len, const char *val, size_t len,
+                        int64_t ts);
+
+/* Whether `s` is a held sink. */
+int weir__held_is(const weir_sink *s);
+
 /* Empties the log. */
 void weir__held_clear(weir__held *h);
 

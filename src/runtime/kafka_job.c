@@ -1,12 +1,14 @@
-/* The job's Kafka mode: a consumer-group source feeding one pipeline per partition (keyed
- * input) or one over all partitions (global), Kafka and extra sinks, offset commits after
- * the sinks are flushed, rebalances, clean stops and the summary line. */
+/* The job's Kafka mode: a consumer-group source feeding one processing unit per partition
+ * (keyed input) or one over all partitions (global), Kafka and extra sinks, offset commits
+ * after the sinks are flushed, rebalances, clean stops and the summary line. The units are
+ * of any kind (runtime/unit.h): unique-users' pipeline or the generic window job. */
 #include "connectors/kafka_int.h"
 #include "runtime/errbuf.h"
 #include "runtime/held_sink.h"
 #include "runtime/job_int.h"
 #include "runtime/kafka_job_int.h"
 #include "runtime/meaning.h"
+#include "runtime/unit.h"
 #include "state/bytes.h"
 #include "weir/kafka.h"
 
@@ -30,7 +32,7 @@
 
 /* A partition's pipeline in keyed mode, with what its checkpoints need. */
 typedef struct part {
-    weir_pipeline *pl; /* NULL: not assigned */
+    weir__unit *pl;    /* NULL: not assigned */
     weir__held *held;  /* firings for the results topic, held until a checkpoint */
     weir_sink **sinks; /* what the pipeline writes to: held (or results) + extras */
     uint64_t seq;      /* the last checkpoint written or restored, 0: none */
@@ -40,6 +42,7 @@ typedef struct part {
 
 typedef struct job {
     const weir_conf *conf;
+    const weir__unit_kind *kind; /* what the units are */
     int keyed;
     weir_agg_spec aggs[WEIR_MAX_AGGS];
     size_t n_aggs;
@@ -73,14 +76,14 @@ typedef struct job {
     } ck;
 
     /* Global mode: one pipeline; Kafka partition -> pipeline partition index. */
-    weir_pipeline *global;
+    weir__unit *global;
     int *slot_of; /* indexed by Kafka partition, -1 when not assigned */
     int n_slot_of;
     int32_t *slots; /* Kafka partition of each pipeline index */
     int n_slots;
     int global_parts; /* the pipeline's current partition count */
 
-    weir_pipeline_stats gone; /* counters of pipelines already destroyed */
+    weir__unit_stats gone; /* counters of units already destroyed */
     int partitions_seen;
     uint64_t *seen_bits; /* which partitions were ever assigned */
     int n_seen_bits;
@@ -119,32 +122,46 @@ static void fail(job *j, weir_err rc, const char *fmt, ...)
     va_end(ap);
 }
 
-static void destroy_pipeline(job *j, weir_pipeline *p)
+static void stats_add(weir__unit_stats *into, const weir__unit_stats *s)
+{
+    weir_pipeline_stats_add(&into->p, &s->p);
+    into->filtered += s->filtered;
+}
+
+static void destroy_pipeline(job *j, weir__unit *p)
 {
     if (!p)
         return;
-    weir_pipeline_stats s;
-    weir_pipeline_stats_get(p, &s);
-    /* A destroyed pipeline's live state is gone: count what it did, not what it held. */
-    s.window.live_windows = s.window.live_keys = s.window.state_bytes = 0;
-    weir_pipeline_stats_add(&j->gone, &s);
-    weir_pipeline_destroy(p);
+    weir__unit_stats s;
+    p->ops->stats(p, &s, 1);
+    /* A destroyed unit's live state is gone: count what it did, not what it held. */
+    s.p.window.live_windows = s.p.window.live_keys = s.p.window.state_bytes = 0;
+    stats_add(&j->gone, &s);
+    weir__unit_destroy(p);
+}
+
+/* A unit over `partitions` partitions writing to `sinks`; NULL (the job failed) on error. */
+static weir__unit *make_unit(job *j, int partitions, weir_sink **sinks, size_t ns)
+{
+    char why[256] = "";
+    weir__unit *u = NULL;
+    weir__unit_sinks us = {sinks, ns, j->late, j->dead_letter};
+    weir_err rc = j->kind->create(j->conf, partitions, &us, &u, why, sizeof why);
+    if (rc != WEIR_OK)
+        fail(j, rc == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG,
+             "cannot create a pipeline: %s", rc == WEIR_ERR_NOMEM ? "out of memory" : why);
+    return u;
 }
 
 static weir_sink **part_sinks(job *j, struct part *pt, size_t *ns);
 
-static weir_pipeline *new_pipeline(job *j, int partitions)
+static weir__unit *new_pipeline(job *j, int partitions)
 {
-    char why[256] = "";
     weir_sink **sinks = j->sinks;
     size_t ns = j->n_sinks;
     if (j->glob && !(sinks = part_sinks(j, j->glob, &ns)))
         return NULL;
-    weir_pipeline *p =
-        weir_pipeline_new(j->conf, partitions, sinks, ns, j->late, j->dead_letter, why, sizeof why);
-    if (!p)
-        fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "cannot create a pipeline: %s",
-             why[0] ? why : "out of memory");
+    weir__unit *p = make_unit(j, partitions, sinks, ns);
     if (j->glob) {
         j->glob->pl = p;
         j->glob->fresh = 1;
@@ -280,12 +297,12 @@ static void global_remap(job *j, const int32_t *assigned, int n)
         free(moved);
         return;
     }
-    weir_window_op *op = weir_pipeline_operator(j->global);
-    if (weir_window_op_set_partitions(op, n) != WEIR_OK)
+    weir__unit *op = j->global;
+    if (op->ops->set_partitions(op, n) != WEIR_OK)
         fail(j, WEIR_ERR_IO, "cannot change the pipeline's partitions");
     for (int i = 0; i < n; i++)
         if (moved[i])
-            weir_window_op_reset_partition(op, i);
+            op->ops->reset_partition(op, i);
     free(moved);
     j->global_parts = n;
 }
@@ -554,7 +571,7 @@ static weir_err checkpoint(job *j, const int32_t *parts, size_t n)
         const int32_t *ps = unit_parts(j, &units[i], &np);
         uint8_t *snap = NULL;
         size_t snap_len = 0;
-        if ((rc = weir_pipeline_snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
+        if ((rc = pt->pl->ops->snapshot(pt->pl, &snap, &snap_len)) != WEIR_OK) {
             fail(j, WEIR_ERR_IO, "checkpoint: cannot snapshot partition %d", (int)p);
             break;
         }
@@ -765,7 +782,7 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
         return WEIR_ERR_CORRUPT;
     }
     /* Validated whole before anything changes; on error the pipeline is as it was. */
-    weir_err rc = weir_pipeline_restore(r->pt->pl, b + pos, (size_t)plen, why, size);
+    weir_err rc = r->pt->pl->ops->restore(r->pt->pl, b + pos, (size_t)plen, why, size);
     if (rc != WEIR_OK) {
         if (r->pt->held)
             weir__held_clear(r->pt->held);
@@ -966,14 +983,8 @@ static void on_assigned(void *opaque, const int32_t *parts, size_t n)
         size_t ns = 0;
         if (!part_sinks(j, pt, &ns))
             return;
-        char why[256] = "";
-        pt->pl =
-            weir_pipeline_new(j->conf, 1, pt->sinks, ns, j->late, j->dead_letter, why, sizeof why);
-        if (!pt->pl) {
-            fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "cannot create a pipeline: %s",
-                 why[0] ? why : "out of memory");
+        if (!(pt->pl = make_unit(j, 1, pt->sinks, ns)))
             return;
-        }
         if (j->store)
             restore_unit(j, p);
     }
@@ -1045,7 +1056,7 @@ static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
         }
         if (!j->global || !k)
             return;
-        weir_err e = weir_pipeline_push(j->global, j->recs, k, now);
+        weir_err e = j->global->ops->push(j->global, j->recs, k, now);
         if (e) {
             push_failed(j, e);
             return;
@@ -1062,12 +1073,12 @@ static void process(job *j, const weir_kafka_msg *m, size_t n, int64_t now)
         size_t end = i;
         while (end < n && m[end].partition == p)
             end++;
-        weir_pipeline *pl = p < j->n_by_part ? j->by_part[p].pl : NULL;
+        weir__unit *pl = p < j->n_by_part ? j->by_part[p].pl : NULL;
         if (pl) {
             j->by_part[p].dirty = 1;
             for (size_t k = i; k < end; k++)
                 j->recs[k - i] = (weir_record){m[k].data, m[k].len, 0, m[k].offset};
-            weir_err e = weir_pipeline_push(pl, j->recs, end - i, now);
+            weir_err e = pl->ops->push(pl, j->recs, end - i, now);
             if (e) {
                 push_failed(j, e);
                 return;
@@ -1085,10 +1096,10 @@ static void tick_all(job *j, int64_t now)
      * first fetch is merely slow is not idle, and treating it so would make its first
      * records late. */
     if (j->global && weir_kafka_source_started(j->src))
-        e = weir_pipeline_tick(j->global, now);
+        e = j->global->ops->tick(j->global, now);
     for (int p = 0; p < j->n_by_part && !e; p++)
         if (j->by_part[p].pl)
-            e = weir_pipeline_tick(j->by_part[p].pl, now);
+            e = j->by_part[p].pl->ops->tick(j->by_part[p].pl, now);
     if (e)
         push_failed(j, e);
 }
@@ -1119,13 +1130,13 @@ static void finish_all(job *j)
 {
     weir_err e = WEIR_OK;
     if (j->global && j->n_slots > 0) {
-        e = weir_pipeline_finish(j->global);
+        e = j->global->ops->finish(j->global);
         if (j->glob)
             j->glob->dirty = 1;
     }
     for (int p = 0; p < j->n_by_part && !e; p++)
         if (j->by_part[p].pl) {
-            e = weir_pipeline_finish(j->by_part[p].pl);
+            e = j->by_part[p].pl->ops->finish(j->by_part[p].pl);
             j->by_part[p].dirty = 1;
         }
     if (e)
@@ -1133,29 +1144,29 @@ static void finish_all(job *j)
 }
 
 /* The pipelines' counters and live state, those already destroyed included. */
-static weir_pipeline_stats pipeline_stats(job *j)
+static weir__unit_stats pipeline_stats(job *j)
 {
-    weir_pipeline_stats s = j->gone;
+    weir__unit_stats s = j->gone;
     if (j->global) {
-        weir_pipeline_stats g;
-        weir_pipeline_stats_get(j->global, &g);
-        weir_pipeline_stats_add(&s, &g);
+        weir__unit_stats g;
+        j->global->ops->stats(j->global, &g, 1);
+        stats_add(&s, &g);
     }
     for (int p = 0; p < j->n_by_part; p++)
         if (j->by_part[p].pl) {
-            weir_pipeline_stats g;
-            weir_pipeline_stats_get(j->by_part[p].pl, &g);
-            weir_pipeline_stats_add(&s, &g);
+            weir__unit_stats g;
+            j->by_part[p].pl->ops->stats(j->by_part[p].pl, &g, 1);
+            stats_add(&s, &g);
         }
     return s;
 }
 
 /* `s` as pipeline_stats() gave it before the consumer closed (whose final revocation drops
  * the pipelines and their live state); the Kafka counters as they are now, after it. */
-static void summary(job *j, FILE *out, const weir_pipeline_stats *ps, double elapsed, double active,
+static void summary(job *j, FILE *out, const weir__unit_stats *us, double elapsed, double active,
                     const char *stopped_by)
 {
-    weir_pipeline_stats s = *ps;
+    weir_pipeline_stats s = us->p;
     weir_kafka_source_stats ss = {0};
     if (j->src)
         weir_kafka_source_stats_get(j->src, &ss);
@@ -1178,6 +1189,9 @@ static void summary(job *j, FILE *out, const weir_pipeline_stats *ps, double ela
                       elapsed, s.window.live_windows, j->partitions_seen, stopped_by, ss.messages,
                       ss.bytes, ss.rebalances, ss.commits, ss.commit_errors, ss.errors, rs.produced,
                       rs.delivered, rs.failed + ds.failed, ds.delivered, j->poll_wait_active);
+    if (j->kind->filters && el > 0 && (size_t)el < sizeof extra)
+        el +=
+            snprintf(extra + el, sizeof extra - (size_t)el, ",\"filtered\":%" PRIu64, us->filtered);
     if (j->store && el > 0 && (size_t)el < sizeof extra)
         snprintf(extra + el, sizeof extra - (size_t)el,
                  ",\"checkpoints\":%" PRIu64
@@ -1260,8 +1274,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     }
     const weir_conf *conf = j->conf;
     j->keyed = weir_conf_get_bool(conf, "input.keyed") && !weir_conf_get_bool(conf, "global");
-    j->n_aggs = weir_aggs_from_conf(conf, j->aggs, &j->hll_precision);
-    j->key_field = weir_conf_get_bool(conf, "global") ? NULL : weir_conf_get(conf, "key.field");
+    j->n_aggs = j->kind->sink_fields(conf, j->aggs, &j->hll_precision, &j->key_field);
 
     j->sinks = calloc(n_extra + 1, sizeof *j->sinks);
     if (!j->sinks) {
@@ -1318,17 +1331,18 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
 
     /* A pipeline made here, before any assignment, checks the configuration early
      * instead of at the first rebalance. */
-    weir_pipeline *probe =
-        weir_pipeline_new(conf, 1, j->sinks, j->n_sinks, j->late, j->dead_letter, why, sizeof why);
-    if (!probe) {
-        fail(j, why[0] ? WEIR_ERR_INVALID_ARG : WEIR_ERR_NOMEM, "%s",
-             why[0] ? why : "out of memory");
+    weir__unit *probe = NULL;
+    weir__unit_sinks us = {j->sinks, j->n_sinks, j->late, j->dead_letter};
+    weir_err pe = j->kind->create(conf, 1, &us, &probe, why, sizeof why);
+    if (pe != WEIR_OK) {
+        fail(j, pe == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG, "%s",
+             pe == WEIR_ERR_NOMEM ? "out of memory" : why);
         return -1;
     }
-    weir_pipeline_destroy(probe);
+    weir__unit_destroy(probe);
 
     if (ckpt_topic[0]) {
-        if (!(j->meaning = weir__conf_meaning(conf)) ||
+        if (!(j->meaning = j->kind->meaning(conf)) ||
             !(j->reader = weir__kafka_reader_new(conf, &j->log, why, sizeof why))) {
             fail(j, WEIR_ERR_INVALID_ARG, "checkpoint.topic: %s",
                  j->meaning ? why : "out of memory");
@@ -1434,31 +1448,28 @@ static void publish(job *j, int64_t now, int tick)
         int with_state = now - j->state_ms >= WEIR__STATE_BYTES_MS;
         if (with_state)
             j->state_ms = now;
-        weir_pipeline_stats st = j->gone, g;
-        st.window.live_windows = st.window.live_keys = st.window.state_bytes = 0;
+        weir__unit_stats st = j->gone, g;
+        st.p.window.live_windows = st.p.window.live_keys = st.p.window.state_bytes = 0;
         for (int p = -1; p < j->n_by_part; p++) {
-            weir_pipeline *pl = p < 0 ? j->global : j->by_part[p].pl;
+            weir__unit *pl = p < 0 ? j->global : j->by_part[p].pl;
             if (!pl)
                 continue;
-            if (with_state)
-                weir_pipeline_stats_get(pl, &g);
-            else
-                weir__pipeline_counters(pl, &g);
-            weir_pipeline_stats_add(&st, &g);
+            pl->ops->stats(pl, &g, with_state);
+            stats_add(&st, &g);
         }
-        weir__job_metrics_publish(j->jm, &st, with_state);
+        weir__job_metrics_publish(j->jm, &st.p, with_state);
     }
     int64_t lowest = INT64_MAX;
     for (int p = 0; p < j->n_by_part; p++)
         if (j->by_part[p].pl) {
-            int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->by_part[p].pl));
+            int64_t wm = j->by_part[p].pl->ops->watermark(j->by_part[p].pl);
             weir__job_metrics_watermark(j->jm, p, wm, now);
             if (wm < lowest)
                 lowest = wm;
         }
     if (j->global) {
         /* One watermark over every partition: each assigned partition shows it. */
-        int64_t wm = weir_window_op_watermark(weir_pipeline_operator(j->global));
+        int64_t wm = j->global->ops->watermark(j->global);
         for (int i = 0; i < j->n_slots; i++)
             weir__job_metrics_watermark(j->jm, j->slots[i], wm, now);
         lowest = wm;
@@ -1507,6 +1518,14 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
                             int stop_when_idle_ms, int drain, const weir_job_env *env, char *errstr,
                             size_t errstr_size)
 {
+    return weir__kafka_job_run(&weir__pipeline_kind, conf, extra_sinks, n_extra, stop_when_idle_ms,
+                               drain, env, errstr, errstr_size);
+}
+
+weir_err weir__kafka_job_run(const weir__unit_kind *kind, const weir_conf *conf,
+                             weir_sink *const *extra_sinks, size_t n_extra, int stop_when_idle_ms,
+                             int drain, const weir_job_env *env, char *errstr, size_t errstr_size)
+{
     static const weir_job_env none = {0};
     if (!env)
         env = &none;
@@ -1514,6 +1533,7 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
     job j;
     memset(&j, 0, sizeof j);
     j.conf = conf;
+    j.kind = kind;
     j.log = weir__conf_log(conf);
     j.health = env->health;
     j.instance_lock = -1;
@@ -1628,7 +1648,7 @@ weir_err weir_kafka_job_run(const weir_conf *conf, weir_sink *const *extra_sinks
     /* Open windows are counted before the final revocation drops them; the Kafka counters
      * after the consumer has closed, so that the results of the last commits (served while
      * it closes) are in the summary as they are in the log. */
-    weir_pipeline_stats ps = pipeline_stats(&j);
+    weir__unit_stats ps = pipeline_stats(&j);
     weir_err rc = j.rc;
     weir_kafka_source_close(j.src);
     if (env->summary)
@@ -1654,6 +1674,7 @@ weir_err weir__kafka_job_accept(weir__kjob_restore *k, const uint8_t *payload, s
     weir_sink results;
     memset(&results, 0, sizeof results);
     j.conf = k->conf;
+    j.kind = k->kind ? k->kind : &weir__pipeline_kind;
     j.meaning = (char *)k->meaning;
     j.results = k->has_results ? &results : NULL;
     j.results_parts = k->results_parts;

@@ -25,21 +25,51 @@ static const char *const MEANING_KEYS[] = {
     "watermark.max.future.skew",
 };
 
-char *weir__conf_meaning(const weir_conf *conf)
+/* A value as a meaning holds it: spaces (which separate the items) become U+001E. */
+static void escape(char *o, const char *v)
+{
+    for (; *v; v++)
+        *o++ = *v == ' ' ? '\x1e' : *v;
+    *o = '\0';
+}
+
+char *weir__conf_meaning_of(const weir_conf *conf, const char *const *keys, size_t n)
 {
     weir__buf b = {0};
-    for (size_t i = 0; i < sizeof MEANING_KEYS / sizeof *MEANING_KEYS; i++) {
+    for (size_t i = 0; i < n; i++) {
+        const char *v = weir_conf_get(conf, keys[i]);
         if (b.len)
             weir__buf_chr(&b, ' ');
-        weir__buf_str(&b, MEANING_KEYS[i]);
+        weir__buf_str(&b, keys[i]);
         weir__buf_chr(&b, '=');
-        weir__buf_str(&b, weir_conf_get(conf, MEANING_KEYS[i]));
+        for (; *v; v++) /* as escape() writes it */
+            weir__buf_chr(&b, *v == ' ' ? '\x1e' : *v);
     }
     if (b.oom) {
         free(b.p);
         return NULL;
     }
     return b.p;
+}
+
+char *weir__conf_meaning(const weir_conf *conf)
+{
+    return weir__conf_meaning_of(conf, MEANING_KEYS, sizeof MEANING_KEYS / sizeof *MEANING_KEYS);
+}
+
+/* A value as configured, for a message: spaces back, list items apart with "; ". */
+static void show(const char *v, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < cap; i++) {
+        char c = v[i];
+        if (c == '\x1f') {
+            out[o++] = ';';
+            c = ' ';
+        }
+        out[o++] = c == '\x1e' ? ' ' : (unsigned char)c < 0x20 ? '?' : c;
+    }
+    out[o] = '\0';
 }
 
 void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char *why, size_t size)
@@ -56,10 +86,18 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
             size_t kl = (size_t)(eq - a);
             char key[64];
             snprintf(key, sizeof key, "%.*s", (int)kl, a);
-            const char *now = weir_conf_get(conf, key);
-            if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1))
-                dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%.*s (now %s)",
-                                       dl ? ", " : "", (int)tl, a, now ? now : "?");
+            const char *raw = weir_conf_get(conf, key);
+            char *now = raw ? malloc(strlen(raw) + 1) : NULL;
+            if (now)
+                escape(now, raw);
+            if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1)) {
+                char was[128], is[96];
+                show(a, tl, was, sizeof was);
+                show(raw ? raw : "?", raw ? strlen(raw) : 1, is, sizeof is);
+                dl += (size_t)snprintf(diff + dl, sizeof diff - dl, "%s%s (now %s)", dl ? ", " : "",
+                                       was, is);
+            }
+            free(now);
         }
         a += tl + 1;
     }

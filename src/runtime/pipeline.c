@@ -2,13 +2,12 @@
 #include "weir/pipeline.h"
 #include "operators/window_int.h"
 #include "runtime/job_int.h"
+#include "runtime/unit.h"
 #include "state/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 struct weir_pipeline {
     weir_decoder *dec;
@@ -189,57 +188,26 @@ weir_err weir_pipeline_snapshot(const weir_pipeline *p, uint8_t **out, size_t *o
     weir_err rc = weir_window_op_snapshot(p->op, &op_snap, &op_len);
     if (rc != WEIR_OK)
         return rc;
-    size_t len = 16 + 8 * PIPE_COUNTERS + 8 + op_len + 8;
-    uint8_t *b = malloc(len);
-    if (!b) {
-        free(op_snap);
-        return WEIR_ERR_NOMEM;
-    }
-    memcpy(b, PIPE_MAGIC, 8);
-    weir__put_le64(b + 8, (uint64_t)PIPE_VERSION | (uint64_t)PIPE_COUNTERS << 32);
-    uint8_t *q = b + 16;
     uint64_t c[PIPE_COUNTERS] = {p->st.records, p->st.valid, p->st.invalid};
     for (int i = 0; i < WEIR_REC_STATUS_COUNT; i++)
         c[3 + i] = p->st.invalid_by[i];
-    for (int i = 0; i < PIPE_COUNTERS; i++, q += 8)
-        weir__put_le64(q, c[i]);
-    weir__put_le64(q, op_len);
-    memcpy(q + 8, op_snap, op_len);
-    q += 8 + op_len;
-    weir__put_le64(q, XXH64(b, (size_t)(q - b), 0));
+    rc = weir__unit_snap_write(PIPE_MAGIC, PIPE_VERSION, c, PIPE_COUNTERS, op_snap, op_len, out,
+                               out_len);
     free(op_snap);
-    *out = b;
-    *out_len = len;
-    return WEIR_OK;
+    return rc;
 }
 
 weir_err weir_pipeline_restore(weir_pipeline *p, const uint8_t *buf, size_t len, char *errstr,
                                size_t errstr_size)
 {
-    size_t fixed = 16 + 8 * PIPE_COUNTERS + 8 + 8;
-    if (len < fixed || memcmp(buf, PIPE_MAGIC, 8) != 0) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "pipeline snapshot: bad magic or too short");
-        return WEIR_ERR_CORRUPT;
-    }
-    uint64_t vc = weir__get_le64(buf + 8);
-    if ((uint32_t)vc != PIPE_VERSION || (vc >> 32) != PIPE_COUNTERS) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "pipeline snapshot: unsupported version %u",
-                     (unsigned)(uint32_t)vc);
-        return WEIR_ERR_UNSUPPORTED;
-    }
-    const uint8_t *q = buf + 16 + 8 * PIPE_COUNTERS;
-    uint64_t op_len = weir__get_le64(q);
-    if (op_len != len - fixed || weir__get_le64(buf + len - 8) != XXH64(buf, len - 8, 0)) {
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size, "pipeline snapshot: truncated or checksum mismatch");
-        return WEIR_ERR_CORRUPT;
-    }
-    weir_err rc = weir_window_op_restore(p->op, q + 8, (size_t)op_len, errstr, errstr_size);
+    const uint8_t *c, *op;
+    size_t op_len;
+    weir_err rc = weir__unit_snap_read(buf, len, PIPE_MAGIC, PIPE_VERSION, PIPE_COUNTERS,
+                                       "pipeline snapshot", &c, &op, &op_len, errstr, errstr_size);
+    if (rc == WEIR_OK)
+        rc = weir_window_op_restore(p->op, op, op_len, errstr, errstr_size);
     if (rc != WEIR_OK)
         return rc;
-    const uint8_t *c = buf + 16;
     p->st.records = weir__get_le64(c);
     p->st.valid = weir__get_le64(c + 8);
     p->st.invalid = weir__get_le64(c + 16);

@@ -95,7 +95,7 @@ set +e
     2>"$tmp/err"
 rc=$?
 set -e
-[[ $rc == 2 ]] && grep -q 'another configuration (aggregates=' "$tmp/err" ||
+[[ $rc == 2 ]] && grep -q 'another configuration: aggregates=' "$tmp/err" ||
     { echo "FAIL: another configuration: exit $rc: $(cat "$tmp/err")"; exit 1; }
 echo "ok: $(tail -1 "$tmp/err")"
 "$J" "${args[@]}" --agg 'max(total_price)' --output "$tmp/out" --checkpoint-dir "$tmp/ck" \

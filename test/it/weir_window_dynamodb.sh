@@ -4,7 +4,7 @@
 # and doubles as written), null as NULL; partition key the first key field, sort key
 # window_start, followed for a composite key by the further key parts ("#" LEN ":" PART), so
 # that windows of one product in two regions are two items; a global job writes under
-# `key` = "all".
+# `key` = "all". The same items come from the job in Kafka mode (the dev broker).
 set -euo pipefail
 source "$(dirname "$0")/dynamodb_lib.bash"
 start_dynalite
@@ -74,6 +74,28 @@ check_items eutable product_id "$work/eu.out" region || die "keyed items differ"
     --agg 'count()' --agg 'count_distinct(user_id) as users' \
     --dynamodb-endpoint "$ddb_url" --dynamodb-table globaltable --dynamodb-create-table 2>/dev/null
 check_items globaltable key "$work/global.out" || die "global items differ"
+
+# Kafka mode: the same job from a topic of the same records writes the same items (one input
+# partition, so the records come in the file's order).
+"$rel/weir-dev-broker" --topic kin:1 --topic kout:1 >"$work/broker.out" 2>"$work/broker.log" &
+pids+=($!)
+brokers=
+for _ in $(seq 100); do
+    brokers=$(head -n 1 "$work/broker.out" 2>/dev/null || true)
+    [[ $brokers == *:* ]] && break
+    brokers=
+    sleep 0.05
+done
+[[ -n $brokers ]] || die "weir-dev-broker printed no address: $(cat "$work/broker.log")"
+kcat -q -b "$brokers" -t kin -p 0 -P -l "$work/in.jsonl" || die "kcat produce failed"
+"$job" --brokers "$brokers" --input-topic kin --output-topic kout --group-id ddb \
+    --stop-when-idle 2s --drain -X kafka.consumer.session.timeout.ms=6000 \
+    --key product_id,region --window tumble:1m --allowed-lateness 20s --agg 'count()' \
+    --agg 'sum(total_price) where status != cancelled as revenue' --agg 'avg(quantity)' \
+    --agg 'max(total_price) where status = nothing as never' \
+    --dynamodb-endpoint "$ddb_url" --dynamodb-table kafkatable --dynamodb-create-table \
+    2>"$work/kafka.err" || die "Kafka mode: $(tail -n 3 "$work/kafka.err")"
+check_items kafkatable product_id "$work/keyed.out" region || die "Kafka-mode items differ"
 
 # A table whose keys are not the job's: one line, exit 2.
 set +e
