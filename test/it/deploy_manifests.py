@@ -880,6 +880,8 @@ def check_binaries(c, info):
                     c.fail("%s --check-config accepts an unknown flag (exit %d): it checks nothing"
                            % (n, bad.returncode))
                 check_serving(c, n, i, r.stderr)
+                if n == JOB:
+                    check_job_env(c, i, env, r.stderr)
                 checked.append("%s (--check-config)" % n)
                 continue
         flags = [a for a in args if a.startswith("--")]
@@ -897,6 +899,36 @@ def check_binaries(c, info):
         checked.append("%s (--help only)" % n)
     c.say("binaries checked: %s" % (", ".join(checked) or "none"))
     c.say("binaries not in %s (not checked): %s" % (c.bindir, ", ".join(absent) or "none"))
+
+
+# The job's keys that the seeds' variables set, and the field of its `configuration ok` line.
+JOB_ENV_FIELDS = {"KAFKA_BOOTSTRAP_SERVERS": "brokers", "KAFKA_INPUT_TOPIC": "input_topic",
+                  "KAFKA_OUTPUT_TOPIC": "output_topic", "DYNAMODB_TABLE": "dynamodb_table",
+                  "AWS_REGION": "aws_region"}
+
+
+def check_job_env(c, i, env, log):
+    """The job's --check-config reports the brokers, topics, table and region it would use:
+    each seed variable the container sets must reach its key (or a flag must set it)."""
+    fields = None
+    for line in log.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("msg") == "configuration ok":
+            fields = e
+    if fields is None:
+        c.fail("%s --check-config logs no JSON `configuration ok` line" % JOB)
+        return
+    for var, field in JOB_ENV_FIELDS.items():
+        if var not in i["env"]:
+            continue
+        if fields.get(field) != env.get(var):
+            c.fail("%s: %s=%r does not reach the job (--check-config says %s=%r)"
+                   % (JOB, var, env.get(var), field, fields.get(field)))
+    c.say("ok: %s takes %s from its environment" % (JOB, ", ".join(
+        "%s=%s" % (f, fields.get(f)) for f in JOB_ENV_FIELDS.values() if f in fields)))
 
 
 def check_serving(c, n, i, log):
