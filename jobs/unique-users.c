@@ -40,6 +40,9 @@ static void usage(FILE *out)
             "print the configuration reference (Markdown)", "--check-config",
             "check the configuration and exit 0, or 2 with the reason", "--help", "this help",
             "--version", "print the version");
+    fprintf(out,
+            "\nenvironment: a key whose help names a variable (env NAME) takes its value from\n"
+            "it when no flag, -X or --config line set it; flags win.\n");
     fprintf(out, "\nexit status: 0 success, 1 I/O or sink failure, 2 bad usage or "
                  "configuration\n");
 }
@@ -81,6 +84,29 @@ static weir_logger *make_logger(const weir_conf *conf)
         }
     }
     return lg;
+}
+
+/* --check-config's "configuration ok", with where the job would read and write, so that a
+ * deployment's flags and environment can be seen to reach the keys they mean. */
+static void log_check_ok(weir_logger *lg, const weir_conf *conf)
+{
+    weir_log_field f[8];
+    size_t n = 0;
+    const char *brokers = weir_conf_get(conf, "brokers");
+    if (brokers[0]) {
+        f[n++] = WEIR_LOG_STR("mode", "kafka");
+        f[n++] = WEIR_LOG_STR("brokers", brokers);
+        f[n++] = WEIR_LOG_STR("input_topic", weir_conf_get(conf, "input.topic"));
+        f[n++] = WEIR_LOG_STR("output_topic", weir_conf_get(conf, "output.topic"));
+        f[n++] = WEIR_LOG_STR("group_id", weir_conf_get(conf, "group.id"));
+    } else {
+        f[n++] = WEIR_LOG_STR("mode", "file");
+    }
+    if (weir_dynamodb_enabled(conf)) {
+        f[n++] = WEIR_LOG_STR("dynamodb_table", weir_conf_get(conf, "dynamodb.table"));
+        f[n++] = WEIR_LOG_STR("aws_region", weir_conf_get(conf, "aws.region"));
+    }
+    weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", f, n);
 }
 
 /* Parses the command line into conf; returns 0 to run, -1 when done (help, version), or an
@@ -187,6 +213,9 @@ int main(int argc, char **argv)
         return 1;
     }
     weir_conf_set_log(conf, weir_logger_fn, lg);
+    /* The seeds' environment variables fill the keys no flag or --config line set. */
+    if (!code && weir_conf_load_env(conf, err, sizeof err) != WEIR_OK)
+        code = 2;
     weir_job_health *health = NULL;
     weir_metrics *metrics = NULL;
     weir_metrics_server *server = NULL;
@@ -217,7 +246,7 @@ int main(int argc, char **argv)
         rc = weir_job_check(conf, table, err, sizeof err);
         code = rc == WEIR_OK ? 0 : 2;
         if (!code)
-            weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", NULL, 0);
+            log_check_ok(lg, conf);
         goto out;
     }
     int64_t stuck = weir_conf_get_duration_ms(conf, "health.watermark.stuck");

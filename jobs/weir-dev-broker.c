@@ -6,10 +6,14 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "weir/log.h"
 
 #define MAX_TOPICS       64
 #define PRODUCE_FAILURES 100
@@ -23,13 +27,18 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: weir-dev-broker [--topic NAME:PARTITIONS]... [--brokers N] [--quiet]\n"
+            "                       [--log-format text|json] [--log-level LEVEL] [--check-config]\n"
             "  Runs librdkafka's mock Kafka cluster on 127.0.0.1 (ports chosen free by the\n"
             "  system) and prints its bootstrap address as the first line on stdout.\n"
             "  --topic NAME:PARTITIONS  create a topic (repeatable); default: ecom-raw-events:8,\n"
             "                           ecom-analytics-results:8, orders:8,\n"
             "                           weir-checkpoints:8 (for --checkpoint-topic)\n"
             "  --brokers N              number of brokers in the cluster (default 1)\n"
-            "  --quiet                  no log lines on stderr\n"
+            "  --quiet                  log errors only (as --log-level error)\n"
+            "  --log-format text|json   log lines on stderr as text or JSON (default text)\n"
+            "  --log-level debug|info|warn|error  lowest level logged (default info)\n"
+            "  --check-config           check the flags, then exit 0, or 2 with the reason,\n"
+            "                           without starting the cluster\n"
             "  Signals: SIGINT/SIGTERM stop; SIGUSR1 takes every broker down (connections are\n"
             "  closed and refused), SIGUSR2 brings them up again; SIGHUP makes the next 100\n"
             "  produce requests fail with TOPIC_AUTHORIZATION_FAILED (fault injection).\n"
@@ -57,44 +66,118 @@ static int parse_topic(const char *arg, topic_spec *t)
     return 0;
 }
 
-static void log_line(int quiet, const char *fmt, const char *arg)
+/* One log line, formatted, with the logger's masking. */
+static void logf_(weir_logger *lg, weir_log_level lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(weir_logger *lg, weir_log_level lv, const char *fmt, ...)
 {
-    if (quiet)
-        return;
-    fprintf(stderr, "weir-dev-broker: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    weir_logger_log(lg, lv, msg, NULL, 0);
+}
+
+/* librdkafka's own lines (the mock cluster's errors among them), at their syslog level, go
+ * through the logger: the same format, level and masking as ours. Called on librdkafka's
+ * threads; the logger is thread-safe. */
+static void rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    weir_logger *lg = rd_kafka_opaque(rk);
+    weir_log_level lv = level <= 3   ? WEIR_LOG_ERROR
+                        : level == 4 ? WEIR_LOG_WARN
+                        : level <= 6 ? WEIR_LOG_INFO
+                                     : WEIR_LOG_DEBUG;
+    weir_log_field f[] = {WEIR_LOG_STR("facility", fac)};
+    weir_logger_log(lg, lv, buf, f, 1);
+}
+
+/* Reads the command line; 0 to run, -1 after --help, 2 with the reason in err. */
+static int parse_args(int argc, char **argv, topic_spec *topics, int *n_topics, int *n_brokers,
+                      weir_log_format *fmt, weir_log_level *lv, int *check, char *err,
+                      size_t err_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return -1;
+        }
+        if (!strcmp(a, "--quiet")) {
+            *lv = WEIR_LOG_ERROR;
+        } else if (!strcmp(a, "--check-config")) {
+            *check = 1;
+        } else if (!strcmp(a, "--topic") || !strcmp(a, "--brokers") || !strcmp(a, "--log-format") ||
+                   !strcmp(a, "--log-level")) {
+            if (!has_value) {
+                snprintf(err, err_size, "%s: missing value", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--topic")) {
+                if (*n_topics == MAX_TOPICS || parse_topic(v, &topics[*n_topics]) != 0) {
+                    snprintf(err, err_size,
+                             "--topic: invalid value \"%s\": expected NAME:PARTITIONS "
+                             "(1..100000 partitions, at most %d topics)",
+                             v, MAX_TOPICS);
+                    return 2;
+                }
+                (*n_topics)++;
+            } else if (!strcmp(a, "--brokers")) {
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || !*v || *end || n < 1 || n > 16) {
+                    snprintf(err, err_size,
+                             "--brokers: invalid value \"%s\": accepted values are 1..16", v);
+                    return 2;
+                }
+                *n_brokers = (int)n;
+            } else if (!strcmp(a, "--log-format")) {
+                if (weir_log_format_parse(v, fmt) != WEIR_OK) {
+                    snprintf(err, err_size,
+                             "--log-format: invalid value \"%s\": accepted values are text|json",
+                             v);
+                    return 2;
+                }
+            } else if (weir_log_level_parse(v, lv) != WEIR_OK) {
+                snprintf(err, err_size,
+                         "--log-level: invalid value \"%s\": accepted values are "
+                         "debug|info|warn|error",
+                         v);
+                return 2;
+            }
+        } else {
+            snprintf(err, err_size, "%s: unknown option (see --help)", a);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     topic_spec topics[MAX_TOPICS];
-    int n_topics = 0, n_brokers = 1, quiet = 0;
-
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
-            if (n_topics == MAX_TOPICS || parse_topic(argv[++i], &topics[n_topics]) != 0) {
-                fprintf(stderr, "weir-dev-broker: bad --topic '%s' (NAME:PARTITIONS, at most %d)\n",
-                        argv[i], MAX_TOPICS);
-                return 2;
-            }
-            n_topics++;
-        } else if (!strcmp(argv[i], "--brokers") && i + 1 < argc) {
-            n_brokers = atoi(argv[++i]);
-            if (n_brokers < 1 || n_brokers > 16) {
-                fprintf(stderr, "weir-dev-broker: --brokers takes 1..16\n");
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "weir-dev-broker: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
+    int n_topics = 0, n_brokers = 1, check = 0;
+    weir_log_format fmt = WEIR_LOG_TEXT;
+    weir_log_level lv = WEIR_LOG_INFO;
+    char errstr[512] = "";
+    int code = parse_args(argc, argv, topics, &n_topics, &n_brokers, &fmt, &lv, &check, errstr,
+                          sizeof errstr);
+    if (code < 0)
+        return 0;
+    /* A usage error is logged in the format asked for when that flag came before it. */
+    weir_logger *lg = NULL;
+    if (weir_logger_new("weir-dev-broker", fmt, lv, STDERR_FILENO, &lg) != WEIR_OK) {
+        fputs("weir-dev-broker: out of memory\n", stderr);
+        return 1;
+    }
+    if (code) {
+        weir_logger_log(lg, WEIR_LOG_ERROR, errstr, NULL, 0);
+        weir_logger_destroy(lg);
+        return code;
     }
     if (n_topics == 0) {
         static const topic_spec defaults[] = {{"ecom-raw-events", 8},
@@ -103,6 +186,12 @@ int main(int argc, char **argv)
                                               {"weir-checkpoints", 8}};
         memcpy(topics, defaults, sizeof defaults);
         n_topics = 4;
+    }
+    if (check) {
+        weir_log_field f[] = {WEIR_LOG_INT("brokers", n_brokers), WEIR_LOG_INT("topics", n_topics)};
+        weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", f, 2);
+        weir_logger_destroy(lg);
+        return 0;
     }
 
     /* Block the signals before librdkafka starts its threads, so they inherit the mask and
@@ -116,26 +205,30 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_opaque(conf, lg);
+    rd_kafka_conf_set_log_cb(conf, rdkafka_log);
     /* The handle only hosts the mock cluster; it never connects anywhere itself. */
     if (rd_kafka_conf_set(conf, "client.id", "weir-dev-broker", errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "log_level", quiet ? "3" : "4", errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "weir-dev-broker: %s\n", errstr);
+        rd_kafka_conf_set(conf, "log_level", lv >= WEIR_LOG_ERROR ? "3" : "4", errstr,
+                          sizeof errstr) != RD_KAFKA_CONF_OK) {
+        logf_(lg, WEIR_LOG_ERROR, "%s", errstr);
         rd_kafka_conf_destroy(conf);
+        weir_logger_destroy(lg);
         return 1;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
-        fprintf(stderr, "weir-dev-broker: cannot create the host handle: %s\n", errstr);
+        logf_(lg, WEIR_LOG_ERROR, "cannot create the host handle: %s", errstr);
+        weir_logger_destroy(lg);
         return 1;
     }
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, n_brokers);
     if (!mc) {
-        fprintf(stderr, "weir-dev-broker: cannot start the mock cluster\n");
+        logf_(lg, WEIR_LOG_ERROR, "cannot start the mock cluster");
         rd_kafka_destroy(rk);
+        weir_logger_destroy(lg);
         return 1;
     }
     int rc = 0;
@@ -144,8 +237,8 @@ int main(int argc, char **argv)
         rd_kafka_resp_err_t err =
             rd_kafka_mock_topic_create(mc, topics[i].name, topics[i].partitions, replication);
         if (err) {
-            fprintf(stderr, "weir-dev-broker: cannot create topic %s: %s\n", topics[i].name,
-                    rd_kafka_err2str(err));
+            logf_(lg, WEIR_LOG_ERROR, "cannot create topic %s: %s", topics[i].name,
+                  rd_kafka_err2str(err));
             rc = 1;
             goto out;
         }
@@ -153,10 +246,10 @@ int main(int argc, char **argv)
 
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
-    for (int i = 0; i < n_topics && !quiet; i++)
-        fprintf(stderr, "weir-dev-broker: topic %s with %d partitions\n", topics[i].name,
-                topics[i].partitions);
-    log_line(quiet, "listening on %s", rd_kafka_mock_cluster_bootstraps(mc));
+    for (int i = 0; i < n_topics; i++)
+        logf_(lg, WEIR_LOG_INFO, "topic %s with %d partitions", topics[i].name,
+              topics[i].partitions);
+    logf_(lg, WEIR_LOG_INFO, "listening on %s", rd_kafka_mock_cluster_bootstraps(mc));
 
     for (;;) {
         siginfo_t si;
@@ -164,7 +257,7 @@ int main(int argc, char **argv)
         if (sig < 0) {
             if (errno == EINTR)
                 continue;
-            perror("weir-dev-broker: sigwaitinfo");
+            logf_(lg, WEIR_LOG_ERROR, "sigwaitinfo: %s", strerror(errno));
             rc = 1;
             break;
         }
@@ -175,7 +268,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < PRODUCE_FAILURES; i++)
                 errs[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
             rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, PRODUCE_FAILURES, errs);
-            log_line(quiet, "the next %s produce requests fail", "100");
+            logf_(lg, WEIR_LOG_INFO, "the next %d produce requests fail", PRODUCE_FAILURES);
             continue;
         }
         if (sig == SIGUSR1 || sig == SIGUSR2) {
@@ -183,16 +276,17 @@ int main(int argc, char **argv)
                 rd_kafka_resp_err_t err = sig == SIGUSR1 ? rd_kafka_mock_broker_set_down(mc, b)
                                                          : rd_kafka_mock_broker_set_up(mc, b);
                 if (err)
-                    fprintf(stderr, "weir-dev-broker: broker %d: %s\n", b, rd_kafka_err2str(err));
+                    logf_(lg, WEIR_LOG_ERROR, "broker %d: %s", b, rd_kafka_err2str(err));
             }
-            log_line(quiet, "brokers %s", sig == SIGUSR1 ? "down" : "up");
+            logf_(lg, WEIR_LOG_INFO, "brokers %s", sig == SIGUSR1 ? "down" : "up");
             continue;
         }
-        log_line(quiet, "%s: stopping", strsignal(sig));
+        logf_(lg, WEIR_LOG_INFO, "%s: stopping", strsignal(sig));
         break;
     }
 out:
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
+    weir_logger_destroy(lg);
     return rc;
 }

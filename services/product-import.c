@@ -4,7 +4,9 @@
  * CRLF or LF), posts each row to the gateway's POST /products, reports every failed row with
  * the line it starts on and why, and ends with a JSON summary on stdout.
  * Exit 0: every row imported; 1: some failed; 2: bad usage or an unreadable file.
- * --watch DIR imports each .csv that appears in DIR and moves it to DIR/done/ or DIR/failed/. */
+ * --watch DIR imports each .csv that appears in DIR and moves it to DIR/done/ or DIR/failed/;
+ * a watcher is long-running, so with --metrics-port it serves /metrics (files and rows by
+ * outcome), /healthz and /readyz (the inbox can be read) from the library's endpoint. */
 #include "lib/client.h"
 #include "lib/csv.h"
 #include "lib/ops.h"
@@ -24,6 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <weir/metrics.h>
+#include <weir/metrics_server.h>
 
 #define NAME     "product-import"
 #define MAX_FILE (1024L * 1024 * 1024)
@@ -140,12 +144,26 @@ static void *worker(void *arg)
 
 /* ---------------------------------------------------------------- one file */
 
+/* The watcher's series (docs/OPERATIONS.md); all NULL without --metrics-port. */
+typedef struct import_metrics {
+    weir_counter *files_done, *files_failed, *rows_imported, *rows_failed;
+} import_metrics;
+
 typedef struct opts {
     const char *gateway;
     unsigned concurrency;
     unsigned timeout_ms;
     weir_logger *log;
+    import_metrics m;
+    atomic_int inbox_ok; /* the last scan of the --watch directory succeeded */
 } opts;
+
+/* Adds n to a series of the watcher's, when it has them. */
+static void count(weir_counter *c, uint64_t n)
+{
+    if (c)
+        weir_counter_add(c, n);
+}
 
 /* One log line with the file it is about. */
 static void logf_file(const opts *o, weir_log_level lv, const char *path, const char *fmt, ...)
@@ -300,6 +318,8 @@ static int import_file(const opts *o, const char *path)
         free(j.rows[i].body);
     free(j.rows);
     svc_client_destroy(j.client);
+    count(o->m.rows_imported, imported);
+    count(o->m.rows_failed, j.n - imported);
     if (rc == 0 && imported < j.n)
         rc = 1;
     return rc;
@@ -321,7 +341,7 @@ static bool is_csv(const char *n)
     return n[0] != '.' && l > 4 && strcasecmp(n + l - 4, ".csv") == 0;
 }
 
-static int watch(const opts *o, const char *dir)
+static int watch(opts *o, const char *dir)
 {
     char done[4096], failed[4096];
     snprintf(done, sizeof done, "%s/done", dir);
@@ -343,6 +363,9 @@ static int watch(const opts *o, const char *dir)
     logf_file(o, WEIR_LOG_INFO, dir, "watching %s for .csv files", dir);
     while (!stop) {
         DIR *d = opendir(dir);
+        if (!d && atomic_load(&o->inbox_ok))
+            logf_file(o, WEIR_LOG_ERROR, dir, "--watch %s: %s", dir, strerror(errno));
+        atomic_store(&o->inbox_ok, d != NULL);
         struct dirent *e;
         while (d && !stop && (e = readdir(d))) {
             char path[4096], to[8192];
@@ -353,6 +376,7 @@ static int watch(const opts *o, const char *dir)
             if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || time(NULL) - st.st_mtime < 1)
                 continue;
             int rc = import_file(o, path);
+            count(rc == 0 ? o->m.files_done : o->m.files_failed, 1);
             snprintf(to, sizeof to, "%s/%s", rc == 0 ? done : failed, e->d_name);
             if (rename(path, to) != 0)
                 logf_file(o, WEIR_LOG_ERROR, path, "cannot move %s to %s: %s", path, to,
@@ -367,6 +391,40 @@ static int watch(const opts *o, const char *dir)
     }
     weir_logger_log(o->log, WEIR_LOG_INFO, "stopped", NULL, 0);
     return 0;
+}
+
+/* ---------------------------------------------------------------- /metrics */
+
+/* /readyz of a watcher: its inbox could be read at the last scan (every 200 ms). */
+static int watch_ready(void *arg, char *reason, size_t reason_size)
+{
+    const opts *o = arg;
+    if (atomic_load(&o->inbox_ok))
+        return 1;
+    snprintf(reason, reason_size, "the --watch directory cannot be read");
+    return 0;
+}
+
+/* Registers the watcher's series in m. */
+static weir_err register_metrics(weir_metrics *m, import_metrics *im)
+{
+    static const char files[] = "CSV files imported by --watch, by outcome: done (every row "
+                                "imported) or failed (moved to failed/).";
+    static const char rows[] = "CSV rows, by outcome: imported (the gateway stored the product) "
+                               "or failed (a bad row or a refused request).";
+    weir_err rc;
+    if ((rc = weir_metrics_counter(m, "weir_import_files_total", files,
+                                   (const char *const[]){"outcome", "done", NULL},
+                                   &im->files_done)) != WEIR_OK ||
+        (rc = weir_metrics_counter(m, "weir_import_files_total", files,
+                                   (const char *const[]){"outcome", "failed", NULL},
+                                   &im->files_failed)) != WEIR_OK ||
+        (rc = weir_metrics_counter(m, "weir_import_rows_total", rows,
+                                   (const char *const[]){"outcome", "imported", NULL},
+                                   &im->rows_imported)) != WEIR_OK)
+        return rc;
+    return weir_metrics_counter(m, "weir_import_rows_total", rows,
+                                (const char *const[]){"outcome", "failed", NULL}, &im->rows_failed);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -384,6 +442,10 @@ static void usage(FILE *out)
                  "unreadable file. Failed rows are logged on stderr as FILE:LINE: reason; a JSON\n"
                  "summary per file goes to stdout.\n");
     svc_ops_usage(out, false);
+    fputs("  --metrics-port PORT          with --watch: serve /metrics, /healthz and /readyz on\n"
+          "                               PORT (default 0: no endpoint)\n"
+          "  --metrics-host ADDR          numeric address of that port (default 127.0.0.1)\n",
+          out);
 }
 
 /* Reads the command line; 0, -1 after --help, or 2 with the reason in err. */
@@ -400,7 +462,7 @@ static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file
             usage(stdout);
             return -1;
         }
-        int took = svc_ops_flag(ops, false, argc, argv, &i, err, err_size);
+        int took = svc_ops_flag(ops, true, argc, argv, &i, err, err_size);
         if (took == 2)
             return 2;
         if (took)
@@ -436,7 +498,8 @@ static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file
         } else if (a[0] == '-' && a[1]) {
             snprintf(err, err_size,
                      "unknown flag %s (accepted: --gateway, --concurrency, --timeout-ms, "
-                     "--watch, --log-format, --log-level, --check-config, --help)",
+                     "--watch, --log-format, --log-level, --metrics-port, --metrics-host, "
+                     "--check-config, --help)",
                      a);
             return 2;
         } else if (*file) {
@@ -454,14 +517,22 @@ static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file
         snprintf(err, err_size, "give either FILE.csv or --watch DIR (see --help)");
         return 2;
     }
+    if (ops->metrics_port && !*dir) {
+        snprintf(err, err_size,
+                 "--metrics-port: only with --watch DIR (an import of one file "
+                 "ends before anything would scrape it)");
+        return 2;
+    }
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     opts o = {.concurrency = 4, .timeout_ms = 10000};
+    atomic_init(&o.inbox_ok, 1);
     svc_ops ops;
     svc_ops_init(&ops);
+    ops.no_listener = true;
     const char *file = NULL, *dir = NULL;
     char err[512] = "";
     int rc = parse(argc, argv, &o, &ops, &file, &dir, err, sizeof err);
@@ -474,13 +545,48 @@ int main(int argc, char **argv)
     if (rc) {
         weir_logger_log(o.log, WEIR_LOG_ERROR, err, NULL, 0);
     } else if (ops.check) {
+        /* As the services do, the address of the endpoint it would serve, so that a
+         * deployment's probes and scrape annotation can be held to it. */
+        char listen[80];
+        bool v6 = strchr(ops.metrics_host, ':') != NULL;
+        snprintf(listen, sizeof listen, "%s%s%s:%u", v6 ? "[" : "", ops.metrics_host, v6 ? "]" : "",
+                 ops.metrics_port);
         weir_log_field f[] = {WEIR_LOG_STR("gateway", o.gateway),
                               WEIR_LOG_STR(dir ? "watch" : "file", dir ? dir : file),
-                              WEIR_LOG_INT("concurrency", o.concurrency)};
-        weir_logger_log(o.log, WEIR_LOG_INFO, "configuration ok", f, 3);
+                              WEIR_LOG_INT("concurrency", o.concurrency),
+                              WEIR_LOG_STR("listen", listen), WEIR_LOG_STR("metrics", "listen")};
+        weir_logger_log(o.log, WEIR_LOG_INFO, "configuration ok", f, ops.metrics_port ? 5 : 3);
     } else {
         signal(SIGPIPE, SIG_IGN);
-        rc = dir ? watch(&o, dir) : import_file(&o, file);
+        weir_metrics *m = NULL;
+        weir_metrics_server *ms = NULL;
+        if (dir && ops.metrics_port) {
+            weir_metrics_server_opts mo = {.host = ops.metrics_host,
+                                           .port = ops.metrics_port,
+                                           .ready = watch_ready,
+                                           .ready_arg = &o,
+                                           .log = weir_logger_fn,
+                                           .log_arg = o.log};
+            char why[256] = "";
+            weir_err e = weir_metrics_new(&m);
+            if (e == WEIR_OK)
+                e = register_metrics(m, &o.m);
+            if (e == WEIR_OK)
+                e = weir_metrics_server_start(m, &mo, &ms, why, sizeof why);
+            if (e != WEIR_OK) {
+                snprintf(err, sizeof err, "--metrics-port %u: %s", ops.metrics_port,
+                         why[0] ? why : weir_err_str(e));
+                weir_logger_log(o.log, WEIR_LOG_ERROR, err, NULL, 0);
+                rc = 1;
+            } else {
+                weir_log_field f[] = {WEIR_LOG_INT("port", weir_metrics_server_port(ms))};
+                weir_logger_log(o.log, WEIR_LOG_INFO, "metrics endpoint listening", f, 1);
+            }
+        }
+        if (rc == 0)
+            rc = dir ? watch(&o, dir) : import_file(&o, file);
+        weir_metrics_server_stop(ms);
+        weir_metrics_destroy(m);
         curl_global_cleanup();
     }
     weir_logger_destroy(o.log);

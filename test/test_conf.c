@@ -141,12 +141,56 @@ static void test_doc_is_current(void **state)
     free(gen);
 }
 
+/* The seeds' environment variables fill the keys no flag or file set; set keys win, empty
+ * variables are ignored, and the reference and the help name the variables. */
+static void test_env(void **state)
+{
+    (void)state;
+    char err[512];
+    setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", 1);
+    setenv("KAFKA_INPUT_TOPIC", "raw-env", 1);
+    setenv("KAFKA_OUTPUT_TOPIC", "", 1);
+    setenv("DYNAMODB_TABLE", "table-env", 1);
+    setenv("AWS_REGION", "eu-west-1", 1);
+    weir_conf *c = weir_conf_new();
+    assert_int_equal(weir_conf_set(c, "input.topic", "raw-flag", err, sizeof err), WEIR_OK);
+    assert_int_equal(weir_conf_load_env(c, err, sizeof err), WEIR_OK);
+    assert_string_equal(weir_conf_get(c, "brokers"), "127.0.0.1:9092");
+    assert_string_equal(weir_conf_get(c, "input.topic"), "raw-flag");
+    assert_string_equal(weir_conf_get(c, "output.topic"), "ecom-analytics-results");
+    assert_false(weir_conf_is_set(c, "output.topic"));
+    assert_string_equal(weir_conf_get(c, "dynamodb.table"), "table-env");
+    assert_string_equal(weir_conf_get(c, "aws.region"), "eu-west-1");
+    weir_conf_destroy(c);
+    unsetenv("KAFKA_BOOTSTRAP_SERVERS");
+    unsetenv("KAFKA_INPUT_TOPIC");
+    unsetenv("KAFKA_OUTPUT_TOPIC");
+    unsetenv("DYNAMODB_TABLE");
+    unsetenv("AWS_REGION");
+    assert_string_equal(weir_conf_key_env("brokers"), "KAFKA_BOOTSTRAP_SERVERS");
+    assert_null(weir_conf_key_env("window.size"));
+    assert_int_equal(weir_conf_load_env(NULL, err, sizeof err), WEIR_ERR_INVALID_ARG);
+
+    char *doc = NULL, *help = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&doc, &n);
+    weir_conf_write_doc(f);
+    fclose(f);
+    assert_non_null(strstr(doc, "Environment: `KAFKA_BOOTSTRAP_SERVERS`"));
+    f = open_memstream(&help, &n);
+    weir_conf_write_flags(f);
+    fclose(f);
+    assert_non_null(strstr(help, "env DYNAMODB_TABLE]"));
+    free(doc);
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),      cmocka_unit_test(test_set_get_and_errors),
         cmocka_unit_test(test_file),           cmocka_unit_test(test_flags_map_to_keys),
-        cmocka_unit_test(test_doc_is_current),
+        cmocka_unit_test(test_doc_is_current), cmocka_unit_test(test_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

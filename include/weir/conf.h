@@ -65,6 +65,19 @@ weir_err weir_conf_set(weir_conf *conf, const char *key, const char *value, char
  */
 weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, size_t errstr_size);
 
+/*
+ * Sets, from the environment, each key that has an environment variable (brokers:
+ * KAFKA_BOOTSTRAP_SERVERS, input.topic: KAFKA_INPUT_TOPIC, output.topic: KAFKA_OUTPUT_TOPIC,
+ * dynamodb.table: DYNAMODB_TABLE, aws.region: AWS_REGION) and is not set yet: call it after
+ * the flags and files, which win. Empty variables are ignored. A value the key refuses
+ * returns WEIR_ERR_INVALID_ARG with one line naming the variable in `errstr`; keys set before
+ * stay set. Reads the process environment: not thread-safe against setenv().
+ */
+weir_err weir_conf_load_env(weir_conf *conf, char *errstr, size_t errstr_size);
+
+/* The environment variable that sets `key` (static), or NULL when none does. Thread-safe. */
+const char *weir_conf_key_env(const char *key);
+
 /* The current value of `key` as text (its default if never set), or NULL for an
  * unknown key. The string is owned by `conf` and valid until the key is set again. */
 const char *weir_conf_get(const weir_conf *conf, const char *key);
@@ -108,11 +121,12 @@ weir_err weir_parse_duration(const char *text, int64_t *out_ms);
  */
 const char *weir_conf_key_for_flag(const char *flag, int *takes_value);
 
-/* Writes one help line per flag of the table ("  --window DUR  ...") to `out`. */
+/* Writes one help line per flag of the table ("  --window DUR  ...") to `out`, naming the
+ * key, its default and its environment variable. */
 void weir_conf_write_flags(FILE *out);
 
 /* As weir_conf_write_flags(), for the flags of the NULL-terminated list `flags` only (a job
- * that takes a subset). */
+ * that takes a subset), without the environment variables (such a job may not read them). */
 void weir_conf_write_flags_only(FILE *out, const char *const *flags);
 
 /* Writes the Markdown reference of every key (docs/CONFIGURATION.md) to `out`. */

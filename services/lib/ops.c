@@ -47,7 +47,9 @@ int svc_ops_flag(svc_ops *o, bool metrics, int argc, char **argv, int *i, char *
     } else if (strcmp(a, "--metrics-port") == 0) {
         if (!svc_parse_int(v, 0, 65535, &n))
             return bad(err, err_size, a,
-                       "expected a port in 0..65535 (0: /metrics on the --listen address)");
+                       o->no_listener ? "expected a port in 0..65535 (0: no endpoint)"
+                                      : "expected a port in 0..65535 (0: /metrics on the "
+                                        "--listen address)");
         o->metrics_port = (unsigned)n;
     } else {
         if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)

@@ -15,6 +15,8 @@ typedef struct svc_ops {
     bool check;               /* --check-config: validate, then exit 0 or 2 without starting */
     unsigned metrics_port;    /* 0: /metrics on the service's own listener */
     const char *metrics_host; /* numeric address of the --metrics-port endpoint */
+    bool no_listener;         /* set before parsing by a binary without --listen (product-import):
+                                 --metrics-port 0 then means no endpoint at all */
 } svc_ops;
 
 /* The defaults: text at info, no check, /metrics on the listener, host 127.0.0.1. */

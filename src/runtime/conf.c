@@ -143,7 +143,7 @@ static const key_def KEYS[] = {
      "DynamoDB endpoint URL; empty: no DynamoDB sink unless aws.region is set, then AWS's "
      "regional endpoint."},
     {"aws.region", T_STRING, "", 0, 0, NULL, "--aws-region",
-     "AWS region for SigV4 signing; empty: $AWS_REGION."},
+     "AWS region for SigV4 signing; empty: $AWS_REGION, else $AWS_DEFAULT_REGION, at signing."},
     {"dynamodb.create.table", T_BOOL, "false", 0, 0, NULL, "--dynamodb-create-table",
      "Create the table at start when it does not exist."},
     {"dynamodb.max.inflight", T_INT, "4", 1, 64, NULL, NULL,
@@ -166,6 +166,27 @@ static const key_def KEYS[] = {
 };
 
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+/* The seeds' environment variables and the keys they set when neither a flag nor a --config
+ * line did (weir_conf_load_env()); the reference and the help name them beside their keys.
+ * None holds a secret: credentials stay with the AWS client (AWS_ACCESS_KEY_ID, ...). */
+static const struct {
+    const char *key, *env;
+} ENV[] = {
+    {"brokers", "KAFKA_BOOTSTRAP_SERVERS"}, {"input.topic", "KAFKA_INPUT_TOPIC"},
+    {"output.topic", "KAFKA_OUTPUT_TOPIC"}, {"dynamodb.table", "DYNAMODB_TABLE"},
+    {"aws.region", "AWS_REGION"},
+};
+
+#define NENV (sizeof ENV / sizeof ENV[0])
+
+const char *weir_conf_key_env(const char *key)
+{
+    for (size_t i = 0; key && i < NENV; i++)
+        if (strcmp(ENV[i].key, key) == 0)
+            return ENV[i].env;
+    return NULL;
+}
 
 /* Keys starting with one of these are passed through unchecked (librdkafka properties). */
 static const char *const PASSTHROUGH[] = {"kafka."};
@@ -504,6 +525,26 @@ weir_err weir_conf_load_file(weir_conf *conf, const char *path, char *errstr, si
     return rc;
 }
 
+weir_err weir_conf_load_env(weir_conf *conf, char *errstr, size_t errstr_size)
+{
+    if (!conf) {
+        weir__errf(errstr, errstr_size, "configuration: missing");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    for (size_t i = 0; i < NENV; i++) {
+        const char *v = getenv(ENV[i].env);
+        if (!v || !*v || weir_conf_is_set(conf, ENV[i].key))
+            continue;
+        char inner[448];
+        weir_err rc = weir_conf_set(conf, ENV[i].key, v, inner, sizeof inner);
+        if (rc != WEIR_OK) {
+            weir__errf(errstr, errstr_size, "%s: %s", ENV[i].env, inner);
+            return rc;
+        }
+    }
+    return WEIR_OK;
+}
+
 const char *weir_conf_get(const weir_conf *conf, const char *key)
 {
     size_t idx;
@@ -595,15 +636,20 @@ void weir_conf_write_doc(FILE *out)
                  "`key=value`; the flag column names the job flag that sets the same key. "
                  "Durations are an integer with a unit: `500ms`, `10s`, `1m`, `2h`, `1d`. "
                  "Keys starting with `kafka.` are passed to librdkafka without the prefix "
-                 "(`-X kafka.security.protocol=SASL_SSL`).\n\n"
+                 "(`-X kafka.security.protocol=SASL_SSL`). In unique-users, a key that names an "
+                 "environment "
+                 "variable takes its value from it when neither a flag, `-X` nor `--config` set "
+                 "it (the seeds' variables, as in a Kubernetes ConfigMap).\n\n"
                  "| key | type | default | flag | meaning |\n"
                  "| --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; i < NKEYS; i++) {
         char buf[128];
         const key_def *k = &KEYS[i];
-        fprintf(out, "| `%s` | %s | `%s` | %s%s%s | %s |\n", k->name, type_name(k, buf, sizeof buf),
-                k->def[0] ? k->def : "\"\"", k->flag ? "`" : "", k->flag ? k->flag : "",
-                k->flag ? "`" : "", k->doc);
+        const char *env = weir_conf_key_env(k->name);
+        fprintf(out, "| `%s` | %s | `%s` | %s%s%s | %s%s%s%s |\n", k->name,
+                type_name(k, buf, sizeof buf), k->def[0] ? k->def : "\"\"", k->flag ? "`" : "",
+                k->flag ? k->flag : "", k->flag ? "`" : "", k->doc, env ? " Environment: `" : "",
+                env ? env : "", env ? "`." : "");
     }
 }
 
@@ -632,12 +678,7 @@ static const char *metavar(const key_def *k)
     return "";
 }
 
-void weir_conf_write_flags(FILE *out)
-{
-    weir_conf_write_flags_only(out, NULL);
-}
-
-void weir_conf_write_flags_only(FILE *out, const char *const *flags)
+static void write_flags(FILE *out, const char *const *flags, int with_env)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &KEYS[i];
@@ -653,8 +694,22 @@ void weir_conf_write_flags_only(FILE *out, const char *const *flags)
         fprintf(out, "  %-34s %s [%s", left, k->doc, k->name);
         if (k->type != T_BOOL && k->def[0])
             fprintf(out, ", default %s", k->def);
+        const char *env = with_env ? weir_conf_key_env(k->name) : NULL;
+        if (env)
+            fprintf(out, ", env %s", env);
         fprintf(out, "]\n");
     }
+}
+
+void weir_conf_write_flags(FILE *out)
+{
+    write_flags(out, NULL, 1);
+}
+
+/* A job that takes a subset of the flags does not necessarily read the environment. */
+void weir_conf_write_flags_only(FILE *out, const char *const *flags)
+{
+    write_flags(out, flags, 0);
 }
 
 int weir_conf_get_list(const weir_conf *conf, const char *key,

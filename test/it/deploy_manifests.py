@@ -34,6 +34,12 @@ import yaml
 SERVICES = ["api-gateway", "activity-service", "product-service", "customer-service",
             "order-service", "product-import"]
 JOB = "unique-users"
+# Deployments that serve only /metrics, /healthz and /readyz (no API): a headless
+# <name>-metrics Service, no Service of their own name.
+METRICS_ONLY = {JOB, "product-import"}
+# Binaries with an image but no Deployment: commands that run to their end (by hand or as a
+# Kubernetes Job), so that every binary users run has a container target.
+COMMANDS = ["weir-window", "weir-nexmark"]
 # Flags the manifests pass that a binary without --check-config does not list in its --help
 # yet. Each is reported when met; a binary with --check-config is judged by it alone (every
 # binary of the base has one now: the table stays for binaries still to come).
@@ -435,7 +441,7 @@ def check_services(c, objs, info):
         m = svcs.get(n + "-metrics")
         if not m or (m.get("spec") or {}).get("clusterIP") != "None":
             c.fail("Deployment %s has no headless Service %s-metrics" % (n, n))
-        if n != JOB and n not in svcs:
+        if n not in METRICS_ONLY and n not in svcs:
             c.fail("service %s has no Service of its own name" % n)
     c.say("ok: %d Services match their Deployments' pods and ports" % len(svcs))
     return svcs
@@ -840,8 +846,13 @@ def check_images_vs_pods(c, info, targets):
         if t.get("uid") != uid:
             c.fail("Deployment %s runs as uid %s, its image's USER is %s" % (n, uid, t.get("uid")))
     for tn in targets:
-        if tn not in {i["target"] for i in info.values()}:
+        if tn not in {i["target"] for i in info.values()} and tn not in COMMANDS:
             c.fail("Containerfile target %s is used by no Deployment" % tn)
+    for tn in COMMANDS:
+        if tn not in targets:
+            c.fail("Containerfile has no target %s" % tn)
+        elif targets[tn]["expose"] or targets[tn]["health"]:
+            c.fail("Containerfile target %s serves no HTTP: no EXPOSE or HEALTHCHECK" % tn)
     c.say("ok: images and pods agree on ports, health checks and uid")
 
 
@@ -872,6 +883,8 @@ def check_binaries(c, info):
                     c.fail("%s --check-config accepts an unknown flag (exit %d): it checks nothing"
                            % (n, bad.returncode))
                 check_serving(c, n, i, r.stderr)
+                if n == JOB:
+                    check_job_env(c, i, env, r.stderr)
                 checked.append("%s (--check-config)" % n)
                 continue
         flags = [a for a in args if a.startswith("--")]
@@ -889,6 +902,36 @@ def check_binaries(c, info):
         checked.append("%s (--help only)" % n)
     c.say("binaries checked: %s" % (", ".join(checked) or "none"))
     c.say("binaries not in %s (not checked): %s" % (c.bindir, ", ".join(absent) or "none"))
+
+
+# The job's keys that the seeds' variables set, and the field of its `configuration ok` line.
+JOB_ENV_FIELDS = {"KAFKA_BOOTSTRAP_SERVERS": "brokers", "KAFKA_INPUT_TOPIC": "input_topic",
+                  "KAFKA_OUTPUT_TOPIC": "output_topic", "DYNAMODB_TABLE": "dynamodb_table",
+                  "AWS_REGION": "aws_region"}
+
+
+def check_job_env(c, i, env, log):
+    """The job's --check-config reports the brokers, topics, table and region it would use:
+    each seed variable the container sets must reach its key (or a flag must set it)."""
+    fields = None
+    for line in log.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("msg") == "configuration ok":
+            fields = e
+    if fields is None:
+        c.fail("%s --check-config logs no JSON `configuration ok` line" % JOB)
+        return
+    for var, field in JOB_ENV_FIELDS.items():
+        if var not in i["env"]:
+            continue
+        if fields.get(field) != env.get(var):
+            c.fail("%s: %s=%r does not reach the job (--check-config says %s=%r)"
+                   % (JOB, var, env.get(var), field, fields.get(field)))
+    c.say("ok: %s takes %s from its environment" % (JOB, ", ".join(
+        "%s=%s" % (f, fields.get(f)) for f in JOB_ENV_FIELDS.values() if f in fields)))
 
 
 def check_serving(c, n, i, log):
@@ -1026,6 +1069,8 @@ BREAKS = [
     ("Containerfile", "        libssl3 libmicrohttpd12",
      "        libssl3 libmicrohttpd12 libssl-dev",
      "build-time package"),
+    ("Containerfile", "FROM runtime-job AS weir-nexmark", "FROM runtime-job AS nexmark",
+     "no target weir-nexmark"),
     ("grafana/weir.json", "{", "{,", "does not parse"),
 ]
 

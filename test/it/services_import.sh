@@ -2,7 +2,9 @@
 # quotes, newlines in quotes, non-ASCII text, empty lines, bad prices and stocks and a
 # truncated last row; good rows imported verbatim, bad rows reported by the line they start
 # on, the JSON summary, exit 1; exit 0 on a clean file, 2 on bad usage or an unreadable file;
-# --watch moves each file to done/ or failed/. Everything under ASan.
+# --watch moves each file to done/ or failed/ and, with --metrics-port, serves /metrics (files
+# and rows by outcome, promtool-clean), /healthz, and /readyz (503 while its inbox cannot be
+# read). Everything under ASan.
 set -euo pipefail
 source "$(dirname "$0")/services_lib.bash"
 [[ -x $bin/api-gateway && -x $bin/product-import ]] || die "api-gateway/product-import not built"
@@ -75,11 +77,32 @@ rc=0
 "$imp" "$work/ok.csv" --gateway "http://127.0.0.1:1" >"$work/down.json" 2>/dev/null || rc=$?
 ((rc == 1)) && grep -q 'HTTP 503' "$work/down.json" || die "gateway down: exit $rc"
 
+# --metrics-port: only with --watch, a port, and --check-config names the address.
+for args in "$work/ok.csv --metrics-port 9464" "--watch $work --metrics-port 70000" \
+    "--watch $work --metrics-port 9464 --metrics-host localhost"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$imp" $args --gateway "http://$gw" --check-config 2>"$work/m.err" || rc=$?
+    ((rc == 2)) && [[ $(wc -l <"$work/m.err") == 1 ]] && grep -q -- --metrics- "$work/m.err" ||
+        die "product-import $args: exit $rc: $(cat "$work/m.err")"
+done
+"$imp" --watch "$work" --gateway "http://$gw" --metrics-port 9464 --metrics-host 0.0.0.0 \
+    --log-format json --check-config 2>"$work/m.err" || die "--check-config with --metrics-port"
+grep -q '"listen":"0.0.0.0:9464"' "$work/m.err" || die "--check-config names no address: $(cat "$work/m.err")"
+
 # --watch: a good and a bad file appear; they end in done/ and failed/.
 mkdir "$work/in"
-"$imp" --watch "$work/in" --gateway "http://$gw" >"$work/watch.out" 2>"$work/watch.log" &
+mport=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$imp" --watch "$work/in" --gateway "http://$gw" --metrics-port "$mport" >"$work/watch.out" \
+    2>"$work/watch.log" &
 wpid=$!
 pids+=("$wpid")
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$mport/healthz" && break
+    sleep 0.1
+done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/readyz") == 200 ]] ||
+    die "--watch: /readyz is not 200"
 cp "$work/ok.csv" "$work/in/good.csv"
 cp "$work/messy.csv" "$work/in/bad.csv"
 touch -d '-5 seconds' "$work/in/good.csv" "$work/in/bad.csv"
@@ -90,6 +113,32 @@ done
 [[ -f $work/in/done/good.csv ]] || die "--watch: good.csv not in done/"
 [[ -f $work/in/failed/bad.csv ]] || die "--watch: bad.csv not in failed/"
 [[ $(wc -l <"$work/watch.out") == 2 ]] || die "--watch: expected two summaries"
+curl -sf -o "$work/metrics.txt" "http://127.0.0.1:$mport/metrics" || die "--watch: no /metrics"
+for want in 'weir_import_files_total{outcome="done"} 1' 'weir_import_files_total{outcome="failed"} 1' \
+    'weir_import_rows_total{outcome="imported"} 5' 'weir_import_rows_total{outcome="failed"} 5'; do
+    grep -qxF "$want" "$work/metrics.txt" || die "--watch: no \"$want\" in: $(grep import "$work/metrics.txt")"
+done
+if command -v promtool >/dev/null; then
+    promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 && [[ ! -s $work/promtool.out ]] ||
+        die "--watch: promtool check metrics: $(cat "$work/promtool.out")"
+fi
+# The inbox gone: not ready, with the reason; back: ready again.
+mv "$work/in" "$work/in.away"
+code=
+for _ in $(seq 50); do
+    code=$(curl -s -o "$work/readyz.txt" -w '%{http_code}' "http://127.0.0.1:$mport/readyz" || true)
+    [[ $code == 503 ]] && break
+    sleep 0.1
+done
+[[ $code == 503 ]] && grep -q "cannot be read" "$work/readyz.txt" || die "--watch: inbox gone, /readyz $code"
+mv "$work/in.away" "$work/in"
+for _ in $(seq 50); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/readyz" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.1
+done
+[[ $code == 200 ]] || die "--watch: inbox back, /readyz $code"
+echo "ok: --watch serves /metrics (files and rows by outcome), /healthz and /readyz"
 stop_service "$wpid" product-import
 stop_service "$gw_pid" api-gateway
 stop_service "$products_pid" product-service

@@ -55,6 +55,7 @@ struct job {
 
 struct service {
     weir_counter *req_ok, *req_404, *req_500, *upstream, *store, *producer;
+    weir_counter *import_files, *import_rows;
     weir_gauge *in_flight;
     weir_histogram *dur;
 };
@@ -182,6 +183,12 @@ static void register_service(weir_metrics *m, struct service *s)
                               "Events the service could not hand to Kafka.", L("kind", "delivery"),
                               &s->producer),
          "producer");
+    must(weir_metrics_counter(m, "weir_import_files_total", "CSV files imported, by outcome.",
+                              L("outcome", "done"), &s->import_files),
+         "import files");
+    must(weir_metrics_counter(m, "weir_import_rows_total", "CSV rows, by outcome.",
+                              L("outcome", "imported"), &s->import_rows),
+         "import rows");
 }
 
 /* One step of a make-believe job and service: 100 records, a firing now and then. */
@@ -227,6 +234,10 @@ static void step(struct job *j, struct service *s, unsigned long i)
         weir_counter_inc(s->upstream);
     }
     weir_histogram_observe(s->dur, 0.002 * (double)(i % 100));
+    if (i % 10 == 0) {
+        weir_counter_inc(s->import_files);
+        weir_counter_add(s->import_rows, 100);
+    }
     weir_gauge_add(s->in_flight, -1);
 }
 
