@@ -15,6 +15,16 @@
  * [k*r, k*r + n) with r = S/g and n = W/g; when it fires, its slices are combined with the
  * aggregates' merge into a scratch block (a single slice is read directly).
  *
+ * So that a hopping window's firing does not cost W/S merges, the aggregates that can undo a
+ * merge (weir_gagg_ops.unmerge: count, count_distinct) are kept per key in a running state
+ * of the window that fires next (run_k == fire_k): a record is added to its slice and, when
+ * the slice is in that window, to the running state too; once the window has fired, the
+ * running state slides to the key's next window, unmerging the slices that leave and merging
+ * those that enter, before any slice is freed. A firing then reads the running state, and
+ * only the other aggregates merge slices. Late firings of earlier windows merge slices as
+ * before. Whenever the next window changes otherwise (a record earlier than it, a restore),
+ * the running state is dropped and rebuilt from the slices when that window fires.
+ *
  * Late records cannot leak into a closed window: a closed window (end - 1 + L <= WM) never
  * fires or emits again and so never reads a slice again, and every window still alive that
  * holds the record's slice also holds the record. A slice is freed once the last window
@@ -193,9 +203,13 @@ void weir__gblock_free(weir_gwindow *op, weir__gblock *b)
     free(b);
 }
 
-static void block_add(weir_gwindow *op, weir__gblock *b, const weir_row *r)
+/* Adds record r to block b and, when not NULL, to the running state `run` (its aggregates
+ * with unmerge). */
+static void block_add(weir_gwindow *op, weir__gblock *b, weir__gblock *run, const weir_row *r)
 {
     b->records++;
+    if (run)
+        run->records++;
     for (size_t a = 0; a < op->p.n_aggs; a++) {
         const weir_gagg_def *d = &op->defs[a];
         if (d->where && !d->where(d->where_ctx, r))
@@ -204,6 +218,9 @@ static void block_add(weir_gwindow *op, weir__gblock *b, const weir_row *r)
         if (d->field >= 0)
             v = (size_t)d->field < r->n_values ? &r->values[d->field] : &missing_value;
         if (d->ops->add((uint8_t *)b + op->offs[a], v, r, d->params) != WEIR_OK)
+            op->failed = 1;
+        if (run && op->inv[a] &&
+            d->ops->add((uint8_t *)run + op->offs[a], v, r, d->params) != WEIR_OK)
             op->failed = 1;
     }
 }
@@ -284,7 +301,7 @@ weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, ui
     e->klen = klen;
     if (klen)
         memcpy(e->kbytes, k, klen);
-    e->fire_k = e->fire_t = e->close_t = WEIR__NONE;
+    e->fire_k = e->fire_t = e->close_t = e->run_k = WEIR__NONE;
     uint32_t idx = op->nfree ? op->freelist[--op->nfree] : op->used_slots++;
     e->idx = idx;
     op->keys[idx] = e;
@@ -319,6 +336,7 @@ done:
     op->gens[e->idx]++;
     op->keys[e->idx] = NULL;
     op->freelist[op->nfree++] = e->idx;
+    weir__gblock_free(op, e->run);
     free(e->cv);
     if (e->bl != e->inl)
         free(e->bl);
@@ -445,8 +463,70 @@ static void cache_vals(weir_gwindow *op, weir__gkey *k, int64_t first, int64_t l
     k->cv_n = n;
 }
 
-/* Fires (or emits) window `win` of a slicing key: its slices combined. */
-static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late)
+/* Merges (or, with `unmerge`, takes out) slice src into the running state of a key: the
+ * aggregates kept running. */
+static void run_apply(weir_gwindow *op, weir__gblock *run, const weir__gblock *src, int unmerge)
+{
+    run->records = unmerge ? run->records - src->records : run->records + src->records;
+    for (size_t a = 0; a < op->p.n_aggs; a++) {
+        if (!op->inv[a])
+            continue;
+        const weir_gagg_ops *o = op->defs[a].ops;
+        uint8_t *d = (uint8_t *)run + op->offs[a];
+        const uint8_t *x = (const uint8_t *)src + op->offs[a];
+        if ((unmerge ? o->unmerge(d, x, op->defs[a].params) : o->merge(d, x, op->defs[a].params)) !=
+            WEIR_OK)
+            op->failed = 1;
+    }
+}
+
+/* Makes the key's running state that of window `win`: slides it there when it holds an
+ * earlier window overlapping `win`, else rebuilds it from the slices. */
+static void run_move(weir_gwindow *op, weir__gkey *k, int64_t win)
+{
+    if (k->run_k == win)
+        return;
+    if (!k->run && !(k->run = weir__gblock_new(op))) {
+        op->failed = 1;
+        return;
+    }
+    weir__gblock *const *v = k->bl + k->head;
+    int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
+    if (k->run_k != WEIR__NONE && k->run_k < win && sat_mul(win - k->run_k, op->r) < op->nsl) {
+        int64_t olo = sat_mul(k->run_k, op->r), ohi = sat_add(olo, op->nsl);
+        for (uint32_t i = key_lower(k, olo); i < k->n && v[i]->a < lo; i++)
+            run_apply(op, k->run, v[i], 1);
+        for (uint32_t i = key_lower(k, ohi); i < k->n && v[i]->a < hi; i++)
+            run_apply(op, k->run, v[i], 0);
+    } else {
+        k->run->records = 0;
+        for (size_t a = 0; a < op->p.n_aggs; a++) {
+            if (!op->inv[a])
+                continue;
+            const weir_gagg_def *d = &op->defs[a];
+            uint8_t *st = (uint8_t *)k->run + op->offs[a];
+            if (d->ops->free)
+                d->ops->free(st, d->params);
+            memset(st, 0, d->ops->state_size);
+            d->ops->init(st, d->params);
+        }
+        for (uint32_t i = key_lower(k, lo); i < k->n && v[i]->a < hi; i++)
+            run_apply(op, k->run, v[i], 0);
+    }
+    k->run_k = win;
+}
+
+/* Drops the key's running state (it no longer has a window to fire). */
+static void run_drop(weir_gwindow *op, weir__gkey *k)
+{
+    weir__gblock_free(op, k->run);
+    k->run = NULL;
+    k->run_k = WEIR__NONE;
+}
+
+/* Fires (or emits) window `win` of a slicing key: its slices combined, or, with `running`
+ * (the key's running state is at win), that state for the aggregates it keeps. */
+static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late, int running)
 {
     int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
     uint32_t i = key_lower(k, lo), first = i;
@@ -457,35 +537,45 @@ static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late)
         return; /* no slice: nothing to emit (cannot happen for a registered window) */
     int64_t start = win_start(op, win), end = win_end(op, win);
     uint32_t n = i - first;
-    int hop = op->nsl > 1;
+    size_t na = op->p.n_aggs;
+    running = running && op->n_inv;
+    /* The results of the last window are kept for the merged aggregates only. */
+    int hop = op->nsl > 1 && !(running && op->n_inv == na);
     if (hop && k->cv_n == n && k->cv_first == v[first]->a && k->cv_last == v[i - 1]->a) {
-        memcpy(op->vals, k->cv, op->p.n_aggs * sizeof *k->cv);
+        memcpy(op->vals, k->cv, na * sizeof *k->cv);
         emit_vals(op, k, start, end, late);
         return;
     }
-    if (n == 1) {
-        if (block_results(op, v[first]) != 0)
-            return;
-    } else {
-        weir__gblock *t = (weir__gblock *)op->tmp;
+    weir__gblock *t = NULL;
+    if (n > 1 && !(running && op->n_inv == na)) {
+        t = (weir__gblock *)op->tmp;
         memset(t, 0, op->block_size);
-        for (size_t a = 0; a < op->p.n_aggs; a++)
-            op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
+        for (size_t a = 0; a < na; a++)
+            if (!running || !op->inv[a])
+                op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
         for (uint32_t j = first; j < i; j++)
-            block_merge(op, t, v[j]);
-        if (op->failed || block_results(op, t) != 0) {
-            block_fini(op, t);
-            return;
-        }
+            for (size_t a = 0; a < na; a++)
+                if ((!running || !op->inv[a]) &&
+                    op->defs[a].ops->merge((uint8_t *)t + op->offs[a],
+                                           (const uint8_t *)v[j] + op->offs[a],
+                                           op->defs[a].params) != WEIR_OK)
+                    op->failed = 1;
+    }
+    for (size_t a = 0; a < na && !op->failed; a++) {
+        weir__gblock *src = running && op->inv[a] ? k->run : t ? t : v[first];
+        if (op->defs[a].ops->result((uint8_t *)src + op->offs[a], op->defs[a].params,
+                                    &op->vals[a]) != WEIR_OK)
+            op->failed = 1;
+    }
+    if (!op->failed) {
         if (hop)
             cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
         emit_vals(op, k, start, end, late);
-        block_fini(op, t);
-        return;
     }
-    if (hop)
-        cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
-    emit_vals(op, k, start, end, late);
+    if (t)
+        for (size_t a = 0; a < na; a++)
+            if ((!running || !op->inv[a]) && op->defs[a].ops->free)
+                op->defs[a].ops->free((uint8_t *)t + op->offs[a], op->defs[a].params);
 }
 
 /* ---------------------------------------------------------------- slicing: registration */
@@ -497,6 +587,8 @@ static void note_fire(weir_gwindow *op, weir__gkey *k, int64_t win)
     if (k->fire_k != WEIR__NONE && k->fire_k <= win)
         return;
     int64_t t = op->single ? close_thr(op, win) : fire_thr(op, win);
+    if (k->run_k != win)
+        k->run_k = WEIR__NONE; /* rebuilt when win fires */
     k->fire_k = win;
     k->fire_t = t;
     if (heap_push(&op->fire, t, k->idx, op->gens[k->idx]) != 0)
@@ -574,7 +666,11 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         if (!op->single)
             note_close_t(op, k, close_thr(op, kmax));
     }
-    block_add(op, b, r);
+    weir__gblock *run = NULL;
+    if (k->run_k != WEIR__NONE && j >= sat_mul(k->run_k, op->r) &&
+        j < sat_add(sat_mul(k->run_k, op->r), op->nsl))
+        run = k->run;
+    block_add(op, b, run, r);
     k->cv_n = 0;
     op->st.accepted++;
     int final = op->single;
@@ -589,7 +685,7 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         if (fire_thr(op, w) <= wm) {
             late = 1;
             if (!final)
-                emit_window(op, k, w, 1);
+                emit_window(op, k, w, 1, 0);
             else if (first_open == WEIR__NONE)
                 first_open = w;
         } else {
@@ -610,10 +706,19 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
     int64_t win = k->fire_k;
     k->fire_k = k->fire_t = WEIR__NONE;
     int final = op->single;
-    emit_window(op, k, win, 0);
+    if (op->n_inv)
+        run_move(op, k, win);
+    emit_window(op, k, win, 0, 1);
+    int64_t next = next_window(op, k, win);
+    /* The running state moves on before any slice it holds is freed. */
+    if (op->n_inv) {
+        if (next != WEIR__NONE)
+            run_move(op, k, next);
+        else
+            run_drop(op, k);
+    }
     if (final)
         free_slices_below(op, k, win == INT64_MAX ? INT64_MAX : sat_mul(win + 1, op->r));
-    int64_t next = next_window(op, k, win);
     if (next != WEIR__NONE)
         note_fire(op, k, next);
     if (final && !k->n)
@@ -723,7 +828,7 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         b->b = nb;
         b->fired = 0;
     }
-    block_add(op, b, r);
+    block_add(op, b, NULL, r);
     op->st.accepted++;
     if (sess_fire_thr(b) <= wm) {
         op->st.late_accepted++;
@@ -1069,6 +1174,11 @@ weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_f
         op->g = gcd64(s->size_ms, s->slide_ms);
         op->r = s->slide_ms / op->g;
         op->nsl = s->size_ms / op->g;
+        for (size_t a = 0; a < p->n_aggs && op->nsl > 1; a++)
+            if (op->defs[a].ops->unmerge) {
+                op->inv[a] = 1;
+                op->n_inv++;
+            }
     }
     op->wm = weir_watermark_new(p->partitions, &p->wm);
     op->vals = calloc(p->n_aggs ? p->n_aggs : 1, sizeof *op->vals);
@@ -1087,6 +1197,7 @@ void weir__gwindow_clear(weir_gwindow *op)
             continue;
         for (uint32_t j = 0; j < k->n; j++)
             weir__gblock_free(op, k->bl[k->head + j]);
+        weir__gblock_free(op, k->run);
         free(k->cv);
         if (k->bl != k->inl)
             free(k->bl);
@@ -1187,8 +1298,10 @@ void weir_gwindow_stats(const weir_gwindow *op, weir_gwindow_counters *out)
         if (!k)
             continue;
         bytes += sizeof *k + k->klen + (uint64_t)k->cap * sizeof(void *);
-        for (uint32_t j = 0; j < k->n; j++) {
-            const weir__gblock *b = k->bl[k->head + j];
+        for (uint32_t j = 0; j <= k->n; j++) {
+            const weir__gblock *b = j < k->n ? k->bl[k->head + j] : k->run;
+            if (!b)
+                continue;
             bytes += op->block_size;
             for (size_t a = 0; a < op->p.n_aggs; a++)
                 if (op->defs[a].ops->heap_bytes)

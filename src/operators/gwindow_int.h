@@ -30,6 +30,8 @@ typedef struct weir__gkey {
     weir_value *cv;            /* hop: results of the last window fired, NULL until needed */
     int64_t cv_first, cv_last; /* its first and last slice */
     uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
+    weir__gblock *run;         /* hop: running state of window run_k (aggregates with unmerge) */
+    int64_t run_k;             /* NONE, or fire_k: run holds every record of its slices */
     weir__gblock **bl;         /* inl, or an array of its own */
     uint32_t head, n, cap;     /* blocks bl[head .. head + n) */
     weir__gblock *inl[WEIR__KEY_INLINE];
@@ -58,6 +60,8 @@ struct weir_gwindow {
     weir_gagg_def defs[WEIR_GWINDOW_MAX_AGGS];
     size_t offs[WEIR_GWINDOW_MAX_AGGS];
     size_t block_size;
+    uint8_t inv[WEIR_GWINDOW_MAX_AGGS]; /* hop: aggregate kept in the keys' running states */
+    size_t n_inv;
     weir_gwindow_emit_fn emit;
     void *opaque;
     weir_gwindow_late_fn late_fn;
