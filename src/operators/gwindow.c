@@ -360,8 +360,7 @@ static int key_reserve(weir__gkey *k)
         return 0;
     }
     uint32_t cap = k->cap * 2;
-    weir__gblock **bl =
-        k->bl == k->inl ? malloc(cap * sizeof *bl) : realloc(k->bl, cap * sizeof *bl);
+    weir__gref *bl = k->bl == k->inl ? malloc(cap * sizeof *bl) : realloc(k->bl, cap * sizeof *bl);
     if (!bl)
         return -1;
     if (k->bl == k->inl)
@@ -375,18 +374,18 @@ int weir__gkey_append(weir__gkey *k, weir__gblock *b)
 {
     if (key_reserve(k) != 0)
         return -1;
-    k->bl[k->head + k->n++] = b;
+    k->bl[k->head + k->n++] = (weir__gref){b->a, b};
     return 0;
 }
 
-/* Inserts b at position pos (0..n) of the key's blocks. */
-static int key_insert_at(weir__gkey *k, uint32_t pos, weir__gblock *b)
+/* Inserts b, whose a is `a`, at position pos (0..n) of the key's blocks. */
+static int key_insert_at(weir__gkey *k, uint32_t pos, int64_t a, weir__gblock *b)
 {
     if (key_reserve(k) != 0)
         return -1;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     memmove(v + pos + 1, v + pos, (k->n - pos) * sizeof *v);
-    v[pos] = b;
+    v[pos] = (weir__gref){a, b};
     k->n++;
     return 0;
 }
@@ -394,16 +393,27 @@ static int key_insert_at(weir__gkey *k, uint32_t pos, weir__gblock *b)
 /* Position of the first block with a >= x. */
 static uint32_t key_lower(const weir__gkey *k, int64_t x)
 {
-    weir__gblock *const *v = k->bl + k->head;
+    const weir__gref *v = k->bl + k->head;
     uint32_t lo = 0, hi = k->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (v[mid]->a < x)
+        if (v[mid].a < x)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* key_lower for an x that is usually among the key's oldest blocks (each probe of a block
+ * is a cache miss): a few blocks from the front, then a binary search. */
+static uint32_t key_lower_front(const weir__gkey *k, int64_t x)
+{
+    const weir__gref *v = k->bl + k->head;
+    for (uint32_t i = 0; i < k->n && i < 3; i++)
+        if (v[i].a >= x)
+            return i;
+    return k->n <= 3 ? k->n : key_lower(k, x);
 }
 
 /* ---------------------------------------------------------------- emission */
@@ -490,14 +500,20 @@ static void run_move(weir_gwindow *op, weir__gkey *k, int64_t win)
         op->failed = 1;
         return;
     }
-    weir__gblock *const *v = k->bl + k->head;
+    const weir__gref *v = k->bl + k->head;
     int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
     if (k->run_k != WEIR__NONE && k->run_k < win && sat_mul(win - k->run_k, op->r) < op->nsl) {
+        /* The slices that leave are mostly the key's oldest, those that enter its newest:
+         * found from either end without a binary search over every block. */
         int64_t olo = sat_mul(k->run_k, op->r), ohi = sat_add(olo, op->nsl);
-        for (uint32_t i = key_lower(k, olo); i < k->n && v[i]->a < lo; i++)
-            run_apply(op, k->run, v[i], 1);
-        for (uint32_t i = key_lower(k, ohi); i < k->n && v[i]->a < hi; i++)
-            run_apply(op, k->run, v[i], 0);
+        uint32_t i = key_lower_front(k, olo);
+        for (; i < k->n && v[i].a < lo; i++)
+            run_apply(op, k->run, v[i].b, 1);
+        i = k->n;
+        while (i > 0 && v[i - 1].a >= ohi)
+            i--;
+        for (; i < k->n && v[i].a < hi; i++)
+            run_apply(op, k->run, v[i].b, 0);
     } else {
         k->run->records = 0;
         for (size_t a = 0; a < op->p.n_aggs; a++) {
@@ -510,8 +526,8 @@ static void run_move(weir_gwindow *op, weir__gkey *k, int64_t win)
             memset(st, 0, d->ops->state_size);
             d->ops->init(st, d->params);
         }
-        for (uint32_t i = key_lower(k, lo); i < k->n && v[i]->a < hi; i++)
-            run_apply(op, k->run, v[i], 0);
+        for (uint32_t i = key_lower(k, lo); i < k->n && v[i].a < hi; i++)
+            run_apply(op, k->run, v[i].b, 0);
     }
     k->run_k = win;
 }
@@ -528,20 +544,33 @@ static void run_drop(weir_gwindow *op, weir__gkey *k)
  * (the key's running state is at win), that state for the aggregates it keeps. */
 static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late, int running)
 {
+    size_t na = op->p.n_aggs;
+    if (running && op->n_inv == na) {
+        /* Every result is in the running state: no slice is read (a window that fires holds
+         * a slice, so a record). */
+        if (!k->run || !k->run->records)
+            return;
+        for (size_t a = 0; a < na && !op->failed; a++)
+            if (op->defs[a].ops->result((uint8_t *)k->run + op->offs[a], op->defs[a].params,
+                                        &op->vals[a]) != WEIR_OK)
+                op->failed = 1;
+        if (!op->failed)
+            emit_vals(op, k, win_start(op, win), win_end(op, win), late);
+        return;
+    }
     int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
     uint32_t i = key_lower(k, lo), first = i;
-    weir__gblock *const *v = k->bl + k->head;
-    while (i < k->n && v[i]->a < hi)
+    const weir__gref *v = k->bl + k->head;
+    while (i < k->n && v[i].a < hi)
         i++;
     if (i == first)
         return; /* no slice: nothing to emit (cannot happen for a registered window) */
     int64_t start = win_start(op, win), end = win_end(op, win);
     uint32_t n = i - first;
-    size_t na = op->p.n_aggs;
     running = running && op->n_inv;
     /* The results of the last window are kept for the merged aggregates only. */
     int hop = op->nsl > 1 && !(running && op->n_inv == na);
-    if (hop && k->cv_n == n && k->cv_first == v[first]->a && k->cv_last == v[i - 1]->a) {
+    if (hop && k->cv_n == n && k->cv_first == v[first].a && k->cv_last == v[i - 1].a) {
         memcpy(op->vals, k->cv, na * sizeof *k->cv);
         emit_vals(op, k, start, end, late);
         return;
@@ -557,19 +586,19 @@ static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late, 
             for (size_t a = 0; a < na; a++)
                 if ((!running || !op->inv[a]) &&
                     op->defs[a].ops->merge((uint8_t *)t + op->offs[a],
-                                           (const uint8_t *)v[j] + op->offs[a],
+                                           (const uint8_t *)v[j].b + op->offs[a],
                                            op->defs[a].params) != WEIR_OK)
                     op->failed = 1;
     }
     for (size_t a = 0; a < na && !op->failed; a++) {
-        weir__gblock *src = running && op->inv[a] ? k->run : t ? t : v[first];
+        weir__gblock *src = running && op->inv[a] ? k->run : t ? t : v[first].b;
         if (op->defs[a].ops->result((uint8_t *)src + op->offs[a], op->defs[a].params,
                                     &op->vals[a]) != WEIR_OK)
             op->failed = 1;
     }
     if (!op->failed) {
         if (hop)
-            cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
+            cache_vals(op, k, v[first].a, v[i - 1].a, n);
         emit_vals(op, k, start, end, late);
     }
     if (t)
@@ -610,18 +639,18 @@ static int64_t next_window(const weir_gwindow *op, const weir__gkey *k, int64_t 
 {
     if (after == INT64_MAX)
         return WEIR__NONE;
-    uint32_t i = key_lower(k, sat_mul(after + 1, op->r));
+    uint32_t i = key_lower_front(k, sat_mul(after + 1, op->r));
     if (i >= k->n)
         return WEIR__NONE;
-    int64_t w = kmin_of(op, k->bl[k->head + i]->a);
+    int64_t w = kmin_of(op, k->bl[k->head + i].a);
     return w > after + 1 ? w : after + 1;
 }
 
 /* Frees the key's slices below index `below`. */
 static void free_slices_below(weir_gwindow *op, weir__gkey *k, int64_t below)
 {
-    while (k->n && k->bl[k->head]->a < below) {
-        weir__gblock_free(op, k->bl[k->head]);
+    while (k->n && k->bl[k->head].a < below) {
+        weir__gblock_free(op, k->bl[k->head].b);
         k->head++;
         k->n--;
         op->st.live_slices--;
@@ -648,13 +677,13 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
     /* The slice: most records land in the key's newest. */
     weir__gblock *b = NULL;
     uint32_t pos = k->n;
-    while (pos > 0 && k->bl[k->head + pos - 1]->a > j)
+    while (pos > 0 && k->bl[k->head + pos - 1].a > j)
         pos--;
-    if (pos > 0 && k->bl[k->head + pos - 1]->a == j) {
-        b = k->bl[k->head + pos - 1];
+    if (pos > 0 && k->bl[k->head + pos - 1].a == j) {
+        b = k->bl[k->head + pos - 1].b;
     } else {
         b = weir__gblock_new(op);
-        if (!b || key_insert_at(k, pos, b) != 0) {
+        if (!b || key_insert_at(k, pos, j, b) != 0) {
             weir__gblock_free(op, b);
             op->failed = 1;
             if (!k->n)
@@ -729,10 +758,10 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
 static void slice_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 {
     k->close_t = WEIR__NONE;
-    while (k->n && close_thr(op, kmax_of(op, k->bl[k->head]->a)) <= wm)
-        free_slices_below(op, k, k->bl[k->head]->a + 1);
+    while (k->n && close_thr(op, kmax_of(op, k->bl[k->head].a)) <= wm)
+        free_slices_below(op, k, k->bl[k->head].a + 1);
     if (k->n)
-        note_close_t(op, k, close_thr(op, kmax_of(op, k->bl[k->head]->a)));
+        note_close_t(op, k, close_thr(op, kmax_of(op, k->bl[k->head].a)));
     else
         key_remove(op, k);
 }
@@ -756,7 +785,7 @@ static void sess_register(weir_gwindow *op, weir__gkey *k)
     int final = op->single;
     int64_t fire = WEIR__NONE, close = WEIR__NONE;
     for (uint32_t i = 0; i < k->n; i++) {
-        const weir__gblock *b = k->bl[k->head + i];
+        const weir__gblock *b = k->bl[k->head + i].b;
         int64_t c = sess_close_thr(op, b);
         close = c < close ? c : close;
         if (!final && !b->fired) {
@@ -782,10 +811,10 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
     /* The sessions [a, b) it intersects: a <= e and b >= s. */
     uint32_t lo = 0, hi = 0;
     if (k) {
-        weir__gblock *const *v = k->bl + k->head;
+        const weir__gref *v = k->bl + k->head;
         hi = key_lower(k, sat_add(e, 1)); /* first with a > e */
         lo = hi;
-        while (lo > 0 && v[lo - 1]->b >= s)
+        while (lo > 0 && v[lo - 1].b->b >= s)
             lo--;
     }
     if (lo == hi && sat_add(sat_add(e, -1), op->L) <= wm) {
@@ -799,10 +828,10 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         return;
     }
     weir__gblock *b;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     if (lo == hi) {
         b = weir__gblock_new(op);
-        if (!b || key_insert_at(k, lo, b) != 0) {
+        if (!b || key_insert_at(k, lo, s, b) != 0) {
             weir__gblock_free(op, b);
             op->failed = 1;
             if (!k->n)
@@ -812,19 +841,19 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         b->a = s;
         b->b = e;
         op->st.live_sessions++;
-    } else if (hi == lo + 1 && v[lo]->a <= s && e <= v[lo]->b) {
-        b = v[lo];
+    } else if (hi == lo + 1 && v[lo].a <= s && e <= v[lo].b->b) {
+        b = v[lo].b;
     } else {
-        b = v[lo];
-        int64_t na = s < b->a ? s : b->a, nb = e > v[hi - 1]->b ? e : v[hi - 1]->b;
+        b = v[lo].b;
+        int64_t na = s < b->a ? s : b->a, nb = e > v[hi - 1].b->b ? e : v[hi - 1].b->b;
         for (uint32_t i = lo + 1; i < hi; i++) {
-            block_merge(op, b, v[i]);
-            weir__gblock_free(op, v[i]);
+            block_merge(op, b, v[i].b);
+            weir__gblock_free(op, v[i].b);
             op->st.live_sessions--;
         }
         memmove(v + lo + 1, v + hi, (k->n - hi) * sizeof *v);
         k->n -= hi - lo - 1;
-        b->a = na;
+        b->a = v[lo].a = na;
         b->b = nb;
         b->fired = 0;
     }
@@ -847,9 +876,9 @@ static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
     k->fire_t = WEIR__NONE;
     int final = op->single;
     uint32_t out = 0;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     for (uint32_t i = 0; i < k->n; i++) {
-        weir__gblock *b = v[i];
+        weir__gblock *b = v[i].b;
         if (final && sess_close_thr(op, b) <= t) {
             emit_block(op, k, b, b->a, b->b, 0);
             weir__gblock_free(op, b);
@@ -860,7 +889,7 @@ static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
             emit_block(op, k, b, b->a, b->b, 0);
             b->fired = 1;
         }
-        v[out++] = b;
+        v[out++] = v[i];
     }
     k->n = out;
     if (!k->n) {
@@ -874,10 +903,10 @@ static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 {
     k->close_t = WEIR__NONE;
     uint32_t out = 0;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     for (uint32_t i = 0; i < k->n; i++) {
-        if (sess_close_thr(op, v[i]) <= wm) {
-            weir__gblock_free(op, v[i]);
+        if (sess_close_thr(op, v[i].b) <= wm) {
+            weir__gblock_free(op, v[i].b);
             op->st.live_sessions--;
         } else {
             v[out++] = v[i];
@@ -915,6 +944,32 @@ static int cmp_due(const void *a, const void *b)
     return (lx > ly) - (lx < ly);
 }
 
+/* The state a firing of due entry i reads, fetched ahead so that the cache misses of
+ * several keys overlap: stage 0 the key's block array and running state, stage 1 its
+ * oldest block (the slice that fires or leaves the window, or the first session). */
+static void prefetch_due(const weir_gwindow *op, size_t i, size_t nd, int stage)
+{
+    if (i >= nd)
+        return;
+    const weir__fent *d = &op->due[i];
+    /* a key freed by an earlier firing is not read */
+    const weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
+    if (!k || !k->n)
+        return;
+    if (stage == 0) {
+        __builtin_prefetch(k->bl + k->head);
+        __builtin_prefetch(k->bl + k->head + k->n - 1);
+        if (k->run)
+            __builtin_prefetch(k->run);
+    } else {
+        const char *b = (const char *)k->bl[k->head].b;
+        __builtin_prefetch(b);
+        __builtin_prefetch(b + 64);
+        if (k->run)
+            __builtin_prefetch((const char *)k->run + 64);
+    }
+}
+
 /* Fires and frees what the watermark has passed, in order of threshold (so of window end),
  * and the keys sharing a threshold in order of their bytes: an order that depends on the
  * state alone, so a restored operator fires as an uninterrupted one does. */
@@ -948,6 +1003,8 @@ static void advance(weir_gwindow *op)
         if (nd > 1)
             qsort(op->due, nd, sizeof *op->due, cmp_due);
         for (size_t i = 0; i < nd && !op->failed; i++) {
+            prefetch_due(op, i + 12, nd, 0);
+            prefetch_due(op, i + 6, nd, 1);
             const weir__fent *d = &op->due[i];
             /* an earlier entry of the batch may have fired (and freed) this key */
             weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
@@ -1196,7 +1253,7 @@ void weir__gwindow_clear(weir_gwindow *op)
         if (!k)
             continue;
         for (uint32_t j = 0; j < k->n; j++)
-            weir__gblock_free(op, k->bl[k->head + j]);
+            weir__gblock_free(op, k->bl[k->head + j].b);
         weir__gblock_free(op, k->run);
         free(k->cv);
         if (k->bl != k->inl)
@@ -1299,7 +1356,7 @@ void weir_gwindow_stats(const weir_gwindow *op, weir_gwindow_counters *out)
             continue;
         bytes += sizeof *k + k->klen + (uint64_t)k->cap * sizeof(void *);
         for (uint32_t j = 0; j <= k->n; j++) {
-            const weir__gblock *b = j < k->n ? k->bl[k->head + j] : k->run;
+            const weir__gblock *b = j < k->n ? k->bl[k->head + j].b : k->run;
             if (!b)
                 continue;
             bytes += op->block_size;
@@ -1342,7 +1399,7 @@ int weir__gwindow_reschedule(weir_gwindow *op)
             continue;
         }
         int final = op->single;
-        int64_t j0 = k->bl[k->head]->a;
+        int64_t j0 = k->bl[k->head].a;
         /* The first window of the oldest slice not yet fired (emitted) at wm. */
         int64_t w = first_window_after(op, final ? sat_add(wm, -op->L) : wm);
         int64_t kmin = kmin_of(op, j0);

@@ -19,6 +19,13 @@ typedef struct weir__gblock {
     uint64_t fired;   /* session: has fired as this window (updates mode) */
 } weir__gblock;
 
+/* A key's reference to one of its blocks, with the block's a: searching a key's blocks
+ * then reads one array, not every block (each a cache miss). */
+typedef struct weir__gref {
+    int64_t a;
+    weir__gblock *b;
+} weir__gref;
+
 /* One key and its blocks, sorted by a (slices and sessions never overlap). */
 typedef struct weir__gkey {
     uint64_t hash;
@@ -32,9 +39,9 @@ typedef struct weir__gkey {
     uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
     weir__gblock *run;         /* hop: running state of window run_k (aggregates with unmerge) */
     int64_t run_k;             /* NONE, or fire_k: run holds every record of its slices */
-    weir__gblock **bl;         /* inl, or an array of its own */
+    weir__gref *bl;            /* inl, or an array of its own */
     uint32_t head, n, cap;     /* blocks bl[head .. head + n) */
-    weir__gblock *inl[WEIR__KEY_INLINE];
+    weir__gref inl[WEIR__KEY_INLINE];
     char kbytes[];
 } weir__gkey;
 
