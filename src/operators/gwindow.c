@@ -130,9 +130,19 @@ static int64_t first_window_after(const weir_gwindow *op, int64_t thr)
 
 /* ---------------------------------------------------------------- heaps */
 
+/* The key's first 8 bytes, big-endian, zero-padded: fire-heap entries carry it, so that
+ * the keys due at one threshold are put in order without reading most of them. */
+static uint64_t key_prefix(const weir__gkey *k)
+{
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        p = p << 8 | (i < k->klen ? (uint8_t)k->kbytes[i] : 0);
+    return p;
+}
+
 /* A 4-ary min-heap by threshold: a node's children share one cache line, which halves the
  * cache misses of a pop in the large heaps of session windows (one entry per key). */
-static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
+static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen, uint64_t p0)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 256;
@@ -150,7 +160,7 @@ static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
         h->v[i] = h->v[p];
         i = p;
     }
-    h->v[i] = (weir__hent){t, key, gen};
+    h->v[i] = (weir__hent){t, key, gen, p0};
     return 0;
 }
 
@@ -620,7 +630,7 @@ static void note_fire(weir_gwindow *op, weir__gkey *k, int64_t win)
         k->run_k = WEIR__NONE; /* rebuilt when win fires */
     k->fire_k = win;
     k->fire_t = t;
-    if (heap_push(&op->fire, t, k->idx, op->gens[k->idx]) != 0)
+    if (heap_push(&op->fire, t, k->idx, op->gens[k->idx], key_prefix(k)) != 0)
         op->failed = 1;
 }
 
@@ -630,7 +640,7 @@ static void note_close_t(weir_gwindow *op, weir__gkey *k, int64_t t)
     if (k->close_t != WEIR__NONE && k->close_t <= t)
         return;
     k->close_t = t;
-    if (heap_push(&op->close, t, k->idx, op->gens[k->idx]) != 0)
+    if (heap_push(&op->close, t, k->idx, op->gens[k->idx], 0) != 0)
         op->failed = 1;
 }
 
@@ -797,7 +807,7 @@ static void sess_register(weir_gwindow *op, weir__gkey *k)
         fire = close;
     if (fire != WEIR__NONE && (k->fire_t == WEIR__NONE || fire < k->fire_t)) {
         k->fire_t = fire;
-        if (heap_push(&op->fire, fire, k->idx, op->gens[k->idx]) != 0)
+        if (heap_push(&op->fire, fire, k->idx, op->gens[k->idx], key_prefix(k)) != 0)
             op->failed = 1;
     }
     if (!final && close != WEIR__NONE)
@@ -921,42 +931,37 @@ static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 
 /* ---------------------------------------------------------------- the watermark */
 
-static uint64_t key_prefix(const weir__gkey *k, uint32_t from)
-{
-    uint64_t p = 0;
-    for (uint32_t i = 0; i < 8; i++)
-        p = p << 8 | (from + i < k->klen ? (uint8_t)k->kbytes[from + i] : 0);
-    return p;
-}
-
 /* Key bytes in lexicographic (memcmp) order, a proper prefix first. */
 static int cmp_due(const void *a, const void *b)
 {
     const weir__fent *x = a, *y = b;
     if (x->p0 != y->p0)
         return x->p0 < y->p0 ? -1 : 1;
-    if (x->p1 != y->p1)
-        return x->p1 < y->p1 ? -1 : 1;
     uint32_t lx = x->k->klen, ly = y->k->klen, n = lx < ly ? lx : ly;
-    int c = n > 16 ? memcmp(x->k->kbytes + 16, y->k->kbytes + 16, n - 16) : 0;
+    int c = n ? memcmp(x->k->kbytes, y->k->kbytes, n) : 0;
     if (c)
         return c;
     return (lx > ly) - (lx < ly);
 }
 
 /* The state a firing of due entry i reads, fetched ahead so that the cache misses of
- * several keys overlap: stage 0 the key's block array and running state, stage 1 its
- * oldest block (the slice that fires or leaves the window, or the first session). */
+ * several keys overlap: stage 0 the key, stage 1 its block array and running state, stage
+ * 2 its oldest block (the slice that fires or leaves the window, or the first session). */
 static void prefetch_due(const weir_gwindow *op, size_t i, size_t nd, int stage)
 {
     if (i >= nd)
         return;
     const weir__fent *d = &op->due[i];
+    if (stage == 0) {
+        __builtin_prefetch(d->k); /* only an address: the key may have been freed */
+        __builtin_prefetch((const char *)d->k + 64);
+        return;
+    }
     /* a key freed by an earlier firing is not read */
     const weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
     if (!k || !k->n)
         return;
-    if (stage == 0) {
+    if (stage == 1) {
         __builtin_prefetch(k->bl + k->head);
         __builtin_prefetch(k->bl + k->head + k->n - 1);
         if (k->run)
@@ -984,8 +989,10 @@ static void advance(weir_gwindow *op)
         size_t nd = 0;
         while (op->fire.n && op->fire.v[0].t == t) {
             weir__hent h = heap_pop(&op->fire);
+            /* Only the generations are read here (entries that no longer match their key's
+             * fire_t are skipped when fired): a key is a cache miss. */
             weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
-            if (!k || k->fire_t != t)
+            if (!k)
                 continue;
             if (nd == op->due_cap) {
                 size_t cap = op->due_cap ? op->due_cap * 2 : 64;
@@ -997,14 +1004,14 @@ static void advance(weir_gwindow *op)
                 op->due = d;
                 op->due_cap = cap;
             }
-            op->due[nd++] =
-                (weir__fent){key_prefix(k, 0), k->klen > 8 ? key_prefix(k, 8) : 0, k, h.key, h.gen};
+            op->due[nd++] = (weir__fent){h.p0, k, h.key, h.gen};
         }
         if (nd > 1)
             qsort(op->due, nd, sizeof *op->due, cmp_due);
         for (size_t i = 0; i < nd && !op->failed; i++) {
-            prefetch_due(op, i + 12, nd, 0);
-            prefetch_due(op, i + 6, nd, 1);
+            prefetch_due(op, i + 15, nd, 0);
+            prefetch_due(op, i + 10, nd, 1);
+            prefetch_due(op, i + 5, nd, 2);
             const weir__fent *d = &op->due[i];
             /* an earlier entry of the batch may have fired (and freed) this key */
             weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;

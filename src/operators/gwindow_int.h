@@ -48,11 +48,12 @@ typedef struct weir__gkey {
 typedef struct weir__hent {
     int64_t t;
     uint32_t key, gen;
+    uint64_t p0; /* fire heap: the key's first 8 bytes, big-endian, zero-padded */
 } weir__hent;
 
 /* A fire-heap entry popped with others of the same threshold, to be fired in key order. */
 typedef struct weir__fent {
-    uint64_t p0, p1; /* the key's first 16 bytes, big-endian, zero-padded */
+    uint64_t p0;
     const struct weir__gkey *k;
     uint32_t key, gen;
 } weir__fent;
