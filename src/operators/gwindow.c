@@ -944,35 +944,29 @@ static int cmp_due(const void *a, const void *b)
     return (lx > ly) - (lx < ly);
 }
 
-/* The state a firing of due entry i reads, fetched ahead so that the cache misses of
- * several keys overlap: stage 0 the key, stage 1 its block array and running state, stage
- * 2 its oldest block (the slice that fires or leaves the window, or the first session). */
-static void prefetch_due(const weir_gwindow *op, size_t i, size_t nd, int stage)
+/* Reads, for due entries [i, i + m), what their firings read first (the key, its block
+ * array, running state and oldest block), in passes over the group: the loads of one pass
+ * are independent, so their cache misses overlap, where a firing would take them one by
+ * one. (Prefetch instructions did not help here: on this kind of machine they are dropped
+ * when the address misses the TLB, as a key's address mostly does.) */
+static void touch_due(const weir_gwindow *op, size_t i, size_t m)
 {
-    if (i >= nd)
-        return;
-    const weir__fent *d = &op->due[i];
-    if (stage == 0) {
-        __builtin_prefetch(d->k); /* only an address: the key may have been freed */
-        __builtin_prefetch((const char *)d->k + 64);
-        return;
+    const weir__gkey *ks[16];
+    uint64_t acc = 0;
+    for (size_t j = 0; j < m; j++) {
+        const weir__fent *d = &op->due[i + j];
+        /* a key freed by an earlier firing is not read */
+        ks[j] = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
+        if (ks[j])
+            acc += ks[j]->n;
     }
-    /* a key freed by an earlier firing is not read */
-    const weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
-    if (!k || !k->n)
-        return;
-    if (stage == 1) {
-        __builtin_prefetch(k->bl + k->head);
-        __builtin_prefetch(k->bl + k->head + k->n - 1);
-        if (k->run)
-            __builtin_prefetch(k->run);
-    } else {
-        const char *b = (const char *)k->bl[k->head].b;
-        __builtin_prefetch(b);
-        __builtin_prefetch(b + 64);
-        if (k->run)
-            __builtin_prefetch((const char *)k->run + 64);
-    }
+    for (size_t j = 0; j < m; j++)
+        if (ks[j] && ks[j]->n)
+            acc += (uint64_t)ks[j]->bl[ks[j]->head].a + (ks[j]->run ? ks[j]->run->records : 0);
+    for (size_t j = 0; j < m; j++)
+        if (ks[j] && ks[j]->n)
+            acc += ks[j]->bl[ks[j]->head].b->records;
+    __asm__ volatile("" : : "r"(acc));
 }
 
 /* Fires and frees what the watermark has passed, in order of threshold (so of window end),
@@ -1009,9 +1003,8 @@ static void advance(weir_gwindow *op)
         if (nd > 1)
             qsort(op->due, nd, sizeof *op->due, cmp_due);
         for (size_t i = 0; i < nd && !op->failed; i++) {
-            prefetch_due(op, i + 15, nd, 0);
-            prefetch_due(op, i + 10, nd, 1);
-            prefetch_due(op, i + 5, nd, 2);
+            if (i % 16 == 0)
+                touch_due(op, i, nd - i < 16 ? nd - i : 16);
             const weir__fent *d = &op->due[i];
             /* an earlier entry of the batch may have fired (and freed) this key */
             weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
@@ -1308,9 +1301,26 @@ weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, 
     int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
     for (size_t i = 0; i < n; i++) {
         const weir_row *r = &recs[i];
-        /* The key table's slot of a record a few ahead: its cache miss overlaps this work. */
+        /* The state of the records a few ahead, in stages (the key table's slot, the key,
+         * then its newest block reference and running state): their cache misses overlap
+         * this work. A key is read only from the table, so it is alive. */
         if (i + 8 < n && op->tab)
             __builtin_prefetch(&op->tab[(uint32_t)recs[i + 8].key_hash & op->tmask]);
+        if (i + 4 < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + 4].key_hash & op->tmask];
+            if (c)
+                __builtin_prefetch(c);
+        }
+        if (i + 2 < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + 2].key_hash & op->tmask];
+            if (c && c->hash == recs[i + 2].key_hash && c->n) {
+                __builtin_prefetch(c->bl + c->head + c->n - 1);
+                if (c->run) {
+                    __builtin_prefetch(c->run);
+                    __builtin_prefetch((const char *)c->run + 64);
+                }
+            }
+        }
         if (r->partition < 0 || r->partition >= op->p.partitions) {
             weir_err rc = status(op);
             return rc != WEIR_OK ? rc : WEIR_ERR_INVALID_ARG;
