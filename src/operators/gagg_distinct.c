@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "operators/gagg_int.h"
+#include "operators/hll_state_int.h"
 #include "weir/gagg.h"
 #include "weir/hll.h"
 
@@ -380,21 +381,6 @@ const weir_gagg_ops weir_gagg_count_distinct = {
 
 /* ---------------------------------------------------------------- approximate */
 
-/* init() must not fail, so a precision outside 4..18 is clamped into that range; jobs
- * validate the precision where it is configured. */
-static int precision(const void *params)
-{
-    if (!params)
-        return WEIR_HLL_P_DEFAULT;
-    int p = *(const int *)params;
-    return p < WEIR_HLL_P_MIN ? WEIR_HLL_P_MIN : p > WEIR_HLL_P_MAX ? WEIR_HLL_P_MAX : p;
-}
-
-static void hll_init(void *state, const void *params)
-{
-    weir_hll_embed_init(state, precision(params));
-}
-
 static weir_err hll_add(void *state, const weir_value *v, const weir_row *r, const void *params)
 {
     (void)r, (void)params;
@@ -406,12 +392,6 @@ static weir_err hll_add(void *state, const weir_value *v, const weir_row *r, con
     return weir_hll_add(state, XXH3_64bits(p, len));
 }
 
-static weir_err hll_merge(void *dst, const void *src, const void *params)
-{
-    (void)params;
-    return weir_hll_merge(dst, src);
-}
-
 static weir_err hll_result(void *state, const void *params, weir_value *out)
 {
     (void)params;
@@ -421,50 +401,16 @@ static weir_err hll_result(void *state, const void *params, weir_value *out)
     return WEIR_OK;
 }
 
-static size_t hll_size(const void *state, const void *params)
-{
-    (void)params;
-    return weir_hll_serialized_size(state);
-}
-
-static size_t hll_serialize(const void *state, uint8_t *out, const void *params)
-{
-    (void)params;
-    return weir_hll_serialize(state, out, weir_hll_serialized_size(state));
-}
-
-static weir_err hll_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
-{
-    weir_hll *h = weir_hll_embed_init(state, precision(params));
-    weir_err rc = weir_hll_deserialize_into(h, in, len);
-    if (rc == WEIR_OK)
-        return WEIR_OK;
-    weir_hll_embed_fini(h);
-    return rc == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_CORRUPT;
-}
-
-static void hll_free(void *state, const void *params)
-{
-    (void)params;
-    weir_hll_embed_fini(state);
-}
-
-static size_t hll_heap(const void *state, const void *params)
-{
-    (void)params;
-    return weir_hll_heap_bytes(state);
-}
-
 const weir_gagg_ops weir_gagg_approx_count_distinct = {
     .name = "approx_count_distinct",
     .state_size = WEIR_HLL_EMBED_SIZE,
-    .init = hll_init,
+    .init = weir__hll_state_init,
     .add = hll_add,
-    .merge = hll_merge,
+    .merge = weir__hll_state_merge,
     .result = hll_result,
-    .serialized_size = hll_size,
-    .serialize = hll_serialize,
-    .deserialize = hll_deserialize,
-    .free = hll_free,
-    .heap_bytes = hll_heap,
+    .serialized_size = weir__hll_state_size,
+    .serialize = weir__hll_state_serialize,
+    .deserialize = weir__hll_state_deserialize,
+    .free = weir__hll_state_free,
+    .heap_bytes = weir__hll_state_heap,
 };
