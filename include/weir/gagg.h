@@ -30,7 +30,12 @@ extern "C" {
  *   (sessions merge); tumbling windows never call it;
  * - serialized_size, serialize, deserialize: all three or none; without them
  *   weir_gwindow_snapshot returns WEIR_ERR_UNSUPPORTED;
- * - free, heap_bytes: optional (NULL: the state owns no heap memory).
+ * - free, heap_bytes: optional (NULL: the state owns no heap memory);
+ * - unmerge: optional, used by hopping windows only. With it, each key keeps a running state
+ *   of the window that fires next, which slices enter (merge) and leave (unmerge), so a
+ *   firing costs O(1) whatever W/S is; without it, a firing merges the window's W/S slices.
+ *   Give it only to an aggregate whose merge it undoes exactly (a count, a multiset), never
+ *   to one whose result depends on the order of merges (a floating-point sum).
  */
 typedef struct weir_gagg_ops {
     const char *name;  /* short name, stored in snapshots ("sum", "top3") */
@@ -61,6 +66,11 @@ typedef struct weir_gagg_ops {
     void (*free)(void *state, const void *params);
     /* Heap bytes the state owns beyond state_size, for memory accounting. */
     size_t (*heap_bytes)(const void *state, const void *params);
+    /* dst := dst without src's records, where every record of src is also in dst (src was
+     * merged into dst, or its records added to both): afterwards dst's result is what it
+     * would be had those records never been added. Returns WEIR_OK or WEIR_ERR_NOMEM (dst
+     * stays valid but its content is then unspecified: the operator stops). */
+    weir_err (*unmerge)(void *dst, const void *src, const void *params);
 } weir_gagg_ops;
 
 /* A where filter of one aggregate: returns non-zero when the record counts for it. Called
@@ -83,16 +93,17 @@ typedef struct weir_gagg_def {
 } weir_gagg_def;
 
 /*
- * The built-ins (docs/SEMANTICS.md). All have every function of the table.
+ * The built-ins (docs/SEMANTICS.md). All have every function of the table but unmerge.
  * - count: with field -1 counts records; with a field, records whose value is present
- *   and not null. INT.
+ *   and not null. INT. Has unmerge.
  * - sum, min, max: over INT and DOUBLE values, others skipped. Exact int64 while every
  *   input is an integer and (sum) the running sum fits; otherwise doubles, summed in arrival
  *   order (hopping and session windows: in arrival order within each slice or session part,
  *   then the parts in time order). NULL when no number was seen.
  * - avg: the sum as above divided by the count of numbers, a DOUBLE; NULL without numbers.
  * - count_distinct: exact, over STRING and INT values, an integer taken as its decimal
- *   text (7 and "7" are one value); other values skipped. INT.
+ *   text (7 and "7" are one value); other values skipped. INT. Has unmerge (the state
+ *   counts the records of each value).
  * - approx_count_distinct: HyperLogLog (weir/hll.h) over XXH3-64 of the same text; params:
  *   a `const int *` precision (WEIR_HLL_P_MIN..WEIR_HLL_P_MAX), NULL for WEIR_HLL_P_DEFAULT.
  *   INT, the rounded estimate.

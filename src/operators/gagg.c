@@ -47,6 +47,13 @@ static weir_err count_merge(void *dst, const void *src, const void *params)
     return WEIR_OK;
 }
 
+static weir_err count_unmerge(void *dst, const void *src, const void *params)
+{
+    (void)params;
+    *(uint64_t *)dst -= *(const uint64_t *)src;
+    return WEIR_OK;
+}
+
 static weir_err count_result(void *state, const void *params, weir_value *out)
 {
     (void)params;
@@ -88,6 +95,7 @@ const weir_gagg_ops weir_gagg_count = {
     .serialized_size = count_size,
     .serialize = count_serialize,
     .deserialize = count_deserialize,
+    .unmerge = count_unmerge,
 };
 
 /* ---------------------------------------------------------------- numbers */

@@ -7,30 +7,48 @@
 #include <xxhash.h>
 
 #include "operators/gagg_int.h"
+#include "operators/hll_state_int.h"
 #include "weir/gagg.h"
 #include "weir/hll.h"
 
 /*
- * The exact set keeps each value's bytes once in an arena and an open-addressing table of
- * (hash, offset, length) entries at most half full; an empty set owns nothing. Values are
- * compared by their bytes, so the count is exact whatever the hash does.
+ * The exact set is a multiset: each value with the number of records that carried it, so
+ * that a hopping window's running state can take a slice's records out again (unmerge) and
+ * still know whether a value remains. Values are compared by their bytes, so the count is
+ * exact whatever the hash does.
  *
- * Serialized form, little-endian: u32 count, then per value u32 length and its bytes.
+ * Layout, for the cache: an open-addressing table (linear probing, at most half full) of
+ * 24-byte entries holding the low 32 bits of the value's XXH3-64, its length, its
+ * multiplicity and, for a value of at most 8 bytes (a user id, a number's text), the bytes
+ * themselves, so that finding one costs one cache miss; a longer value's bytes are in an
+ * arena and the entry holds their offset. A set of one value keeps it inline in the state
+ * (no table): a hopping window's slice of one key often holds one record. An empty set owns
+ * nothing.
+ *
+ * Serialized form, little-endian: u32 count, then per value u32 length and its bytes
+ * (multiplicities are not written: a restored set counts each value once, which keeps
+ * every set a window's running state is built from consistent with it).
  */
 typedef struct dentry {
-    uint64_t hash;
-    uint32_t off;
+    uint32_t h;    /* low 32 bits of the value's XXH3-64 */
     uint32_t len1; /* length + 1; 0 marks an empty slot */
+    uint64_t v;    /* the bytes (at most 8, zero-padded), or their offset in the arena */
+    uint64_t mult; /* records of the value */
 } dentry;
 
 typedef struct dset {
-    dentry *tab;
-    char *arena;
+    dentry *tab;     /* cap slots, or NULL: then the values (at most one) are in `one` */
+    char *arena;     /* bytes of the values longer than 8 */
+    uint64_t vbytes; /* bytes of all values */
     uint32_t n, cap; /* values, slots (a power of two, or 0) */
-    uint32_t used, acap;
+    uint32_t used, acap, dead;
+    uint32_t pad;
+    dentry one;
 } dset;
 
 _Static_assert(sizeof(dset) <= WEIR_GAGG_STATE_MAX, "the set fits inline");
+
+#define INLINE_MAX 8
 
 static void dset_init(void *state, const void *params)
 {
@@ -38,63 +56,178 @@ static void dset_init(void *state, const void *params)
     memset(state, 0, sizeof(dset));
 }
 
+static uint64_t pack(const char *p, size_t len)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, len);
+    return v;
+}
+
+static const char *dval(const dset *s, const dentry *e)
+{
+    return e->len1 - 1 <= INLINE_MAX ? (const char *)&e->v : s->arena + e->v;
+}
+
+/* The entries of a set: its table, or `one`, as an array of slots. */
+static const dentry *slots(const dset *s, uint32_t *n)
+{
+    if (s->tab) {
+        *n = s->cap;
+        return s->tab;
+    }
+    *n = s->n;
+    return &s->one;
+}
+
+static int same(const dset *s, const dentry *e, uint32_t h, const char *p, size_t len, uint64_t v)
+{
+    if (e->h != h || e->len1 != len + 1)
+        return 0;
+    return len <= INLINE_MAX ? e->v == v : memcmp(s->arena + e->v, p, len) == 0;
+}
+
+/* The entry of a value, or NULL. */
+static dentry *find(dset *s, uint32_t h, const char *p, size_t len, uint64_t v)
+{
+    if (!s->tab)
+        return s->n && same(s, &s->one, h, p, len, v) ? &s->one : NULL;
+    for (uint32_t j = h & (s->cap - 1); s->tab[j].len1; j = (j + 1) & (s->cap - 1))
+        if (same(s, &s->tab[j], h, p, len, v))
+            return &s->tab[j];
+    return NULL;
+}
+
+static void put(dentry *t, uint32_t cap, const dentry *e)
+{
+    uint32_t j = e->h & (cap - 1);
+    while (t[j].len1)
+        j = (j + 1) & (cap - 1);
+    t[j] = *e;
+}
+
 static int grow_table(dset *s)
 {
     uint32_t cap = s->cap ? s->cap * 2 : 8;
-    if (cap == 0 || cap > (1u << 30))
+    if (cap > (1u << 30))
         return -1;
     dentry *t = calloc(cap, sizeof *t);
     if (!t)
         return -1;
-    for (uint32_t i = 0; i < s->cap; i++) {
-        if (!s->tab[i].len1)
-            continue;
-        uint32_t j = (uint32_t)s->tab[i].hash & (cap - 1);
-        while (t[j].len1)
-            j = (j + 1) & (cap - 1);
-        t[j] = s->tab[i];
-    }
+    uint32_t ns;
+    const dentry *old = slots(s, &ns);
+    for (uint32_t i = 0; i < ns; i++)
+        if (old[i].len1)
+            put(t, cap, &old[i]);
     free(s->tab);
     s->tab = t;
     s->cap = cap;
     return 0;
 }
 
-/* Inserts the value (ptr, len) of hash h. Returns WEIR_OK or WEIR_ERR_NOMEM (unchanged). */
-static weir_err dset_insert(dset *s, uint64_t h, const char *ptr, size_t len)
+/* Adds `mult` records of the value (p, len) with hash h. *fresh (may be NULL) tells whether
+ * the value is new. Returns WEIR_OK or WEIR_ERR_NOMEM (the set unchanged). */
+static weir_err dset_insert(dset *s, uint32_t h, const char *p, size_t len, uint64_t mult,
+                            int *fresh)
 {
-    if (s->cap) {
-        uint32_t j = (uint32_t)h & (s->cap - 1);
-        for (; s->tab[j].len1; j = (j + 1) & (s->cap - 1))
-            if (s->tab[j].hash == h && s->tab[j].len1 == len + 1 &&
-                memcmp(s->arena + s->tab[j].off, ptr, len) == 0)
-                return WEIR_OK;
+    uint64_t v = len <= INLINE_MAX ? pack(p, len) : 0;
+    dentry *e = find(s, h, p, len, v);
+    if (fresh)
+        *fresh = !e;
+    if (e) {
+        e->mult += mult;
+        return WEIR_OK;
     }
-    if (len >= UINT32_MAX - 1 || (uint64_t)s->used + len > UINT32_MAX)
+    if (len >= UINT32_MAX - 1)
         return WEIR_ERR_NOMEM;
-    if ((s->n + 1) * 2 > s->cap && grow_table(s) != 0)
-        return WEIR_ERR_NOMEM;
-    if (s->used + len > s->acap) {
-        uint64_t acap = s->acap ? (uint64_t)s->acap * 2 : 64;
-        while (acap < (uint64_t)s->used + len)
-            acap *= 2;
-        if (acap > UINT32_MAX)
-            acap = UINT32_MAX;
-        char *a = realloc(s->arena, acap);
-        if (!a)
+    if (len > INLINE_MAX) {
+        if ((uint64_t)s->used + len > UINT32_MAX)
             return WEIR_ERR_NOMEM;
-        s->arena = a;
-        s->acap = (uint32_t)acap;
+        if (s->used + len > s->acap) {
+            uint64_t acap = s->acap ? (uint64_t)s->acap * 2 : 64;
+            while (acap < (uint64_t)s->used + len)
+                acap *= 2;
+            if (acap > UINT32_MAX)
+                acap = UINT32_MAX;
+            char *a = realloc(s->arena, acap);
+            if (!a)
+                return WEIR_ERR_NOMEM;
+            s->arena = a;
+            s->acap = (uint32_t)acap;
+        }
     }
-    uint32_t j = (uint32_t)h & (s->cap - 1);
-    while (s->tab[j].len1)
-        j = (j + 1) & (s->cap - 1);
-    if (len)
-        memcpy(s->arena + s->used, ptr, len);
-    s->tab[j] = (dentry){h, s->used, (uint32_t)len + 1};
-    s->used += (uint32_t)len;
+    dentry ne = {h, (uint32_t)len + 1, v, mult};
+    if (!s->tab && s->n == 0) {
+        s->one = ne;
+    } else {
+        if ((s->n + 1) * 2 > s->cap && grow_table(s) != 0)
+            return WEIR_ERR_NOMEM;
+        if (len > INLINE_MAX)
+            ne.v = s->used;
+        put(s->tab, s->cap, &ne);
+    }
+    if (len > INLINE_MAX) {
+        if (!s->tab)
+            s->one.v = s->used;
+        memcpy(s->arena + s->used, p, len);
+        s->used += (uint32_t)len;
+    }
+    s->vbytes += len;
     s->n++;
     return WEIR_OK;
+}
+
+/* Moves the values still present to a fresh arena once removed ones take most of it. */
+static void compact(dset *s)
+{
+    char *a = malloc(s->used - s->dead ? s->used - s->dead : 1);
+    if (!a)
+        return; /* only memory not given back yet */
+    uint32_t used = 0, ns;
+    dentry *e = (dentry *)slots(s, &ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t len = e[i].len1 - 1;
+        if (!e[i].len1 || len <= INLINE_MAX)
+            continue;
+        memcpy(a + used, s->arena + e[i].v, len);
+        e[i].v = used;
+        used += len;
+    }
+    free(s->arena);
+    s->arena = a;
+    s->used = s->acap = used;
+    s->dead = 0;
+}
+
+/* Removes entry e (backward-shift deletion: no tombstones). */
+static void remove_entry(dset *s, dentry *e)
+{
+    uint32_t len = e->len1 - 1;
+    if (len > INLINE_MAX)
+        s->dead += len;
+    s->vbytes -= len;
+    s->n--;
+    if (!s->tab) {
+        memset(&s->one, 0, sizeof s->one);
+    } else {
+        uint32_t m = s->cap - 1, i = (uint32_t)(e - s->tab);
+        for (;;) {
+            s->tab[i].len1 = 0;
+            uint32_t j = i;
+            for (;;) {
+                j = (j + 1) & m;
+                if (!s->tab[j].len1)
+                    goto done;
+                uint32_t home = s->tab[j].h & m;
+                if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                    break;
+            }
+            s->tab[i] = s->tab[j];
+            i = j;
+        }
+    }
+done:
+    if (s->dead > 4096 && s->dead > s->used / 2)
+        compact(s);
 }
 
 static weir_err dset_add(void *state, const weir_value *v, const weir_row *r, const void *params)
@@ -105,20 +238,46 @@ static weir_err dset_add(void *state, const weir_value *v, const weir_row *r, co
     size_t len;
     if (weir__distinct_text(v, buf, &p, &len) != 0)
         return WEIR_OK;
-    return dset_insert(state, XXH3_64bits(p, len), p, len);
+    return dset_insert(state, (uint32_t)XXH3_64bits(p, len), p, len, 1, NULL);
 }
 
 static weir_err dset_merge(void *dst, const void *src, const void *params)
 {
     (void)params;
     const dset *b = src;
-    for (uint32_t i = 0; i < b->cap; i++) {
-        const dentry *e = &b->tab[i];
-        if (!e->len1)
+    uint32_t ns;
+    const dentry *e = slots(b, &ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        if (!e[i].len1)
             continue;
-        weir_err rc = dset_insert(dst, e->hash, b->arena + e->off, e->len1 - 1);
+        weir_err rc = dset_insert(dst, e[i].h, dval(b, &e[i]), e[i].len1 - 1, e[i].mult, NULL);
         if (rc != WEIR_OK)
             return rc;
+    }
+    return WEIR_OK;
+}
+
+/* dst := dst without src's records; src's values are all in dst with at least their
+ * multiplicities (src was merged into dst, or its records added to both). */
+static weir_err dset_unmerge(void *dst, const void *src, const void *params)
+{
+    (void)params;
+    dset *a = dst;
+    const dset *b = src;
+    uint32_t ns;
+    const dentry *e = slots(b, &ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        if (!e[i].len1)
+            continue;
+        const char *p = dval(b, &e[i]);
+        size_t len = e[i].len1 - 1;
+        dentry *x = find(a, e[i].h, p, len, len <= INLINE_MAX ? e[i].v : 0);
+        if (!x)
+            continue;
+        if (x->mult > e[i].mult)
+            x->mult -= e[i].mult;
+        else
+            remove_entry(a, x);
     }
     return WEIR_OK;
 }
@@ -135,7 +294,7 @@ static size_t dset_size(const void *state, const void *params)
 {
     (void)params;
     const dset *s = state;
-    return 4 + (size_t)s->n * 4 + s->used;
+    return 4 + (size_t)s->n * 4 + (size_t)s->vbytes;
 }
 
 static size_t dset_serialize(const void *state, uint8_t *out, const void *params)
@@ -145,13 +304,14 @@ static size_t dset_serialize(const void *state, uint8_t *out, const void *params
     uint8_t *p = out;
     weir__put_le32(p, s->n);
     p += 4;
-    for (uint32_t i = 0; i < s->cap; i++) {
-        const dentry *e = &s->tab[i];
-        if (!e->len1)
+    uint32_t ns;
+    const dentry *e = slots(s, &ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        if (!e[i].len1)
             continue;
-        weir__put_le32(p, e->len1 - 1);
-        memcpy(p + 4, s->arena + e->off, e->len1 - 1);
-        p += 4 + e->len1 - 1;
+        weir__put_le32(p, e[i].len1 - 1);
+        memcpy(p + 4, dval(s, &e[i]), e[i].len1 - 1);
+        p += 4 + e[i].len1 - 1;
     }
     return (size_t)(p - out);
 }
@@ -180,9 +340,9 @@ static weir_err dset_deserialize(void *state, const uint8_t *in, size_t len, con
         }
         uint32_t l = weir__get_le32(in + pos);
         const char *p = (const char *)in + pos + 4;
-        uint32_t before = s->n;
-        weir_err rc = dset_insert(s, XXH3_64bits(p, l), p, l);
-        if (rc == WEIR_OK && s->n == before)
+        int fresh = 0;
+        weir_err rc = dset_insert(s, (uint32_t)XXH3_64bits(p, l), p, l, 1, &fresh);
+        if (rc == WEIR_OK && !fresh)
             rc = WEIR_ERR_CORRUPT; /* a value written twice */
         if (rc != WEIR_OK) {
             dset_free(s, params);
@@ -216,24 +376,10 @@ const weir_gagg_ops weir_gagg_count_distinct = {
     .deserialize = dset_deserialize,
     .free = dset_free,
     .heap_bytes = dset_heap,
+    .unmerge = dset_unmerge,
 };
 
 /* ---------------------------------------------------------------- approximate */
-
-/* init() must not fail, so a precision outside 4..18 is clamped into that range; jobs
- * validate the precision where it is configured. */
-static int precision(const void *params)
-{
-    if (!params)
-        return WEIR_HLL_P_DEFAULT;
-    int p = *(const int *)params;
-    return p < WEIR_HLL_P_MIN ? WEIR_HLL_P_MIN : p > WEIR_HLL_P_MAX ? WEIR_HLL_P_MAX : p;
-}
-
-static void hll_init(void *state, const void *params)
-{
-    weir_hll_embed_init(state, precision(params));
-}
 
 static weir_err hll_add(void *state, const weir_value *v, const weir_row *r, const void *params)
 {
@@ -246,12 +392,6 @@ static weir_err hll_add(void *state, const weir_value *v, const weir_row *r, con
     return weir_hll_add(state, XXH3_64bits(p, len));
 }
 
-static weir_err hll_merge(void *dst, const void *src, const void *params)
-{
-    (void)params;
-    return weir_hll_merge(dst, src);
-}
-
 static weir_err hll_result(void *state, const void *params, weir_value *out)
 {
     (void)params;
@@ -261,50 +401,16 @@ static weir_err hll_result(void *state, const void *params, weir_value *out)
     return WEIR_OK;
 }
 
-static size_t hll_size(const void *state, const void *params)
-{
-    (void)params;
-    return weir_hll_serialized_size(state);
-}
-
-static size_t hll_serialize(const void *state, uint8_t *out, const void *params)
-{
-    (void)params;
-    return weir_hll_serialize(state, out, weir_hll_serialized_size(state));
-}
-
-static weir_err hll_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
-{
-    weir_hll *h = weir_hll_embed_init(state, precision(params));
-    weir_err rc = weir_hll_deserialize_into(h, in, len);
-    if (rc == WEIR_OK)
-        return WEIR_OK;
-    weir_hll_embed_fini(h);
-    return rc == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_CORRUPT;
-}
-
-static void hll_free(void *state, const void *params)
-{
-    (void)params;
-    weir_hll_embed_fini(state);
-}
-
-static size_t hll_heap(const void *state, const void *params)
-{
-    (void)params;
-    return weir_hll_heap_bytes(state);
-}
-
 const weir_gagg_ops weir_gagg_approx_count_distinct = {
     .name = "approx_count_distinct",
     .state_size = WEIR_HLL_EMBED_SIZE,
-    .init = hll_init,
+    .init = weir__hll_state_init,
     .add = hll_add,
-    .merge = hll_merge,
+    .merge = weir__hll_state_merge,
     .result = hll_result,
-    .serialized_size = hll_size,
-    .serialize = hll_serialize,
-    .deserialize = hll_deserialize,
-    .free = hll_free,
-    .heap_bytes = hll_heap,
+    .serialized_size = weir__hll_state_size,
+    .serialize = weir__hll_state_serialize,
+    .deserialize = weir__hll_state_deserialize,
+    .free = weir__hll_state_free,
+    .heap_bytes = weir__hll_state_heap,
 };

@@ -15,6 +15,16 @@
  * [k*r, k*r + n) with r = S/g and n = W/g; when it fires, its slices are combined with the
  * aggregates' merge into a scratch block (a single slice is read directly).
  *
+ * So that a hopping window's firing does not cost W/S merges, the aggregates that can undo a
+ * merge (weir_gagg_ops.unmerge: count, count_distinct) are kept per key in a running state
+ * of the window that fires next (run_k == fire_k): a record is added to its slice and, when
+ * the slice is in that window, to the running state too; once the window has fired, the
+ * running state slides to the key's next window, unmerging the slices that leave and merging
+ * those that enter, before any slice is freed. A firing then reads the running state, and
+ * only the other aggregates merge slices. Late firings of earlier windows merge slices as
+ * before. Whenever the next window changes otherwise (a record earlier than it, a restore),
+ * the running state is dropped and rebuilt from the slices when that window fires.
+ *
  * Late records cannot leak into a closed window: a closed window (end - 1 + L <= WM) never
  * fires or emits again and so never reads a slice again, and every window still alive that
  * holds the record's slice also holds the record. A slice is freed once the last window
@@ -120,9 +130,19 @@ static int64_t first_window_after(const weir_gwindow *op, int64_t thr)
 
 /* ---------------------------------------------------------------- heaps */
 
+/* The key's first 8 bytes, big-endian, zero-padded: fire-heap entries carry it, so that
+ * the keys due at one threshold are put in order without reading most of them. */
+static uint64_t key_prefix(const weir__gkey *k)
+{
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        p = p << 8 | (i < k->klen ? (uint8_t)k->kbytes[i] : 0);
+    return p;
+}
+
 /* A 4-ary min-heap by threshold: a node's children share one cache line, which halves the
  * cache misses of a pop in the large heaps of session windows (one entry per key). */
-static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
+static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen, uint64_t p0)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 256;
@@ -140,7 +160,7 @@ static int heap_push(weir__heap *h, int64_t t, uint32_t key, uint32_t gen)
         h->v[i] = h->v[p];
         i = p;
     }
-    h->v[i] = (weir__hent){t, key, gen};
+    h->v[i] = (weir__hent){t, key, gen, p0};
     return 0;
 }
 
@@ -193,9 +213,13 @@ void weir__gblock_free(weir_gwindow *op, weir__gblock *b)
     free(b);
 }
 
-static void block_add(weir_gwindow *op, weir__gblock *b, const weir_row *r)
+/* Adds record r to block b and, when not NULL, to the running state `run` (its aggregates
+ * with unmerge). */
+static void block_add(weir_gwindow *op, weir__gblock *b, weir__gblock *run, const weir_row *r)
 {
     b->records++;
+    if (run)
+        run->records++;
     for (size_t a = 0; a < op->p.n_aggs; a++) {
         const weir_gagg_def *d = &op->defs[a];
         if (d->where && !d->where(d->where_ctx, r))
@@ -204,6 +228,9 @@ static void block_add(weir_gwindow *op, weir__gblock *b, const weir_row *r)
         if (d->field >= 0)
             v = (size_t)d->field < r->n_values ? &r->values[d->field] : &missing_value;
         if (d->ops->add((uint8_t *)b + op->offs[a], v, r, d->params) != WEIR_OK)
+            op->failed = 1;
+        if (run && op->inv[a] &&
+            d->ops->add((uint8_t *)run + op->offs[a], v, r, d->params) != WEIR_OK)
             op->failed = 1;
     }
 }
@@ -284,7 +311,7 @@ weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, ui
     e->klen = klen;
     if (klen)
         memcpy(e->kbytes, k, klen);
-    e->fire_k = e->fire_t = e->close_t = WEIR__NONE;
+    e->fire_k = e->fire_t = e->close_t = e->run_k = WEIR__NONE;
     uint32_t idx = op->nfree ? op->freelist[--op->nfree] : op->used_slots++;
     e->idx = idx;
     op->keys[idx] = e;
@@ -319,6 +346,7 @@ done:
     op->gens[e->idx]++;
     op->keys[e->idx] = NULL;
     op->freelist[op->nfree++] = e->idx;
+    weir__gblock_free(op, e->run);
     free(e->cv);
     if (e->bl != e->inl)
         free(e->bl);
@@ -342,8 +370,7 @@ static int key_reserve(weir__gkey *k)
         return 0;
     }
     uint32_t cap = k->cap * 2;
-    weir__gblock **bl =
-        k->bl == k->inl ? malloc(cap * sizeof *bl) : realloc(k->bl, cap * sizeof *bl);
+    weir__gref *bl = k->bl == k->inl ? malloc(cap * sizeof *bl) : realloc(k->bl, cap * sizeof *bl);
     if (!bl)
         return -1;
     if (k->bl == k->inl)
@@ -357,18 +384,18 @@ int weir__gkey_append(weir__gkey *k, weir__gblock *b)
 {
     if (key_reserve(k) != 0)
         return -1;
-    k->bl[k->head + k->n++] = b;
+    k->bl[k->head + k->n++] = (weir__gref){b->a, b};
     return 0;
 }
 
-/* Inserts b at position pos (0..n) of the key's blocks. */
-static int key_insert_at(weir__gkey *k, uint32_t pos, weir__gblock *b)
+/* Inserts b, whose a is `a`, at position pos (0..n) of the key's blocks. */
+static int key_insert_at(weir__gkey *k, uint32_t pos, int64_t a, weir__gblock *b)
 {
     if (key_reserve(k) != 0)
         return -1;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     memmove(v + pos + 1, v + pos, (k->n - pos) * sizeof *v);
-    v[pos] = b;
+    v[pos] = (weir__gref){a, b};
     k->n++;
     return 0;
 }
@@ -376,16 +403,27 @@ static int key_insert_at(weir__gkey *k, uint32_t pos, weir__gblock *b)
 /* Position of the first block with a >= x. */
 static uint32_t key_lower(const weir__gkey *k, int64_t x)
 {
-    weir__gblock *const *v = k->bl + k->head;
+    const weir__gref *v = k->bl + k->head;
     uint32_t lo = 0, hi = k->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (v[mid]->a < x)
+        if (v[mid].a < x)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* key_lower for an x that is usually among the key's oldest blocks (each probe of a block
+ * is a cache miss): a few blocks from the front, then a binary search. */
+static uint32_t key_lower_front(const weir__gkey *k, int64_t x)
+{
+    const weir__gref *v = k->bl + k->head;
+    for (uint32_t i = 0; i < k->n && i < 3; i++)
+        if (v[i].a >= x)
+            return i;
+    return k->n <= 3 ? k->n : key_lower(k, x);
 }
 
 /* ---------------------------------------------------------------- emission */
@@ -445,47 +483,138 @@ static void cache_vals(weir_gwindow *op, weir__gkey *k, int64_t first, int64_t l
     k->cv_n = n;
 }
 
-/* Fires (or emits) window `win` of a slicing key: its slices combined. */
-static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late)
+/* Merges (or, with `unmerge`, takes out) slice src into the running state of a key: the
+ * aggregates kept running. */
+static void run_apply(weir_gwindow *op, weir__gblock *run, const weir__gblock *src, int unmerge)
 {
+    run->records = unmerge ? run->records - src->records : run->records + src->records;
+    for (size_t a = 0; a < op->p.n_aggs; a++) {
+        if (!op->inv[a])
+            continue;
+        const weir_gagg_ops *o = op->defs[a].ops;
+        uint8_t *d = (uint8_t *)run + op->offs[a];
+        const uint8_t *x = (const uint8_t *)src + op->offs[a];
+        if ((unmerge ? o->unmerge(d, x, op->defs[a].params) : o->merge(d, x, op->defs[a].params)) !=
+            WEIR_OK)
+            op->failed = 1;
+    }
+}
+
+/* Makes the key's running state that of window `win`: slides it there when it holds an
+ * earlier window overlapping `win`, else rebuilds it from the slices. */
+static void run_move(weir_gwindow *op, weir__gkey *k, int64_t win)
+{
+    if (k->run_k == win)
+        return;
+    if (!k->run && !(k->run = weir__gblock_new(op))) {
+        op->failed = 1;
+        return;
+    }
+    const weir__gref *v = k->bl + k->head;
+    int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
+    if (k->run_k != WEIR__NONE && k->run_k < win && sat_mul(win - k->run_k, op->r) < op->nsl) {
+        /* The slices that leave are mostly the key's oldest, those that enter its newest:
+         * found from either end without a binary search over every block. */
+        int64_t olo = sat_mul(k->run_k, op->r), ohi = sat_add(olo, op->nsl);
+        uint32_t i = key_lower_front(k, olo);
+        for (; i < k->n && v[i].a < lo; i++)
+            run_apply(op, k->run, v[i].b, 1);
+        i = k->n;
+        while (i > 0 && v[i - 1].a >= ohi)
+            i--;
+        for (; i < k->n && v[i].a < hi; i++)
+            run_apply(op, k->run, v[i].b, 0);
+    } else {
+        k->run->records = 0;
+        for (size_t a = 0; a < op->p.n_aggs; a++) {
+            if (!op->inv[a])
+                continue;
+            const weir_gagg_def *d = &op->defs[a];
+            uint8_t *st = (uint8_t *)k->run + op->offs[a];
+            if (d->ops->free)
+                d->ops->free(st, d->params);
+            memset(st, 0, d->ops->state_size);
+            d->ops->init(st, d->params);
+        }
+        for (uint32_t i = key_lower(k, lo); i < k->n && v[i].a < hi; i++)
+            run_apply(op, k->run, v[i].b, 0);
+    }
+    k->run_k = win;
+}
+
+/* Drops the key's running state (it no longer has a window to fire). */
+static void run_drop(weir_gwindow *op, weir__gkey *k)
+{
+    weir__gblock_free(op, k->run);
+    k->run = NULL;
+    k->run_k = WEIR__NONE;
+}
+
+/* Fires (or emits) window `win` of a slicing key: its slices combined, or, with `running`
+ * (the key's running state is at win), that state for the aggregates it keeps. */
+static void emit_window(weir_gwindow *op, weir__gkey *k, int64_t win, int late, int running)
+{
+    size_t na = op->p.n_aggs;
+    if (running && op->n_inv == na) {
+        /* Every result is in the running state: no slice is read (a window that fires holds
+         * a slice, so a record). */
+        if (!k->run || !k->run->records)
+            return;
+        for (size_t a = 0; a < na && !op->failed; a++)
+            if (op->defs[a].ops->result((uint8_t *)k->run + op->offs[a], op->defs[a].params,
+                                        &op->vals[a]) != WEIR_OK)
+                op->failed = 1;
+        if (!op->failed)
+            emit_vals(op, k, win_start(op, win), win_end(op, win), late);
+        return;
+    }
     int64_t lo = sat_mul(win, op->r), hi = sat_add(lo, op->nsl);
     uint32_t i = key_lower(k, lo), first = i;
-    weir__gblock *const *v = k->bl + k->head;
-    while (i < k->n && v[i]->a < hi)
+    const weir__gref *v = k->bl + k->head;
+    while (i < k->n && v[i].a < hi)
         i++;
     if (i == first)
         return; /* no slice: nothing to emit (cannot happen for a registered window) */
     int64_t start = win_start(op, win), end = win_end(op, win);
     uint32_t n = i - first;
-    int hop = op->nsl > 1;
-    if (hop && k->cv_n == n && k->cv_first == v[first]->a && k->cv_last == v[i - 1]->a) {
-        memcpy(op->vals, k->cv, op->p.n_aggs * sizeof *k->cv);
+    running = running && op->n_inv;
+    /* The results of the last window are kept for the merged aggregates only. */
+    int hop = op->nsl > 1 && !(running && op->n_inv == na);
+    if (hop && k->cv_n == n && k->cv_first == v[first].a && k->cv_last == v[i - 1].a) {
+        memcpy(op->vals, k->cv, na * sizeof *k->cv);
         emit_vals(op, k, start, end, late);
         return;
     }
-    if (n == 1) {
-        if (block_results(op, v[first]) != 0)
-            return;
-    } else {
-        weir__gblock *t = (weir__gblock *)op->tmp;
+    weir__gblock *t = NULL;
+    if (n > 1 && !(running && op->n_inv == na)) {
+        t = (weir__gblock *)op->tmp;
         memset(t, 0, op->block_size);
-        for (size_t a = 0; a < op->p.n_aggs; a++)
-            op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
+        for (size_t a = 0; a < na; a++)
+            if (!running || !op->inv[a])
+                op->defs[a].ops->init((uint8_t *)t + op->offs[a], op->defs[a].params);
         for (uint32_t j = first; j < i; j++)
-            block_merge(op, t, v[j]);
-        if (op->failed || block_results(op, t) != 0) {
-            block_fini(op, t);
-            return;
-        }
-        if (hop)
-            cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
-        emit_vals(op, k, start, end, late);
-        block_fini(op, t);
-        return;
+            for (size_t a = 0; a < na; a++)
+                if ((!running || !op->inv[a]) &&
+                    op->defs[a].ops->merge((uint8_t *)t + op->offs[a],
+                                           (const uint8_t *)v[j].b + op->offs[a],
+                                           op->defs[a].params) != WEIR_OK)
+                    op->failed = 1;
     }
-    if (hop)
-        cache_vals(op, k, v[first]->a, v[i - 1]->a, n);
-    emit_vals(op, k, start, end, late);
+    for (size_t a = 0; a < na && !op->failed; a++) {
+        weir__gblock *src = running && op->inv[a] ? k->run : t ? t : v[first].b;
+        if (op->defs[a].ops->result((uint8_t *)src + op->offs[a], op->defs[a].params,
+                                    &op->vals[a]) != WEIR_OK)
+            op->failed = 1;
+    }
+    if (!op->failed) {
+        if (hop)
+            cache_vals(op, k, v[first].a, v[i - 1].a, n);
+        emit_vals(op, k, start, end, late);
+    }
+    if (t)
+        for (size_t a = 0; a < na; a++)
+            if ((!running || !op->inv[a]) && op->defs[a].ops->free)
+                op->defs[a].ops->free((uint8_t *)t + op->offs[a], op->defs[a].params);
 }
 
 /* ---------------------------------------------------------------- slicing: registration */
@@ -497,9 +626,11 @@ static void note_fire(weir_gwindow *op, weir__gkey *k, int64_t win)
     if (k->fire_k != WEIR__NONE && k->fire_k <= win)
         return;
     int64_t t = op->single ? close_thr(op, win) : fire_thr(op, win);
+    if (k->run_k != win)
+        k->run_k = WEIR__NONE; /* rebuilt when win fires */
     k->fire_k = win;
     k->fire_t = t;
-    if (heap_push(&op->fire, t, k->idx, op->gens[k->idx]) != 0)
+    if (heap_push(&op->fire, t, k->idx, op->gens[k->idx], key_prefix(k)) != 0)
         op->failed = 1;
 }
 
@@ -509,7 +640,7 @@ static void note_close_t(weir_gwindow *op, weir__gkey *k, int64_t t)
     if (k->close_t != WEIR__NONE && k->close_t <= t)
         return;
     k->close_t = t;
-    if (heap_push(&op->close, t, k->idx, op->gens[k->idx]) != 0)
+    if (heap_push(&op->close, t, k->idx, op->gens[k->idx], 0) != 0)
         op->failed = 1;
 }
 
@@ -518,18 +649,18 @@ static int64_t next_window(const weir_gwindow *op, const weir__gkey *k, int64_t 
 {
     if (after == INT64_MAX)
         return WEIR__NONE;
-    uint32_t i = key_lower(k, sat_mul(after + 1, op->r));
+    uint32_t i = key_lower_front(k, sat_mul(after + 1, op->r));
     if (i >= k->n)
         return WEIR__NONE;
-    int64_t w = kmin_of(op, k->bl[k->head + i]->a);
+    int64_t w = kmin_of(op, k->bl[k->head + i].a);
     return w > after + 1 ? w : after + 1;
 }
 
 /* Frees the key's slices below index `below`. */
 static void free_slices_below(weir_gwindow *op, weir__gkey *k, int64_t below)
 {
-    while (k->n && k->bl[k->head]->a < below) {
-        weir__gblock_free(op, k->bl[k->head]);
+    while (k->n && k->bl[k->head].a < below) {
+        weir__gblock_free(op, k->bl[k->head].b);
         k->head++;
         k->n--;
         op->st.live_slices--;
@@ -556,13 +687,13 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
     /* The slice: most records land in the key's newest. */
     weir__gblock *b = NULL;
     uint32_t pos = k->n;
-    while (pos > 0 && k->bl[k->head + pos - 1]->a > j)
+    while (pos > 0 && k->bl[k->head + pos - 1].a > j)
         pos--;
-    if (pos > 0 && k->bl[k->head + pos - 1]->a == j) {
-        b = k->bl[k->head + pos - 1];
+    if (pos > 0 && k->bl[k->head + pos - 1].a == j) {
+        b = k->bl[k->head + pos - 1].b;
     } else {
         b = weir__gblock_new(op);
-        if (!b || key_insert_at(k, pos, b) != 0) {
+        if (!b || key_insert_at(k, pos, j, b) != 0) {
             weir__gblock_free(op, b);
             op->failed = 1;
             if (!k->n)
@@ -574,7 +705,11 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         if (!op->single)
             note_close_t(op, k, close_thr(op, kmax));
     }
-    block_add(op, b, r);
+    weir__gblock *run = NULL;
+    if (k->run_k != WEIR__NONE && j >= sat_mul(k->run_k, op->r) &&
+        j < sat_add(sat_mul(k->run_k, op->r), op->nsl))
+        run = k->run;
+    block_add(op, b, run, r);
     k->cv_n = 0;
     op->st.accepted++;
     int final = op->single;
@@ -589,7 +724,7 @@ static void slice_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         if (fire_thr(op, w) <= wm) {
             late = 1;
             if (!final)
-                emit_window(op, k, w, 1);
+                emit_window(op, k, w, 1, 0);
             else if (first_open == WEIR__NONE)
                 first_open = w;
         } else {
@@ -610,10 +745,19 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
     int64_t win = k->fire_k;
     k->fire_k = k->fire_t = WEIR__NONE;
     int final = op->single;
-    emit_window(op, k, win, 0);
+    if (op->n_inv)
+        run_move(op, k, win);
+    emit_window(op, k, win, 0, 1);
+    int64_t next = next_window(op, k, win);
+    /* The running state moves on before any slice it holds is freed. */
+    if (op->n_inv) {
+        if (next != WEIR__NONE)
+            run_move(op, k, next);
+        else
+            run_drop(op, k);
+    }
     if (final)
         free_slices_below(op, k, win == INT64_MAX ? INT64_MAX : sat_mul(win + 1, op->r));
-    int64_t next = next_window(op, k, win);
     if (next != WEIR__NONE)
         note_fire(op, k, next);
     if (final && !k->n)
@@ -624,10 +768,10 @@ static void slice_fire_due(weir_gwindow *op, weir__gkey *k)
 static void slice_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 {
     k->close_t = WEIR__NONE;
-    while (k->n && close_thr(op, kmax_of(op, k->bl[k->head]->a)) <= wm)
-        free_slices_below(op, k, k->bl[k->head]->a + 1);
+    while (k->n && close_thr(op, kmax_of(op, k->bl[k->head].a)) <= wm)
+        free_slices_below(op, k, k->bl[k->head].a + 1);
     if (k->n)
-        note_close_t(op, k, close_thr(op, kmax_of(op, k->bl[k->head]->a)));
+        note_close_t(op, k, close_thr(op, kmax_of(op, k->bl[k->head].a)));
     else
         key_remove(op, k);
 }
@@ -651,7 +795,7 @@ static void sess_register(weir_gwindow *op, weir__gkey *k)
     int final = op->single;
     int64_t fire = WEIR__NONE, close = WEIR__NONE;
     for (uint32_t i = 0; i < k->n; i++) {
-        const weir__gblock *b = k->bl[k->head + i];
+        const weir__gblock *b = k->bl[k->head + i].b;
         int64_t c = sess_close_thr(op, b);
         close = c < close ? c : close;
         if (!final && !b->fired) {
@@ -663,7 +807,7 @@ static void sess_register(weir_gwindow *op, weir__gkey *k)
         fire = close;
     if (fire != WEIR__NONE && (k->fire_t == WEIR__NONE || fire < k->fire_t)) {
         k->fire_t = fire;
-        if (heap_push(&op->fire, fire, k->idx, op->gens[k->idx]) != 0)
+        if (heap_push(&op->fire, fire, k->idx, op->gens[k->idx], key_prefix(k)) != 0)
             op->failed = 1;
     }
     if (!final && close != WEIR__NONE)
@@ -677,10 +821,10 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
     /* The sessions [a, b) it intersects: a <= e and b >= s. */
     uint32_t lo = 0, hi = 0;
     if (k) {
-        weir__gblock *const *v = k->bl + k->head;
+        const weir__gref *v = k->bl + k->head;
         hi = key_lower(k, sat_add(e, 1)); /* first with a > e */
         lo = hi;
-        while (lo > 0 && v[lo - 1]->b >= s)
+        while (lo > 0 && v[lo - 1].b->b >= s)
             lo--;
     }
     if (lo == hi && sat_add(sat_add(e, -1), op->L) <= wm) {
@@ -694,10 +838,10 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         return;
     }
     weir__gblock *b;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     if (lo == hi) {
         b = weir__gblock_new(op);
-        if (!b || key_insert_at(k, lo, b) != 0) {
+        if (!b || key_insert_at(k, lo, s, b) != 0) {
             weir__gblock_free(op, b);
             op->failed = 1;
             if (!k->n)
@@ -707,23 +851,23 @@ static void sess_record(weir_gwindow *op, const weir_row *r, int64_t wm)
         b->a = s;
         b->b = e;
         op->st.live_sessions++;
-    } else if (hi == lo + 1 && v[lo]->a <= s && e <= v[lo]->b) {
-        b = v[lo];
+    } else if (hi == lo + 1 && v[lo].a <= s && e <= v[lo].b->b) {
+        b = v[lo].b;
     } else {
-        b = v[lo];
-        int64_t na = s < b->a ? s : b->a, nb = e > v[hi - 1]->b ? e : v[hi - 1]->b;
+        b = v[lo].b;
+        int64_t na = s < b->a ? s : b->a, nb = e > v[hi - 1].b->b ? e : v[hi - 1].b->b;
         for (uint32_t i = lo + 1; i < hi; i++) {
-            block_merge(op, b, v[i]);
-            weir__gblock_free(op, v[i]);
+            block_merge(op, b, v[i].b);
+            weir__gblock_free(op, v[i].b);
             op->st.live_sessions--;
         }
         memmove(v + lo + 1, v + hi, (k->n - hi) * sizeof *v);
         k->n -= hi - lo - 1;
-        b->a = na;
+        b->a = v[lo].a = na;
         b->b = nb;
         b->fired = 0;
     }
-    block_add(op, b, r);
+    block_add(op, b, NULL, r);
     op->st.accepted++;
     if (sess_fire_thr(b) <= wm) {
         op->st.late_accepted++;
@@ -742,9 +886,9 @@ static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
     k->fire_t = WEIR__NONE;
     int final = op->single;
     uint32_t out = 0;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     for (uint32_t i = 0; i < k->n; i++) {
-        weir__gblock *b = v[i];
+        weir__gblock *b = v[i].b;
         if (final && sess_close_thr(op, b) <= t) {
             emit_block(op, k, b, b->a, b->b, 0);
             weir__gblock_free(op, b);
@@ -755,7 +899,7 @@ static void sess_fire_due(weir_gwindow *op, weir__gkey *k, int64_t t)
             emit_block(op, k, b, b->a, b->b, 0);
             b->fired = 1;
         }
-        v[out++] = b;
+        v[out++] = v[i];
     }
     k->n = out;
     if (!k->n) {
@@ -769,10 +913,10 @@ static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 {
     k->close_t = WEIR__NONE;
     uint32_t out = 0;
-    weir__gblock **v = k->bl + k->head;
+    weir__gref *v = k->bl + k->head;
     for (uint32_t i = 0; i < k->n; i++) {
-        if (sess_close_thr(op, v[i]) <= wm) {
-            weir__gblock_free(op, v[i]);
+        if (sess_close_thr(op, v[i].b) <= wm) {
+            weir__gblock_free(op, v[i].b);
             op->st.live_sessions--;
         } else {
             v[out++] = v[i];
@@ -787,27 +931,42 @@ static void sess_close_due(weir_gwindow *op, weir__gkey *k, int64_t wm)
 
 /* ---------------------------------------------------------------- the watermark */
 
-static uint64_t key_prefix(const weir__gkey *k, uint32_t from)
-{
-    uint64_t p = 0;
-    for (uint32_t i = 0; i < 8; i++)
-        p = p << 8 | (from + i < k->klen ? (uint8_t)k->kbytes[from + i] : 0);
-    return p;
-}
-
 /* Key bytes in lexicographic (memcmp) order, a proper prefix first. */
 static int cmp_due(const void *a, const void *b)
 {
     const weir__fent *x = a, *y = b;
     if (x->p0 != y->p0)
         return x->p0 < y->p0 ? -1 : 1;
-    if (x->p1 != y->p1)
-        return x->p1 < y->p1 ? -1 : 1;
     uint32_t lx = x->k->klen, ly = y->k->klen, n = lx < ly ? lx : ly;
-    int c = n > 16 ? memcmp(x->k->kbytes + 16, y->k->kbytes + 16, n - 16) : 0;
+    int c = n ? memcmp(x->k->kbytes, y->k->kbytes, n) : 0;
     if (c)
         return c;
     return (lx > ly) - (lx < ly);
+}
+
+/* Reads, for due entries [i, i + m), what their firings read first (the key, its block
+ * array, running state and oldest block), in passes over the group: the loads of one pass
+ * are independent, so their cache misses overlap, where a firing would take them one by
+ * one. (Prefetch instructions did not help here: on this kind of machine they are dropped
+ * when the address misses the TLB, as a key's address mostly does.) */
+static void touch_due(const weir_gwindow *op, size_t i, size_t m)
+{
+    const weir__gkey *ks[16];
+    uint64_t acc = 0;
+    for (size_t j = 0; j < m; j++) {
+        const weir__fent *d = &op->due[i + j];
+        /* a key freed by an earlier firing is not read */
+        ks[j] = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
+        if (ks[j])
+            acc += ks[j]->n;
+    }
+    for (size_t j = 0; j < m; j++)
+        if (ks[j] && ks[j]->n)
+            acc += (uint64_t)ks[j]->bl[ks[j]->head].a + (ks[j]->run ? ks[j]->run->records : 0);
+    for (size_t j = 0; j < m; j++)
+        if (ks[j] && ks[j]->n)
+            acc += ks[j]->bl[ks[j]->head].b->records;
+    __asm__ volatile("" : : "r"(acc));
 }
 
 /* Fires and frees what the watermark has passed, in order of threshold (so of window end),
@@ -824,8 +983,10 @@ static void advance(weir_gwindow *op)
         size_t nd = 0;
         while (op->fire.n && op->fire.v[0].t == t) {
             weir__hent h = heap_pop(&op->fire);
+            /* Only the generations are read here (entries that no longer match their key's
+             * fire_t are skipped when fired): a key is a cache miss. */
             weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
-            if (!k || k->fire_t != t)
+            if (!k)
                 continue;
             if (nd == op->due_cap) {
                 size_t cap = op->due_cap ? op->due_cap * 2 : 64;
@@ -837,12 +998,13 @@ static void advance(weir_gwindow *op)
                 op->due = d;
                 op->due_cap = cap;
             }
-            op->due[nd++] =
-                (weir__fent){key_prefix(k, 0), k->klen > 8 ? key_prefix(k, 8) : 0, k, h.key, h.gen};
+            op->due[nd++] = (weir__fent){h.p0, k, h.key, h.gen};
         }
         if (nd > 1)
             qsort(op->due, nd, sizeof *op->due, cmp_due);
         for (size_t i = 0; i < nd && !op->failed; i++) {
+            if (i % 16 == 0)
+                touch_due(op, i, nd - i < 16 ? nd - i : 16);
             const weir__fent *d = &op->due[i];
             /* an earlier entry of the batch may have fired (and freed) this key */
             weir__gkey *k = op->gens[d->key] == d->gen ? op->keys[d->key] : NULL;
@@ -1069,6 +1231,11 @@ weir_gwindow *weir_gwindow_new(const weir_gwindow_params *p, weir_gwindow_emit_f
         op->g = gcd64(s->size_ms, s->slide_ms);
         op->r = s->slide_ms / op->g;
         op->nsl = s->size_ms / op->g;
+        for (size_t a = 0; a < p->n_aggs && op->nsl > 1; a++)
+            if (op->defs[a].ops->unmerge) {
+                op->inv[a] = 1;
+                op->n_inv++;
+            }
     }
     op->wm = weir_watermark_new(p->partitions, &p->wm);
     op->vals = calloc(p->n_aggs ? p->n_aggs : 1, sizeof *op->vals);
@@ -1086,7 +1253,8 @@ void weir__gwindow_clear(weir_gwindow *op)
         if (!k)
             continue;
         for (uint32_t j = 0; j < k->n; j++)
-            weir__gblock_free(op, k->bl[k->head + j]);
+            weir__gblock_free(op, k->bl[k->head + j].b);
+        weir__gblock_free(op, k->run);
         free(k->cv);
         if (k->bl != k->inl)
             free(k->bl);
@@ -1133,9 +1301,26 @@ weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, 
     int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
     for (size_t i = 0; i < n; i++) {
         const weir_row *r = &recs[i];
-        /* The key table's slot of a record a few ahead: its cache miss overlaps this work. */
+        /* The state of the records a few ahead, in stages (the key table's slot, the key,
+         * then its newest block reference and running state): their cache misses overlap
+         * this work. A key is read only from the table, so it is alive. */
         if (i + 8 < n && op->tab)
             __builtin_prefetch(&op->tab[(uint32_t)recs[i + 8].key_hash & op->tmask]);
+        if (i + 4 < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + 4].key_hash & op->tmask];
+            if (c)
+                __builtin_prefetch(c);
+        }
+        if (i + 2 < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + 2].key_hash & op->tmask];
+            if (c && c->hash == recs[i + 2].key_hash && c->n) {
+                __builtin_prefetch(c->bl + c->head + c->n - 1);
+                if (c->run) {
+                    __builtin_prefetch(c->run);
+                    __builtin_prefetch((const char *)c->run + 64);
+                }
+            }
+        }
         if (r->partition < 0 || r->partition >= op->p.partitions) {
             weir_err rc = status(op);
             return rc != WEIR_OK ? rc : WEIR_ERR_INVALID_ARG;
@@ -1187,8 +1372,10 @@ void weir_gwindow_stats(const weir_gwindow *op, weir_gwindow_counters *out)
         if (!k)
             continue;
         bytes += sizeof *k + k->klen + (uint64_t)k->cap * sizeof(void *);
-        for (uint32_t j = 0; j < k->n; j++) {
-            const weir__gblock *b = k->bl[k->head + j];
+        for (uint32_t j = 0; j <= k->n; j++) {
+            const weir__gblock *b = j < k->n ? k->bl[k->head + j].b : k->run;
+            if (!b)
+                continue;
             bytes += op->block_size;
             for (size_t a = 0; a < op->p.n_aggs; a++)
                 if (op->defs[a].ops->heap_bytes)
@@ -1229,7 +1416,7 @@ int weir__gwindow_reschedule(weir_gwindow *op)
             continue;
         }
         int final = op->single;
-        int64_t j0 = k->bl[k->head]->a;
+        int64_t j0 = k->bl[k->head].a;
         /* The first window of the oldest slice not yet fired (emitted) at wm. */
         int64_t w = first_window_after(op, final ? sat_add(wm, -op->L) : wm);
         int64_t kmin = kmin_of(op, j0);

@@ -19,6 +19,13 @@ typedef struct weir__gblock {
     uint64_t fired;   /* session: has fired as this window (updates mode) */
 } weir__gblock;
 
+/* A key's reference to one of its blocks, with the block's a: searching a key's blocks
+ * then reads one array, not every block (each a cache miss). */
+typedef struct weir__gref {
+    int64_t a;
+    weir__gblock *b;
+} weir__gref;
+
 /* One key and its blocks, sorted by a (slices and sessions never overlap). */
 typedef struct weir__gkey {
     uint64_t hash;
@@ -30,20 +37,23 @@ typedef struct weir__gkey {
     weir_value *cv;            /* hop: results of the last window fired, NULL until needed */
     int64_t cv_first, cv_last; /* its first and last slice */
     uint32_t cv_n;             /* its slices; 0: nothing kept (a slice changed since) */
-    weir__gblock **bl;         /* inl, or an array of its own */
+    weir__gblock *run;         /* hop: running state of window run_k (aggregates with unmerge) */
+    int64_t run_k;             /* NONE, or fire_k: run holds every record of its slices */
+    weir__gref *bl;            /* inl, or an array of its own */
     uint32_t head, n, cap;     /* blocks bl[head .. head + n) */
-    weir__gblock *inl[WEIR__KEY_INLINE];
+    weir__gref inl[WEIR__KEY_INLINE];
     char kbytes[];
 } weir__gkey;
 
 typedef struct weir__hent {
     int64_t t;
     uint32_t key, gen;
+    uint64_t p0; /* fire heap: the key's first 8 bytes, big-endian, zero-padded */
 } weir__hent;
 
 /* A fire-heap entry popped with others of the same threshold, to be fired in key order. */
 typedef struct weir__fent {
-    uint64_t p0, p1; /* the key's first 16 bytes, big-endian, zero-padded */
+    uint64_t p0;
     const struct weir__gkey *k;
     uint32_t key, gen;
 } weir__fent;
@@ -58,6 +68,8 @@ struct weir_gwindow {
     weir_gagg_def defs[WEIR_GWINDOW_MAX_AGGS];
     size_t offs[WEIR_GWINDOW_MAX_AGGS];
     size_t block_size;
+    uint8_t inv[WEIR_GWINDOW_MAX_AGGS]; /* hop: aggregate kept in the keys' running states */
+    size_t n_inv;
     weir_gwindow_emit_fn emit;
     void *opaque;
     weir_gwindow_late_fn late_fn;

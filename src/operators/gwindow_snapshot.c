@@ -139,7 +139,7 @@ weir_err weir_gwindow_snapshot(const weir_gwindow *op, uint8_t **out, size_t *ou
         wb_bytes(&w, k->kbytes, k->klen);
         wb_u32(&w, k->n);
         for (uint32_t j = 0; j < k->n; j++) {
-            const weir__gblock *b = k->bl[k->head + j];
+            const weir__gblock *b = k->bl[k->head + j].b;
             wb_u64(&w, (uint64_t)b->a);
             wb_u64(&w, (uint64_t)b->b);
             wb_u64(&w, b->records);
@@ -317,7 +317,7 @@ static weir_err read_state(weir_gwindow *t, rbuf *r, char *errstr, size_t n)
             if (r->bad || fired > 1 || records == 0)
                 return WEIR_ERR_CORRUPT;
             if (k->n) {
-                const weir__gblock *prev = k->bl[k->head + k->n - 1];
+                const weir__gblock *prev = k->bl[k->head + k->n - 1].b;
                 if (session ? a <= prev->b : a <= prev->a)
                     return WEIR_ERR_CORRUPT;
             }
