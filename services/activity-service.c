@@ -87,10 +87,51 @@ typedef struct item {
     size_t line;
 } item;
 
+/* The lines of a batch that are not blank: at least as many as the events it holds. */
+static size_t count_lines(const char *p, const char *end)
+{
+    size_t n = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        n += p < e;
+        p = nl ? nl + 1 : end;
+    }
+    return n;
+}
+
+/* Refuses with 503 and Retry-After: `n` events do not fit beside the `queued` ones. */
+static void refuse(activity *a, svc_resp *resp, size_t n, int queued)
+{
+    atomic_fetch_add(&a->refused, n);
+    weir_counter_add(a->pm.queue_full, n);
+    rd_kafka_poll(a->rk, 0);
+    snprintf(resp->header_name, sizeof resp->header_name, "Retry-After");
+    snprintf(resp->header_value, sizeof resp->header_value, "1");
+    svc_resp_error(resp, 503,
+                   "the producer queue is full (%d of %lld events waiting for the broker); "
+                   "retry later",
+                   queued, (long long)queue_messages);
+}
+
 static void post_events(const svc_req *req, svc_resp *resp)
 {
     activity *a = ((svc_app *)req->app)->ext;
     bool batch = is_ndjson(svc_req_header(req, "Content-Type"));
+    /* A first admission before decoding: when the queue is full, refusing a batch must cost
+     * next to nothing, or the refused requests take the CPU that the producer needs to drain
+     * the queue. Only a batch that cannot fit even if every line were an event is refused
+     * here; the exact check follows under the lock. */
+    if (batch) {
+        size_t lines = count_lines(req->body, req->body + req->body_len);
+        int queued = rd_kafka_outq_len(a->rk);
+        if (lines && (int64_t)queued + (int64_t)lines > queue_messages) {
+            refuse(a, resp, lines, queued);
+            return;
+        }
+    }
     weir_decoder *dec = thread_decoder(a);
     json_t *rejected = json_array();
     size_t cap = 64, n = 0;
@@ -150,15 +191,7 @@ static void post_events(const svc_req *req, svc_resp *resp)
     int queued = rd_kafka_outq_len(a->rk);
     if ((int64_t)queued + (int64_t)n > queue_messages) {
         pthread_mutex_unlock(&a->admit);
-        atomic_fetch_add(&a->refused, n);
-        weir_counter_add(a->pm.queue_full, n);
-        rd_kafka_poll(a->rk, 0);
-        snprintf(resp->header_name, sizeof resp->header_name, "Retry-After");
-        snprintf(resp->header_value, sizeof resp->header_value, "1");
-        svc_resp_error(resp, 503,
-                       "the producer queue is full (%d of %lld events waiting for the broker); "
-                       "retry later",
-                       queued, (long long)queue_messages);
+        refuse(a, resp, n, queued);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {

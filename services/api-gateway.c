@@ -146,8 +146,8 @@ static void proxy(const svc_req *req, svc_resp *resp, int up)
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
     bool answered =
-        svc_client_call_ct(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
-                           has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
+        svc_client_pass(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
+                        has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
     free(target);
     if (!answered || resp->status >= 500) {
         int k = answered              ? K_SERVER_ERROR

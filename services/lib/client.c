@@ -171,14 +171,31 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static bool call(svc_client *c, const char *method, const char *path_and_query,
+                 const char *content_type, const char *body, size_t body_len, bool pass,
+                 svc_resp *resp);
+
 bool svc_client_call(svc_client *c, const char *method, const char *path_and_query,
                      const char *body, size_t body_len, svc_resp *resp)
 {
-    return svc_client_call_ct(c, method, path_and_query, NULL, body, body_len, resp);
+    return call(c, method, path_and_query, NULL, body, body_len, false, resp);
 }
 
 bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_query,
                         const char *content_type, const char *body, size_t body_len, svc_resp *resp)
+{
+    return call(c, method, path_and_query, content_type, body, body_len, false, resp);
+}
+
+bool svc_client_pass(svc_client *c, const char *method, const char *path_and_query,
+                     const char *content_type, const char *body, size_t body_len, svc_resp *resp)
+{
+    return call(c, method, path_and_query, content_type, body, body_len, true, resp);
+}
+
+static bool call(svc_client *c, const char *method, const char *path_and_query,
+                 const char *content_type, const char *body, size_t body_len, bool pass,
+                 svc_resp *resp)
 {
     size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
     char *url = malloc(ul);
@@ -246,6 +263,15 @@ bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_
         svc_resp_json(resp, (int)status, NULL);
         resp->status = (int)status;
         ok = true;
+    } else if (pass) {
+        /* The bytes are checked, not parsed: the caller sends them on as they came. */
+        if (svc_json_valid(b.p, b.len)) {
+            svc_resp_raw(resp, (int)status, b.p, b.len);
+            b.p = NULL;
+            ok = true;
+        } else {
+            svc_resp_error(resp, 502, "upstream %s: not JSON", c->base);
+        }
     } else {
         json_error_t je;
         json_t *j = json_loadb(b.p, b.len, 0, &je);
