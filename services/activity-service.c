@@ -17,6 +17,9 @@
 #include <weir/conf.h>
 #include <weir/event.h>
 
+/* How long POST /events waits for room in a full producer queue before it answers 503. */
+#define ADMIT_WAIT_MS 50
+
 /* Reasons given for rejected lines; the decoder reports at most this many per batch. */
 #define MAX_REJECTED 1000
 
@@ -124,13 +127,19 @@ static void post_events(const svc_req *req, svc_resp *resp)
      * next to nothing, or the refused requests take the CPU that the producer needs to drain
      * the queue. Only a batch that cannot fit even if every line were an event is refused
      * here; the exact check follows under the lock. */
-    if (batch) {
-        size_t lines = count_lines(req->body, req->body + req->body_len);
-        int queued = rd_kafka_outq_len(a->rk);
-        if (lines && (int64_t)queued + (int64_t)lines > queue_messages) {
-            refuse(a, resp, lines, queued);
-            return;
-        }
+    size_t lines = batch ? count_lines(req->body, req->body + req->body_len) : 1;
+    int queued = rd_kafka_outq_len(a->rk);
+    /* A full queue that drains makes room within milliseconds: waiting a little for it (the
+     * thread sleeps, serving delivery reports) costs no CPU, where a refusal costs a retry. */
+    for (int waited = 0; (int64_t)queued + (int64_t)lines > queue_messages &&
+                         (int64_t)lines <= queue_messages && waited < ADMIT_WAIT_MS;
+         waited++) {
+        rd_kafka_poll(a->rk, 1);
+        queued = rd_kafka_outq_len(a->rk);
+    }
+    if (lines && (int64_t)queued + (int64_t)lines > queue_messages) {
+        refuse(a, resp, lines, queued);
+        return;
     }
     weir_decoder *dec = thread_decoder(a);
     json_t *rejected = json_array();
@@ -188,7 +197,7 @@ static void post_events(const svc_req *req, svc_resp *resp)
      * lock no other request produces, so the queue cannot fill between check and produce. */
     size_t produced = 0;
     pthread_mutex_lock(&a->admit);
-    int queued = rd_kafka_outq_len(a->rk);
+    queued = rd_kafka_outq_len(a->rk);
     if ((int64_t)queued + (int64_t)n > queue_messages) {
         pthread_mutex_unlock(&a->admit);
         refuse(a, resp, n, queued);
