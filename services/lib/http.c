@@ -843,17 +843,26 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 #define LISTEN_BACKLOG 4096u
 
 /* MHD's own default limit is near FD_SETSIZE (1020 connections), shared out between the pool's
- * threads, so that a thousand clients saw resets. With epoll there is no such bound: the limit
- * is what the descriptor limit leaves once the store, the broker and the upstream connections
- * have theirs. */
-static unsigned connection_limit(void)
+ * threads, so that at a thousand clients a thread whose share was full reset the ones it
+ * accepted. The limit is now 256 connections a thread (each thread still caps its own share, so
+ * that one thread cannot gather most of the clients while others idle), at least MHD's
+ * default, and at most what the descriptor limit leaves once the store, the broker and the
+ * upstream connections have theirs. */
+#define CONNECTIONS_PER_THREAD 256u
+
+static unsigned connection_limit(unsigned threads)
 {
+    rlim_t want = (rlim_t)threads * CONNECTIONS_PER_THREAD;
+    if (want < 1020)
+        want = 1020;
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-        rl.rlim_cur < 1020 + 256)
-        return 1020;
-    rlim_t n = rl.rlim_cur - 256;
-    return n > 1000000 ? 1000000u : (unsigned)n;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        if (rl.rlim_cur < 1020 + 256)
+            return 1020;
+        if (want > rl.rlim_cur - 256)
+            want = rl.rlim_cur - 256;
+    }
+    return (unsigned)want;
 }
 
 svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t errstr_size)
@@ -897,11 +906,12 @@ svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t e
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                         MHD_OPTION_CONNECTION_LIMIT, connection_limit(s->o.threads),
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         snprintf(errstr, errstr_size, "--listen %s: cannot listen there (in use or not local?)",
