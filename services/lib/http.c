@@ -838,6 +838,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* Each connection's memory pool (request line, headers, read and write buffers), which MHD
+ * clears between the requests of a connection: its default of 32 KiB made that memset 8% of
+ * product-service's CPU. Bodies do not live there (they stream through on_request), and 16 KiB
+ * still holds headers of several KiB. */
+#define CONNECTION_MEMORY ((size_t)16 * 1024)
+
 /* Connections queued by the kernel before MHD accepts them: a thousand clients connecting at
  * once must not overflow it (Linux caps it at net.core.somaxconn). */
 #define LISTEN_BACKLOG 4096u
@@ -906,12 +912,12 @@ svc_server *svc_server_start(const svc_server_opts *opts, char *errstr, size_t e
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d =
-        MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                         MHD_OPTION_CONNECTION_LIMIT, connection_limit(s->o.threads),
-                         MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(s->o.threads), MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         snprintf(errstr, errstr_size, "--listen %s: cannot listen there (in use or not local?)",
