@@ -224,7 +224,7 @@ static void test_errors(void **state)
     assert_int_equal(r.status, 500);
 }
 
-/* svc_json_valid() accepts what json_loadb() without flags accepts, and nothing else: the
+/* On these documents svc_json_valid() and json_loadb() without flags agree: the
  * gateway passes on an upstream's bytes when the one says yes where it used the other. */
 static void test_json_valid(void **state)
 {

@@ -106,8 +106,10 @@ bool svc_json_num(const json_t *obj, const char *field, bool required, double mi
                   double *out, svc_resp *resp);
 
 /* True when the `len` bytes are one JSON object or array (RFC 8259, UTF-8, nested at most
- * SVC_JSON_MAX_DEPTH deep) with only whitespace around it: what jansson's json_loadb() accepts
- * without flags, checked without building the document. */
+ * SVC_JSON_MAX_DEPTH deep) with only whitespace around it, checked without building the
+ * document: whatever jansson's json_loadb() parses without flags passes (but for a NUL byte
+ * after a number, which jansson skips), and so does valid JSON that jansson refuses for its
+ * own limits (\u0000, a lone surrogate escape, a number out of its range). */
 #define SVC_JSON_MAX_DEPTH 2048
 bool svc_json_valid(const char *text, size_t len);
 
