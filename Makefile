@@ -228,8 +228,8 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-bench.sh
 
-docs: $(BUILD)/bin/unique-users
-	$(BUILD)/bin/unique-users --config-doc > docs/CONFIGURATION.md
+docs: $(BUILD)/bin/unique-users $(SVCS)
+	scripts/config-doc.sh $(BUILD)/bin > docs/CONFIGURATION.md
 
 # make install PREFIX=/usr/local DESTDIR=: headers, both libraries (and the .so links), the
 # pkg-config file weir.pc and the binaries of the jobs and the services.

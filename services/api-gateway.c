@@ -146,8 +146,8 @@ static void proxy(const svc_req *req, svc_resp *resp, int up)
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
     bool answered =
-        svc_client_call_ct(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
-                           has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
+        svc_client_pass(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
+                        has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
     free(target);
     if (!answered || resp->status >= 500) {
         int k = answered              ? K_SERVER_ERROR
@@ -378,6 +378,41 @@ static void usage(FILE *out)
     svc_ops_usage(out, true);
 }
 
+/* The flags, as the unknown-flag error and docs/CONFIGURATION.md list them. */
+#define ACCEPTED                                                                                   \
+    "--listen, --products, --customers, --orders, --activity, --dynamodb-table, "                  \
+    "--dynamodb-endpoint, --aws-region, --timeout-ms, --connect-timeout-ms, --threads, "           \
+    "--body-limit, --log-format, --log-level, --metrics-port, --metrics-host, --check-config, "    \
+    "--config-doc, --help"
+
+static void help(FILE *out, const void *arg)
+{
+    (void)arg;
+    usage(out);
+}
+
+/* --config-doc: the gateway's section of docs/CONFIGURATION.md. */
+static void config_doc(FILE *out)
+{
+    static const char *const up_flags[N_UP] = {"--products", "--customers", "--orders",
+                                               "--activity"};
+    static const char *const up_docs[N_UP] = {
+        "product-service's base URL", "customer-service's base URL", "order-service's base URL",
+        "activity-service's base URL"};
+    svc_env_doc env[N_UP + 6];
+    size_t n = 0;
+    for (int i = 0; i < N_UP; i++)
+        env[n++] = (svc_env_doc){up_env[i], up_flags[i], up_docs[i]};
+    env[n++] = (svc_env_doc){"DYNAMODB_TABLE", "--dynamodb-table", "the analytics table"};
+    env[n++] = (svc_env_doc){"DYNAMODB_ENDPOINT", "--dynamodb-endpoint", "DynamoDB endpoint URL"};
+    env[n++] = (svc_env_doc){"AWS_REGION", "--aws-region", "region for SigV4"};
+    env[n++] = (svc_env_doc){"AWS_ACCESS_KEY_ID", NULL, "credentials for SigV4; never logged"};
+    env[n++] = (svc_env_doc){"AWS_SECRET_ACCESS_KEY", NULL, "credentials for SigV4; never logged"};
+    env[n++] =
+        (svc_env_doc){"AWS_SESSION_TOKEN", NULL, "credentials for SigV4 (optional); never logged"};
+    svc_ops_config_doc(out, NAME, ACCEPTED, env, n, help, NULL);
+}
+
 static int bad(char *err, size_t err_size, const char *flag, const char *why)
 {
     snprintf(err, err_size, "%s: %s", flag, why);
@@ -410,6 +445,10 @@ static int parse(int argc, char **argv, gw_config *cfg, svc_ops *ops, char *err,
             usage(stdout);
             return -1;
         }
+        if (strcmp(a, "--config-doc") == 0) {
+            config_doc(stdout);
+            return -1;
+        }
         int took = svc_ops_flag(ops, true, argc, argv, &i, err, err_size);
         if (took == 2)
             return 2;
@@ -426,13 +465,7 @@ static int parse(int argc, char **argv, gw_config *cfg, svc_ops *ops, char *err,
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             takes = takes || strcmp(a, known[k]) == 0;
         if (!takes) {
-            snprintf(err, err_size,
-                     "unknown flag %s (accepted: --listen, --products, --customers, --orders, "
-                     "--activity, --dynamodb-table, --dynamodb-endpoint, --aws-region, "
-                     "--timeout-ms, --connect-timeout-ms, --threads, --body-limit, "
-                     "--log-format, --log-level, --metrics-port, --metrics-host, "
-                     "--check-config, --help)",
-                     a);
+            snprintf(err, err_size, "unknown flag %s (accepted: " ACCEPTED ")", a);
             return 2;
         }
         if (!v)

@@ -448,6 +448,17 @@ static void usage(FILE *out)
           out);
 }
 
+/* The flags, as the unknown-flag error and docs/CONFIGURATION.md list them. */
+#define ACCEPTED                                                                                   \
+    "--gateway, --concurrency, --timeout-ms, --watch, --log-format, --log-level, "                 \
+    "--metrics-port, --metrics-host, --check-config, --config-doc, --help"
+
+static void help(FILE *out, const void *arg)
+{
+    (void)arg;
+    usage(out);
+}
+
 /* Reads the command line; 0, -1 after --help, or 2 with the reason in err. */
 static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file, const char **dir,
                  char *err, size_t err_size)
@@ -460,6 +471,12 @@ static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file
         int64_t n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return -1;
+        }
+        if (strcmp(a, "--config-doc") == 0) {
+            const svc_env_doc env[] = {
+                {"PRODUCT_API_URL", "--gateway", "the api-gateway's base URL"}};
+            svc_ops_config_doc(stdout, NAME, ACCEPTED, env, 1, help, NULL);
             return -1;
         }
         int took = svc_ops_flag(ops, true, argc, argv, &i, err, err_size);
@@ -496,11 +513,7 @@ static int parse(int argc, char **argv, opts *o, svc_ops *ops, const char **file
                 o->timeout_ms = (unsigned)n;
             }
         } else if (a[0] == '-' && a[1]) {
-            snprintf(err, err_size,
-                     "unknown flag %s (accepted: --gateway, --concurrency, --timeout-ms, "
-                     "--watch, --log-format, --log-level, --metrics-port, --metrics-host, "
-                     "--check-config, --help)",
-                     a);
+            snprintf(err, err_size, "unknown flag %s (accepted: " ACCEPTED ")", a);
             return 2;
         } else if (*file) {
             snprintf(err, err_size, "one FILE.csv at a time (got %s and %s)", *file, a);

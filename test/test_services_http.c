@@ -224,6 +224,85 @@ static void test_errors(void **state)
     assert_int_equal(r.status, 500);
 }
 
+/* On these documents svc_json_valid() and json_loadb() without flags agree: the
+ * gateway passes on an upstream's bytes when the one says yes where it used the other. */
+static void test_json_valid(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{}",
+        "[]",
+        " {\"a\":1} \r\n",
+        "{\"id\":7,\"name\":\"x\",\"price\":9.99,\"t\":[true,false,null]}",
+        "[1,-2,0.5,1e3,-0E+2,2.5e-3,\"\\u00e9\\n\\\"\\\\\\/\\b\\f\\r\\t\"]",
+        "{\"\u00e9\u4e2d\U0001F600\":\"ok\"}",
+        "[[[[{\"a\":[{}]}]]]]",
+        "",
+        "  ",
+        "1",
+        "\"s\"",
+        "null",
+        "{",
+        "}",
+        "[1,]",
+        "[,1]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{a:1}",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[1e]",
+        "[-]",
+        "[+1]",
+        "[tru]",
+        "[nul]",
+        "[\"\\x\"]",
+        "[\"\\u12\"]",
+        "[\"a\tb\"]",
+        "[\"abc]",
+        "{}{}",
+        "{} x",
+        "[1 2]",
+        "[\"\xC3\"]",
+        "[\"\xC0\xAF\"]",
+        "[\"\xED\xA0\x80\"]",
+        "[\"\xF4\x90\x80\x80\"]",
+        "[\"\xFF\"]",
+        "{\"a\":1 \"b\":2}",
+        "[1]]",
+        "[[1]",
+        "{\"a\":[}]"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        json_error_t e;
+        json_t *j = json_loadb(docs[i], strlen(docs[i]), 0, &e);
+        if (svc_json_valid(docs[i], strlen(docs[i])) != (j != NULL))
+            fail_msg("svc_json_valid and jansson disagree on %s", docs[i]);
+        json_decref(j);
+    }
+    /* Depth: as deep as the bound, and one deeper. */
+    size_t n = SVC_JSON_MAX_DEPTH + 1;
+    char *deep = malloc(2 * n + 1);
+    assert_non_null(deep);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_false(svc_json_valid(deep, 2 * n));
+    assert_true(svc_json_valid(deep + 1, 2 * n - 2));
+    free(deep);
+    /* Raw responses: svc_resp_json() and svc_resp_free() release them. */
+    svc_resp r = {0};
+    svc_resp_raw(&r, 200, strdup("{}"), 2);
+    assert_int_equal(r.status, 200);
+    svc_resp_error(&r, 404, "gone");
+    assert_null(r.raw);
+    svc_resp_raw(&r, 200, strdup("[]"), 2);
+    assert_non_null(r.raw);
+    svc_resp_free(&r);
+    assert_null(r.raw);
+    assert_null(r.json);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -316,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_json_object),
         cmocka_unit_test(test_json_fields),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_json_valid),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_sqlite_store),
     };

@@ -12,9 +12,13 @@
 /* The largest upstream answer read; larger ones are a 502. */
 #define MAX_ANSWER (8u * 1024 * 1024)
 
+/* An easy handle with the options that never change set once, and its request headers
+ * built once: a bodiless call's, and a call's with the body type it last sent. */
 typedef struct handle {
     CURL *h;
     bool busy;
+    struct curl_slist *plain, *typed;
+    char type[160];
 } handle;
 
 struct svc_client {
@@ -87,8 +91,11 @@ void svc_client_destroy(svc_client *c)
     if (!c)
         return;
     if (c->hs) {
-        for (unsigned i = 0; i < c->n; i++)
+        for (unsigned i = 0; i < c->n; i++) {
             curl_easy_cleanup(c->hs[i].h);
+            curl_slist_free_all(c->hs[i].plain);
+            curl_slist_free_all(c->hs[i].typed);
+        }
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->cv);
     }
@@ -171,69 +178,126 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static bool call(svc_client *c, const char *method, const char *path_and_query,
+                 const char *content_type, const char *body, size_t body_len, bool pass,
+                 svc_resp *resp);
+
 bool svc_client_call(svc_client *c, const char *method, const char *path_and_query,
                      const char *body, size_t body_len, svc_resp *resp)
 {
-    return svc_client_call_ct(c, method, path_and_query, NULL, body, body_len, resp);
+    return call(c, method, path_and_query, NULL, body, body_len, false, resp);
 }
 
 bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_query,
                         const char *content_type, const char *body, size_t body_len, svc_resp *resp)
 {
-    size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
-    char *url = malloc(ul);
-    if (!url) {
-        svc_resp_error(resp, 500, "out of memory");
-        return false;
+    return call(c, method, path_and_query, content_type, body, body_len, false, resp);
+}
+
+bool svc_client_pass(svc_client *c, const char *method, const char *path_and_query,
+                     const char *content_type, const char *body, size_t body_len, svc_resp *resp)
+{
+    return call(c, method, path_and_query, content_type, body, body_len, true, resp);
+}
+
+/* "Accept: application/json", an optional Content-Type, and "Expect:" (no 100-continue round
+ * trip); NULL when out of memory. */
+static struct curl_slist *headers(const char *content_type)
+{
+    struct curl_slist *l = curl_slist_append(NULL, "Accept: application/json"), *t;
+    if (l && content_type) {
+        char ct[192];
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+        if (!(t = curl_slist_append(l, ct)))
+            goto fail;
+        l = t;
     }
-    snprintf(url, ul, "%s%s", c->base, path_and_query);
-    handle *h = take(c);
-    if (!h->h)
-        h->h = curl_easy_init();
-    if (!h->h) {
-        give_back(c, h, 0);
-        free(url);
-        svc_resp_error(resp, 500, "libcurl: no handle");
+    if (l && (t = curl_slist_append(l, "Expect:")))
+        return t;
+fail:
+    curl_slist_free_all(l);
+    return NULL;
+}
+
+/* Makes h's easy handle and sets what every call shares; false when out of memory. */
+static bool handle_init(svc_client *c, handle *h)
+{
+    if (h->h)
+        return true;
+    if (!(h->plain = h->plain ? h->plain : headers(NULL)) || !(h->h = curl_easy_init()))
         return false;
-    }
     CURL *e = h->h;
-    curl_easy_reset(e); /* keeps the handle's live connections and caches */
-    buf b = {0};
-    struct curl_slist *hdr = NULL;
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    if (body) {
-        char ct[160];
-        snprintf(ct, sizeof ct, "Content-Type: %s",
-                 content_type && !strpbrk(content_type, "\r\n") ? content_type
-                                                                : "application/json");
-        hdr = curl_slist_append(hdr, ct);
-    }
-    hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    resp->header_name[0] = '\0';
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
-    if (strcmp(method, "HEAD") == 0)
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    return true;
+}
+
+/* The headers of a call with a body of `type`, rebuilt only when the type changes. */
+static struct curl_slist *typed_headers(handle *h, const char *type)
+{
+    if (!h->typed || strcmp(h->type, type) != 0) {
+        curl_slist_free_all(h->typed);
+        h->type[0] = '\0';
+        if (!(h->typed = headers(type)))
+            return NULL;
+        snprintf(h->type, sizeof h->type, "%s", type);
+    }
+    return h->typed;
+}
+
+static bool call(svc_client *c, const char *method, const char *path_and_query,
+                 const char *content_type, const char *body, size_t body_len, bool pass,
+                 svc_resp *resp)
+{
+    char url_buf[512], *url = url_buf;
+    size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
+    if (ul > sizeof url_buf && !(url = malloc(ul))) {
+        svc_resp_error(resp, 500, "out of memory");
+        return false;
+    }
+    snprintf(url, ul, "%s%s", c->base, path_and_query);
+    /* A type that would not fit in the cache, or would break the header line, is replaced. */
+    const char *type = content_type && strlen(content_type) < sizeof((handle *)0)->type &&
+                               !strpbrk(content_type, "\r\n")
+                           ? content_type
+                           : "application/json";
+    handle *h = take(c);
+    struct curl_slist *hdr = NULL;
+    if (handle_init(c, h))
+        hdr = body ? typed_headers(h, type) : h->plain;
+    if (!hdr) {
+        give_back(c, h, 0);
+        if (url != url_buf)
+            free(url);
+        svc_resp_error(resp, 500, "libcurl: out of memory");
+        return false;
+    }
+    /* The handle keeps its options from call to call (and its live connections): what a call
+     * sets here, every call sets. HTTPGET first undoes the previous call's body and HEAD. */
+    CURL *e = h->h;
+    buf b = {0};
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
     if (body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    resp->header_name[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
     CURLcode rc = curl_easy_perform(e);
     long status = 0, connects = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
-    curl_slist_free_all(hdr);
-    /* The handle points at this call's buffers no more once it is reset by the next call. */
+    /* The handle still points at this call's buffers; the next call sets them again first. */
     give_back(c, h, connects);
     bool ok = false;
     if (rc != CURLE_OK) {
@@ -246,6 +310,15 @@ bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_
         svc_resp_json(resp, (int)status, NULL);
         resp->status = (int)status;
         ok = true;
+    } else if (pass) {
+        /* The bytes are checked, not parsed: the caller sends them on as they came. */
+        if (svc_json_valid(b.p, b.len)) {
+            svc_resp_raw(resp, (int)status, b.p, b.len);
+            b.p = NULL;
+            ok = true;
+        } else {
+            svc_resp_error(resp, 502, "upstream %s: not JSON", c->base);
+        }
     } else {
         json_error_t je;
         json_t *j = json_loadb(b.p, b.len, 0, &je);
@@ -257,6 +330,7 @@ bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_
         }
     }
     free(b.p);
-    free(url);
+    if (url != url_buf)
+        free(url);
     return ok;
 }

@@ -28,6 +28,11 @@ bool svc_client_call_ct(svc_client *c, const char *method, const char *path_and_
                         const char *content_type, const char *body, size_t body_len,
                         svc_resp *resp);
 
+/* As svc_client_call_ct(), but the upstream's JSON answer is checked (svc_json_valid()), not
+ * parsed: resp gets its bytes in resp->raw, to be sent on unchanged. A proxy's call. */
+bool svc_client_pass(svc_client *c, const char *method, const char *path_and_query,
+                     const char *content_type, const char *body, size_t body_len, svc_resp *resp);
+
 /* Connections opened so far, across the client's handles (to verify reuse). */
 unsigned long svc_client_connects(svc_client *c);
 

@@ -28,11 +28,15 @@ typedef struct svc_req {
     void *app;  /* the server's application pointer */
 } svc_req;
 
-/* What a handler answers: a status and either a JSON document (owned by the response) or
- * none (204). A header may be added (Location, Retry-After). */
+/* What a handler answers: a status and either a JSON document (owned by the response), the
+ * bytes of one already serialised (`raw`, raw_len bytes from malloc, owned by the response:
+ * what the gateway passes on from an upstream without parsing it again), or neither (204). A
+ * header may be added (Location, Retry-After). svc_resp_free() releases what it holds. */
 typedef struct svc_resp {
     int status;
     json_t *json;
+    char *raw;
+    size_t raw_len;
     char header_name[32];
     char header_value[128];
 } svc_resp;
@@ -68,6 +72,10 @@ svc_match svc_route_match(const svc_route *routes, size_t n, const char *method,
 /* Sets a JSON response; takes ownership of `json` (a NULL json, as from a failed
  * allocation, becomes a 500). */
 void svc_resp_json(svc_resp *resp, int status, json_t *json);
+/* Sets a serialised JSON response; takes ownership of `raw` (len bytes from malloc). */
+void svc_resp_raw(svc_resp *resp, int status, char *raw, size_t len);
+/* Releases the response's document (either kind); the status and header stay. */
+void svc_resp_free(svc_resp *resp);
 /* Sets a JSON error {"error": <the status' short name>, "detail": <formatted>}. */
 void svc_resp_error(svc_resp *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -96,6 +104,14 @@ bool svc_json_int(const json_t *obj, const char *field, bool required, int64_t m
                   int64_t *out, svc_resp *resp);
 bool svc_json_num(const json_t *obj, const char *field, bool required, double min, double max,
                   double *out, svc_resp *resp);
+
+/* True when the `len` bytes are one JSON object or array (RFC 8259, UTF-8, nested at most
+ * SVC_JSON_MAX_DEPTH deep) with only whitespace around it, checked without building the
+ * document: whatever jansson's json_loadb() parses without flags passes (but for a NUL byte
+ * after a number, which jansson skips), and so does valid JSON that jansson refuses for its
+ * own limits (\u0000, a lone surrogate escape, a number out of its range). */
+#define SVC_JSON_MAX_DEPTH 2048
+bool svc_json_valid(const char *text, size_t len);
 
 /* Parses a decimal integer in [min, max] (the whole string); false otherwise. */
 bool svc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);

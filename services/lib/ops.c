@@ -64,13 +64,41 @@ void svc_ops_usage(FILE *out, bool metrics)
     fputs("  --log-format text|json       log lines on stderr as text or JSON (default text)\n"
           "  --log-level debug|info|warn|error  lowest level logged (default info)\n"
           "  --check-config               check the flags and environment, then exit 0, or 2\n"
-          "                               with the reason, without starting anything\n",
+          "                               with the reason, without starting anything\n"
+          "  --config-doc                 print this binary's section of docs/CONFIGURATION.md\n",
           out);
     if (metrics)
         fputs("  --metrics-port PORT          serve /metrics, /healthz and /readyz on their own\n"
               "                               port too (default 0: /metrics on --listen only)\n"
               "  --metrics-host ADDR          numeric address of that port (default 127.0.0.1)\n",
               out);
+}
+
+void svc_ops_config_doc(FILE *out, const char *name, const char *accepted, const svc_env_doc *env,
+                        size_t n, void (*help)(FILE *out, const void *arg), const void *arg)
+{
+    fprintf(out, "\n## %s\n\nFlags:", name);
+    /* The list as the unknown-flag error gives it, each flag as code. */
+    for (const char *p = accepted; *p;) {
+        p += strspn(p, ", ");
+        size_t len = strcspn(p, ",");
+        if (len)
+            fprintf(out, " `%.*s`%s", (int)len, p, p[len] ? "," : ".");
+        p += len;
+    }
+    if (n) {
+        fputs("\n\n| environment variable | flag that wins over it | meaning |\n"
+              "| --- | --- | --- |\n",
+              out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "| `%s` | %s%s%s | %s |\n", env[i].name, env[i].flag ? "`" : "",
+                    env[i].flag ? env[i].flag : "(none)", env[i].flag ? "`" : "", env[i].meaning);
+    } else {
+        fputs("\n\nNo environment variable.\n", out);
+    }
+    fputs("\n```text\n", out);
+    help(out, arg);
+    fputs("```\n", out);
 }
 
 /* Percent-decodes `s` (n bytes) into out (out_size > n). */

@@ -32,6 +32,18 @@ int svc_ops_flag(svc_ops *o, bool metrics, int argc, char **argv, int *i, char *
 /* The help lines of these flags. */
 void svc_ops_usage(FILE *out, bool metrics);
 
+/* One environment variable a binary reads: its name, the flag that wins over it (NULL: none)
+ * and what it sets. */
+typedef struct svc_env_doc {
+    const char *name, *flag, *meaning;
+} svc_env_doc;
+
+/* Writes the binary's section of docs/CONFIGURATION.md, what its --config-doc prints: the
+ * flags it accepts (`accepted`: the comma-separated list its unknown-flag error gives), the
+ * environment variables it reads (n entries) and its --help text, printed by help(out). */
+void svc_ops_config_doc(FILE *out, const char *name, const char *accepted, const svc_env_doc *env,
+                        size_t n, void (*help)(FILE *out, const void *arg), const void *arg);
+
 /* A logger for the binary `name` on stderr in the format and level of `o`, masking the
  * secrets of the environment (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID,
  * DB_PASSWORD) and the password inside `db` (a postgresql:// URL or a libpq key=value

@@ -44,6 +44,45 @@ static void usage(const svc_spec *spec, FILE *out)
     svc_ops_usage(out, true);
 }
 
+static void help(FILE *out, const void *spec)
+{
+    usage(spec, out);
+}
+
+/* The flags a service accepts, comma-separated, as its unknown-flag error lists them. */
+static void accepted_flags(const svc_spec *spec, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "--listen,%s --threads, --body-limit%s%s, --log-format, --log-level, --metrics-port, "
+             "--metrics-host, --check-config, --config-doc, --help",
+             spec->no_store ? "" : " --db,", spec->uses_brokers ? ", --brokers, --topic" : "",
+             spec->extra_flags ? spec->extra_flags : "");
+}
+
+/* --config-doc: the service's section of docs/CONFIGURATION.md. */
+static void config_doc(const svc_spec *spec, FILE *out)
+{
+    char accepted[384];
+    accepted_flags(spec, accepted, sizeof accepted);
+    svc_env_doc env[8];
+    size_t n = 0;
+    if (spec->uses_brokers)
+        env[n++] = (svc_env_doc){"KAFKA_BOOTSTRAP_SERVERS", "--brokers", "Kafka bootstrap servers"};
+    if (spec->uses_brokers && spec->topic_env)
+        env[n++] = (svc_env_doc){spec->topic_env, "--topic", "the topic the events go to"};
+    if (!spec->no_store) {
+        env[n++] = (svc_env_doc){"DB_HOST", "--db",
+                                 "PostgreSQL host; when set, the DB_* variables select PostgreSQL "
+                                 "instead of the SQLite file"};
+        env[n++] = (svc_env_doc){"DB_PORT", "--db", "PostgreSQL port (with DB_HOST)"};
+        env[n++] = (svc_env_doc){"DB_NAME", "--db", "PostgreSQL database (with DB_HOST)"};
+        env[n++] = (svc_env_doc){"DB_USER", "--db", "PostgreSQL user (with DB_HOST)"};
+        env[n++] = (svc_env_doc){"DB_PASSWORD", "--db",
+                                 "PostgreSQL password (with DB_HOST); never logged"};
+    }
+    svc_ops_config_doc(out, spec->name, accepted, env, n, help, spec);
+}
+
 /* libpq keyword values are quoted, with \ and ' escaped. */
 static bool append_kv(char *buf, size_t size, const char *key, const char *val)
 {
@@ -105,6 +144,10 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
             usage(spec, stdout);
             return -1;
         }
+        if (strcmp(a, "--config-doc") == 0) {
+            config_doc(spec, stdout);
+            return -1;
+        }
         int took = svc_ops_flag(ops, true, argc, argv, &i, err, err_size);
         if (took == 2)
             return 2;
@@ -126,13 +169,9 @@ static int parse(const svc_spec *spec, int argc, char **argv, svc_config *cfg, c
             }
         }
         if (!takes) {
-            snprintf(err, err_size,
-                     "unknown flag %s (accepted: --listen,%s --threads, --body-limit%s%s, "
-                     "--log-format, --log-level, --metrics-port, --metrics-host, "
-                     "--check-config, --help)",
-                     a, spec->no_store ? "" : " --db,",
-                     spec->uses_brokers ? ", --brokers, --topic" : "",
-                     spec->extra_flags ? spec->extra_flags : "");
+            char accepted[384];
+            accepted_flags(spec, accepted, sizeof accepted);
+            snprintf(err, err_size, "unknown flag %s (accepted: %s)", a, accepted);
             return 2;
         }
         if (!v)
