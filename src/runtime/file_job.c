@@ -277,8 +277,8 @@ static int parse_ckpt(const uint8_t *b, size_t len, int *version, ckpt_fields *f
     size_t pos;
     memset(f, 0, sizeof *f);
     if (len >= CKPT_FIXED && !memcmp(b, CKPT_MAGIC, 8)) {
-        if (weir__get_le32(b + 8) != CKPT_VERSION)
-            return -2;
+        if (weir__get_le32(b + 8) != CKPT_VERSION || weir__get_le32(b + 12) != 0)
+            return -2; /* a later version, or a layout of this one we do not know */
         *version = CKPT_VERSION;
         pos = 16;
     } else if (len >= 8 + 6 * 8 + 4 && !memcmp(b, V1_MAGIC, 8)) {
