@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "runtime/job_int.h"
 #include "weir/metrics.h"
 #include "weir/metrics_server.h"
 #include "weir/weir.h"
@@ -515,6 +516,35 @@ static void test_server(void **state)
     weir_metrics_destroy(m);
 }
 
+/* The job series: weir_records_total{outcome="filtered"} exists only once a job reports
+ * filtered records, and then carries their total; the other outcomes are there from the start
+ * and follow the pipeline's counters. */
+static void test_job_series_filtered(void **state)
+{
+    (void)state;
+    weir_metrics *m = new_registry();
+    weir__job_metrics *jm = NULL;
+    assert_int_equal(weir__job_metrics_new(m, &jm), WEIR_OK);
+    assert_non_null(jm);
+    weir_pipeline_stats st = {0};
+    st.valid = 7;
+    st.invalid = 2;
+    weir__job_metrics_publish(jm, &st, 0);
+    char *text = render(m);
+    assert_contains(text, "weir_records_total{outcome=\"valid\"} 7\n");
+    assert_contains(text, "weir_records_total{outcome=\"invalid\"} 2\n");
+    assert_null(strstr(text, "outcome=\"filtered\""));
+    free(text);
+    weir__job_metrics_filtered(jm, 5);
+    weir__job_metrics_filtered(jm, 9);
+    text = render(m);
+    assert_contains(text, "weir_records_total{outcome=\"filtered\"} 9\n");
+    free(text);
+    weir__job_metrics_filtered(NULL, 1);
+    weir__job_metrics_destroy(jm);
+    weir_metrics_destroy(m);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -527,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_process_and_callbacks),
         cmocka_unit_test(test_concurrent_updates_while_rendering),
         cmocka_unit_test(test_server),
+        cmocka_unit_test(test_job_series_filtered),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

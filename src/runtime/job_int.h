@@ -35,6 +35,9 @@ void weir__job_metrics_destroy(weir__job_metrics *jm);
  * bytes too when `with_state` (they cost a walk over the state: see WEIR__STATE_BYTES_MS). */
 void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats *st,
                                int with_state);
+/* Records dropped by the job's filter, in total: weir_records_total{outcome="filtered"}, which
+ * is registered at the first call (a job that never filters has no such series). */
+void weir__job_metrics_filtered(weir__job_metrics *jm, uint64_t total);
 /* Partition `partition`'s watermark (ms, INT64_MIN: none yet) at wall time now_ms. */
 void weir__job_metrics_watermark(weir__job_metrics *jm, int32_t partition, int64_t wm_ms,
                                  int64_t now_ms);

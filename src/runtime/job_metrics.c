@@ -48,7 +48,6 @@ weir_err weir__job_metrics_new(weir_metrics *m, weir__job_metrics **out)
     } while (0)
     REG(weir_metrics_counter(m, "weir_records_total", REC, L("outcome", "valid"), &j->valid));
     REG(weir_metrics_counter(m, "weir_records_total", REC, L("outcome", "invalid"), &j->invalid));
-    REG(weir_metrics_counter(m, "weir_records_total", REC, L("outcome", "filtered"), &j->filtered));
     for (int s = 1; s < WEIR_REC_STATUS_COUNT; s++)
         REG(weir_metrics_counter(m, "weir_records_invalid_total", "Invalid records by reason.",
                                  L("reason", weir_rec_status_name((weir_rec_status)s)),
@@ -102,6 +101,18 @@ void weir__job_metrics_publish(weir__job_metrics *jm, const weir_pipeline_stats 
     weir_gauge_set(jm->keys, (double)st->window.live_keys);
     if (with_state)
         weir_gauge_set(jm->state, (double)st->window.state_bytes);
+}
+
+void weir__job_metrics_filtered(weir__job_metrics *jm, uint64_t total)
+{
+    if (!jm)
+        return;
+    /* Registered at the first report, so that a job without a filter exports no series that
+     * can only ever read 0. */
+    if (!jm->filtered && weir_metrics_counter(jm->m, "weir_records_total", REC,
+                                              L("outcome", "filtered"), &jm->filtered) != WEIR_OK)
+        return;
+    weir_counter_set(jm->filtered, total);
 }
 
 static void part_label(int32_t partition, char *buf, size_t n)

@@ -99,6 +99,8 @@ for fam in weir_records_total weir_records_invalid_total weir_records_late_total
     grep -q "^# TYPE $fam " "$work/metrics.txt" || fail "no $fam on /metrics"
 done
 grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/metrics.txt" && fail "a secret is in /metrics"
+# unique-users has no filter: a filtered series could only ever read 0.
+grep -q 'outcome="filtered"' "$work/metrics.txt" && fail "unique-users exports a filtered outcome it never counts"
 echo "ok: /metrics of the running job passes promtool ($(grep -c '^[a-z]' "$work/metrics.txt") samples), /readyz 200"
 
 pport=$(free_port)
