@@ -477,7 +477,8 @@ static int run_generic(const char *name, const char *input, const char *output,
     }
     weir_window_job_stats st;
     err[0] = '\0';
-    weir_err rc = weir_window_job_run_file(conf, &stop_flag, &st, err, sizeof err);
+    weir_job_env env = {&stop_flag, NULL, NULL, NULL};
+    weir_err rc = weir_window_job_run_file(conf, &env, &st, err, sizeof err);
     fprintf(stderr, "{\"query\":\"%s\",\"records\":%" PRIu64 ",\"invalid\":%" PRIu64, name,
             st.records, st.invalid);
     invalid_by(stderr, st.invalid_by);

@@ -751,6 +751,7 @@ const weir__unit_kind weir__window_kind = {
     .sink_fields = wu_sink_fields,
     .meaning = weir__wunit_meaning,
     .filters = 1,
+    .open_counts = 1,
     .legacy_meaning = legacy_meaning,
     .legacy_snapshot = legacy_snapshot,
 };
