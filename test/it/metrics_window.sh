@@ -15,8 +15,9 @@ done
 work=$(mktemp -d)
 jpid= fpid= dpid= kpid= bpid=
 cleanup() {
-    for p in $fpid $jpid $dpid $kpid $bpid; do
-        kill "$p" 2>/dev/null || true
+    # On a failure the job may still wait in open() for the pipe's writer: SIGKILL.
+    for p in $jpid $kpid $fpid $dpid $bpid; do
+        kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
     rm -rf "$work"
@@ -101,7 +102,14 @@ for _ in $(seq 100); do
     kill -0 "$jpid" 2>/dev/null || fail "weir-window exited"
     sleep 0.1
 done
-[[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] || fail "/readyz is not 200 while reading"
+# Ready once the input is open (the endpoint starts first).
+code=
+for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.1
+done
+[[ $code == 200 ]] || fail "/readyz is $code, not 200, while reading"
 # Three scrapes a second apart: each passes promtool, and the counters move.
 for i in 1 2 3; do
     sleep 1
