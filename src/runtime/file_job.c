@@ -19,22 +19,20 @@
 #include "runtime/meaning.h"
 #include "runtime/unit.h"
 #include "state/bytes.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "weir/checkpoint.h"
 #include "weir/job.h"
 #include "weir/output.h"
 
 int64_t weir_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return weir__wall_ms();
 }
 
 double weir_mono_sec(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return weir__mono_sec();
 }
 
 void weir_pipeline_stats_add(weir_pipeline_stats *into, const weir_pipeline_stats *s)
@@ -185,12 +183,10 @@ typedef struct reader {
 static int refill(reader *r)
 {
     if (r->len == r->cap) {
-        size_t cap = r->cap * 2;
-        char *nb = realloc(r->buf, cap);
+        char *nb = weir__grow(r->buf, &r->cap, r->cap + 1);
         if (!nb)
             return -1;
         r->buf = nb;
-        r->cap = cap;
     }
     ssize_t n;
     do

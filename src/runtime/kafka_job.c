@@ -10,6 +10,7 @@
 #include "runtime/meaning.h"
 #include "runtime/unit.h"
 #include "state/bytes.h"
+#include "util/clock.h"
 #include "weir/kafka.h"
 
 #include <errno.h>
@@ -1104,15 +1105,6 @@ static void tick_all(job *j, int64_t now)
         push_failed(j, e);
 }
 
-/* CPU time of the calling thread, in seconds. */
-static double thread_cpu_sec(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void poll_sinks(job *j)
 {
     for (size_t i = 0; i < j->n_sinks; i++) {
@@ -1584,10 +1576,10 @@ weir_err weir__kafka_job_run(const weir__unit_kind *kind, const weir_conf *conf,
         if (stop && *stop)
             break;
         weir_err perr = WEIR_OK;
-        double tp = weir_mono_sec(), cp = thread_cpu_sec();
+        double tp = weir_mono_sec(), cp = weir__cpu_sec(CLOCK_THREAD_CPUTIME_ID);
         size_t n = weir_kafka_source_poll(j.src, msgs, batch, TICK_MS, &perr);
         if (t_first)
-            j.poll_wait += (weir_mono_sec() - tp) - (thread_cpu_sec() - cp);
+            j.poll_wait += (weir_mono_sec() - tp) - (weir__cpu_sec(CLOCK_THREAD_CPUTIME_ID) - cp);
         now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, WEIR_ERR_IO, "the Kafka consumer failed for good");
