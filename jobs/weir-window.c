@@ -172,10 +172,12 @@ int main(int argc, char **argv)
         const char *val = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            check = 0;
             goto out;
         }
         if (!strcmp(a, "--version")) {
             printf("weir-window (weir) %s\n", weir_version());
+            check = 0;
             goto out;
         }
         if (!strcmp(a, "--check-config")) {
