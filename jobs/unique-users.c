@@ -14,6 +14,7 @@
 #include "weir/weir.h"
 
 #include "flags.h"
+#include "job_ops.h"
 #include "signals.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -45,45 +46,6 @@ static void usage(FILE *out)
             "it when no flag, -X or --config line set it; flags win.\n");
     fprintf(out, "\nexit status: 0 success, 1 I/O or sink failure, 2 bad usage or "
                  "configuration\n");
-}
-
-/* The one place where the library's errors become exit codes: 2 when the configuration (or
- * a checkpoint or resource it names) cannot be used, 1 for a failure while running. */
-static int exit_code(weir_err rc)
-{
-    switch (rc) {
-    case WEIR_OK: return 0;
-    case WEIR_ERR_INVALID_ARG:
-    case WEIR_ERR_PARSE:
-    case WEIR_ERR_CORRUPT:
-    case WEIR_ERR_UNSUPPORTED:
-    case WEIR_ERR_NOT_FOUND:
-    case WEIR_ERR_AUTH: return 2;
-    default: return 1;
-    }
-}
-
-/* The logger of the configuration's log.format and log.level on standard error, masking the
- * secrets of the environment. NULL when out of memory. */
-static weir_logger *make_logger(const weir_conf *conf)
-{
-    weir_log_format fmt = WEIR_LOG_TEXT;
-    weir_log_level lv = WEIR_LOG_INFO;
-    weir_log_format_parse(weir_conf_get(conf, "log.format"), &fmt);
-    weir_log_level_parse(weir_conf_get(conf, "log.level"), &lv);
-    weir_logger *lg = NULL;
-    if (weir_logger_new("unique-users", fmt, lv, STDERR_FILENO, &lg) != WEIR_OK)
-        return NULL;
-    static const char *const env[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                      "AWS_ACCESS_KEY_ID", "KAFKA_SASL_PASSWORD"};
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
-        const char *v = getenv(env[i]);
-        if (v && *v && weir_logger_add_secret(lg, v) != WEIR_OK) {
-            weir_logger_destroy(lg);
-            return NULL;
-        }
-    }
-    return lg;
 }
 
 /* --check-config's "configuration ok", with where the job would read and write, so that a
@@ -207,7 +169,7 @@ int main(int argc, char **argv)
         return 0;
     }
     /* Even a usage error is logged in the format asked for, when it was asked for before. */
-    weir_logger *lg = make_logger(conf);
+    weir_logger *lg = job_logger("unique-users", conf);
     if (!lg) {
         weir_conf_destroy(conf);
         return 1;
@@ -216,9 +178,7 @@ int main(int argc, char **argv)
     /* The seeds' environment variables fill the keys no flag or --config line set. */
     if (!code && weir_conf_load_env(conf, err, sizeof err) != WEIR_OK)
         code = 2;
-    weir_job_health *health = NULL;
-    weir_metrics *metrics = NULL;
-    weir_metrics_server *server = NULL;
+    job_ops ops = {0};
     weir_sink *extra[4];
     size_t n_extra = 0;
     weir_err rc = WEIR_OK;
@@ -249,54 +209,30 @@ int main(int argc, char **argv)
             log_check_ok(lg, conf);
         goto out;
     }
-    int64_t stuck = weir_conf_get_duration_ms(conf, "health.watermark.stuck");
-    if (!(health = weir_job_health_new(stuck > 0 ? stuck : 0))) {
-        rc = WEIR_ERR_NOMEM;
-        code = 1;
+    if ((code = job_ops_start(&ops, conf, lg, err, sizeof err)) != 0)
         goto out;
-    }
-    if (weir_conf_get_int(conf, "metrics.port") > 0) {
-        weir_metrics_server_opts o = {.host = weir_conf_get(conf, "metrics.host"),
-                                      .port = (unsigned)weir_conf_get_int(conf, "metrics.port"),
-                                      .ready = weir_job_health_ready,
-                                      .ready_arg = health,
-                                      .log = weir_logger_fn,
-                                      .log_arg = lg};
-        if ((rc = weir_metrics_new(&metrics)) != WEIR_OK ||
-            (rc = weir_metrics_server_start(metrics, &o, &server, err, sizeof err)) != WEIR_OK) {
-            snprintf(err + strlen(err), sizeof err - strlen(err), "%smetrics endpoint: %s",
-                     err[0] ? " (" : "", weir_err_str(rc));
-            if (err[0] == ' ')
-                memmove(err, err + 2, strlen(err + 2) + 1);
-            code = exit_code(rc == WEIR_ERR_IO ? WEIR_ERR_INVALID_ARG : rc);
-            goto out;
-        }
+    if (ops.metrics)
         for (size_t i = 0; i < n_extra; i++)
-            if ((rc = weir_dynamodb_sink_set_metrics(extra[i], metrics)) != WEIR_OK) {
+            if ((rc = weir_dynamodb_sink_set_metrics(extra[i], ops.metrics)) != WEIR_OK) {
                 snprintf(err, sizeof err, "metrics: DynamoDB series: %s", weir_err_str(rc));
                 code = 1;
                 goto out;
             }
-        weir_log_field f[1] = {WEIR_LOG_INT("port", weir_metrics_server_port(server))};
-        weir_logger_log(lg, WEIR_LOG_INFO, "metrics endpoint listening", f, 1);
-    }
-    weir_job_env env = {&stop_flag, stderr, metrics, health};
+    weir_job_env env = {&stop_flag, stderr, ops.metrics, ops.health};
     if (weir_conf_get(conf, "brokers")[0])
         rc = weir_kafka_job_run(conf, extra, n_extra,
                                 (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
                                 weir_conf_get_bool(conf, "drain"), &env, err, sizeof err);
     else
         rc = weir_file_job_run(conf, extra, n_extra, &env, table, err, sizeof err);
-    code = exit_code(rc);
+    code = job_exit_code(rc);
 out:
     if (code && err[0])
         weir_logger_log(lg, WEIR_LOG_ERROR, err, NULL, 0);
     /* The job loops flushed every sink already; a failure there set the exit code. */
     for (size_t i = 0; i < n_extra; i++)
         weir_sink_destroy(extra[i]);
-    weir_metrics_server_stop(server);
-    weir_metrics_destroy(metrics);
-    weir_job_health_destroy(health);
+    job_ops_stop(&ops);
     weir_conf_destroy(conf);
     weir_logger_destroy(lg);
     return code;

@@ -21,6 +21,7 @@
 #include "weir/weir.h"
 #include "weir/window_job.h"
 
+#include "job_ops.h"
 #include "signals.h"
 
 #include "../examples/nexmark/nexmark_queries.h"
@@ -28,6 +29,11 @@
 #define PROG "weir-nexmark"
 
 static volatile sig_atomic_t stop_flag;
+/* The logger of --log-format and --log-level, made before a command parses its options;
+ * every message goes through it. */
+static weir_logger *logger;
+/* --check-config: the command checks its options and exits 0 or 2 without starting. */
+static int check_only;
 
 static void on_signal(int sig)
 {
@@ -36,15 +42,71 @@ static void on_signal(int sig)
 }
 
 /* One line naming the flag and what it accepts; exit status 2. */
+/* One message at `level`, through the logger (or as "weir-nexmark: ..." before there is one). */
+__attribute__((format(printf, 2, 0))) static void vsay(weir_log_level level, const char *fmt,
+                                                       va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (logger)
+        weir_logger_log(logger, level, msg, NULL, 0);
+    else
+        fprintf(stderr, PROG ": %s\n", msg);
+}
+
+__attribute__((format(printf, 1, 2))) static void say_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(WEIR_LOG_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+/* One line naming the flag and what it accepts; exit status 2. */
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, PROG ": ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsay(WEIR_LOG_ERROR, fmt, ap);
     va_end(ap);
     return 2;
+}
+
+/* --check-config's answer for a configuration that would run. */
+static int config_ok(void)
+{
+    weir_logger_log(logger, WEIR_LOG_INFO, "configuration ok", NULL, 0);
+    return 0;
+}
+
+/* The flags every command takes: --log-format, --log-level (set in `conf`, which the logger
+ * is made from) and --check-config. Returns 1 when argv[*i] is one (moving *i past its
+ * value), 0 when not, or an exit code + 2 for a bad value (with the message written). */
+static int common_flag(int argc, char **argv, int *i, weir_conf *conf, int *check)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--check-config")) {
+        *check = 1;
+        return 1;
+    }
+    char flag[32];
+    const char *eq = strchr(a, '=');
+    snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    if (strcmp(flag, "--log-format") && strcmp(flag, "--log-level"))
+        return 0;
+    const char *v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    int fmt = flag[6] == 'f';
+    const char *accepted = fmt ? "text|json" : "debug|info|warn|error";
+    if (!v) {
+        bad("%s: missing value: accepted values are %s", flag, accepted);
+        return 4;
+    }
+    char inner[448];
+    if (weir_conf_set(conf, fmt ? "log.format" : "log.level", v, inner, sizeof inner) != WEIR_OK) {
+        bad("%s: invalid value \"%.100s\": accepted values are %s", flag, v, accepted);
+        return 4;
+    }
+    return 1;
 }
 
 /* A decimal integer in lo..hi, the whole of `text`. */
@@ -87,7 +149,9 @@ static void gen_usage(FILE *out)
             "                      --brokers)\n"
             "  --brokers HOST:PORT produce to Kafka instead (also to --output when given)\n"
             "  --topic T           the topic to produce to (with --brokers)\n"
-            "  -X key=value        a configuration key, e.g. kafka.<librdkafka property>\n\n"
+            "  -X key=value        a configuration key, e.g. kafka.<librdkafka property>\n"
+            "  --log-format text|json, --log-level debug|info|warn|error: messages on stderr\n"
+            "  --check-config      check the options and exit 0, or 2 with the reason\n\n"
             "Kafka messages are keyed by a bid's auction, an auction's id and a person's id,\n"
             "timestamped with date_time. Exit status: 0 success, 1 I/O or delivery failure,\n"
             "2 bad usage.\n",
@@ -232,7 +296,7 @@ static int produce(producer *p, const weir_nexmark_event *ev, const char *line, 
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, PROG ": produce failed: %s\n", rd_kafka_err2str(e));
+            say_error("produce failed: %s", rd_kafka_err2str(e));
             return 1;
         }
         rd_kafka_poll(p->rk, 50);
@@ -251,13 +315,12 @@ static int producer_close(producer *p)
     if (p->rk) {
         rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, 60000);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            fprintf(stderr, PROG ": %d messages not delivered within 60 s: %s\n",
-                    rd_kafka_outq_len(p->rk), rd_kafka_err2str(e));
+            say_error("%d messages not delivered within 60 s: %s", rd_kafka_outq_len(p->rk),
+                      rd_kafka_err2str(e));
             rc = 1;
         }
         if (p->failed) {
-            fprintf(stderr, PROG ": %" PRIu64 " messages failed, the first with: %s\n", p->failed,
-                    p->first_error);
+            say_error("%" PRIu64 " messages failed, the first with: %s", p->failed, p->first_error);
             rc = 1;
         }
     }
@@ -299,13 +362,24 @@ static int cmd_gen(int argc, char **argv)
         rc = bad("%s", err);
         goto done;
     }
+    if (check_only) { /* the producer's properties, without a producer or a file */
+        rd_kafka_conf_t *kc = o.topic ? rd_kafka_conf_new() : NULL;
+        static const char *const none[] = {NULL};
+        if (kc && weir_kafka_conf_apply(kc, o.conf, "producer", none, err, sizeof err) != WEIR_OK)
+            rc = bad("%s", err);
+        else
+            rc = config_ok();
+        if (kc)
+            rd_kafka_conf_destroy(kc);
+        goto done;
+    }
     if (o.topic && (rc = producer_open(&prod, o.conf, o.topic)) != 0)
         goto done;
     if (!o.topic || o.output) {
         if (!o.output || !strcmp(o.output, "-")) {
             out = stdout;
         } else if (!(out = fopen(o.output, "wb"))) {
-            fprintf(stderr, PROG ": --output: cannot open %s: %s\n", o.output, strerror(errno));
+            say_error("--output: cannot open %s: %s", o.output, strerror(errno));
             rc = 1;
             goto done;
         }
@@ -335,7 +409,7 @@ static int cmd_gen(int argc, char **argv)
         }
     }
     if (stop_flag || got < 0) {
-        fprintf(stderr, PROG ": %s\n", stop_flag ? "interrupted" : weir_err_str((weir_err)got));
+        say_error("%s", stop_flag ? "interrupted" : weir_err_str((weir_err)got));
         rc = 1;
         goto done;
     }
@@ -353,13 +427,13 @@ static int cmd_gen(int argc, char **argv)
             (long long)o.params.disorder_ms);
     goto done;
 write_failed:
-    fprintf(stderr, PROG ": write to %s failed: %s\n", o.output ? o.output : "-", strerror(errno));
+    say_error("write to %s failed: %s", o.output ? o.output : "-", strerror(errno));
     rc = 1;
 done:
     if (producer_close(&prod) != 0 && rc == 0)
         rc = 1;
     if (out && out != stdout && fclose(out) != 0 && rc == 0) {
-        fprintf(stderr, PROG ": closing %s failed: %s\n", o.output, strerror(errno));
+        say_error("closing %s failed: %s", o.output, strerror(errno));
         rc = 1;
     }
     free(buf);
@@ -393,7 +467,11 @@ static void query_usage(FILE *out, const char *name)
             "Kafka options, as weir-window and unique-users take them (docs/KAFKA.md):\n"
             "  --input-topic T --output-topic T --group-id G (default weir-nexmark-QUERY)\n"
             "  --dead-letter-topic T --stop-when-idle DUR --drain --checkpoint-topic T\n"
-            "  --checkpoint-interval DUR --exactly-once --instance-id ID -X key=value\n",
+            "  --checkpoint-interval DUR --exactly-once --instance-id ID -X key=value\n"
+            "Operations (q11, q15, q16; docs/OPERATIONS.md): --metrics-port P --metrics-host A\n"
+            "  --watermark-stuck DUR (/metrics, /healthz, /readyz)\n"
+            "Every query: --log-format text|json --log-level debug|info|warn|error\n"
+            "  --check-config (check the options, exit 0 or 2, start nothing)\n",
             name, name);
     for (size_t i = 0; i < sizeof QUERY_DOC / sizeof QUERY_DOC[0]; i++)
         if (!strncmp(QUERY_DOC[i], name, strlen(name)) && QUERY_DOC[i][strlen(name)] == ' ')
@@ -421,34 +499,28 @@ static const char *const KAFKA_FLAGS[] = {
     "--exactly-once", "--checkpoint-interval", "--checkpoint-topic", NULL,
 };
 
-/* Kafka mode of a generic query: weir-window's Kafka loop, logs on standard error. */
-static int run_generic_kafka(const char *name, weir_conf *conf)
+/* The operations flags of the queries that can run long (q11, q15, q16): those of weir-window. */
+static const char *const OPS_FLAGS[] = {"--metrics-port", "--metrics-host", "--watermark-stuck",
+                                        NULL};
+
+/* Kafka mode of a generic query: weir-window's Kafka loop; its group is weir-nexmark-QUERY
+ * unless named. */
+static weir_err run_generic_kafka(const char *name, weir_conf *conf, const weir_job_env *env,
+                                  char *err, size_t err_size)
 {
-    char err[1024] = "";
-    weir_logger *lg = NULL;
-    if (weir_logger_new(PROG, WEIR_LOG_TEXT, WEIR_LOG_INFO, STDERR_FILENO, &lg) != WEIR_OK)
-        return 1;
-    weir_conf_set_log(conf, weir_logger_fn, lg);
     if (!weir_conf_is_set(conf, "group.id")) {
         char g[64];
         snprintf(g, sizeof g, "weir-nexmark-%s", name);
-        weir_conf_set(conf, "group.id", g, err, sizeof err);
+        weir_conf_set(conf, "group.id", g, err, err_size);
     }
-    weir_job_env env = {&stop_flag, stderr, NULL, NULL};
-    weir_err rc = weir_window_job_run_kafka(conf, &env, err, sizeof err);
-    if (rc != WEIR_OK)
-        fprintf(stderr, PROG ": %s\n", err[0] ? err : weir_err_str(rc));
-    weir_conf_set_log(conf, NULL, NULL);
-    weir_logger_destroy(lg);
-    return rc == WEIR_OK                                                                        ? 0
-           : rc == WEIR_ERR_INVALID_ARG || rc == WEIR_ERR_CORRUPT || rc == WEIR_ERR_UNSUPPORTED ? 2
-                                                                                                : 1;
+    err[0] = '\0';
+    return weir_window_job_run_kafka(conf, env, err, err_size);
 }
 
 /* q11, q15, q16: the generic job with the lines of examples/nexmark/qN.conf, then the Kafka
  * settings `kafka` (n key=value pairs). */
 static int run_generic(const char *name, const char *input, const char *output,
-                       const char *const *kafka, size_t n_kafka)
+                       const char *const *kafka, const char *const *flags, size_t n_kafka)
 {
     char err[1024];
     weir_conf *conf = weir_conf_new();
@@ -464,32 +536,46 @@ static int run_generic(const char *name, const char *input, const char *output,
     for (size_t i = 0; i < n_kafka; i += 2)
         if (weir_conf_set(conf, kafka[i], kafka[i + 1], err, sizeof err) != WEIR_OK) {
             weir_conf_destroy(conf);
-            return bad("%s", err);
+            return bad("%s: %s", flags[i / 2], err);
         }
     if (weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
         weir_conf_destroy(conf);
         return bad("%s", err);
     }
-    if (weir_conf_get(conf, "brokers")[0]) {
-        code = run_generic_kafka(name, conf);
+    if (check_only) {
+        weir_conf_destroy(conf);
+        return config_ok();
+    }
+    job_ops ops;
+    if ((code = job_ops_start(&ops, conf, logger, err, sizeof err)) != 0) {
+        say_error("%s", err);
+        job_ops_stop(&ops);
         weir_conf_destroy(conf);
         return code;
     }
-    weir_window_job_stats st;
+    weir_conf_set_log(conf, weir_logger_fn, logger);
+    weir_job_env env = {&stop_flag, stderr, ops.metrics, ops.health};
+    weir_err rc;
     err[0] = '\0';
-    weir_err rc = weir_window_job_run_file(conf, &stop_flag, &st, err, sizeof err);
-    fprintf(stderr, "{\"query\":\"%s\",\"records\":%" PRIu64 ",\"invalid\":%" PRIu64, name,
-            st.records, st.invalid);
-    invalid_by(stderr, st.invalid_by);
-    fprintf(stderr,
-            ",\"filtered\":%" PRIu64 ",\"bids\":%" PRIu64 ",\"late_dropped\":%" PRIu64
-            ",\"outputs\":%" PRIu64 ",\"elapsed_sec\":%.3f,\"records_per_sec\":%.0f}\n",
-            st.filtered, st.op.accepted, st.op.late_dropped, st.op.emissions, st.elapsed_sec,
-            st.elapsed_sec > 0 ? (double)st.records / st.elapsed_sec : 0.0);
-    if (rc != WEIR_OK) {
-        fprintf(stderr, PROG ": %s\n", err[0] ? err : weir_err_str(rc));
-        code = rc == WEIR_ERR_INVALID_ARG ? 2 : 1;
+    if (weir_conf_get(conf, "brokers")[0]) {
+        rc = run_generic_kafka(name, conf, &env, err, sizeof err);
+    } else {
+        weir_window_job_stats st;
+        rc = weir_window_job_run_file(conf, &env, &st, err, sizeof err);
+        fprintf(stderr, "{\"query\":\"%s\",\"records\":%" PRIu64 ",\"invalid\":%" PRIu64, name,
+                st.records, st.invalid);
+        invalid_by(stderr, st.invalid_by);
+        fprintf(stderr,
+                ",\"filtered\":%" PRIu64 ",\"bids\":%" PRIu64 ",\"late_dropped\":%" PRIu64
+                ",\"outputs\":%" PRIu64 ",\"elapsed_sec\":%.3f,\"records_per_sec\":%.0f}\n",
+                st.filtered, st.op.accepted, st.op.late_dropped, st.op.emissions, st.elapsed_sec,
+                st.elapsed_sec > 0 ? (double)st.records / st.elapsed_sec : 0.0);
     }
+    if (rc != WEIR_OK)
+        say_error("%s", err[0] ? err : weir_err_str(rc));
+    code = job_exit_code(rc);
+    job_ops_stop(&ops);
+    weir_conf_set_log(conf, NULL, NULL);
     weir_conf_destroy(conf);
     return code;
 }
@@ -498,16 +584,22 @@ static int run_query(const char *name, int argc, char **argv)
 {
     const char *input = "-", *output = "-";
     /* Kafka settings as key, value pairs (argv strings or literals): at most one per flag. */
-    const char *kafka[2 * 64];
+    const char *kafka[2 * 64], *flags[64]; /* and the flag of each pair */
     size_t n_kafka = 0;
     char xkeys[32][256]; /* the keys of -X options */
     size_t n_x = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        int kflag = !strcmp(a, "-X");
+        int kflag = !strcmp(a, "-X"), oflag = 0;
         for (size_t k = 0; KAFKA_FLAGS[k] && !kflag; k++)
             kflag = !strcmp(a, KAFKA_FLAGS[k]);
-        if (kflag) {
+        for (size_t k = 0; OPS_FLAGS[k] && !kflag && !oflag; k++)
+            oflag = !strcmp(a, OPS_FLAGS[k]);
+        if (kflag || oflag) {
+            if (!nxq_config(name) && oflag)
+                return bad("%s: only q11, q15 and q16 serve metrics (the others run over a file, "
+                           "briefly)",
+                           a);
             if (!nxq_config(name))
                 return bad("%s: only q11, q15 and q16 read Kafka (the others read --input)", a);
             if (n_kafka + 2 > sizeof kafka / sizeof *kafka)
@@ -521,6 +613,7 @@ static int run_query(const char *name, int argc, char **argv)
                     return bad("-X: too many options");
                 char *key = xkeys[n_x++];
                 snprintf(key, sizeof xkeys[0], "%.*s", (int)(eq - kv), kv);
+                flags[n_kafka / 2] = "-X";
                 kafka[n_kafka++] = key;
                 kafka[n_kafka++] = eq + 1;
                 continue;
@@ -531,6 +624,7 @@ static int run_query(const char *name, int argc, char **argv)
                 return bad("%s: unknown option", a);
             if (takes_value && (i + 1 >= argc || !argv[i + 1][0]))
                 return bad("%s: missing value", a);
+            flags[n_kafka / 2] = a;
             kafka[n_kafka++] = key;
             kafka[n_kafka++] = takes_value ? argv[++i] : "true";
             continue;
@@ -561,15 +655,23 @@ static int run_query(const char *name, int argc, char **argv)
     }
     catch_stop_signals(on_signal);
     if (nxq_config(name))
-        return run_generic(name, input, output, kafka, n_kafka);
+        return run_generic(name, input, output, kafka, flags, n_kafka);
+    if (check_only) { /* the files are not opened */
+        char err[512];
+        nxq *q;
+        if (nxq_new(name, NULL, &q, err, sizeof err) != WEIR_OK)
+            return bad("%s", err);
+        nxq_destroy(q);
+        return config_ok();
+    }
     int fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) {
-        fprintf(stderr, PROG ": --input: cannot open %s: %s\n", input, strerror(errno));
+        say_error("--input: cannot open %s: %s", input, strerror(errno));
         return 1;
     }
     FILE *out = strcmp(output, "-") ? fopen(output, "w") : stdout;
     if (!out) {
-        fprintf(stderr, PROG ": --output: cannot open %s: %s\n", output, strerror(errno));
+        say_error("--output: cannot open %s: %s", output, strerror(errno));
         if (fd != STDIN_FILENO)
             close(fd);
         return 1;
@@ -578,7 +680,7 @@ static int run_query(const char *name, int argc, char **argv)
     nxq *q;
     int code = 0;
     if (nxq_new(name, out, &q, err, sizeof err) != WEIR_OK) {
-        fprintf(stderr, PROG ": %s\n", err);
+        say_error("%s", err);
         code = 1;
     } else {
         double t0 = weir_mono_sec();
@@ -595,9 +697,9 @@ static int run_query(const char *name, int argc, char **argv)
                 st->filtered, st->bad_fields, st->bids, st->late_dropped, st->outputs, secs,
                 secs > 0 ? (double)st->records / secs : 0.0);
         if (rc != WEIR_OK) {
-            fprintf(stderr, PROG ": %s: %s\n",
-                    rc == WEIR_ERR_IO ? (out == stdout ? "standard output" : output) : name,
-                    rc == WEIR_ERR_IO ? "write or read failed" : weir_err_str(rc));
+            say_error("%s: %s",
+                      rc == WEIR_ERR_IO ? (out == stdout ? "standard output" : output) : name,
+                      rc == WEIR_ERR_IO ? "write or read failed" : weir_err_str(rc));
             code = 1;
         }
         nxq_destroy(q);
@@ -605,7 +707,7 @@ static int run_query(const char *name, int argc, char **argv)
     if (fd != STDIN_FILENO)
         close(fd);
     if (out != stdout && fclose(out) != 0 && !code) {
-        fprintf(stderr, PROG ": --output: cannot write %s\n", output);
+        say_error("--output: cannot write %s", output);
         code = 1;
     }
     return code;
@@ -647,6 +749,39 @@ static const command COMMANDS[] = {
 
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
+/* Takes the flags every command shares out of its arguments (--log-format, --log-level,
+ * --check-config), makes the logger, then runs the command with the others. */
+static int run_command(const command *c, int argc, char **argv)
+{
+    weir_conf *lc = weir_conf_new();
+    char **rest = malloc((size_t)argc * sizeof *rest);
+    int n = 0, code = 0;
+    if (!lc || !rest) {
+        code = 1;
+        goto out;
+    }
+    for (int i = 2; i < argc; i++) {
+        int r = common_flag(argc, argv, &i, lc, &check_only);
+        if (r > 1) {
+            code = r - 2;
+            goto out;
+        }
+        if (!r)
+            rest[n++] = argv[i];
+    }
+    if (!(logger = job_logger(PROG, lc))) {
+        code = 1;
+        goto out;
+    }
+    code = c->run(n, rest);
+out:
+    weir_logger_destroy(logger);
+    logger = NULL;
+    weir_conf_destroy(lc);
+    free(rest);
+    return code;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: " PROG " COMMAND [options]   (" PROG " COMMAND --help)\n\ncommands:\n");
@@ -670,7 +805,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], COMMANDS[i].name))
-            return COMMANDS[i].run(argc - 2, argv + 2);
+            return run_command(&COMMANDS[i], argc, argv);
     char names[256] = "";
     for (size_t i = 0; i < N_COMMANDS; i++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "|" : "",

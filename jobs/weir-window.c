@@ -13,6 +13,7 @@
 #include "weir/window_job.h"
 
 #include "flags.h"
+#include "job_ops.h"
 #include "signals.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -42,23 +43,43 @@ static const struct {
 /* The flags of the configuration table this job takes; others (unique-users' own) are
  * refused rather than ignored. The Kafka ones are unique-users'. */
 static const char *const TABLE_FLAGS[] = {
-    "--global",           "--input",
-    "--output",           "--timestamp-field",
-    "--timestamp-unit",   "--out-of-orderness",
-    "--allowed-lateness", "--emit",
-    "--hll-precision",    "--late-output",
-    "--dead-letter",      "--max-future-skew",
-    "--dynamodb-table",   "--dynamodb-endpoint",
-    "--aws-region",       "--dynamodb-create-table",
-    "--checkpoint-dir",   "--checkpoint-interval",
-    "--reset-state",      "--brokers",
-    "--input-topic",      "--output-topic",
-    "--group-id",         "--dead-letter-topic",
-    "--stop-when-idle",   "--drain",
-    "--checkpoint-topic", "--instance-id",
-    "--exactly-once",     "--idle-timeout",
-    "--idle-advance",     "--log-format",
-    "--log-level",        NULL,
+    "--global",
+    "--input",
+    "--output",
+    "--timestamp-field",
+    "--timestamp-unit",
+    "--out-of-orderness",
+    "--allowed-lateness",
+    "--emit",
+    "--hll-precision",
+    "--late-output",
+    "--dead-letter",
+    "--max-future-skew",
+    "--dynamodb-table",
+    "--dynamodb-endpoint",
+    "--aws-region",
+    "--dynamodb-create-table",
+    "--checkpoint-dir",
+    "--checkpoint-interval",
+    "--reset-state",
+    "--brokers",
+    "--input-topic",
+    "--output-topic",
+    "--group-id",
+    "--dead-letter-topic",
+    "--stop-when-idle",
+    "--drain",
+    "--checkpoint-topic",
+    "--instance-id",
+    "--exactly-once",
+    "--idle-timeout",
+    "--idle-advance",
+    "--log-format",
+    "--log-level",
+    "--metrics-port",
+    "--metrics-host",
+    "--watermark-stuck",
+    NULL,
 };
 
 static void usage(FILE *out)
@@ -76,61 +97,34 @@ static void usage(FILE *out)
         fprintf(out, "  %-34s %s\n", left, OWN[i].doc);
     }
     weir_conf_write_flags_only(out, TABLE_FLAGS);
-    fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n", "--config FILE",
+    fprintf(out, "  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n  %-34s %s\n", "--config FILE",
             "read key=value lines from FILE", "-X key=value",
-            "set any configuration key (docs/CONFIGURATION.md)", "--help", "this help", "--version",
-            "print the version");
-    fprintf(out, "\nexample:\n  weir-window --key product_id --window tumble:1m \\\n"
-                 "    --agg 'sum(total_price) where status != cancelled as revenue' "
-                 "--input orders.jsonl\n"
-                 "\nexit status: 0 success, 1 I/O failure, 2 bad usage or configuration\n");
+            "set any configuration key (docs/CONFIGURATION.md)", "--check-config",
+            "check the configuration and exit 0, or 2 with the reason", "--help", "this help",
+            "--version", "print the version");
+    fprintf(out,
+            "\nexample:\n  weir-window --key product_id --window tumble:1m \\\n"
+            "    --agg 'sum(total_price) where status != cancelled as revenue' "
+            "--input orders.jsonl\n"
+            "\nWith --metrics-port it serves /metrics, /healthz and /readyz (docs/OPERATIONS.md).\n"
+            "\nexit status: 0 success, 1 I/O failure, 2 bad usage or configuration\n");
 }
 
-static int bad(const char *msg)
+/* Kafka mode: unique-users' Kafka loop with the generic job in each unit; the group of a
+ * generic job is its own unless named (unique-users' default is its own). */
+static weir_err run_kafka(weir_conf *conf, const weir_job_env *env, char *err, size_t err_size)
 {
-    fprintf(stderr, "weir-window: %s\n", msg);
-    return 2;
-}
-
-/* The library's errors as exit codes, as unique-users maps them: 2 when the configuration (or
- * a checkpoint or resource it names) cannot be used, 1 for a failure while running. */
-static int exit_code(weir_err rc)
-{
-    switch (rc) {
-    case WEIR_OK: return 0;
-    case WEIR_ERR_INVALID_ARG:
-    case WEIR_ERR_PARSE:
-    case WEIR_ERR_CORRUPT:
-    case WEIR_ERR_UNSUPPORTED:
-    case WEIR_ERR_NOT_FOUND:
-    case WEIR_ERR_AUTH: return 2;
-    default: return 1;
-    }
-}
-
-/* Kafka mode: the logger of log.format and log.level on standard error (rebalances,
- * checkpoints, restores), then unique-users' Kafka loop with the generic job in each unit. */
-static int run_kafka(weir_conf *conf)
-{
-    weir_log_format fmt = WEIR_LOG_TEXT;
-    weir_log_level lv = WEIR_LOG_INFO;
-    weir_log_format_parse(weir_conf_get(conf, "log.format"), &fmt);
-    weir_log_level_parse(weir_conf_get(conf, "log.level"), &lv);
-    weir_logger *lg = NULL;
-    if (weir_logger_new("weir-window", fmt, lv, STDERR_FILENO, &lg) != WEIR_OK)
-        return 1;
-    weir_conf_set_log(conf, weir_logger_fn, lg);
-    /* The group of a generic job is its own unless named (unique-users' default is its own). */
-    char err[2048] = "";
     if (!weir_conf_is_set(conf, "group.id"))
-        weir_conf_set(conf, "group.id", "weir-window", err, sizeof err);
-    weir_job_env env = {&stop_flag, stderr, NULL, NULL};
-    weir_err rc = weir_window_job_run_kafka(conf, &env, err, sizeof err);
-    if (rc != WEIR_OK)
-        weir_logger_log(lg, WEIR_LOG_ERROR, err[0] ? err : weir_err_str(rc), NULL, 0);
-    weir_conf_set_log(conf, NULL, NULL);
-    weir_logger_destroy(lg);
-    return exit_code(rc);
+        weir_conf_set(conf, "group.id", "weir-window", err, err_size);
+    err[0] = '\0';
+    return weir_window_job_run_kafka(conf, env, err, err_size);
+}
+
+/* A usage error: its line in err, exit status 2. */
+static int usage_error(char *err, size_t err_size, const char *msg)
+{
+    snprintf(err, err_size, "%s", msg);
+    return 2;
 }
 
 static void summary(FILE *out, const weir_window_job_stats *st)
@@ -169,47 +163,55 @@ int main(int argc, char **argv)
     weir_conf *conf = weir_conf_new();
     if (!conf)
         return 1;
-    char err[2048];
-    int code = 0, n_aggs = 0;
+    char err[2048] = "";
+    int code = 0, n_aggs = 0, check = 0;
+    weir_logger *lg = NULL;
+    job_ops ops = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            check = 0;
             goto out;
         }
         if (!strcmp(a, "--version")) {
             printf("weir-window (weir) %s\n", weir_version());
+            check = 0;
             goto out;
+        }
+        if (!strcmp(a, "--check-config")) {
+            check = 1;
+            continue;
         }
         if (!strcmp(a, "-X")) {
             if (i + 1 >= argc) {
-                code = bad("-X: missing key=value");
+                code = usage_error(err, sizeof err, "-X: missing key=value");
                 goto out;
             }
             const char *kv = argv[++i];
             const char *eq = strchr(kv, '=');
             if (!eq || eq == kv || eq - kv > 255) {
                 snprintf(err, sizeof err, "-X %.200s: expected key=value", kv);
-                code = bad(err);
+                code = 2;
                 goto out;
             }
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
             if (!strcmp(key, "aggregates") && ++n_aggs > WEIR_AGGS_MAX) {
                 snprintf(err, sizeof err, "--agg: at most %d aggregates", WEIR_AGGS_MAX);
-                code = bad(err);
+                code = 2;
                 goto out;
             }
             if (weir_conf_set(conf, key, eq + 1, err, sizeof err) != WEIR_OK) {
-                code = bad(err);
+                code = 2;
                 goto out;
             }
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
             snprintf(err, sizeof err, "unexpected argument \"%.200s\" (see --help)", a);
-            code = bad(err);
+            code = 2;
             goto out;
         }
         char flag[128];
@@ -226,59 +228,82 @@ int main(int argc, char **argv)
             key = ours ? weir_conf_key_for_flag(flag, &takes_value) : NULL;
             if (!key) {
                 snprintf(err, sizeof err, "%s: unknown option (see --help)", flag);
-                code = bad(err);
+                code = 2;
                 goto out;
             }
         }
         val = flag_value(val, takes_value, argc, argv, &i);
         if (!val) {
             snprintf(err, sizeof err, "%s: missing value", flag);
-            code = bad(err);
+            code = 2;
             goto out;
         }
         if (!key) { /* --config */
             if (weir_conf_load_file(conf, val, err, sizeof err) != WEIR_OK) {
-                code = bad(err);
+                code = 2;
                 goto out;
             }
             continue;
         }
         if (!strcmp(key, "aggregates") && ++n_aggs > WEIR_AGGS_MAX) {
             snprintf(err, sizeof err, "--agg: at most %d aggregates", WEIR_AGGS_MAX);
-            code = bad(err);
+            code = 2;
             goto out;
         }
         char inner[900];
         if (weir_conf_set(conf, key, val, inner, sizeof inner) != WEIR_OK) {
             snprintf(err, sizeof err, "%s: %s", flag, inner);
-            code = bad(err);
+            code = 2;
             goto out;
         }
     }
     if (!weir_conf_get_bool(conf, "global") && !weir_conf_is_set(conf, "key.field")) {
-        code = bad("--key: a key is needed: --key F[,F...] (dotted paths allowed) or --global");
+        code = usage_error(
+            err, sizeof err,
+            "--key: a key is needed: --key F[,F...] (dotted paths allowed) or --global");
         goto out;
     }
     if (weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
-        code = bad(err);
+        code = 2;
         goto out;
     }
+    if (check) /* as `nginx -t`: nothing opened, connected or served */
+        goto out;
 
     catch_stop_signals(on_signal);
-
-    if (weir_conf_get(conf, "brokers")[0]) {
-        code = run_kafka(conf);
+    if (!(lg = job_logger("weir-window", conf))) {
+        code = 1;
         goto out;
     }
-    weir_window_job_stats st;
-    err[0] = '\0';
-    weir_err rc = weir_window_job_run_file(conf, &stop_flag, &st, err, sizeof err);
-    summary(stderr, &st);
-    if (rc != WEIR_OK) {
-        fprintf(stderr, "weir-window: %s\n", err[0] ? err : weir_err_str(rc));
-        code = rc == WEIR_ERR_INVALID_ARG ? 2 : 1;
+    weir_conf_set_log(conf, weir_logger_fn, lg);
+    if ((code = job_ops_start(&ops, conf, lg, err, sizeof err)) != 0)
+        goto out;
+    weir_job_env env = {&stop_flag, stderr, ops.metrics, ops.health};
+    weir_err rc;
+    if (weir_conf_get(conf, "brokers")[0]) {
+        rc = run_kafka(conf, &env, err, sizeof err);
+    } else {
+        weir_window_job_stats st;
+        rc = weir_window_job_run_file(conf, &env, &st, err, sizeof err);
+        summary(stderr, &st);
     }
+    code = job_exit_code(rc);
+    if (rc != WEIR_OK && !err[0])
+        snprintf(err, sizeof err, "%s", weir_err_str(rc));
 out:
+    /* Every message goes through the logger of the format asked for, usage errors too (in the
+     * format given before them). */
+    if (!lg)
+        lg = job_logger("weir-window", conf);
+    if (lg && code && err[0])
+        weir_logger_log(lg, WEIR_LOG_ERROR, err, NULL, 0);
+    else if (lg && check && !code)
+        weir_logger_log(lg, WEIR_LOG_INFO, "configuration ok", NULL, 0);
+    else if (!lg && code && err[0])
+        fprintf(stderr, "weir-window: %s\n", err);
+    job_ops_stop(&ops);
+    weir_conf_set_log(conf, NULL, NULL);
     weir_conf_destroy(conf);
+    weir_logger_destroy(lg);
     return code;
 }

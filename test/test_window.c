@@ -212,6 +212,31 @@ static void test_negative_times_and_keys(void **state)
     free(g);
 }
 
+/* An event of a partition outside 0..partitions-1 is refused with WEIR_ERR_INVALID_ARG, as
+ * gwindow refuses it; the events before it count, it and those after it do not. */
+static void test_partition_out_of_range(void **state)
+{
+    (void)state;
+    got *g = calloc(1, sizeof *g);
+    weir_window_op *op = make_op(0, WEIR_EMIT_FINAL, g);
+    weir_event e[] = {ev(T0, "a", "x"), ev(T0 + 1, "b", "x"), ev(T0 + 2, "c", "x")};
+    e[1].partition = 1; /* the operator has one partition */
+    assert_int_equal(weir_window_op_process(op, e, 3, 0), WEIR_ERR_INVALID_ARG);
+    e[1].partition = -1;
+    assert_int_equal(weir_window_op_process(op, e + 1, 1, 0), WEIR_ERR_INVALID_ARG);
+    weir_window_stats st;
+    weir_window_op_stats(op, &st);
+    assert_int_equal(st.accepted, 1);
+    /* The operator goes on: a valid event after is taken. */
+    assert_int_equal(weir_window_op_process(op, e + 2, 1, 0), WEIR_OK);
+    assert_int_equal(weir_window_op_finish(op), WEIR_OK);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->lines[0], "a 0 60 u=1 n=1");
+    assert_string_equal(g->lines[1], "c 0 60 u=1 n=1");
+    weir_window_op_destroy(op);
+    free(g);
+}
+
 static void test_watermark_partitions_idle_skew(void **state)
 {
     (void)state;
@@ -608,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_worked_example_updates_l30),
         cmocka_unit_test(test_worked_example_final_l30),
         cmocka_unit_test(test_negative_times_and_keys),
+        cmocka_unit_test(test_partition_out_of_range),
         cmocka_unit_test(test_watermark_partitions_idle_skew),
         cmocka_unit_test(test_future_skew_max),
         cmocka_unit_test(test_idle_advance),

@@ -102,7 +102,9 @@ void weir_window_op_set_late_output(weir_window_op *op, weir_late_fn fn, void *o
  * "Lateness, firing and cleanup"), firing windows as the watermark passes
  * them. `wall_ms` is the wall clock for idleness and the future-skew cap.
  * Events are read only; the operator copies the key bytes it keeps.
- * Returns WEIR_OK, WEIR_ERR_NOMEM, or WEIR_ERR_IO when `emit` refused. Out of memory,
+ * Returns WEIR_OK, WEIR_ERR_NOMEM, WEIR_ERR_IO when `emit` refused, or WEIR_ERR_INVALID_ARG
+ * for an event whose partition is outside 0..partitions-1 (the events before it processed,
+ * it and those after it not). Out of memory,
  * nothing wrong is emitted (test_oom): the call stops at a record it could not add, the
  * records before it processed (process again from that one, or stop); a window whose
  * logged ids could not join their sets is not fired, and from then on every call returns

@@ -32,11 +32,12 @@ typedef struct weir_window_job_stats {
 } weir_window_job_stats;
 
 /*
- * Checks the generic job's configuration without running it: key.field (a comma-separated
- * list) or global, window.spec (empty: tumble of window.size), aggregates (at least one),
- * where, timestamp.*, the watermark and emission keys. Returns WEIR_OK,
- * WEIR_ERR_INVALID_ARG with one line in errstr naming the flag, the text and what is accepted, or
- * WEIR_ERR_NOMEM.
+ * Checks the generic job's configuration without running it or connecting anything (as
+ * `nginx -t`): key.field (a comma-separated list) or global, window.spec (empty: tumble of
+ * window.size), aggregates (at least one), where, timestamp.*, the watermark and emission
+ * keys, metrics.host when metrics.port is set, and that file-mode checkpoints have a regular
+ * input and output file. Returns WEIR_OK, WEIR_ERR_INVALID_ARG with one line in errstr naming
+ * the flag, the text and what is accepted, or WEIR_ERR_NOMEM.
  */
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size);
 
@@ -45,17 +46,19 @@ weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errst
  * firing to output.path ("-": standard output; empty: none), late records to
  * late.output.path and invalid ones to dead.letter.path (unchanged, one per line). A record
  * that fails a --where is counted as filtered and still moves the watermark. At the end of
- * the input the remaining windows fire and every output is flushed. `stop`, when it becomes
- * non-zero (a signal), ends the input early as if it had ended there. With checkpoint.dir it
+ * the input the remaining windows fire and every output is flushed. With checkpoint.dir it
  * takes a checkpoint every checkpoint.interval between blocks of input and, started again,
  * resumes from the newest usable one (reset.state: starts afresh), so that a crashed and
- * restarted run writes what one uninterrupted run writes. Fills `stats` (may be
- * NULL) whatever happens.
+ * restarted run writes what one uninterrupted run writes. Fills `stats` (may be NULL)
+ * whatever happens. `env` (may be NULL, not retained) as for weir_file_job_run(): *env->stop
+ * becoming non-zero (a signal) ends the input early as if it had ended there; env->metrics
+ * gets the job series of docs/OPERATIONS.md (filtered records and DynamoDB's included);
+ * env->health is kept up to date; env->summary is not used (the caller reports `stats`).
  * Returns WEIR_OK; WEIR_ERR_INVALID_ARG (bad configuration, as weir_window_job_check);
  * WEIR_ERR_IO (a file cannot be read or written); WEIR_ERR_NOMEM. errstr gets one line.
  * Prints nothing. Thread-safety: runs on the caller's thread; independent runs may overlap.
  */
-weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
+weir_err weir_window_job_run_file(const weir_conf *conf, const weir_job_env *env,
                                   weir_window_job_stats *stats, char *errstr, size_t errstr_size);
 
 /*
@@ -68,8 +71,9 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
  * exactly.once, instance.id, stop.when.idle and drain -- with the generic job in each unit.
  * A firing is one JSON line (as in file mode), keyed by the value of the first key field
  * (no key for a global job), its timestamp the window's last millisecond. The one-line JSON
- * summary (weir_job_write_summary, with "filtered") goes to env->summary; logs go through
- * the configuration's callback. `env` may be NULL.
+ * summary (weir_job_write_summary, with "filtered") goes to env->summary; the job series
+ * (DynamoDB's included) to env->metrics and readiness to env->health; logs go through the
+ * configuration's callback. `env` may be NULL.
  * Returns as weir_kafka_job_run(): WEIR_OK; WEIR_ERR_INVALID_ARG, WEIR_ERR_CORRUPT or
  * WEIR_ERR_UNSUPPORTED when the configuration or a checkpoint cannot be used; another code
  * for a failure while running; with one line in errstr.

@@ -758,6 +758,17 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
     weir_err stuck = op_status(op);
     if (stuck != WEIR_OK)
         return stuck;
+    /* An event of a partition the watermark does not track would be counted in its window
+     * without moving the watermark: refused, as gwindow does, after the events before it.
+     * Checking the batch up front keeps the check out of the hot run. */
+    size_t valid = n;
+    for (size_t k = 0; k < n; k++)
+        if (events[k].partition < 0 || events[k].partition >= op->p.partitions) {
+            valid = k;
+            break;
+        }
+    weir_err bad_partition = valid < n ? WEIR_ERR_INVALID_ARG : WEIR_OK;
+    n = valid;
     weir__win *w = hot_window(op);
     for (size_t i = 0; w && i < n && i < PREFETCH_DISTANCE; i++)
         prefetch_slots(op, w, NULL, &events[i], 0);
@@ -779,7 +790,7 @@ weir_err weir_window_op_process(weir_window_op *op, const weir_event *events, si
             return rc;
         i = j;
     }
-    return WEIR_OK;
+    return bad_partition;
 }
 
 weir_err weir_window_op_tick(weir_window_op *op, int64_t wall_ms)

@@ -19,22 +19,20 @@
 #include "runtime/meaning.h"
 #include "runtime/unit.h"
 #include "state/bytes.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "weir/checkpoint.h"
 #include "weir/job.h"
 #include "weir/output.h"
 
 int64_t weir_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return weir__wall_ms();
 }
 
 double weir_mono_sec(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return weir__mono_sec();
 }
 
 void weir_pipeline_stats_add(weir_pipeline_stats *into, const weir_pipeline_stats *s)
@@ -185,12 +183,10 @@ typedef struct reader {
 static int refill(reader *r)
 {
     if (r->len == r->cap) {
-        size_t cap = r->cap * 2;
-        char *nb = realloc(r->buf, cap);
+        char *nb = weir__grow(r->buf, &r->cap, r->cap + 1);
         if (!nb)
             return -1;
         r->buf = nb;
-        r->cap = cap;
     }
     ssize_t n;
     do
@@ -484,8 +480,8 @@ static weir_err take_checkpoint(weir_ckpt_dir *store, weir__unit *p, int in_fd, 
 }
 
 /* After a batch: the job's series and readiness, when asked for (plain stores, no lock). */
-static void publish(weir__job_metrics *jm, weir_job_health *h, weir__unit *p, int64_t now_ms,
-                    int64_t *state_ms)
+static void publish(weir__job_metrics *jm, weir_job_health *h, const weir__unit_kind *kind,
+                    weir__unit *p, int64_t now_ms, int64_t *state_ms)
 {
     if (!jm && !h)
         return;
@@ -497,6 +493,8 @@ static void publish(weir__job_metrics *jm, weir_job_health *h, weir__unit *p, in
             *state_ms = now_ms;
         p->ops->stats(p, &st, with_state);
         weir__job_metrics_publish(jm, &st.p, with_state);
+        if (kind->filters)
+            weir__job_metrics_filtered(jm, st.filtered);
         weir__job_metrics_watermark(jm, 0, wm, now_ms);
     }
     weir__job_health_watermark(h, wm, weir_mono_sec());
@@ -730,7 +728,7 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
             pos = nl ? end + 1 : r.len;
             if (n == batch) {
                 rc = p->ops->push(p, recs, n, now);
-                publish(jm, env->health, p, now, &state_ms);
+                publish(jm, env->health, kind, p, now, &state_ms);
                 n = 0;
                 if (rc == WEIR_OK && store && !skipping &&
                     (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
@@ -744,7 +742,7 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
         }
         if (rc == WEIR_OK && n) {
             rc = p->ops->push(p, recs, n, now);
-            publish(jm, env->health, p, now, &state_ms);
+            publish(jm, env->health, kind, p, now, &state_ms);
         }
         if (rc == WEIR_OK && store && !skipping &&
             (weir_mono_sec() - last_ckpt) * 1000 >= (double)interval) {
@@ -765,7 +763,7 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
     if (rc == WEIR_OK)
         rc = p->ops->finish(p);
     state_ms = INT64_MIN / 2;
-    publish(jm, env->health, p, weir_wall_ms(), &state_ms);
+    publish(jm, env->health, kind, p, weir_wall_ms(), &state_ms);
     /* Network sinks retry with backoff and give up by themselves after their retry limit;
      * the timeout only guards against a peer that stops answering altogether. */
     for (size_t i = 0; i < n_sinks && rc == WEIR_OK; i++)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "runtime/errbuf.h"
+#include "runtime/job_int.h"
 #include "weir/job.h"
 #include "weir/pipeline.h"
 
@@ -19,6 +20,11 @@ weir_err weir_job_check(const weir_conf *conf, int table, char *errstr, size_t e
         return WEIR_ERR_NOMEM;
     }
     weir_pipeline_destroy(p);
+    return weir__job_check_common(conf, table, errstr, errstr_size);
+}
+
+weir_err weir__job_check_common(const weir_conf *conf, int table, char *errstr, size_t errstr_size)
+{
     const char *host = weir_conf_get(conf, "metrics.host");
     unsigned char addr[16];
     if (weir_conf_get_int(conf, "metrics.port") > 0 && inet_pton(AF_INET, host, addr) != 1 &&

@@ -12,6 +12,12 @@
  * cheap enough for every batch. In pipeline.c. */
 void weir__pipeline_counters(const weir_pipeline *p, weir_pipeline_stats *out);
 
+/* What weir_job_check() checks beyond the pipeline, for every kind of job: the metrics
+ * endpoint's address, and the inputs and outputs checkpoints need in file mode (`table`: the
+ * output is a table on standard output). WEIR_OK or WEIR_ERR_INVALID_ARG with one line. In
+ * job_check.c. */
+weir_err weir__job_check_common(const weir_conf *conf, int table, char *errstr, size_t errstr_size);
+
 /* How often the job series' state bytes are computed, at most. */
 #define WEIR__STATE_BYTES_MS 1000
 

@@ -10,6 +10,7 @@
 #include "runtime/meaning.h"
 #include "runtime/unit.h"
 #include "state/bytes.h"
+#include "util/clock.h"
 #include "weir/kafka.h"
 
 #include <errno.h>
@@ -1104,15 +1105,6 @@ static void tick_all(job *j, int64_t now)
         push_failed(j, e);
 }
 
-/* CPU time of the calling thread, in seconds. */
-static double thread_cpu_sec(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void poll_sinks(job *j)
 {
     for (size_t i = 0; i < j->n_sinks; i++) {
@@ -1163,10 +1155,14 @@ static weir__unit_stats pipeline_stats(job *j)
 
 /* `s` as pipeline_stats() gave it before the consumer closed (whose final revocation drops
  * the pipelines and their live state); the Kafka counters as they are now, after it. */
-static void summary(job *j, FILE *out, const weir__unit_stats *us, double elapsed, double active,
-                    const char *stopped_by)
+static void summary(job *j, FILE *out, const weir__unit_stats *us, const weir__unit_stats *open,
+                    double elapsed, double active, const char *stopped_by)
 {
     weir_pipeline_stats s = us->p;
+    if (j->kind->open_counts) {
+        s.window.windows_created = open->p.window.live_windows;
+        s.window.keys_created = open->p.window.live_keys;
+    }
     weir_kafka_source_stats ss = {0};
     if (j->src)
         weir_kafka_source_stats_get(j->src, &ss);
@@ -1458,6 +1454,8 @@ static void publish(job *j, int64_t now, int tick)
             stats_add(&st, &g);
         }
         weir__job_metrics_publish(j->jm, &st.p, with_state);
+        if (j->kind->filters)
+            weir__job_metrics_filtered(j->jm, st.filtered);
     }
     int64_t lowest = INT64_MAX;
     for (int p = 0; p < j->n_by_part; p++)
@@ -1578,10 +1576,10 @@ weir_err weir__kafka_job_run(const weir__unit_kind *kind, const weir_conf *conf,
         if (stop && *stop)
             break;
         weir_err perr = WEIR_OK;
-        double tp = weir_mono_sec(), cp = thread_cpu_sec();
+        double tp = weir_mono_sec(), cp = weir__cpu_sec(CLOCK_THREAD_CPUTIME_ID);
         size_t n = weir_kafka_source_poll(j.src, msgs, batch, TICK_MS, &perr);
         if (t_first)
-            j.poll_wait += (weir_mono_sec() - tp) - (thread_cpu_sec() - cp);
+            j.poll_wait += (weir_mono_sec() - tp) - (weir__cpu_sec(CLOCK_THREAD_CPUTIME_ID) - cp);
         now = weir_wall_ms();
         if (perr == WEIR_ERR_FATAL) {
             fail(&j, WEIR_ERR_IO, "the Kafka consumer failed for good");
@@ -1631,7 +1629,8 @@ weir_err weir__kafka_job_run(const weir__unit_kind *kind, const weir_conf *conf,
 
     /* The stop: fire the last windows only for a drained bounded run, deliver what is in
      * flight, commit what was processed, then leave the group (whose final revocation
-     * commits and drops the pipelines). */
+     * commits and drops the pipelines). What is open is counted before a drain fires it. */
+    weir__unit_stats open = pipeline_stats(&j);
     if (!j.rc && drain && strcmp(stopped_by, "drained") == 0)
         finish_all(&j);
     if (!j.rc && j.store)
@@ -1652,7 +1651,7 @@ weir_err weir__kafka_job_run(const weir__unit_kind *kind, const weir_conf *conf,
     weir_err rc = j.rc;
     weir_kafka_source_close(j.src);
     if (env->summary)
-        summary(&j, env->summary, &ps, elapsed, active, j.rc && !rc ? "error" : stopped_by);
+        summary(&j, env->summary, &ps, &open, elapsed, active, j.rc && !rc ? "error" : stopped_by);
     /* The first failure is the one reported (fail() keeps it), also when it came while the
      * consumer closed. */
     if (j.rc)

@@ -84,6 +84,9 @@ typedef struct weir__unit_kind {
      * (malloc'd, NULL when out of memory). */
     char *(*meaning)(const weir_conf *conf);
     int filters; /* the kind has job-level filters: summaries report `filtered` */
+    /* The kind's operator counts no windows or keys created, only open ones: the Kafka
+     * summary's `windows` and `keys` are those open at the stop, before a drain fires them. */
+    int open_counts;
     /* File checkpoints of earlier releases (weir-window's WEIRWJOB, docs/CHECKPOINTS.md): the
      * meaning as they wrote it, and their counters and operator snapshot as this kind's unit
      * snapshot (malloc'd). NULL for a kind that had none. */

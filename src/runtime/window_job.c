@@ -8,6 +8,7 @@
 
 #include "runtime/errbuf.h"
 #include "runtime/file_job_int.h"
+#include "runtime/job_int.h"
 #include "runtime/kafka_job_int.h"
 #include "runtime/window_unit.h"
 #include "weir/dynamodb.h"
@@ -15,13 +16,14 @@
 
 weir_err weir_window_job_check(const weir_conf *conf, char *errstr, size_t errstr_size)
 {
-    return weir__wunit_check(conf, errstr, errstr_size);
+    weir_err rc = weir__wunit_check(conf, errstr, errstr_size);
+    return rc == WEIR_OK ? weir__job_check_common(conf, 0, errstr, errstr_size) : rc;
 }
 
 /* The DynamoDB sink when configured (*ddb NULL otherwise), its items keyed by the first key
  * field, which a unit made without sinks names; *pk holds that name for the sink's life. */
-static weir_err make_ddb(const weir_conf *conf, weir_sink **ddb, char **pk, char *errstr,
-                         size_t errstr_size)
+static weir_err make_ddb(const weir_conf *conf, const weir_job_env *env, weir_sink **ddb, char **pk,
+                         char *errstr, size_t errstr_size)
 {
     weir_err rc = WEIR_OK;
     *ddb = NULL;
@@ -37,8 +39,15 @@ static weir_err make_ddb(const weir_conf *conf, weir_sink **ddb, char **pk, char
             weir__errf(errstr, errstr_size, "out of memory");
             return WEIR_ERR_NOMEM;
         }
-        if ((rc = weir_dynamodb_sink_create(conf, *pk, NULL, 0, ddb, errstr, errstr_size)) !=
-            WEIR_OK) {
+        if ((rc = weir_dynamodb_sink_create(conf, *pk, NULL, 0, ddb, errstr, errstr_size)) ==
+                WEIR_OK &&
+            env && env->metrics &&
+            (rc = weir_dynamodb_sink_set_metrics(*ddb, env->metrics)) != WEIR_OK) {
+            weir__errf(errstr, errstr_size, "metrics: DynamoDB series: %s", weir_err_str(rc));
+            weir_sink_destroy(*ddb);
+            *ddb = NULL;
+        }
+        if (rc != WEIR_OK) {
             free(*pk);
             *pk = NULL;
         }
@@ -53,7 +62,7 @@ weir_err weir_window_job_run_kafka(const weir_conf *conf, const weir_job_env *en
     weir_sink *ddb = NULL;
     char *pk = NULL;
     if (rc == WEIR_OK)
-        rc = make_ddb(conf, &ddb, &pk, errstr, errstr_size);
+        rc = make_ddb(conf, env, &ddb, &pk, errstr, errstr_size);
     if (rc != WEIR_OK)
         return rc;
     rc = weir__kafka_job_run(&weir__window_kind, conf, &ddb, ddb ? 1 : 0,
@@ -76,7 +85,7 @@ static void file_done(void *arg, const weir__unit *u, const weir__file_run *run)
     st->elapsed_sec = run->elapsed_sec;
 }
 
-weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *stop,
+weir_err weir_window_job_run_file(const weir_conf *conf, const weir_job_env *env,
                                   weir_window_job_stats *stats, char *err, size_t err_size)
 {
     weir_window_job_stats st;
@@ -85,11 +94,13 @@ weir_err weir_window_job_run_file(const weir_conf *conf, volatile sig_atomic_t *
     char *pk = NULL;
     weir_err rc = weir__wunit_check(conf, err, err_size);
     if (rc == WEIR_OK)
-        rc = make_ddb(conf, &ddb, &pk, err, err_size);
+        rc = make_ddb(conf, env, &ddb, &pk, err, err_size);
     if (rc == WEIR_OK) {
-        weir_job_env env = {stop, NULL, NULL, NULL};
-        rc = weir__file_job_run(&weir__window_kind, conf, &ddb, ddb ? 1 : 0, &env, 0, file_done,
-                                &st, err, err_size);
+        /* The caller writes its own summary from `stats`. */
+        weir_job_env e = {env ? env->stop : NULL, NULL, env ? env->metrics : NULL,
+                          env ? env->health : NULL};
+        rc = weir__file_job_run(&weir__window_kind, conf, &ddb, ddb ? 1 : 0, &e, 0, file_done, &st,
+                                err, err_size);
     }
     weir_sink_destroy(ddb); /* the loop flushed it */
     free(pk);

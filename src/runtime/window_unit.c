@@ -13,6 +13,7 @@
 #include "runtime/errbuf.h"
 #include "runtime/meaning.h"
 #include "state/bytes.h"
+#include "util/buf.h"
 #include "weir/dynamodb.h"
 #include "weir/fields.h"
 #include "weir/output.h"
@@ -303,26 +304,24 @@ static int put_ddb(wjob *j, weir_sink *ddb, const weir_gwindow_firing *f, const 
 {
     size_t sk_len = ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
     if (sk_len >= j->sk_cap) {
-        char *nb = realloc(j->sk, sk_len + 64);
+        char *nb = weir__grow(j->sk, &j->sk_cap, sk_len + 1);
         if (!nb) {
             j->sink_err = WEIR_ERR_NOMEM;
             return -1;
         }
         j->sk = nb;
-        j->sk_cap = sk_len + 64;
         ddb_sort_key(j, f, parts, j->sk, j->sk_cap);
     }
     j->sk[sk_len] = '\0'; /* key parts hold no NUL: U+0000 makes a record invalid */
     weir_slice sk = {j->sk, sk_len};
     size_t need = ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
     if (need >= j->item_cap) {
-        char *nb = realloc(j->item, need + 256);
+        char *nb = weir__grow(j->item, &j->item_cap, need + 1);
         if (!nb) {
             j->sink_err = WEIR_ERR_NOMEM;
             return -1;
         }
         j->item = nb;
-        j->item_cap = need + 256;
         ddb_item(j, f, parts, defs, sk, j->item, j->item_cap);
     }
     weir_slice pk = j->n_keys ? parts[0] : (weir_slice){"all", 3};
@@ -341,11 +340,10 @@ static size_t firing_json(wjob *j, const weir_gwindow_firing *f, const weir_slic
     size_t need =
         weir_gfiring_to_json(f, j->key_paths, parts, j->n_keys, defs, j->json, j->json_cap);
     if (need >= j->json_cap) {
-        char *nb = realloc(j->json, need + 256);
+        char *nb = weir__grow(j->json, &j->json_cap, need + 1);
         if (!nb)
             return (size_t)-1;
         j->json = nb;
-        j->json_cap = need + 256;
         weir_gfiring_to_json(f, j->key_paths, parts, j->n_keys, defs, j->json, j->json_cap);
     }
     return need;
@@ -446,14 +444,10 @@ static weir_err push_one(wjob *j, const weir_record *rec, int64_t wall_ms)
         if (n == (size_t)-1)
             return dead_letter(j, WEIR_REC_NO_KEY, rec);
         if (n > room) {
-            size_t cap = j->key_cap ? j->key_cap : 4096;
-            while (cap - j->key_len < n)
-                cap *= 2;
-            char *kb = realloc(j->keybuf, cap);
+            char *kb = weir__grow(j->keybuf, &j->key_cap, j->key_len + n);
             if (!kb)
                 return WEIR_ERR_NOMEM;
             j->keybuf = kb;
-            j->key_cap = cap;
             weir_key_encode(j->key, vals, j->keybuf + j->key_len, n);
         }
         off = j->key_len;
@@ -751,6 +745,7 @@ const weir__unit_kind weir__window_kind = {
     .sink_fields = wu_sink_fields,
     .meaning = weir__wunit_meaning,
     .filters = 1,
+    .open_counts = 1,
     .legacy_meaning = legacy_meaning,
     .legacy_snapshot = legacy_snapshot,
 };
