@@ -177,7 +177,7 @@ brokers=$(head -n 1 "$work/broker.out")
 [[ -n $brokers ]] || fail "the dev broker printed no address"
 kport=$(free_port)
 "$W" "${job[@]}" --brokers "$brokers" --input-topic raw --output-topic out --group-id mw \
-    --log-format json --metrics-port "$kport" --stop-when-idle 3s \
+    --log-format json --metrics-port "$kport" --stop-when-idle 10s \
     -X kafka.consumer.session.timeout.ms=6000 2>"$work/kafka.err" &
 kpid=$!
 code=

@@ -47,7 +47,9 @@ echo "ok: --check-config, --log-format and --log-level on every command"
 start_broker --topic nx:2 --topic q11:2
 "$rel/weir-nexmark" gen --events 20000 --seed 3 --output "$work/events.jsonl" 2>/dev/null
 port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$G" q11 --brokers "$brokers" --input-topic nx --output-topic q11 --stop-when-idle 3s --drain \
+# The idle stop must outlast gen's start on a slow machine (3 s did not: the job stopped
+# drained before the first event).
+"$G" q11 --brokers "$brokers" --input-topic nx --output-topic q11 --stop-when-idle 15s --drain \
     --metrics-port "$port" --log-format json -X kafka.consumer.session.timeout.ms=6000 \
     2>"$work/q11.log" &
 qpid=$!
