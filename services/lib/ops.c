@@ -189,3 +189,16 @@ weir_logger *svc_ops_logger(const char *name, const svc_ops *o, const char *db)
     }
     return lg;
 }
+
+void svc_ops_wait_and_drain(struct svc_server *s, const sigset_t *sigs, weir_logger *lg)
+{
+    int sig = 0;
+    sigwait(sigs, &sig);
+    weir_log_field f = WEIR_LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    weir_logger_log(lg, WEIR_LOG_INFO, "draining", &f, 1);
+    unsigned left = svc_server_drain(s, 10000);
+    if (left) {
+        f = WEIR_LOG_INT("in_flight", left);
+        weir_logger_log(lg, WEIR_LOG_WARN, "requests still in flight after 10 s", &f, 1);
+    }
+}

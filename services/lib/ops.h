@@ -4,6 +4,7 @@
 #ifndef SVC_OPS_H
 #define SVC_OPS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +32,11 @@ int svc_ops_flag(svc_ops *o, bool metrics, int argc, char **argv, int *i, char *
 
 /* The help lines of these flags. */
 void svc_ops_usage(FILE *out, bool metrics);
+
+struct svc_server;
+/* Waits for one of `sigs` (blocked by the caller: SIGTERM, SIGINT), logs it, and drains the
+ * server's in-flight requests for up to 10 s, warning about those left. Every service's end. */
+void svc_ops_wait_and_drain(struct svc_server *s, const sigset_t *sigs, weir_logger *lg);
 
 /* One environment variable a binary reads: its name, the flag that wins over it (NULL: none)
  * and what it sets. */

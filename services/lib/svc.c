@@ -345,15 +345,7 @@ int svc_main(const svc_spec *spec, int argc, char **argv)
     size_t nf = config_fields(spec, &cfg, &ops, f);
     f[0] = WEIR_LOG_STR("listen", svc_server_address(s));
     weir_logger_log(lg, WEIR_LOG_INFO, "listening", f, nf);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    f[0] = WEIR_LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    weir_logger_log(lg, WEIR_LOG_INFO, "draining", f, 1);
-    unsigned left = svc_server_drain(s, 10000);
-    if (left) {
-        f[0] = WEIR_LOG_INT("in_flight", left);
-        weir_logger_log(lg, WEIR_LOG_WARN, "requests still in flight after 10 s", f, 1);
-    }
+    svc_ops_wait_and_drain(s, &sigs, lg);
     rc = 0;
 out:
     if (rc)
