@@ -28,9 +28,7 @@ fail() {
     done
     exit 1
 }
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/metrics_lib.bash"
 export AWS_ACCESS_KEY_ID=AKIAJOBTESTKEY7EXAMP
 export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYjobtestKEY1
 
@@ -88,10 +86,7 @@ done
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] || fail "/readyz is not 200 while reading"
 sleep 1
 curl -sf -o "$work/metrics.txt" "$base/metrics" || fail "GET /metrics failed"
-if ! promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
-    cat "$work/promtool.out" >&2
-    fail "promtool check metrics found problems"
-fi
+promcheck "$work/metrics.txt" "/metrics"
 for fam in weir_records_total weir_records_invalid_total weir_records_late_total weir_emissions_total \
     weir_watermark_seconds weir_watermark_lag_seconds weir_windows_open weir_window_keys \
     weir_state_bytes weir_checkpoints_total weir_checkpoint_duration_seconds \
@@ -103,7 +98,6 @@ grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/metrics.txt"
 grep -q 'outcome="filtered"' "$work/metrics.txt" && fail "unique-users exports a filtered outcome it never counts"
 echo "ok: /metrics of the running job passes promtool ($(grep -c '^[a-z]' "$work/metrics.txt") samples), /readyz 200"
 
-pport=$(free_port)
 cat >"$work/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -113,14 +107,7 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$mport"]
 EOF
-/usr/bin/prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$work/prometheus.log" 2>&1 &
-ppid_=$!
-for _ in $(seq 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$pport/-/ready" && break
-    kill -0 "$ppid_" 2>/dev/null || fail "prometheus exited"
-    sleep 0.1
-done
+start_prometheus "$work/prometheus.yml"
 /usr/bin/python3 - "http://127.0.0.1:$pport" <<'EOF' || fail "Prometheus did not see the job's series move"
 import json, sys, time, urllib.parse, urllib.request
 api = sys.argv[1]
@@ -160,21 +147,7 @@ jpid=
 
 # Every line of the log is JSON with ts, level, binary and msg (the summary line aside), and
 # neither AWS key is anywhere in it.
-/usr/bin/python3 - "$work/job.err" <<'EOF' || fail "the JSON log does not parse"
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    entry = json.loads(line)
-    if "records" in entry and "msg" not in entry:
-        continue  # the run summary
-    for k in ("ts", "level", "binary", "msg"):
-        if k not in entry:
-            sys.exit(f"log line without {k}: {line}")
-    n += 1
-if not n:
-    sys.exit("the job logged nothing")
-print(f"log: {n} JSON lines")
-EOF
+check_json_log "$work/job.err"
 grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/job.err" && fail "a secret is in the log"
 echo "ok: file mode"
 
@@ -216,10 +189,7 @@ grep -q '^weir_records_total{outcome="valid"} 300$' "$work/k.txt" ||
 grep -q '^weir_kafka_consumer_lag_records{topic="raw",partition="[01]"}' "$work/k.txt" ||
     fail "Kafka mode: no consumer lag"
 grep -q '^weir_watermark_seconds{partition="[01]"}' "$work/k.txt" || fail "Kafka mode: no watermark"
-if ! promtool check metrics <"$work/k.txt" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
-    cat "$work/promtool.out" >&2
-    fail "Kafka mode: promtool check metrics found problems"
-fi
+promcheck "$work/k.txt" "Kafka mode"
 kill -TERM "$kpid"
 wait "$kpid" || fail "the Kafka job exited $? on SIGTERM"
 kpid=

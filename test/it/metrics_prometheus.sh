@@ -35,9 +35,7 @@ fail() {
     done
     exit 1
 }
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/metrics_lib.bash"
 
 # The demo on a port of its choosing, which it prints.
 "$demo" --port 0 --log-format json >"$work/demo.out" 2>"$work/demo.err" &
@@ -100,10 +98,7 @@ for name in product-service api-gateway; do
     a=$sport
     [[ $name == api-gateway ]] && a=$gport
     curl -sf -o "$work/$name.metrics" "http://$a/metrics" || fail "GET /metrics of $name"
-    if ! promtool check metrics <"$work/$name.metrics" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
-        cat "$work/promtool.out" >&2
-        fail "promtool check metrics found problems on $name"
-    fi
+    promcheck "$work/$name.metrics" "$name"
 done
 echo "promtool check metrics: no problem on product-service and api-gateway"
 
@@ -117,10 +112,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] || fail "/readyz never 200"
-if ! promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
-    cat "$work/promtool.out" >&2
-    fail "promtool check metrics found problems"
-fi
+promcheck "$work/metrics.txt" "/metrics"
 echo "promtool check metrics: no problem in $(grep -c '^[a-z]' "$work/metrics.txt") samples"
 promtool check config "$root/deploy/prometheus/prometheus.yml" >"$work/check.out" 2>&1 ||
     { cat "$work/check.out" >&2; fail "promtool check config deploy/prometheus/prometheus.yml"; }
@@ -148,7 +140,6 @@ sys.exit(1 if bad else 0)
 EOF
 
 # A real Prometheus scraping the demo every second, with weir's alert rules.
-pport=$(free_port)
 mkdir -p "$work/data"
 cat >"$work/prometheus.yml" <<EOF
 global:
@@ -168,15 +159,7 @@ scrape_configs:
     static_configs:
       - targets: ["$gport"]
 EOF
-/usr/bin/prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$work/prometheus.log" 2>&1 &
-ppid_=$!
-for _ in $(seq 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$pport/-/ready" && break
-    kill -0 "$ppid_" 2>/dev/null || fail "prometheus exited"
-    sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$pport/-/ready" || fail "prometheus never ready"
+start_prometheus "$work/prometheus.yml"
 echo "$(/usr/bin/prometheus --version 2>&1 | head -n1) on 127.0.0.1:$pport"
 
 /usr/bin/python3 - "http://127.0.0.1:$pport" "$root/deploy/grafana/weir.json" \

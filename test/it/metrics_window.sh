@@ -30,15 +30,7 @@ fail() {
     done
     exit 1
 }
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-promcheck() { # FILE WHAT
-    if ! promtool check metrics <"$1" >"$work/promtool.out" 2>&1 || [[ -s $work/promtool.out ]]; then
-        cat "$work/promtool.out" >&2
-        fail "$2: promtool check metrics found problems"
-    fi
-}
+source "$(dirname "$0")/metrics_lib.bash"
 export AWS_ACCESS_KEY_ID=AKIAWINTESTKEY7EXAMP
 export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYwintestKEY1
 job=(--key product_id --window tumble:10s --agg 'count()' --agg 'sum(price) as revenue'
@@ -123,24 +115,21 @@ for fam in weir_records_total weir_records_invalid_total weir_records_late_total
     weir_build_info process_cpu_seconds_total; do
     grep -q "^# TYPE $fam " "$work/m3.txt" || fail "no $fam on /metrics"
 done
-val() { # FILE SERIES
-    awk -v s="$2" '$1 == s { print $2 }' "$1"
-}
 for s in 'weir_records_total{outcome="valid"}' 'weir_records_total{outcome="filtered"}' \
     'weir_records_total{outcome="invalid"}' 'weir_emissions_total'; do
-    a=$(val "$work/m1.txt" "$s") c=$(val "$work/m3.txt" "$s")
+    a=$(metric_val "$work/m1.txt" "$s") c=$(metric_val "$work/m3.txt" "$s")
     [[ -n $a && -n $c ]] || fail "$s is not on /metrics"
     /usr/bin/python3 -c 'import sys; sys.exit(not float(sys.argv[2]) > float(sys.argv[1]) >= 0)' "$a" "$c" ||
         fail "$s did not move: $a, then $c"
     echo "ok: $s: $a -> $c"
 done
 # A quarter of the well-formed records are filtered: valid is three times filtered.
-v=$(val "$work/m3.txt" 'weir_records_total{outcome="valid"}')
-f=$(val "$work/m3.txt" 'weir_records_total{outcome="filtered"}')
+v=$(metric_val "$work/m3.txt" 'weir_records_total{outcome="valid"}')
+f=$(metric_val "$work/m3.txt" 'weir_records_total{outcome="filtered"}')
 /usr/bin/python3 -c 'import sys; v, f = map(float, sys.argv[1:]); sys.exit(not (f > 0 and abs(v - 3 * f) <= 40))' "$v" "$f" ||
     fail "valid $v is not about three times filtered $f"
 for s in weir_windows_open weir_window_keys weir_state_bytes 'weir_watermark_lag_seconds{partition="0"}'; do
-    x=$(val "$work/m3.txt" "$s")
+    x=$(metric_val "$work/m3.txt" "$s")
     /usr/bin/python3 -c 'import sys; sys.exit(not float(sys.argv[1]) > 0)' "${x:-0}" || fail "$s is ${x:-absent}"
 done
 grep -q '^weir_dynamodb_requests_total{outcome="ok"} [1-9]' "$work/m3.txt" || fail "no DynamoDB request counted"
@@ -150,20 +139,7 @@ wait "$fpid" 2>/dev/null || true
 fpid=
 wait "$jpid" || fail "weir-window exited $? when its input ended"
 jpid=
-/usr/bin/python3 - "$work/job.err" <<'EOF' || fail "the JSON log does not parse"
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    entry = json.loads(line)
-    if "records" in entry and "msg" not in entry:
-        continue  # the run summary
-    for k in ("ts", "level", "binary", "msg"):
-        if k not in entry:
-            sys.exit(f"log line without {k}: {line}")
-    n += 1
-if not n:
-    sys.exit("the job logged nothing")
-EOF
+check_json_log "$work/job.err"
 grep -q '"msg":"metrics endpoint listening"' "$work/job.err" || fail "no log line for the endpoint"
 grep -qF -e "$AWS_SECRET_ACCESS_KEY" -e "$AWS_ACCESS_KEY_ID" "$work/job.err" && fail "a secret is in the log"
 echo "ok: file mode"
