@@ -56,10 +56,11 @@ static double ddb_run(void *opaque, uint64_t *events, char *err, size_t errlen)
     if (rc == WEIR_OK)
         rc = weir_sink_flush(sink, -1);
     double secs = bench_now() - t0;
-    uint64_t written = sink->written;
-    a->retries = sink->retries;
+    uint64_t written = weir_sink_written(sink);
+    a->retries = weir_sink_retries(sink);
     if (rc != WEIR_OK)
-        snprintf(err, errlen, "DynamoDB sink: %s", sink->error[0] ? sink->error : weir_err_str(rc));
+        snprintf(err, errlen, "DynamoDB sink: %s",
+                 weir_sink_error(sink)[0] ? weir_sink_error(sink) : weir_err_str(rc));
     weir_sink_destroy(sink);
     if (rc != WEIR_OK)
         return -1;

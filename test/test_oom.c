@@ -280,20 +280,19 @@ static void make_records(void)
 
 /* A sink that writes what reaches it as lines of an `out`. */
 typedef struct capture {
-    weir_sink base;
     out *o;
     const char *kind;
 } capture;
 
 static weir_err cap_firing(weir_sink *s, const weir_firing *f)
 {
-    return collect(((capture *)s)->o, f) == 0 ? WEIR_OK : WEIR_ERR_IO;
+    return collect(((capture *)weir_sink_impl(s))->o, f) == 0 ? WEIR_OK : WEIR_ERR_IO;
 }
 
 static weir_err cap_record(weir_sink *s, weir_slice r, int32_t partition)
 {
     (void)partition;
-    capture *c = (capture *)s;
+    capture *c = weir_sink_impl(s);
     if (c->o->n == c->o->cap)
         return WEIR_ERR_IO;
     snprintf(c->o->lines[c->o->n++], 96, "%s %.*s", c->kind, (int)(r.len < 60 ? r.len : 60), r.ptr);
@@ -307,13 +306,7 @@ static weir_err cap_flush(weir_sink *s, int timeout_ms)
     return WEIR_OK;
 }
 
-static void cap_destroy(weir_sink *s)
-{
-    (void)s;
-}
-
-static const weir_sink_ops cap_ops = {"capture", cap_firing, cap_record,
-                                      cap_flush, NULL,       cap_destroy};
+static const weir_sink_ops cap_ops = {"capture", cap_firing, cap_record, cap_flush, NULL, NULL};
 
 static weir_err run_pipeline(out *o, int unused)
 {
@@ -325,20 +318,28 @@ static weir_err run_pipeline(out *o, int unused)
         weir_conf_destroy(conf);
         return WEIR_ERR_NOMEM;
     }
-    capture fires = {{.ops = &cap_ops}, o, "fire"}, late = {{.ops = &cap_ops}, o, "late"},
-            dead = {{.ops = &cap_ops}, o, "dead"};
-    weir_sink *sinks[] = {&fires.base};
+    capture fires = {o, "fire"}, late = {o, "late"}, dead = {o, "dead"};
+    weir_sink *sinks[3] = {weir_sink_new(&cap_ops, &fires, err, sizeof err),
+                           weir_sink_new(&cap_ops, &late, err, sizeof err),
+                           weir_sink_new(&cap_ops, &dead, err, sizeof err)};
     weir_pipeline *p =
-        weir_pipeline_new(conf, 1, sinks, 1, &late.base, &dead.base, err, sizeof err);
+        sinks[0] && sinks[1] && sinks[2]
+            ? weir_pipeline_new(conf, 1, sinks, 1, sinks[1], sinks[2], err, sizeof err)
+            : NULL;
     weir_conf_destroy(conf);
-    if (!p)
+    if (!p) {
+        for (int i = 0; i < 3; i++)
+            weir_sink_destroy(sinks[i]);
         return WEIR_ERR_NOMEM;
+    }
     weir_err rc = WEIR_OK;
     for (size_t i = 0; i < nrecs && rc == WEIR_OK; i += BATCH)
         rc = weir_pipeline_push(p, recs + i, nrecs - i < BATCH ? nrecs - i : BATCH, 0);
     if (rc == WEIR_OK)
         rc = weir_pipeline_finish(p);
     weir_pipeline_destroy(p);
+    for (int i = 0; i < 3; i++)
+        weir_sink_destroy(sinks[i]);
     return rc;
 }
 

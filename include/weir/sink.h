@@ -26,6 +26,10 @@ extern "C" {
  * that stops the job; the sink keeps a one-line reason for weir_sink_error().
  *
  * Thread-safety: a sink is used by one pipeline thread at a time.
+ *
+ * weir_sink is opaque. The library's sinks are made by their constructors below (and in
+ * weir/kafka.h, weir/dynamodb.h); a sink of your own is a table of functions and a state
+ * pointer given to weir_sink_new().
  */
 typedef struct weir_sink weir_sink;
 
@@ -39,16 +43,30 @@ typedef struct weir_sink_ops {
     void (*destroy)(weir_sink *s);
 } weir_sink_ops;
 
-/* Every sink starts with this header; its ops fill it in. */
-struct weir_sink {
-    const weir_sink_ops *ops;
-    const char *key_field;     /* NULL in a global aggregation */
-    const weir_agg_spec *aggs; /* the operator's aggregates, for field names */
-    size_t n_aggs;
-    uint64_t written; /* firings or records accepted */
-    uint64_t retries; /* retried deliveries (network sinks) */
-    char error[256];  /* last final error, "" if none */
-};
+/*
+ * A sink of your own: `ops` (which must outlive the sink) and your state `impl`, which the
+ * ops reach with weir_sink_impl(). `firing`, `record` and `flush` are required; `poll` may be
+ * NULL; `destroy` may be NULL when `impl` needs no freeing, otherwise it frees `impl` (the
+ * library frees the sink itself after it). Ownership of `impl` passes to the sink only once
+ * this succeeds. Returns NULL when a required function is missing (with its name in errstr)
+ * or when out of memory (WEIR_ERR_NOMEM's message in errstr).
+ */
+weir_sink *weir_sink_new(const weir_sink_ops *ops, void *impl, char *errstr, size_t errstr_size);
+
+/* The state given to weir_sink_new(); NULL for the library's own sinks. */
+void *weir_sink_impl(const weir_sink *s);
+
+/* Firings and records the sink accepted: for a sink of weir_sink_new(), the calls of
+ * weir_sink_firing() and weir_sink_record() that returned WEIR_OK; the library's sinks count
+ * what they accepted for delivery (DynamoDB: items written). 0 for NULL. */
+uint64_t weir_sink_written(const weir_sink *s);
+
+/* Deliveries the sink retried (network sinks); 0 for others and for NULL. */
+uint64_t weir_sink_retries(const weir_sink *s);
+
+/* Records `msg` (cut to 255 bytes) as the sink's final error, which weir_sink_error()
+ * returns: what a custom sink's function does before it returns a failure. */
+void weir_sink_set_error(weir_sink *s, const char *msg);
 
 /* Convenience wrappers that tolerate NULL sinks (they do nothing and succeed). */
 weir_err weir_sink_firing(weir_sink *s, const weir_firing *f);

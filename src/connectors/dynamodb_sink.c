@@ -7,6 +7,7 @@
  * remains in the table however requests complete. */
 #include "connectors/dynamodb_int.h"
 #include "runtime/errbuf.h"
+#include "runtime/sink_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "weir/output.h"

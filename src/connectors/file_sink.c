@@ -1,4 +1,4 @@
-/* The JSON-lines file sink, and the NULL-tolerant sink wrappers. */
+/* The JSON-lines file sink. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,49 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/sink_int.h"
 #include "weir/output.h"
 #include "weir/sink.h"
-
-weir_err weir_sink_firing(weir_sink *s, const weir_firing *f)
-{
-    if (!s)
-        return WEIR_OK;
-    weir_err rc = s->ops->firing(s, f);
-    if (rc == WEIR_OK)
-        s->written++;
-    return rc;
-}
-
-weir_err weir_sink_record(weir_sink *s, weir_slice record, int32_t partition)
-{
-    if (!s)
-        return WEIR_OK;
-    weir_err rc = s->ops->record(s, record, partition);
-    if (rc == WEIR_OK)
-        s->written++;
-    return rc;
-}
-
-weir_err weir_sink_flush(weir_sink *s, int timeout_ms)
-{
-    return s ? s->ops->flush(s, timeout_ms) : WEIR_OK;
-}
-
-weir_err weir_sink_poll(weir_sink *s)
-{
-    return s && s->ops->poll ? s->ops->poll(s) : WEIR_OK;
-}
-
-void weir_sink_destroy(weir_sink *s)
-{
-    if (s)
-        s->ops->destroy(s);
-}
-
-const char *weir_sink_error(const weir_sink *s)
-{
-    return s ? s->error : "";
-}
 
 /* Output is collected in a large buffer and written with one write() when it fills,
  * so a firing costs a memcpy, not a system call. */
@@ -124,20 +84,25 @@ static weir_err fs_firing(weir_sink *s, const weir_firing *f)
         fs->buf[fs->len + n] = '\n';
         fs->len += n + 1;
         fs->offset += (int64_t)(n + 1);
+        s->written++;
         return WEIR_OK;
     }
     char line[1024];
     n = weir_firing_to_json(f, s->key_field, s->aggs, line, sizeof line);
+    weir_err rc;
     if (n + 1 <= sizeof line) {
         line[n] = '\n';
-        return append_counted(fs, line, n + 1);
+        rc = append_counted(fs, line, n + 1);
+        s->written += rc == WEIR_OK;
+        return rc;
     }
     char *big = malloc(n + 2);
     if (!big)
         return WEIR_ERR_NOMEM;
     weir_firing_to_json(f, s->key_field, s->aggs, big, n + 1);
     big[n] = '\n';
-    weir_err rc = append_counted(fs, big, n + 1);
+    rc = append_counted(fs, big, n + 1);
+    s->written += rc == WEIR_OK;
     free(big);
     return rc;
 }
@@ -147,7 +112,9 @@ static weir_err fs_record(weir_sink *s, weir_slice rec, int32_t partition)
     (void)partition;
     file_sink *fs = (file_sink *)s;
     weir_err rc = append_counted(fs, rec.ptr, rec.len);
-    return rc == WEIR_OK ? append_counted(fs, "\n", 1) : rc;
+    if (rc == WEIR_OK && (rc = append_counted(fs, "\n", 1)) == WEIR_OK)
+        s->written++;
+    return rc;
 }
 
 static weir_err fs_flush(weir_sink *s, int timeout_ms)

@@ -4,6 +4,7 @@
 #include "runtime/errbuf.h"
 #include "runtime/logf.h"
 #include "runtime/output_buf.h"
+#include "runtime/sink_int.h"
 #include "util/clock.h"
 #include "weir/kafka.h"
 

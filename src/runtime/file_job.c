@@ -17,6 +17,7 @@
 #include "runtime/job_int.h"
 #include "runtime/logf.h"
 #include "runtime/meaning.h"
+#include "runtime/sink_int.h"
 #include "runtime/unit.h"
 #include "state/bytes.h"
 #include "util/buf.h"
@@ -122,7 +123,10 @@ static weir_err tbl_firing(weir_sink *s, const weir_firing *f)
     for (size_t i = 0; i < f->n_values; i++)
         fprintf(t->out, " %18" PRIu64, f->values[i]);
     fprintf(t->out, "  %s\n", f->late ? "late" : "on-time");
-    return ferror(t->out) ? WEIR_ERR_IO : WEIR_OK;
+    if (ferror(t->out))
+        return WEIR_ERR_IO;
+    s->written++;
+    return WEIR_OK;
 }
 
 static weir_err tbl_record(weir_sink *s, weir_slice rec, int32_t partition)

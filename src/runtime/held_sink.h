@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "weir/sink.h"
+#include "runtime/sink_int.h"
 
 /* Entries: u8 has_key, u32 key length, key, u32 value length, value, i64 timestamp
  * (little-endian). */

@@ -2,6 +2,7 @@
 #include "weir/output.h"
 
 #include "runtime/output_buf.h"
+#include "runtime/sink_int.h"
 #include "util/buf.h"
 #include "util/hex.h"
 

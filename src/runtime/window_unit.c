@@ -12,6 +12,7 @@
 
 #include "runtime/errbuf.h"
 #include "runtime/meaning.h"
+#include "runtime/sink_int.h"
 #include "state/bytes.h"
 #include "util/buf.h"
 #include "weir/dynamodb.h"

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Public headers hold only public API: no internal weir__ name (test hooks live in the
-# internal headers under src/), and each header compiles on its own.
+# internal headers under src/), the objects behind tables of functions (sinks) are opaque
+# (their layout is the library's: src/runtime/sink_int.h), and each header compiles on its own.
 set -euo pipefail
 cd "$WEIR_ROOT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if grep -nE '\bweir__|\bWEIR__' include/weir/*.h >"$work/hits"; then
     echo "FAIL: internal names in public headers:" >&2
+    cat "$work/hits" >&2
+    exit 1
+fi
+if grep -nE '^struct weir_sink[[:space:]]*\{' include/weir/*.h >"$work/hits"; then
+    echo "FAIL: the sink's layout is in a public header (weir_sink_new makes a custom sink):" >&2
     cat "$work/hits" >&2
     exit 1
 fi

@@ -142,7 +142,8 @@ static int report(weir_sink *s, uint64_t firings, double t0, weir_err rc)
     double secs = weir_mono_sec() - t0;
     printf("written=%" PRIu64 " retries=%" PRIu64 " firings=%" PRIu64
            " seconds=%.3f items_per_s=%.0f\n",
-           s->written, s->retries, firings, secs, secs > 0 ? (double)s->written / secs : 0.0);
+           weir_sink_written(s), weir_sink_retries(s), firings, secs,
+           secs > 0 ? (double)weir_sink_written(s) / secs : 0.0);
     if (rc != WEIR_OK) {
         fprintf(stderr, "weir-ddb: %s\n",
                 weir_sink_error(s)[0] ? weir_sink_error(s) : weir_err_str(rc));
