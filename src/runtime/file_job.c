@@ -566,7 +566,11 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
     } else {
         r.fd = open(in_path, O_RDONLY | O_CLOEXEC);
         r.name = in_path;
-        if (r.fd < 0) {
+        if (r.fd < 0 && errno == EINTR && stop && *stop) {
+            /* Stopped while a FIFO waited for its writer: a run over no input, as a stop
+             * before the first read would be, not a failure. */
+            r.eof = 1;
+        } else if (r.fd < 0) {
             weir__errf(errstr, errstr_size, "input.path: cannot open %s: %s", in_path,
                        strerror(errno));
             return WEIR_ERR_IO;
