@@ -544,9 +544,9 @@ static int run_generic(const char *name, const char *input, const char *output,
     const weir_window_step *step = nxq_step(name);
     if (step && !weir_conf_get(conf, "brokers")[0]) {
         weir_conf_destroy(conf);
-        return bad("--brokers: missing: %s takes the Kafka options with --brokers (without, "
-                   "it reads --input)",
-                   name);
+        return bad("%s: %s takes the Kafka and metrics options with --brokers only "
+                   "(without, it reads --input)",
+                   n_kafka ? flags[0] : "--brokers", name);
     }
     if ((step ? weir_window_job_check_step(conf, step, err, sizeof err)
               : weir_window_job_check(conf, err, sizeof err)) != WEIR_OK) {

@@ -129,6 +129,9 @@ static void wjob_free(wjob *j)
 }
 
 static int on_firing(void *opaque, const weir_gwindow_firing *f);
+
+/* A step's result to every sink of the unit, as the job's own firings go (weir__sink_message:
+ * the held sink, a Kafka message, a line). */
 weir_err weir_window_step_write(weir_window_step_out *out, const char *key, size_t key_len,
                                 const char *line, size_t len, int64_t ts)
 {
