@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "runtime/meaning.h"
 #include "runtime/unit.h"
 #include "runtime/window_unit.h"
 #include "weir/sink.h"
@@ -259,6 +260,11 @@ static void test_step_unit(void **state)
     char *m = weir__wunit_meaning_step(&step, conf), *plain = weir__wunit_meaning(conf);
     assert_non_null(strstr(m, "step=toy/1"));
     assert_string_not_equal(m, plain);
+    char why[512];
+    weir__meaning_diff(conf, m, strlen(m), why, sizeof why);
+    assert_non_null(strstr(why, "step=toy/1 (now another step, or none)"));
+    weir__meaning_diff(conf, plain, strlen(plain), why, sizeof why);
+    assert_non_null(strstr(why, "no step (now a step)"));
     free(m);
     free(plain);
     assert_int_equal(c.units, 4); /* the check's, two runs', the restored one */
