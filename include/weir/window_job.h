@@ -105,7 +105,7 @@ typedef struct weir_window_step_out weir_window_step_out;
 #define WEIR_WINDOW_STEP_MAX_AGGS 8
 
 typedef struct weir_window_step {
-    const char *name; /* written into checkpoints' meaning with `version` */
+    const char *name; /* no spaces or '='; written into checkpoints' meaning with `version` */
     uint32_t version; /* change it when what the step writes for the same firings changes */
     void *arg;        /* passed to unit_new */
     /*
@@ -153,8 +153,9 @@ weir_err weir_window_job_check_step(const weir_conf *conf, const weir_window_ste
  * weir_window_job_run_kafka() with a caller's step: one unit over all assigned partitions
  * (input.keyed=false or global is required: WEIR_ERR_INVALID_ARG otherwise), whose firings go
  * to the step, which writes the results. Its watermark is the slowest partition's, so with
- * one member in the consumer group the results are those of the same records in one file;
- * with several members each computes its own share of the partitions. Checkpoints, the
+ * one member in the consumer group the results are those of the same records in one file
+ * (in another order, and when no record is late in either); with several members each
+ * computes its own share of the partitions. Checkpoints, the
  * held output, exactly.once and the summary work as for weir_window_job_run_kafka (the
  * summary's emissions count the operator's firings, before the step). Returns as
  * weir_window_job_run_kafka. Thread-safety: runs on the caller's thread.
