@@ -459,7 +459,7 @@ static void query_usage(FILE *out, const char *name)
 {
     fprintf(out,
             "usage: " PROG " %s [--input PATH|-] [--output PATH|-] [--print-config]\n"
-            "       " PROG " %s --brokers HOST:PORT [Kafka options]   (q5, q7, q11, q15, q16)\n"
+            "       " PROG " %s --brokers HOST:PORT [Kafka options]\n"
             "Reads Nexmark events as JSON lines (weir-nexmark gen), event time date_time, 4 s\n"
             "out of order, allowed lateness 0, each window emitted once; writes one JSON line\n"
             "per result and a JSON summary on standard error. Records of other types and\n"
@@ -607,15 +607,6 @@ static int run_query(const char *name, int argc, char **argv)
         for (size_t k = 0; OPS_FLAGS[k] && !kflag && !oflag; k++)
             oflag = !strcmp(a, OPS_FLAGS[k]);
         if (kflag || oflag) {
-            int windowed = nxq_config(name) || nxq_step(name);
-            if (!windowed && oflag)
-                return bad("%s: only q5, q7, q11, q15 and q16 serve metrics (the others run "
-                           "over a file, briefly)",
-                           a);
-            if (!windowed)
-                return bad("%s: only q5, q7, q11, q15 and q16 read Kafka (the others read "
-                           "--input)",
-                           a);
             if (n_kafka + 2 > sizeof kafka / sizeof *kafka)
                 return bad("%s: too many Kafka options", a);
             if (!strcmp(a, "-X")) {
@@ -658,11 +649,10 @@ static int run_query(const char *name, int argc, char **argv)
         }
         const char **dst = !strcmp(a, "--input") ? &input : !strcmp(a, "--output") ? &output : NULL;
         if (!dst)
-            return bad(
-                "%s: unknown option \"%.100s\" (accepted: --input PATH|-, --output "
-                "PATH|-, --print-config, --help, and for q5, q7, q11, q15 and q16 --brokers and "
-                "the Kafka options of --help)",
-                name, a);
+            return bad("%s: unknown option \"%.100s\" (accepted: --input PATH|-, --output "
+                       "PATH|-, --print-config, --help, --brokers and "
+                       "the Kafka options of --help)",
+                       name, a);
         if (i + 1 >= argc || !argv[i + 1][0])
             return bad("%s: missing value (a path, or - for standard %s)", a,
                        dst == &input ? "input" : "output");

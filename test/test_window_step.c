@@ -216,7 +216,7 @@ static void test_step_unit(void **state)
     assert_true(fd >= 0);
     close(fd);
     calls c = {0};
-    weir_window_step step = {"toy", 1, &c, unit_new, unit_free, firing, end};
+    weir_window_step step = {"toy", 1, &c, unit_new, unit_free, firing, end, NULL};
     assert_int_equal(weir_window_job_check_step(conf, &step, err, sizeof err), WEIR_OK);
 
     /* Uninterrupted. */
@@ -277,7 +277,7 @@ static void test_step_refusals(void **state)
     weir_conf *conf = make_conf();
     char err[512] = "";
     calls c = {0};
-    weir_window_step step = {"toy", 1, &c, unit_new, unit_free, firing, end};
+    weir_window_step step = {"toy", 1, &c, unit_new, unit_free, firing, end, NULL};
     weir_window_step no_end = step, bad_name = step;
     no_end.end = NULL;
     bad_name.name = "a b";
@@ -314,11 +314,43 @@ static void test_step_refusals(void **state)
     weir_conf_destroy(conf);
 }
 
+static weir_err count_record(void *state, const weir_value *values, size_t n_values, int64_t ts)
+{
+    st *s = state;
+    (void)values;
+    (void)ts;
+    assert_true(n_values >= 1);
+    s->c->firings += 100; /* a record, told apart from firings */
+    return WEIR_OK;
+}
+
+/* A step with a record callback sees every valid record once, before any window fires. */
+static void test_step_record(void **state)
+{
+    (void)state;
+    weir_conf *conf = make_conf();
+    char err[512] = "";
+    calls c = {0};
+    weir_window_step step = {"toy", 1, &c, unit_new, unit_free, firing, end, count_record};
+    weir__unit_sinks none = {0};
+    weir__unit *u = NULL;
+    assert_int_equal(weir__wunit_create_step(&step, conf, 2, &none, &u, err, sizeof err), WEIR_OK);
+    push(u, 0, 2);
+    assert_int_equal(c.firings, 200);
+    assert_int_equal(c.ends, 2); /* after each push, though no window fired */
+    push(u, 2, N_RECS);
+    assert_int_equal(u->ops->finish(u), WEIR_OK);
+    assert_int_equal(c.firings, 7 * 100 + 3); /* "not json" is no record of the step's */
+    weir__unit_destroy(u);
+    weir_conf_destroy(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_unit),
         cmocka_unit_test(test_step_refusals),
+        cmocka_unit_test(test_step_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -797,6 +797,35 @@ static int is_int(const weir_value *v)
     return v->type == WEIR_VALUE_INT;
 }
 
+/* q0, q1 or q2's line (with its newline) of a bid whose fields fi[] were checked, at p, which
+ * has room for 160 bytes and six per byte of extra: its length. */
+static size_t map_line(int qn, const int *fi, const weir_value *vals, int64_t ts, char *p)
+{
+    char *o = p;
+    int64_t price = vals[fi[EF_PRICE]].u.i;
+    p += put_s(p, "{\"auction\":");
+    p += put_i64(p, vals[fi[EF_AUCTION]].u.i);
+    if (qn != 2) {
+        p += put_s(p, ",\"bidder\":");
+        p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
+    }
+    p += put_s(p, ",\"price\":");
+    if (qn == 1)
+        p += q1_price(price, p);
+    else
+        p += put_i64(p, price);
+    if (qn != 2) {
+        weir_slice extra = vals[fi[EF_EXTRA]].u.s;
+        p += put_s(p, ",\"date_time\":");
+        p += put_i64(p, ts);
+        p += put_s(p, ",\"extra\":");
+        p += weir_json_quote(extra, p, 6 * extra.len + 3);
+    }
+    *p++ = '}';
+    *p++ = '\n';
+    return (size_t)(p - o);
+}
+
 /* The values of one decoded record (vals is the next row's slot). */
 static weir_err take(nxq *q, int64_t ts, weir_value *vals, weir_slice raw)
 {
@@ -819,34 +848,13 @@ static weir_err take(nxq *q, int64_t ts, weir_value *vals, weir_slice raw)
     }
     if (q->q < 5) {
         q->st.bids++;
-        int64_t auction = vals[fi[EF_AUCTION]].u.i, price = vals[fi[EF_PRICE]].u.i;
-        if (q->q == 2 && auction % 123 != 0)
+        if (q->q == 2 && vals[fi[EF_AUCTION]].u.i % 123 != 0)
             return WEIR_OK;
-        weir_slice extra = q->q == 2 ? (weir_slice){"", 0} : vals[fi[EF_EXTRA]].u.s;
-        char *o = out_room(q, 160 + 6 * extra.len);
+        size_t extra = q->q == 2 ? 0 : vals[fi[EF_EXTRA]].u.s.len;
+        char *o = out_room(q, 160 + 6 * extra);
         if (!o)
             return WEIR_ERR_NOMEM;
-        char *p = o;
-        p += put_s(p, "{\"auction\":");
-        p += put_i64(p, auction);
-        if (q->q != 2) {
-            p += put_s(p, ",\"bidder\":");
-            p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
-        }
-        p += put_s(p, ",\"price\":");
-        if (q->q == 1)
-            p += q1_price(price, p);
-        else
-            p += put_i64(p, price);
-        if (q->q != 2) {
-            p += put_s(p, ",\"date_time\":");
-            p += put_i64(p, ts);
-            p += put_s(p, ",\"extra\":");
-            p += weir_json_quote(extra, p, 6 * extra.len + 3);
-        }
-        *p++ = '}';
-        *p++ = '\n';
-        q->olen += (size_t)(p - o);
+        q->olen += map_line(q->q, fi, vals, ts, o);
         q->st.outputs++;
         return q->out_err;
     }
@@ -1041,6 +1049,12 @@ static const char Q5_STEP_CONF[] = NX_COMMON "key.field = auction\n"
 static const char Q7_STEP_CONF[] = NX_COMMON "global = true\n"
                                              "window.spec = tumble:10s\n"
                                              "input.keyed = false\n";
+/* q0, q1 and q2 are maps (the step's record callback): the generic job needs a window and an
+ * aggregate all the same, and this one's firings are ignored (one count a 10 s window). */
+static const char MAP_STEP_CONF[] = NX_COMMON "global = true\n"
+                                              "window.spec = tumble:10s\n"
+                                              "aggregates = count()\n"
+                                              "input.keyed = false\n";
 
 /* A unit's step state: q5's windows being gathered, or q7's aggregate parameters. */
 typedef struct nx_step {
@@ -1049,8 +1063,10 @@ typedef struct nx_step {
     q7_params q7p;
     char *line; /* q7: the lines gathered, each ending in a newline */
     size_t len, line_cap;
-    int64_t *ts; /* q7: each line's message timestamp */
+    int64_t *ts; /* q7: each line's message timestamp; q0-q2: and its auction after it */
     size_t n_ts, cap_ts;
+    int qn;       /* q0-q2: 0, 1 or 2 */
+    int fi[EF_N]; /* q0-q2: the index of each event field read */
 } nx_step;
 
 static void step_free(void *state)
@@ -1185,6 +1201,120 @@ static weir_err q7_step_end(void *state, weir_window_step_out *out)
     return rc;
 }
 
+/* q0-q2: the fields the map reads. */
+static weir_err map_unit_new(int qn, weir_fields *fields, void **state, char *err, size_t err_size)
+{
+    nx_step *s = calloc(1, sizeof *s);
+    if (!s)
+        return WEIR_ERR_NOMEM;
+    s->qn = qn;
+    for (int e = 0; e < EF_N; e++)
+        s->fi[e] = -1;
+    static const int READS[] = {EF_AUCTION, EF_PRICE, EF_BIDDER, EF_EXTRA};
+    for (int k = 0; k < (qn == 2 ? 2 : 4); k++) {
+        int e = READS[k];
+        if ((s->fi[e] = weir_fields_add(fields, EF_PATH[e], err, err_size)) < 0) {
+            weir_err rc = s->fi[e] == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG;
+            free(s);
+            return rc;
+        }
+    }
+    *state = s;
+    return WEIR_OK;
+}
+
+#define MAP_UNIT_NEW(n)                                                                            \
+    static weir_err q##n##_unit_new(void *arg, weir_fields *fields, weir_gagg_def *aggs,           \
+                                    size_t *n_aggs, void **state, char *err, size_t err_size)      \
+    {                                                                                              \
+        (void)arg;                                                                                 \
+        (void)aggs;                                                                                \
+        (void)n_aggs;                                                                              \
+        return map_unit_new(n, fields, state, err, err_size);                                      \
+    }
+MAP_UNIT_NEW(0)
+MAP_UNIT_NEW(1)
+MAP_UNIT_NEW(2)
+
+/* A bid's line, kept with its time and auction until the batch's end; a bid without the
+ * fields the query reads is skipped, as nxq's own loop counts it as bad_fields. */
+static weir_err map_record(void *state, const weir_value *vals, size_t n_values, int64_t ts)
+{
+    nx_step *s = state;
+    const int *fi = s->fi;
+    (void)n_values;
+    if (!is_int(&vals[fi[EF_AUCTION]]) || !is_int(&vals[fi[EF_PRICE]]))
+        return WEIR_OK;
+    if (s->qn != 2 &&
+        (!is_int(&vals[fi[EF_BIDDER]]) || vals[fi[EF_EXTRA]].type != WEIR_VALUE_STRING))
+        return WEIR_OK;
+    int64_t auction = vals[fi[EF_AUCTION]].u.i;
+    if (s->qn == 2 && auction % 123 != 0)
+        return WEIR_OK;
+    size_t need = 160 + (s->qn == 2 ? 0 : 6 * vals[fi[EF_EXTRA]].u.s.len);
+    if (s->len + need > s->line_cap) {
+        size_t cap = s->line_cap ? s->line_cap : 65536;
+        while (cap < s->len + need)
+            cap *= 2;
+        char *b = realloc(s->line, cap);
+        if (!b)
+            return WEIR_ERR_NOMEM;
+        s->line = b;
+        s->line_cap = cap;
+    }
+    if (s->n_ts + 2 > s->cap_ts) {
+        size_t cap = s->cap_ts ? s->cap_ts * 2 : 1024;
+        int64_t *t = realloc(s->ts, cap * sizeof *t);
+        if (!t)
+            return WEIR_ERR_NOMEM;
+        s->ts = t;
+        s->cap_ts = cap;
+    }
+    s->len += map_line(s->qn, fi, vals, ts, s->line + s->len);
+    s->ts[s->n_ts++] = ts;
+    s->ts[s->n_ts++] = auction;
+    return WEIR_OK;
+}
+
+static weir_err map_firing(void *state, const weir_gwindow_firing *f)
+{
+    (void)state;
+    (void)f;
+    return WEIR_OK;
+}
+
+/* Each line a message keyed by its auction (as the generator keys bids) at its bid's time. */
+static weir_err map_end(void *state, weir_window_step_out *out)
+{
+    nx_step *s = state;
+    weir_err rc = WEIR_OK;
+    const char *p = s->line;
+    for (size_t i = 0; i + 1 < s->n_ts && rc == WEIR_OK; i += 2) {
+        const char *nl = memchr(p, '\n', s->len - (size_t)(p - s->line));
+        char key[24];
+        size_t kn = put_i64(key, s->ts[i + 1]);
+        rc = weir_window_step_write(out, key, kn, p, (size_t)(nl - p), s->ts[i]);
+        p = nl + 1;
+    }
+    s->len = 0;
+    s->n_ts = 0;
+    return rc;
+}
+
+#define MAP_STEP(n)                                                                                \
+    static const weir_window_step Q##n##_STEP = {                                                  \
+        .name = "nexmark-q" #n,                                                                    \
+        .version = 1,                                                                              \
+        .unit_new = q##n##_unit_new,                                                               \
+        .unit_free = step_free,                                                                    \
+        .firing = map_firing,                                                                      \
+        .end = map_end,                                                                            \
+        .record = map_record,                                                                      \
+    };
+MAP_STEP(0)
+MAP_STEP(1)
+MAP_STEP(2)
+
 static const weir_window_step Q5_STEP = {
     .name = "nexmark-q5",
     .version = 1,
@@ -1205,10 +1335,20 @@ static const weir_window_step Q7_STEP = {
 
 const char *nxq_step_config(const char *name)
 {
+    if (!strcmp(name, "q0") || !strcmp(name, "q1") || !strcmp(name, "q2"))
+        return MAP_STEP_CONF;
     return !strcmp(name, "q5") ? Q5_STEP_CONF : !strcmp(name, "q7") ? Q7_STEP_CONF : NULL;
 }
 
 const weir_window_step *nxq_step(const char *name)
 {
-    return !strcmp(name, "q5") ? &Q5_STEP : !strcmp(name, "q7") ? &Q7_STEP : NULL;
+    static const struct {
+        const char *name;
+        const weir_window_step *step;
+    } STEPS[] = {
+        {"q0", &Q0_STEP}, {"q1", &Q1_STEP}, {"q2", &Q2_STEP}, {"q5", &Q5_STEP}, {"q7", &Q7_STEP}};
+    for (size_t i = 0; i < sizeof STEPS / sizeof *STEPS; i++)
+        if (!strcmp(name, STEPS[i].name))
+            return STEPS[i].step;
+    return NULL;
 }

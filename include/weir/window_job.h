@@ -127,6 +127,13 @@ typedef struct weir_window_step {
     /* After each operator call: writes what the firings gave (weir_window_step_write) and
      * forgets them. Returns WEIR_OK or the error of a write, which stops the job. */
     weir_err (*end)(void *state, weir_window_step_out *out);
+    /* Optional (NULL: none), for a per-record map beside the window (Nexmark's q0-q2): each
+     * record that passed the filters and has its key, before the operator sees it, as its
+     * values (n_values of them, in the order of `fields`) and event time; valid during the
+     * call only. What it gathers is written at the next `end`, which then also follows
+     * every batch of records. Returns WEIR_OK, or an error (WEIR_ERR_NOMEM) that stops the
+     * job. */
+    weir_err (*record)(void *state, const weir_value *values, size_t n_values, int64_t ts);
 } weir_window_step;
 
 /*

@@ -537,6 +537,11 @@ static weir_err push_one(wjob *j, const weir_record *rec, int64_t wall_ms)
     r->raw = (weir_slice){rec->data, rec->len};
     r->values = vals;
     r->n_values = j->nf;
+    if (j->step && j->step->record) {
+        weir_err rc = j->step->record(j->step_state, vals, j->nf, ts);
+        if (rc != WEIR_OK)
+            return rc;
+    }
     j->key_off[j->n_rows++] = off;
     j->st.valid++;
     if (j->n_rows == j->batch)
@@ -555,9 +560,13 @@ static weir_err wu_push(weir__unit *u, const weir_record *recs, size_t n, int64_
     weir_err rc = WEIR_OK;
     for (size_t i = 0; i < n && rc == WEIR_OK; i++)
         rc = push_one(j, &recs[i], wall_ms);
-    /* The rows point into the records' bytes: hand them over before the call returns. */
+    /* The rows point into the records' bytes: hand them over before the call returns. A
+     * step that saw records (record) writes what they gave, fired or not. */
+    size_t pending = j->n_rows;
     if (rc == WEIR_OK)
         rc = flush_rows(j, wall_ms);
+    if (rc == WEIR_OK && !pending && j->step && j->step->record)
+        rc = step_end(j, rc);
     j->n_rows = 0;
     j->key_len = 0;
     weir_fields_reset(j->fields);
