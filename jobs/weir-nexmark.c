@@ -503,7 +503,7 @@ static const char *const KAFKA_FLAGS[] = {
 static const char *const OPS_FLAGS[] = {"--metrics-port", "--metrics-host", "--watermark-stuck",
                                         NULL};
 
-/* Kafka mode of a generic query: weir-window's Kafka loop (with q5's and q7's second step);
+/* Kafka mode of a query: weir-window's Kafka loop (for q0-q7 with the query's second step);
  * its group is weir-nexmark-QUERY unless named. */
 static weir_err run_generic_kafka(const char *name, weir_conf *conf, const weir_job_env *env,
                                   char *err, size_t err_size)
@@ -520,7 +520,7 @@ static weir_err run_generic_kafka(const char *name, weir_conf *conf, const weir_
 }
 
 /* q11, q15, q16: the generic job with the lines of examples/nexmark/qN.conf, then the Kafka
- * settings `kafka` (n key=value pairs); q5 and q7 on Kafka: the generic job with their step
+ * settings `kafka` (n key=value pairs); q0-q7 on Kafka: the generic job with their step
  * (nxq_step_config, nxq_step). */
 static int run_generic(const char *name, const char *input, const char *output,
                        const char *const *kafka, const char *const *flags, size_t n_kafka)
