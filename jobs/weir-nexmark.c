@@ -459,7 +459,7 @@ static void query_usage(FILE *out, const char *name)
 {
     fprintf(out,
             "usage: " PROG " %s [--input PATH|-] [--output PATH|-] [--print-config]\n"
-            "       " PROG " %s --brokers HOST:PORT [Kafka options]   (q11, q15, q16)\n"
+            "       " PROG " %s --brokers HOST:PORT [Kafka options]\n"
             "Reads Nexmark events as JSON lines (weir-nexmark gen), event time date_time, 4 s\n"
             "out of order, allowed lateness 0, each window emitted once; writes one JSON line\n"
             "per result and a JSON summary on standard error. Records of other types and\n"
@@ -468,7 +468,7 @@ static void query_usage(FILE *out, const char *name)
             "  --input-topic T --output-topic T --group-id G (default weir-nexmark-QUERY)\n"
             "  --dead-letter-topic T --stop-when-idle DUR --drain --checkpoint-topic T\n"
             "  --checkpoint-interval DUR --exactly-once --instance-id ID -X key=value\n"
-            "Operations (q11, q15, q16; docs/OPERATIONS.md): --metrics-port P --metrics-host A\n"
+            "Operations (Kafka mode; docs/OPERATIONS.md): --metrics-port P --metrics-host A\n"
             "  --watermark-stuck DUR (/metrics, /healthz, /readyz)\n"
             "Every query: --log-format text|json --log-level debug|info|warn|error\n"
             "  --check-config (check the options, exit 0 or 2, start nothing)\n",
@@ -499,12 +499,12 @@ static const char *const KAFKA_FLAGS[] = {
     "--exactly-once", "--checkpoint-interval", "--checkpoint-topic", NULL,
 };
 
-/* The operations flags of the queries that can run long (q11, q15, q16): those of weir-window. */
+/* The operations flags of the queries that can run long (on Kafka): those of weir-window. */
 static const char *const OPS_FLAGS[] = {"--metrics-port", "--metrics-host", "--watermark-stuck",
                                         NULL};
 
-/* Kafka mode of a generic query: weir-window's Kafka loop; its group is weir-nexmark-QUERY
- * unless named. */
+/* Kafka mode of a query: weir-window's Kafka loop (for q0-q7 with the query's second step);
+ * its group is weir-nexmark-QUERY unless named. */
 static weir_err run_generic_kafka(const char *name, weir_conf *conf, const weir_job_env *env,
                                   char *err, size_t err_size)
 {
@@ -514,11 +514,14 @@ static weir_err run_generic_kafka(const char *name, weir_conf *conf, const weir_
         weir_conf_set(conf, "group.id", g, err, err_size);
     }
     err[0] = '\0';
-    return weir_window_job_run_kafka(conf, env, err, err_size);
+    const weir_window_step *step = nxq_step(name);
+    return step ? weir_window_job_run_kafka_step(conf, step, env, err, err_size)
+                : weir_window_job_run_kafka(conf, env, err, err_size);
 }
 
 /* q11, q15, q16: the generic job with the lines of examples/nexmark/qN.conf, then the Kafka
- * settings `kafka` (n key=value pairs). */
+ * settings `kafka` (n key=value pairs); q0-q7 on Kafka: the generic job with their step
+ * (nxq_step_config, nxq_step). */
 static int run_generic(const char *name, const char *input, const char *output,
                        const char *const *kafka, const char *const *flags, size_t n_kafka)
 {
@@ -538,7 +541,15 @@ static int run_generic(const char *name, const char *input, const char *output,
             weir_conf_destroy(conf);
             return bad("%s: %s", flags[i / 2], err);
         }
-    if (weir_window_job_check(conf, err, sizeof err) != WEIR_OK) {
+    const weir_window_step *step = nxq_step(name);
+    if (step && !weir_conf_get(conf, "brokers")[0]) {
+        weir_conf_destroy(conf);
+        return bad("%s: %s takes the Kafka and metrics options with --brokers only "
+                   "(without, it reads --input)",
+                   n_kafka ? flags[0] : "--brokers", name);
+    }
+    if ((step ? weir_window_job_check_step(conf, step, err, sizeof err)
+              : weir_window_job_check(conf, err, sizeof err)) != WEIR_OK) {
         weir_conf_destroy(conf);
         return bad("%s", err);
     }
@@ -596,12 +607,6 @@ static int run_query(const char *name, int argc, char **argv)
         for (size_t k = 0; OPS_FLAGS[k] && !kflag && !oflag; k++)
             oflag = !strcmp(a, OPS_FLAGS[k]);
         if (kflag || oflag) {
-            if (!nxq_config(name) && oflag)
-                return bad("%s: only q11, q15 and q16 serve metrics (the others run over a file, "
-                           "briefly)",
-                           a);
-            if (!nxq_config(name))
-                return bad("%s: only q11, q15 and q16 read Kafka (the others read --input)", a);
             if (n_kafka + 2 > sizeof kafka / sizeof *kafka)
                 return bad("%s: too many Kafka options", a);
             if (!strcmp(a, "-X")) {
@@ -645,7 +650,7 @@ static int run_query(const char *name, int argc, char **argv)
         const char **dst = !strcmp(a, "--input") ? &input : !strcmp(a, "--output") ? &output : NULL;
         if (!dst)
             return bad("%s: unknown option \"%.100s\" (accepted: --input PATH|-, --output "
-                       "PATH|-, --print-config, --help, and for q11, q15 and q16 --brokers and "
+                       "PATH|-, --print-config, --help, --brokers and "
                        "the Kafka options of --help)",
                        name, a);
         if (i + 1 >= argc || !argv[i + 1][0])
@@ -654,7 +659,7 @@ static int run_query(const char *name, int argc, char **argv)
         *dst = argv[++i];
     }
     catch_stop_signals(on_signal);
-    if (nxq_config(name))
+    if (nxq_config(name) || (nxq_step(name) && n_kafka))
         return run_generic(name, input, output, kafka, flags, n_kafka);
     if (check_only) { /* the files are not opened */
         char err[512];

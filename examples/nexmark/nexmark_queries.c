@@ -263,6 +263,12 @@ static weir_err q7_add(void *state, const weir_value *v, const weir_row *r, cons
     const q7_params *p = params;
     if (v->type != WEIR_VALUE_INT || (s->has && v->u.i < s->max))
         return WEIR_OK;
+    /* nxq's own loop only passes bids with these fields; the generic job (q7 on Kafka)
+     * passes every bid, and one without them has no place among the results. */
+    if (r->values[p->auction].type != WEIR_VALUE_INT ||
+        r->values[p->bidder].type != WEIR_VALUE_INT ||
+        r->values[p->extra].type != WEIR_VALUE_STRING)
+        return WEIR_OK;
     const weir_slice extra = r->values[p->extra].u.s;
     size_t need = 128 + 6 * extra.len;
     if (s->has && v->u.i == s->max)
@@ -320,6 +326,57 @@ static size_t q7_heap(const void *state, const void *params)
     return ((const q7_state *)state)->cap;
 }
 
+/* Checkpoints (q7 on Kafka) carry the state as: u8 has (0 or 1), i64 max, u32 length, then
+ * the JSON fragments of the bids at that price, one a line; little-endian. */
+#define Q7_SER_HEAD 13
+
+static size_t q7_ser_size(const void *state, const void *params)
+{
+    (void)params;
+    return Q7_SER_HEAD + ((const q7_state *)state)->len;
+}
+
+static size_t q7_serialize(const void *state, uint8_t *out, const void *params)
+{
+    const q7_state *s = state;
+    (void)params;
+    uint64_t m = (uint64_t)s->max;
+    out[0] = (uint8_t)(s->has != 0);
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(m >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        out[9 + i] = (uint8_t)((uint32_t)s->len >> (8 * i));
+    if (s->len)
+        memcpy(out + Q7_SER_HEAD, s->buf, s->len);
+    return Q7_SER_HEAD + s->len;
+}
+
+static weir_err q7_deserialize(void *state, const uint8_t *in, size_t len, const void *params)
+{
+    q7_state *s = state;
+    (void)params;
+    if (len < Q7_SER_HEAD || in[0] > 1)
+        return WEIR_ERR_CORRUPT;
+    uint64_t m = 0;
+    uint32_t n = 0;
+    for (int i = 0; i < 8; i++)
+        m |= (uint64_t)in[1 + i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        n |= (uint32_t)in[9 + i] << (8 * i);
+    /* An empty state has no bids; a state with a maximum has at least one, without NULs
+     * (they are written out as they are). */
+    if (n != len - Q7_SER_HEAD || (in[0] == 0) != (n == 0) || memchr(in + Q7_SER_HEAD, '\0', n))
+        return WEIR_ERR_CORRUPT;
+    if (n && !(s->buf = malloc(n)))
+        return WEIR_ERR_NOMEM;
+    if (n)
+        memcpy(s->buf, in + Q7_SER_HEAD, n);
+    s->len = s->cap = n;
+    s->has = in[0];
+    s->max = (int64_t)m;
+    return WEIR_OK;
+}
+
 /* A data engineer's aggregate through the public interface: tumbling windows need no merge. */
 static const weir_gagg_ops Q7_MAX_BIDS = {
     .name = "max_bids",
@@ -327,6 +384,9 @@ static const weir_gagg_ops Q7_MAX_BIDS = {
     .init = q7_init,
     .add = q7_add,
     .result = q7_result,
+    .serialized_size = q7_ser_size,
+    .serialize = q7_serialize,
+    .deserialize = q7_deserialize,
     .free = q7_free,
     .heap_bytes = q7_heap,
 };
@@ -344,26 +404,26 @@ static void put_window(char **o, int64_t start, int64_t end)
 
 /* q5: the firings of one window are gathered, keeping the auctions of the highest count; the
  * window is written once the operator call that fired it returns. */
-static int q5_firing(nxq *q, const weir_gwindow_firing *f)
+static int q5_collect(q5_win **wins, size_t *n_wins, size_t *cap_wins, const weir_gwindow_firing *f)
 {
     int64_t c = f->values[0].u.i;
     q5_win *w = NULL;
-    for (size_t i = q->n_wins; i-- > 0;)
-        if (q->wins[i].start == f->window_start) {
-            w = &q->wins[i];
+    for (size_t i = *n_wins; i-- > 0;)
+        if ((*wins)[i].start == f->window_start) {
+            w = &(*wins)[i];
             break;
         }
     if (!w) {
-        if (q->n_wins == q->cap_wins) {
-            size_t cap = q->cap_wins ? q->cap_wins * 2 : 8;
-            q5_win *nw = realloc(q->wins, cap * sizeof *nw);
+        if (*n_wins == *cap_wins) {
+            size_t cap = *cap_wins ? *cap_wins * 2 : 8;
+            q5_win *nw = realloc(*wins, cap * sizeof *nw);
             if (!nw)
                 return -1;
-            memset(nw + q->cap_wins, 0, (cap - q->cap_wins) * sizeof *nw);
-            q->wins = nw;
-            q->cap_wins = cap;
+            memset(nw + *cap_wins, 0, (cap - *cap_wins) * sizeof *nw);
+            *wins = nw;
+            *cap_wins = cap;
         }
-        w = &q->wins[q->n_wins++];
+        w = &(*wins)[(*n_wins)++];
         w->start = f->window_start;
         w->end = f->window_end;
         w->max = c;
@@ -390,6 +450,23 @@ static int q5_firing(nxq *q, const weir_gwindow_firing *f)
     return 0;
 }
 
+static int q5_firing(nxq *q, const weir_gwindow_firing *f)
+{
+    return q5_collect(&q->wins, &q->n_wins, &q->cap_wins, f);
+}
+
+/* One line of q5 (with its newline) at p, at most 160 bytes: its length. */
+static size_t q5_line(char *p, const q5_win *w, size_t k)
+{
+    char *o = p;
+    p += put_s(p, "{\"auction\":");
+    p += put_s(p, w->auctions[k]);
+    p += put_s(p, ",\"num\":");
+    p += put_i64(p, w->max);
+    put_window(&p, w->start, w->end);
+    return (size_t)(p - o);
+}
+
 static weir_err q5_write(nxq *q)
 {
     for (size_t i = 0; i < q->n_wins; i++) {
@@ -398,13 +475,7 @@ static weir_err q5_write(nxq *q)
             char *o = out_room(q, 160);
             if (!o)
                 return WEIR_ERR_NOMEM;
-            char *p = o;
-            p += put_s(p, "{\"auction\":");
-            p += put_s(p, w->auctions[k]);
-            p += put_s(p, ",\"num\":");
-            p += put_i64(p, w->max);
-            put_window(&p, w->start, w->end);
-            q->olen += (size_t)(p - o);
+            q->olen += q5_line(o, w, k);
             q->st.outputs++;
         }
     }
@@ -548,6 +619,8 @@ static weir_err conf_from_text(weir_conf *conf, const char *text, char *err, siz
 weir_err nxq_config_apply(weir_conf *conf, const char *name, char *err, size_t err_size)
 {
     const char *text = nxq_config(name);
+    if (!text)
+        text = nxq_step_config(name);
     return conf_from_text(conf, text ? text : NX_COMMON, err, err_size);
 }
 
@@ -724,6 +797,35 @@ static int is_int(const weir_value *v)
     return v->type == WEIR_VALUE_INT;
 }
 
+/* q0, q1 or q2's line (with its newline) of a bid whose fields fi[] were checked, at p, which
+ * has room for 160 bytes and six per byte of extra: its length. */
+static size_t map_line(int qn, const int *fi, const weir_value *vals, int64_t ts, char *p)
+{
+    char *o = p;
+    int64_t price = vals[fi[EF_PRICE]].u.i;
+    p += put_s(p, "{\"auction\":");
+    p += put_i64(p, vals[fi[EF_AUCTION]].u.i);
+    if (qn != 2) {
+        p += put_s(p, ",\"bidder\":");
+        p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
+    }
+    p += put_s(p, ",\"price\":");
+    if (qn == 1)
+        p += q1_price(price, p);
+    else
+        p += put_i64(p, price);
+    if (qn != 2) {
+        weir_slice extra = vals[fi[EF_EXTRA]].u.s;
+        p += put_s(p, ",\"date_time\":");
+        p += put_i64(p, ts);
+        p += put_s(p, ",\"extra\":");
+        p += weir_json_quote(extra, p, 6 * extra.len + 3);
+    }
+    *p++ = '}';
+    *p++ = '\n';
+    return (size_t)(p - o);
+}
+
 /* The values of one decoded record (vals is the next row's slot). */
 static weir_err take(nxq *q, int64_t ts, weir_value *vals, weir_slice raw)
 {
@@ -746,34 +848,13 @@ static weir_err take(nxq *q, int64_t ts, weir_value *vals, weir_slice raw)
     }
     if (q->q < 5) {
         q->st.bids++;
-        int64_t auction = vals[fi[EF_AUCTION]].u.i, price = vals[fi[EF_PRICE]].u.i;
-        if (q->q == 2 && auction % 123 != 0)
+        if (q->q == 2 && vals[fi[EF_AUCTION]].u.i % 123 != 0)
             return WEIR_OK;
-        weir_slice extra = q->q == 2 ? (weir_slice){"", 0} : vals[fi[EF_EXTRA]].u.s;
-        char *o = out_room(q, 160 + 6 * extra.len);
+        size_t extra = q->q == 2 ? 0 : vals[fi[EF_EXTRA]].u.s.len;
+        char *o = out_room(q, 160 + 6 * extra);
         if (!o)
             return WEIR_ERR_NOMEM;
-        char *p = o;
-        p += put_s(p, "{\"auction\":");
-        p += put_i64(p, auction);
-        if (q->q != 2) {
-            p += put_s(p, ",\"bidder\":");
-            p += put_i64(p, vals[fi[EF_BIDDER]].u.i);
-        }
-        p += put_s(p, ",\"price\":");
-        if (q->q == 1)
-            p += q1_price(price, p);
-        else
-            p += put_i64(p, price);
-        if (q->q != 2) {
-            p += put_s(p, ",\"date_time\":");
-            p += put_i64(p, ts);
-            p += put_s(p, ",\"extra\":");
-            p += weir_json_quote(extra, p, 6 * extra.len + 3);
-        }
-        *p++ = '}';
-        *p++ = '\n';
-        q->olen += (size_t)(p - o);
+        q->olen += map_line(q->q, fi, vals, ts, o);
         q->st.outputs++;
         return q->out_err;
     }
@@ -954,4 +1035,320 @@ weir_err nxq_run_fd(nxq *q, int fd, volatile sig_atomic_t *stop)
 const nxq_stats *nxq_get_stats(const nxq *q)
 {
     return &q->st;
+}
+
+/* ------------------------------------------------------------------------------ q5, q7 on Kafka */
+
+/* On Kafka, q5 and q7 are the generic job (these lines) with a second step over each window's
+ * firings (weir_window_step): the same window, aggregate and per-window maximum as nxq's
+ * own loop, in one unit over all input partitions. */
+static const char Q5_STEP_CONF[] = NX_COMMON "key.field = auction\n"
+                                             "window.spec = hop:10s/2s\n"
+                                             "aggregates = count() as num\n"
+                                             "input.keyed = false\n";
+static const char Q7_STEP_CONF[] = NX_COMMON "global = true\n"
+                                             "window.spec = tumble:10s\n"
+                                             "input.keyed = false\n";
+/* q0, q1 and q2 are maps (the step's record callback): the generic job needs a window and an
+ * aggregate all the same, and this one's firings are ignored (one count a 10 s window). */
+static const char MAP_STEP_CONF[] = NX_COMMON "global = true\n"
+                                              "window.spec = tumble:10s\n"
+                                              "aggregates = count()\n"
+                                              "input.keyed = false\n";
+
+/* A unit's step state: q5's windows being gathered, or q7's aggregate parameters. */
+typedef struct nx_step {
+    q5_win *wins;
+    size_t n_wins, cap_wins;
+    q7_params q7p;
+    char *line; /* q7: the lines gathered, each ending in a newline */
+    size_t len, line_cap;
+    int64_t *ts; /* q7: each line's message timestamp; q0-q2: and its auction after it */
+    size_t n_ts, cap_ts;
+    int qn;       /* q0-q2: 0, 1 or 2 */
+    int fi[EF_N]; /* q0-q2: the index of each event field read */
+} nx_step;
+
+static void step_free(void *state)
+{
+    nx_step *s = state;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->cap_wins; i++)
+        free(s->wins[i].auctions);
+    free(s->wins);
+    free(s->line);
+    free(s->ts);
+    free(s);
+}
+
+static weir_err q5_unit_new(void *arg, weir_fields *fields, weir_gagg_def *aggs, size_t *n_aggs,
+                            void **state, char *err, size_t err_size)
+{
+    (void)arg;
+    (void)fields;
+    (void)aggs;
+    (void)n_aggs;
+    (void)err;
+    (void)err_size;
+    return (*state = calloc(1, sizeof(nx_step))) ? WEIR_OK : WEIR_ERR_NOMEM;
+}
+
+/* q5's count is values[0]; a key that is not an integer (an auction given as a string) has
+ * no place among the results, as nxq's own loop counts such a bid as bad_fields. */
+static weir_err q5_step_firing(void *state, const weir_gwindow_firing *f)
+{
+    nx_step *s = state;
+    const char *k = f->key.ptr;
+    size_t n = f->key.len, i = n && k[0] == '-';
+    if (n == 0 || n > 20 || i == n)
+        return WEIR_OK;
+    for (; i < n; i++)
+        if (k[i] < '0' || k[i] > '9')
+            return WEIR_OK;
+    return q5_collect(&s->wins, &s->n_wins, &s->cap_wins, f) ? WEIR_ERR_NOMEM : WEIR_OK;
+}
+
+static weir_err q5_step_end(void *state, weir_window_step_out *out)
+{
+    nx_step *s = state;
+    char line[160];
+    weir_err rc = WEIR_OK;
+    for (size_t i = 0; i < s->n_wins && rc == WEIR_OK; i++) {
+        q5_win *w = &s->wins[i];
+        for (size_t k = 0; k < w->n && rc == WEIR_OK; k++) {
+            size_t n = q5_line(line, w, k) - 1; /* a message has no newline */
+            rc = weir_window_step_write(out, w->auctions[k], strlen(w->auctions[k]), line, n,
+                                        w->end - 1);
+        }
+    }
+    s->n_wins = 0;
+    return rc;
+}
+
+static weir_err q7_unit_new(void *arg, weir_fields *fields, weir_gagg_def *aggs, size_t *n_aggs,
+                            void **state, char *err, size_t err_size)
+{
+    (void)arg;
+    nx_step *s = calloc(1, sizeof *s);
+    if (!s)
+        return WEIR_ERR_NOMEM;
+    int fi[4];
+    static const char *const PATHS[4] = {"auction", "bidder", "extra", "price"};
+    for (int i = 0; i < 4; i++)
+        if ((fi[i] = weir_fields_add(fields, PATHS[i], err, err_size)) < 0) {
+            free(s);
+            return fi[i] == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG;
+        }
+    s->q7p = (q7_params){fi[0], fi[1], fi[2]};
+    aggs[0] = (weir_gagg_def){&Q7_MAX_BIDS, &s->q7p, fi[3], NULL, NULL, "bids"};
+    *n_aggs = 1;
+    *state = s;
+    return WEIR_OK;
+}
+
+/* The window's bids at its highest price, each a line with the window, gathered until the
+ * operator call returns (q7's firings need no more than that: a tumbling window fires once). */
+static weir_err q7_step_firing(void *state, const weir_gwindow_firing *f)
+{
+    nx_step *s = state;
+    weir_slice v = f->values[0].u.s;
+    const char *p = v.ptr, *e = v.ptr + v.len;
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        size_t n = (size_t)((nl ? nl : e) - p);
+        if (s->len + n + 128 > s->line_cap) {
+            size_t cap = s->line_cap ? s->line_cap : 4096;
+            while (cap < s->len + n + 128)
+                cap *= 2;
+            char *b = realloc(s->line, cap);
+            if (!b)
+                return WEIR_ERR_NOMEM;
+            s->line = b;
+            s->line_cap = cap;
+        }
+        if (s->n_ts == s->cap_ts) {
+            size_t cap = s->cap_ts ? s->cap_ts * 2 : 16;
+            int64_t *t = realloc(s->ts, cap * sizeof *t);
+            if (!t)
+                return WEIR_ERR_NOMEM;
+            s->ts = t;
+            s->cap_ts = cap;
+        }
+        char *w = s->line + s->len;
+        memcpy(w, p, n);
+        w += n;
+        put_window(&w, f->window_start, f->window_end);
+        s->len = (size_t)(w - s->line);
+        s->ts[s->n_ts++] = f->window_end - 1;
+        p = nl ? nl + 1 : e;
+    }
+    return WEIR_OK;
+}
+
+static weir_err q7_step_end(void *state, weir_window_step_out *out)
+{
+    nx_step *s = state;
+    weir_err rc = WEIR_OK;
+    const char *p = s->line;
+    for (size_t i = 0; i < s->n_ts && rc == WEIR_OK; i++) {
+        const char *nl = memchr(p, '\n', s->len - (size_t)(p - s->line));
+        rc = weir_window_step_write(out, NULL, 0, p, (size_t)(nl - p), s->ts[i]);
+        p = nl + 1;
+    }
+    s->len = 0;
+    s->n_ts = 0;
+    return rc;
+}
+
+/* q0-q2: the fields the map reads. */
+static weir_err map_unit_new(int qn, weir_fields *fields, void **state, char *err, size_t err_size)
+{
+    nx_step *s = calloc(1, sizeof *s);
+    if (!s)
+        return WEIR_ERR_NOMEM;
+    s->qn = qn;
+    for (int e = 0; e < EF_N; e++)
+        s->fi[e] = -1;
+    static const int READS[] = {EF_AUCTION, EF_PRICE, EF_BIDDER, EF_EXTRA};
+    for (int k = 0; k < (qn == 2 ? 2 : 4); k++) {
+        int e = READS[k];
+        if ((s->fi[e] = weir_fields_add(fields, EF_PATH[e], err, err_size)) < 0) {
+            weir_err rc = s->fi[e] == -2 ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG;
+            free(s);
+            return rc;
+        }
+    }
+    *state = s;
+    return WEIR_OK;
+}
+
+#define MAP_UNIT_NEW(n)                                                                            \
+    static weir_err q##n##_unit_new(void *arg, weir_fields *fields, weir_gagg_def *aggs,           \
+                                    size_t *n_aggs, void **state, char *err, size_t err_size)      \
+    {                                                                                              \
+        (void)arg;                                                                                 \
+        (void)aggs;                                                                                \
+        (void)n_aggs;                                                                              \
+        return map_unit_new(n, fields, state, err, err_size);                                      \
+    }
+MAP_UNIT_NEW(0)
+MAP_UNIT_NEW(1)
+MAP_UNIT_NEW(2)
+
+/* A bid's line, kept with its time and auction until the batch's end; a bid without the
+ * fields the query reads is skipped, as nxq's own loop counts it as bad_fields. */
+static weir_err map_record(void *state, const weir_value *vals, size_t n_values, int64_t ts)
+{
+    nx_step *s = state;
+    const int *fi = s->fi;
+    (void)n_values;
+    if (!is_int(&vals[fi[EF_AUCTION]]) || !is_int(&vals[fi[EF_PRICE]]))
+        return WEIR_OK;
+    if (s->qn != 2 &&
+        (!is_int(&vals[fi[EF_BIDDER]]) || vals[fi[EF_EXTRA]].type != WEIR_VALUE_STRING))
+        return WEIR_OK;
+    int64_t auction = vals[fi[EF_AUCTION]].u.i;
+    if (s->qn == 2 && auction % 123 != 0)
+        return WEIR_OK;
+    size_t need = 160 + (s->qn == 2 ? 0 : 6 * vals[fi[EF_EXTRA]].u.s.len);
+    if (s->len + need > s->line_cap) {
+        size_t cap = s->line_cap ? s->line_cap : 65536;
+        while (cap < s->len + need)
+            cap *= 2;
+        char *b = realloc(s->line, cap);
+        if (!b)
+            return WEIR_ERR_NOMEM;
+        s->line = b;
+        s->line_cap = cap;
+    }
+    if (s->n_ts + 2 > s->cap_ts) {
+        size_t cap = s->cap_ts ? s->cap_ts * 2 : 1024;
+        int64_t *t = realloc(s->ts, cap * sizeof *t);
+        if (!t)
+            return WEIR_ERR_NOMEM;
+        s->ts = t;
+        s->cap_ts = cap;
+    }
+    s->len += map_line(s->qn, fi, vals, ts, s->line + s->len);
+    s->ts[s->n_ts++] = ts;
+    s->ts[s->n_ts++] = auction;
+    return WEIR_OK;
+}
+
+static weir_err map_firing(void *state, const weir_gwindow_firing *f)
+{
+    (void)state;
+    (void)f;
+    return WEIR_OK;
+}
+
+/* Each line a message keyed by its auction (as the generator keys bids) at its bid's time. */
+static weir_err map_end(void *state, weir_window_step_out *out)
+{
+    nx_step *s = state;
+    weir_err rc = WEIR_OK;
+    const char *p = s->line;
+    for (size_t i = 0; i + 1 < s->n_ts && rc == WEIR_OK; i += 2) {
+        const char *nl = memchr(p, '\n', s->len - (size_t)(p - s->line));
+        char key[24];
+        size_t kn = put_i64(key, s->ts[i + 1]);
+        rc = weir_window_step_write(out, key, kn, p, (size_t)(nl - p), s->ts[i]);
+        p = nl + 1;
+    }
+    s->len = 0;
+    s->n_ts = 0;
+    return rc;
+}
+
+#define MAP_STEP(n)                                                                                \
+    static const weir_window_step Q##n##_STEP = {                                                  \
+        .name = "nexmark-q" #n,                                                                    \
+        .version = 1,                                                                              \
+        .unit_new = q##n##_unit_new,                                                               \
+        .unit_free = step_free,                                                                    \
+        .firing = map_firing,                                                                      \
+        .end = map_end,                                                                            \
+        .record = map_record,                                                                      \
+    };
+MAP_STEP(0)
+MAP_STEP(1)
+MAP_STEP(2)
+
+static const weir_window_step Q5_STEP = {
+    .name = "nexmark-q5",
+    .version = 1,
+    .unit_new = q5_unit_new,
+    .unit_free = step_free,
+    .firing = q5_step_firing,
+    .end = q5_step_end,
+};
+
+static const weir_window_step Q7_STEP = {
+    .name = "nexmark-q7",
+    .version = 1,
+    .unit_new = q7_unit_new,
+    .unit_free = step_free,
+    .firing = q7_step_firing,
+    .end = q7_step_end,
+};
+
+const char *nxq_step_config(const char *name)
+{
+    if (!strcmp(name, "q0") || !strcmp(name, "q1") || !strcmp(name, "q2"))
+        return MAP_STEP_CONF;
+    return !strcmp(name, "q5") ? Q5_STEP_CONF : !strcmp(name, "q7") ? Q7_STEP_CONF : NULL;
+}
+
+const weir_window_step *nxq_step(const char *name)
+{
+    static const struct {
+        const char *name;
+        const weir_window_step *step;
+    } STEPS[] = {
+        {"q0", &Q0_STEP}, {"q1", &Q1_STEP}, {"q2", &Q2_STEP}, {"q5", &Q5_STEP}, {"q7", &Q7_STEP}};
+    for (size_t i = 0; i < sizeof STEPS / sizeof *STEPS; i++)
+        if (!strcmp(name, STEPS[i].name))
+            return STEPS[i].step;
+    return NULL;
 }

@@ -14,6 +14,7 @@
 #include "weir/err.h"
 #include "weir/event.h"
 #include "weir/nexmark.h"
+#include "weir/window_job.h"
 
 /* What a run did. Every record is in exactly one of invalid, filtered, bad_fields or bids. */
 typedef struct nxq_stats {
@@ -36,8 +37,16 @@ extern const char *const nxq_names[];
  * expresses (q11, q15, q16), the same text as examples/nexmark/qN.conf; NULL for others. */
 const char *nxq_config(const char *name);
 
-/* Sets the configuration lines of query `name` (nxq_config) in `conf`, as weir-window's
- * --config would. Returns WEIR_OK or WEIR_ERR_INVALID_ARG with one line in errstr. */
+/* q0-q7 on Kafka: the generic job's configuration lines (window, key, aggregates,
+ * input.keyed=false) and the second step over its firings that finds each window's maximum
+ * (q5, q7) or over its records that writes each bid (q0-q2), for
+ * weir_window_job_run_kafka_step; NULL for q11, q15 and q16. */
+const char *nxq_step_config(const char *name);
+const weir_window_step *nxq_step(const char *name);
+
+/* Sets the configuration lines of query `name` (nxq_config, or for q0-q7 nxq_step_config)
+ * in `conf`, as weir-window's --config would. Returns WEIR_OK or WEIR_ERR_INVALID_ARG with one line
+ * in errstr. */
 weir_err nxq_config_apply(weir_conf *conf, const char *name, char *errstr, size_t errstr_size);
 
 /*

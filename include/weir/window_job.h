@@ -10,6 +10,7 @@
 #include "weir/conf.h"
 #include "weir/err.h"
 #include "weir/event.h"
+#include "weir/fields.h"
 #include "weir/gwindow.h"
 #include "weir/job.h"
 
@@ -81,6 +82,93 @@ weir_err weir_window_job_run_file(const weir_conf *conf, const weir_job_env *env
  */
 weir_err weir_window_job_run_kafka(const weir_conf *conf, const weir_job_env *env, char *errstr,
                                    size_t errstr_size);
+
+/*
+ * A second step after the window operator, written by the caller (Nexmark's q5 and q7:
+ * per window, the keys or the records at the window's maximum). Each unit of the job (one
+ * over all input partitions, see weir_window_job_run_kafka_step) makes its own state with
+ * unit_new, hands it every firing instead of writing it, and calls `end` after each call into
+ * the operator (records, a record that only moves the watermark, a wall-clock tick, the end
+ * of the input, a change of partitions) has returned: in `final` mode every window that
+ * fires in such a call fires completely in it (all its keys pass the watermark together), so
+ * `end` writes what it gathered through weir_window_step_write and keeps nothing between
+ * calls. Checkpoints therefore carry no state of the step's, only the operator's (the
+ * extra aggregates' included) and the step's name and version in their meaning: a
+ * checkpoint taken with another step, or another version of it, is refused.
+ *
+ * All callbacks run on the thread that runs the job, one unit at a time; the struct and
+ * `arg` must outlive the run.
+ */
+typedef struct weir_window_step_out weir_window_step_out;
+
+/* The most aggregates a step may add beside the configuration's. */
+#define WEIR_WINDOW_STEP_MAX_AGGS 8
+
+typedef struct weir_window_step {
+    const char *name; /* no spaces or '='; written into checkpoints' meaning with `version` */
+    uint32_t version; /* change it when what the step writes for the same firings changes */
+    void *arg;        /* passed to unit_new */
+    /*
+     * Makes a unit's state in *state. It may add the fields it reads to `fields`
+     * (weir_fields_add; their values are in each weir_row the aggregates see) and fill up to
+     * WEIR_WINDOW_STEP_MAX_AGGS aggregates in `aggs` (*n_aggs of them, 0 on entry), which
+     * the operator computes after the configuration's (their firing values follow the
+     * configuration's aggregates'): their params and names must live in *state. For
+     * checkpoints every aggregate needs serialize and deserialize (weir/gagg.h). Returns
+     * WEIR_OK, WEIR_ERR_NOMEM, or WEIR_ERR_INVALID_ARG with one line in errstr.
+     */
+    weir_err (*unit_new)(void *arg, weir_fields *fields, weir_gagg_def *aggs, size_t *n_aggs,
+                         void **state, char *errstr, size_t errstr_size);
+    /* Frees a state (NULL allowed). */
+    void (*unit_free)(void *state);
+    /* One firing of the operator (valid during the call only). Returns WEIR_OK, or an error
+     * (WEIR_ERR_NOMEM) that stops the job. */
+    weir_err (*firing)(void *state, const weir_gwindow_firing *f);
+    /* After each operator call: writes what the firings gave (weir_window_step_write) and
+     * forgets them. Returns WEIR_OK or the error of a write, which stops the job. */
+    weir_err (*end)(void *state, weir_window_step_out *out);
+    /* Optional (NULL: none), for a per-record map beside the window (Nexmark's q0-q2): each
+     * record that passed the filters and has its key, before the operator sees it, as its
+     * values (n_values of them, in the order of `fields`) and event time; valid during the
+     * call only. What it gathers is written at the next `end`, which then also follows
+     * every batch of records. Returns WEIR_OK, or an error (WEIR_ERR_NOMEM) that stops the
+     * job. */
+    weir_err (*record)(void *state, const weir_value *values, size_t n_values, int64_t ts);
+} weir_window_step;
+
+/*
+ * Writes one result of a step to every output of the job: a line to files, a message to the
+ * results topic (through the checkpoints' held output and transactions, as the job's own
+ * firings), keyed by `key` (key_len bytes; NULL: no key), its timestamp `ts` (the window's
+ * last millisecond, by convention). `line` (len bytes, no newline) is copied. Only valid
+ * inside the step's `end`. Returns WEIR_OK or the error of an output that failed for good.
+ */
+weir_err weir_window_step_write(weir_window_step_out *out, const char *key, size_t key_len,
+                                const char *line, size_t len, int64_t ts);
+
+/*
+ * weir_window_job_check() for a job with `step` (the step's aggregates count towards the
+ * required one), which also refuses DynamoDB (a step writes lines and messages only) and,
+ * when brokers is set, one unit per partition (input.keyed=true without global: a step
+ * sees a window's firings over every partition only from one unit over all of them).
+ * Returns as weir_window_job_check.
+ */
+weir_err weir_window_job_check_step(const weir_conf *conf, const weir_window_step *step,
+                                    char *errstr, size_t errstr_size);
+
+/*
+ * weir_window_job_run_kafka() with a caller's step: one unit over all assigned partitions
+ * (input.keyed=false or global is required: WEIR_ERR_INVALID_ARG otherwise), whose firings go
+ * to the step, which writes the results. Its watermark is the slowest partition's, so with
+ * one member in the consumer group the results are those of the same records in one file
+ * (in another order, and when no record is late in either); with several members each
+ * computes its own share of the partitions. Checkpoints, the
+ * held output, exactly.once and the summary work as for weir_window_job_run_kafka (the
+ * summary's emissions count the operator's firings, before the step). Returns as
+ * weir_window_job_run_kafka. Thread-safety: runs on the caller's thread.
+ */
+weir_err weir_window_job_run_kafka_step(const weir_conf *conf, const weir_window_step *step,
+                                        const weir_job_env *env, char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }

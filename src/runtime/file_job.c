@@ -403,7 +403,7 @@ static weir_err accept_ckpt(void *opaque, const uint8_t *b, size_t len, char *wh
     char err[512] = "";
     weir__unit *u = NULL;
     weir__unit_sinks none = {0};
-    rc = r->kind->create(r->conf, 1, &none, &u, err, sizeof err);
+    rc = weir__kind_create(r->kind, r->conf, 1, &none, &u, err, sizeof err);
     if (rc == WEIR_OK)
         rc = u->ops->restore(u, snap, snap_len, err, sizeof err);
     weir__unit_destroy(u);
@@ -593,7 +593,7 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
             code = WEIR_ERR_INVALID_ARG;
             goto done;
         }
-        if (!(m = kind->meaning(conf))) {
+        if (!(m = weir__kind_meaning(kind, conf))) {
             code = WEIR_ERR_NOMEM;
             goto done;
         }
@@ -658,7 +658,7 @@ weir_err weir__file_job_run(const weir__unit_kind *kind, const weir_conf *conf,
         goto done;
     }
     weir__unit_sinks us = {sinks, n_sinks, late, dead};
-    weir_err cr = kind->create(conf, 1, &us, &p, err, sizeof err);
+    weir_err cr = weir__kind_create(kind, conf, 1, &us, &p, err, sizeof err);
     if (cr != WEIR_OK) {
         code = cr == WEIR_ERR_NOMEM ? cr : WEIR_ERR_INVALID_ARG; /* a refused configuration */
         if (cr == WEIR_ERR_NOMEM)

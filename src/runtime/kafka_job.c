@@ -147,7 +147,7 @@ static weir__unit *make_unit(job *j, int partitions, weir_sink **sinks, size_t n
     char why[256] = "";
     weir__unit *u = NULL;
     weir__unit_sinks us = {sinks, ns, j->late, j->dead_letter};
-    weir_err rc = j->kind->create(j->conf, partitions, &us, &u, why, sizeof why);
+    weir_err rc = weir__kind_create(j->kind, j->conf, partitions, &us, &u, why, sizeof why);
     if (rc != WEIR_OK)
         fail(j, rc == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG,
              "cannot create a pipeline: %s", rc == WEIR_ERR_NOMEM ? "out of memory" : why);
@@ -1329,7 +1329,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
      * instead of at the first rebalance. */
     weir__unit *probe = NULL;
     weir__unit_sinks us = {j->sinks, j->n_sinks, j->late, j->dead_letter};
-    weir_err pe = j->kind->create(conf, 1, &us, &probe, why, sizeof why);
+    weir_err pe = weir__kind_create(j->kind, conf, 1, &us, &probe, why, sizeof why);
     if (pe != WEIR_OK) {
         fail(j, pe == WEIR_ERR_NOMEM ? WEIR_ERR_NOMEM : WEIR_ERR_INVALID_ARG, "%s",
              pe == WEIR_ERR_NOMEM ? "out of memory" : why);
@@ -1338,7 +1338,7 @@ static int setup(job *j, weir_sink *const *extra, size_t n_extra)
     weir__unit_destroy(probe);
 
     if (ckpt_topic[0]) {
-        if (!(j->meaning = j->kind->meaning(conf)) ||
+        if (!(j->meaning = weir__kind_meaning(j->kind, conf)) ||
             !(j->reader = weir__kafka_reader_new(conf, &j->log, why, sizeof why))) {
             fail(j, WEIR_ERR_INVALID_ARG, "checkpoint.topic: %s",
                  j->meaning ? why : "out of memory");

@@ -75,7 +75,7 @@ static void show(const char *v, size_t n, char *out, size_t cap)
 void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char *why, size_t size)
 {
     /* Name only the keys that differ: "window.size=60s (now 30s)". */
-    char diff[256] = "";
+    char diff[256] = "", other[128] = "";
     size_t dl = 0;
     const char *a = m, *ae = m + mlen;
     while (a < ae && dl + 1 < sizeof diff) {
@@ -87,7 +87,15 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
             char key[64];
             snprintf(key, sizeof key, "%.*s", (int)kl, a);
             const char *raw = weir_conf_get(conf, key);
-            char *now = raw ? malloc(strlen(raw) + 1) : NULL;
+            if (!raw) {
+                /* Not a configuration key (a window job's step=NAME/VERSION): the caller's
+                 * own meaning differs, named below when no key does. */
+                if (!other[0])
+                    show(a, tl, other, sizeof other);
+                a += tl + 1;
+                continue;
+            }
+            char *now = malloc(strlen(raw) + 1);
             if (now)
                 escape(now, raw);
             if (!now || strlen(now) != tl - kl - 1 || memcmp(now, eq + 1, tl - kl - 1)) {
@@ -101,6 +109,11 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
         }
         a += tl + 1;
     }
+    /* No configuration key differs: the window job's step does (weir_window_step). */
+    if (!dl && other[0])
+        snprintf(diff, sizeof diff, "%s (now another step, or none)", other);
+    else if (!dl)
+        snprintf(diff, sizeof diff, "no step (now a step)");
     snprintf(why, size,
              "taken with another configuration: %s; use --reset-state to start from empty "
              "state",

@@ -93,7 +93,28 @@ typedef struct weir__unit_kind {
     char *(*legacy_meaning)(const weir_conf *conf);
     weir_err (*legacy_snapshot)(const uint64_t *counters, size_t n, const uint8_t *op,
                                 size_t op_len, uint8_t **out, size_t *out_len);
+    /* A kind made for one run carries the caller's data (the window job's step) in ctx;
+     * when create_ctx and meaning_ctx are set they stand for create and meaning, with it.
+     * Call through weir__kind_create and weir__kind_meaning. */
+    const void *ctx;
+    weir_err (*create_ctx)(const void *ctx, const weir_conf *conf, int partitions,
+                           const weir__unit_sinks *s, weir__unit **out, char *errstr,
+                           size_t errstr_size);
+    char *(*meaning_ctx)(const void *ctx, const weir_conf *conf);
 } weir__unit_kind;
+
+static inline weir_err weir__kind_create(const weir__unit_kind *k, const weir_conf *conf,
+                                         int partitions, const weir__unit_sinks *s,
+                                         weir__unit **out, char *errstr, size_t errstr_size)
+{
+    return k->create_ctx ? k->create_ctx(k->ctx, conf, partitions, s, out, errstr, errstr_size)
+                         : k->create(conf, partitions, s, out, errstr, errstr_size);
+}
+
+static inline char *weir__kind_meaning(const weir__unit_kind *k, const weir_conf *conf)
+{
+    return k->meaning_ctx ? k->meaning_ctx(k->ctx, conf) : k->meaning(conf);
+}
 
 /* unique-users' pipeline (weir/pipeline.h) as a unit. */
 extern const weir__unit_kind weir__pipeline_kind;

@@ -73,6 +73,51 @@ weir_err weir_window_job_run_kafka(const weir_conf *conf, const weir_job_env *en
     return rc;
 }
 
+weir_err weir_window_job_check_step(const weir_conf *conf, const weir_window_step *step,
+                                    char *errstr, size_t errstr_size)
+{
+    if (!step || !step->name || !step->name[0] || strpbrk(step->name, " =\n") || !step->unit_new ||
+        !step->firing || !step->end) {
+        weir__errf(errstr, errstr_size,
+                   "step: a name (no spaces or '='), unit_new, firing and end are required");
+        return WEIR_ERR_INVALID_ARG;
+    }
+    if (weir_dynamodb_enabled(conf)) {
+        weir__errf(errstr, errstr_size,
+                   "dynamodb.table: a job with a step (%s) writes lines and Kafka messages only",
+                   step->name);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    if (weir_conf_get(conf, "brokers")[0] && weir_conf_get_bool(conf, "input.keyed") &&
+        !weir_conf_get_bool(conf, "global")) {
+        weir__errf(errstr, errstr_size,
+                   "input.keyed: a job with a step (%s) needs one unit over all partitions, to "
+                   "see every firing of a window (accepted: input.keyed=false, or global=true)",
+                   step->name);
+        return WEIR_ERR_INVALID_ARG;
+    }
+    weir_err rc = weir__wunit_check_step(conf, step, errstr, errstr_size);
+    return rc == WEIR_OK ? weir__job_check_common(conf, 0, errstr, errstr_size) : rc;
+}
+
+weir_err weir_window_job_run_kafka_step(const weir_conf *conf, const weir_window_step *step,
+                                        const weir_job_env *env, char *errstr, size_t errstr_size)
+{
+    weir_err rc = weir_window_job_check_step(conf, step, errstr, errstr_size);
+    if (rc != WEIR_OK)
+        return rc;
+    /* The window kind made for this run: its units take the step. */
+    weir__unit_kind kind = weir__window_kind;
+    kind.ctx = step;
+    kind.create_ctx = weir__wunit_create_step;
+    kind.meaning_ctx = weir__wunit_meaning_step;
+    kind.legacy_meaning = NULL;
+    kind.legacy_snapshot = NULL;
+    return weir__kafka_job_run(&kind, conf, NULL, 0,
+                               (int)weir_conf_get_duration_ms(conf, "stop.when.idle"),
+                               weir_conf_get_bool(conf, "drain"), env, errstr, errstr_size);
+}
+
 /* The end of a file run: weir-window's summary counters. */
 static void file_done(void *arg, const weir__unit *u, const weir__file_run *run)
 {

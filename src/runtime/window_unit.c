@@ -20,8 +20,15 @@
 #include "weir/output.h"
 #include "weir/spec.h"
 
+typedef struct wjob wjob;
+
+/* Where a step's end writes: the unit's sinks. */
+struct weir_window_step_out {
+    wjob *j;
+};
+
 /* The job's compiled configuration, its sinks and its per-batch buffers. */
-typedef struct wjob {
+struct wjob {
     weir__unit base;
     int partitions; /* of the operator: 1, or a global job's input partitions */
     weir_fields *fields;
@@ -53,7 +60,14 @@ typedef struct wjob {
     size_t key_len, key_cap;
     size_t n_rows;
     weir_window_job_stats st; /* records, valid, invalid, invalid_by, filtered */
-} wjob;
+    /* A caller's second step (NULL: none), its state, and the configuration's aggregates
+     * followed by the step's. */
+    const weir_window_step *step;
+    void *step_state;
+    weir_gagg_def *defs;
+    size_t n_defs;
+    weir_window_step_out out;
+};
 
 typedef struct list_ctx {
     wjob *j;
@@ -96,6 +110,9 @@ static int add_agg(void *opaque, const char *item)
 static void wjob_free(wjob *j)
 {
     weir_gwindow_destroy(j->op);
+    if (j->step && j->step->unit_free)
+        j->step->unit_free(j->step_state);
+    free(j->defs);
     for (size_t i = 0; i < j->n_wheres; i++)
         weir_pred_destroy(j->wheres[i]);
     free(j->wheres);
@@ -113,6 +130,32 @@ static void wjob_free(wjob *j)
 }
 
 static int on_firing(void *opaque, const weir_gwindow_firing *f);
+
+/* A step's result to every sink of the unit, as the job's own firings go (weir__sink_message:
+ * the held sink, a Kafka message, a line). */
+weir_err weir_window_step_write(weir_window_step_out *out, const char *key, size_t key_len,
+                                const char *line, size_t len, int64_t ts)
+{
+    wjob *j = out->j;
+    for (size_t i = 0; i < j->n_sinks; i++) {
+        weir_err rc = weir__sink_message(j->sinks[i], key, key_len, line, len, ts);
+        if (rc != WEIR_OK)
+            return rc;
+    }
+    return WEIR_OK;
+}
+
+/* After each call into the operator: the step writes what that call's firings gave. */
+static weir_err step_end(wjob *j, weir_err rc)
+{
+    if (rc == WEIR_OK && j->sink_err == WEIR_OK && j->step) {
+        weir_err e = j->step->end(j->step_state, &j->out);
+        if (e != WEIR_OK)
+            j->sink_err = e;
+    }
+    return j->sink_err != WEIR_OK ? j->sink_err : rc;
+}
+
 static void on_late(void *opaque, const weir_row *r);
 
 /* Compiles the configuration into j; with `make_op` also creates the operator. */
@@ -150,15 +193,41 @@ static weir_err wjob_build(wjob *j, const weir_conf *conf, int make_op, char *er
         return WEIR_ERR_NOMEM;
     if (weir_conf_get_list(conf, "aggregates", add_agg, &c) != 0)
         return c.rc != WEIR_OK ? c.rc : WEIR_ERR_NOMEM;
-    size_t n_aggs;
-    const weir_gagg_def *defs = weir_aggs_defs(j->aggs, &n_aggs);
+    size_t n_conf;
+    const weir_gagg_def *cdefs = weir_aggs_defs(j->aggs, &n_conf);
+    weir_gagg_def extra[WEIR_WINDOW_STEP_MAX_AGGS];
+    size_t n_extra = 0;
+    if (j->step) {
+        inner[0] = '\0';
+        rc = j->step->unit_new(j->step->arg, j->fields, extra, &n_extra, &j->step_state, inner,
+                               sizeof inner);
+        if (rc != WEIR_OK) {
+            if (rc == WEIR_ERR_INVALID_ARG)
+                weir__errf(err, err_size, "step %s: %s", j->step->name, inner);
+            return rc;
+        }
+        if (n_extra > WEIR_WINDOW_STEP_MAX_AGGS) {
+            weir__errf(err, err_size, "step %s: %zu aggregates (at most %d)", j->step->name,
+                       n_extra, WEIR_WINDOW_STEP_MAX_AGGS);
+            return WEIR_ERR_INVALID_ARG;
+        }
+    }
+    size_t n_aggs = n_conf + n_extra;
+    if (n_aggs && !(j->defs = malloc(n_aggs * sizeof *j->defs)))
+        return WEIR_ERR_NOMEM;
+    if (n_conf)
+        memcpy(j->defs, cdefs, n_conf * sizeof *j->defs);
+    for (size_t i = 0; i < n_extra; i++)
+        j->defs[n_conf + i] = extra[i];
+    j->n_defs = n_aggs;
+    const weir_gagg_def *defs = j->defs;
     if (!n_aggs) {
         weir__errf(err, err_size,
                    "--agg: at least one aggregate is needed (accepted: FUNC(FIELD) [where PRED] "
                    "[as NAME], for instance --agg 'count()')");
         return WEIR_ERR_INVALID_ARG;
     }
-    for (size_t i = 0; i < n_aggs; i++)
+    for (size_t i = 0; i < n_conf; i++)
         for (size_t k = 0; k < j->n_keys; k++)
             if (!strcmp(defs[i].name, j->key_paths[k])) {
                 weir__errf(err, err_size,
@@ -356,6 +425,14 @@ static size_t firing_json(wjob *j, const weir_gwindow_firing *f, const weir_slic
 static int on_firing(void *opaque, const weir_gwindow_firing *f)
 {
     wjob *j = opaque;
+    if (j->step) {
+        weir_err rc = j->step->firing(j->step_state, f);
+        if (rc != WEIR_OK) {
+            j->sink_err = rc;
+            return -1;
+        }
+        return 0;
+    }
     weir_slice parts[WEIR_KEY_MAX_FIELDS];
     if (j->key && weir_key_parts(j->key, f->key, parts) != 0)
         return -1; /* cannot happen: the operator hands back the bytes it was given */
@@ -405,7 +482,7 @@ static weir_err flush_rows(wjob *j, int64_t wall_ms)
     weir_err rc = weir_gwindow_process(j->op, j->rows, j->n_rows, wall_ms);
     j->n_rows = 0;
     j->key_len = 0;
-    return j->sink_err != WEIR_OK ? j->sink_err : rc;
+    return step_end(j, rc);
 }
 
 static weir_err dead_letter(wjob *j, weir_rec_status s, const weir_record *rec)
@@ -430,7 +507,7 @@ static weir_err push_one(wjob *j, const weir_record *rec, int64_t wall_ms)
             j->st.filtered++;
             weir_err rc = flush_rows(j, wall_ms);
             if (rc == WEIR_OK)
-                rc = weir_gwindow_observe(j->op, rec->partition, ts, wall_ms);
+                rc = step_end(j, weir_gwindow_observe(j->op, rec->partition, ts, wall_ms));
             return rc != WEIR_OK ? rc : j->sink_err;
         }
     weir_row *r = &j->rows[j->n_rows];
@@ -461,6 +538,11 @@ static weir_err push_one(wjob *j, const weir_record *rec, int64_t wall_ms)
     r->raw = (weir_slice){rec->data, rec->len};
     r->values = vals;
     r->n_values = j->nf;
+    if (j->step && j->step->record) {
+        weir_err rc = j->step->record(j->step_state, vals, j->nf, ts);
+        if (rc != WEIR_OK)
+            return rc;
+    }
     j->key_off[j->n_rows++] = off;
     j->st.valid++;
     if (j->n_rows == j->batch)
@@ -479,9 +561,13 @@ static weir_err wu_push(weir__unit *u, const weir_record *recs, size_t n, int64_
     weir_err rc = WEIR_OK;
     for (size_t i = 0; i < n && rc == WEIR_OK; i++)
         rc = push_one(j, &recs[i], wall_ms);
-    /* The rows point into the records' bytes: hand them over before the call returns. */
+    /* The rows point into the records' bytes: hand them over before the call returns. A
+     * step that saw records (record) writes what they gave, fired or not. */
+    size_t pending = j->n_rows;
     if (rc == WEIR_OK)
         rc = flush_rows(j, wall_ms);
+    if (rc == WEIR_OK && !pending && j->step && j->step->record)
+        rc = step_end(j, rc);
     j->n_rows = 0;
     j->key_len = 0;
     weir_fields_reset(j->fields);
@@ -491,15 +577,13 @@ static weir_err wu_push(weir__unit *u, const weir_record *recs, size_t n, int64_
 static weir_err wu_tick(weir__unit *u, int64_t wall_ms)
 {
     wjob *j = (wjob *)u;
-    weir_err rc = weir_gwindow_tick(j->op, wall_ms);
-    return j->sink_err != WEIR_OK ? j->sink_err : rc;
+    return step_end(j, weir_gwindow_tick(j->op, wall_ms));
 }
 
 static weir_err wu_finish(weir__unit *u)
 {
     wjob *j = (wjob *)u;
-    weir_err rc = weir_gwindow_finish(j->op);
-    return j->sink_err != WEIR_OK ? j->sink_err : rc;
+    return step_end(j, weir_gwindow_finish(j->op));
 }
 
 void weir__wunit_counters(const weir__unit *u, uint64_t *c)
@@ -597,12 +681,12 @@ static int64_t wu_watermark(const weir__unit *u)
 
 static weir_err wu_set_partitions(weir__unit *u, int partitions)
 {
-    return weir_gwindow_set_partitions(((wjob *)u)->op, partitions);
+    return step_end((wjob *)u, weir_gwindow_set_partitions(((wjob *)u)->op, partitions));
 }
 
 static weir_err wu_reset_partition(weir__unit *u, int partition)
 {
-    return weir_gwindow_reset_partition(((wjob *)u)->op, partition);
+    return step_end((wjob *)u, weir_gwindow_reset_partition(((wjob *)u)->op, partition));
 }
 
 static void wu_destroy(weir__unit *u)
@@ -626,14 +710,17 @@ static const weir__unit_ops WUNIT_OPS = {
     .destroy = wu_destroy,
 };
 
-static weir_err wu_create(const weir_conf *conf, int partitions, const weir__unit_sinks *s,
-                          weir__unit **out, char *errstr, size_t errstr_size)
+static weir_err create_step(const void *step, const weir_conf *conf, int partitions,
+                            const weir__unit_sinks *s, weir__unit **out, char *errstr,
+                            size_t errstr_size)
 {
     wjob *j = calloc(1, sizeof *j);
     if (!j)
         return WEIR_ERR_NOMEM;
     j->base.ops = &WUNIT_OPS;
     j->partitions = partitions;
+    j->step = step;
+    j->out.j = j;
     weir_err rc = wjob_build(j, conf, 1, errstr, errstr_size);
     if (rc != WEIR_OK)
         goto fail;
@@ -659,6 +746,30 @@ static weir_err wu_create(const weir_conf *conf, int partitions, const weir__uni
     return WEIR_OK;
 fail:
     wu_destroy(&j->base);
+    return rc;
+}
+
+static weir_err wu_create(const weir_conf *conf, int partitions, const weir__unit_sinks *s,
+                          weir__unit **out, char *errstr, size_t errstr_size)
+{
+    return create_step(NULL, conf, partitions, s, out, errstr, errstr_size);
+}
+
+weir_err weir__wunit_create_step(const void *step, const weir_conf *conf, int partitions,
+                                 const weir__unit_sinks *s, weir__unit **out, char *errstr,
+                                 size_t errstr_size)
+{
+    return create_step(step, conf, partitions, s, out, errstr, errstr_size);
+}
+
+weir_err weir__wunit_check_step(const weir_conf *conf, const weir_window_step *step, char *errstr,
+                                size_t errstr_size)
+{
+    weir__unit *u = NULL;
+    weir_err rc = create_step(step, conf, 1, NULL, &u, errstr, errstr_size);
+    if (rc == WEIR_ERR_NOMEM)
+        weir__errf(errstr, errstr_size, "out of memory");
+    wu_destroy(u);
     return rc;
 }
 
@@ -705,6 +816,22 @@ static const char *const MEANING[] = {
 char *weir__wunit_meaning(const weir_conf *conf)
 {
     return weir__conf_meaning_of(conf, MEANING, sizeof MEANING / sizeof *MEANING);
+}
+
+char *weir__wunit_meaning_step(const void *step, const weir_conf *conf)
+{
+    const weir_window_step *st = step;
+    char *m = weir__wunit_meaning(conf);
+    if (!m)
+        return NULL;
+    /* The step's name and version, so that a checkpoint taken with another step (whose
+     * extra aggregates and output differ) is refused as another configuration would be. */
+    size_t n = strlen(m) + strlen(st->name) + 32;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%s step=%s/%u", m, st->name, (unsigned)st->version);
+    free(m);
+    return r;
 }
 
 /* The meaning as weir-window's first file checkpoints (WEIRWJOB) wrote it: "key=value\n"

@@ -34,4 +34,14 @@ const char *weir__wunit_ddb_key(const weir__unit *u);
 /* The keys whose values give the generic job's state its meaning (checkpoints). */
 char *weir__wunit_meaning(const weir_conf *conf);
 
+/* A unit whose firings go to a caller's step (a const weir_window_step *, weir/window_job.h),
+ * as weir__unit_kind.create_ctx; its meaning names the step (meaning_ctx); and the check of
+ * a configuration with that step, as weir__wunit_check. */
+weir_err weir__wunit_create_step(const void *step, const weir_conf *conf, int partitions,
+                                 const weir__unit_sinks *s, weir__unit **out, char *errstr,
+                                 size_t errstr_size);
+char *weir__wunit_meaning_step(const void *step, const weir_conf *conf);
+weir_err weir__wunit_check_step(const weir_conf *conf, const weir_window_step *step, char *errstr,
+                                size_t errstr_size);
+
 #endif

@@ -29,6 +29,12 @@ for q in q0 q1 q2 q5 q7; do
     ok_check "$q" --input "$work/never" --output "$work/never"
     bad_check --metrics-port "$q" --metrics-port 9464
 done
+for q in q5 q7; do # on Kafka only, one unit over all partitions
+    ok_check "$q" --brokers 127.0.0.1:9 --input-topic nx --metrics-port 9464
+done
+# q5 is keyed by auction: one unit per partition would take each partition's maximum (q7 is
+# global, so input.keyed does not apply to it).
+bad_check input.keyed q5 --brokers 127.0.0.1:9 --input-topic nx -X input.keyed=true
 for q in q11 q15 q16; do
     ok_check "$q" --input "$work/never" --output "$work/never" --metrics-port 9464
     ok_check "$q" --brokers 127.0.0.1:9 --input-topic nx --log-level debug
