@@ -7,6 +7,9 @@
 #
 #   bench/services.sh [DURATION_S=30] [CONNECTIONS=1000] [ROUNDS=3]
 #
+# RUNS="get-gateway get-direct" measures only those runs (default: all four); BIN=DIR takes the
+# binaries from DIR instead of build/bin (to measure a saved build back to back with this one).
+#
 # Uses the release binaries (make all), the dev broker and SQLite; wrk runs with 2 threads on
 # the same 2 cores as the services, so every figure here includes the load generator's share.
 set -euo pipefail
@@ -14,7 +17,8 @@ cd "$(dirname "$0")/.."
 dur=${1:-30}
 conns=${2:-1000}
 rounds=${3:-3}
-bin=build/bin
+bin=${BIN:-build/bin}
+runs=${RUNS:-get-gateway get-direct events-gateway events-direct}
 py=/usr/bin/python3
 for b in wrk curl "$py" "$bin/api-gateway" "$bin/product-service" "$bin/activity-service"; do
     command -v "$b" >/dev/null || {
@@ -165,10 +169,18 @@ EOF
 echo "# $(date -u +%FT%TZ) $(nproc) cores, ${dur}s, $conns connections, $rounds rounds" \
     "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 for ((r = 1; r <= rounds; r++)); do
-    run get-gateway "$gateway" "$work/get.lua" 0
-    run get-direct "$products" "$work/get.lua" 0
-    run events-gateway "$gateway" "$work/post.lua" 100
-    run events-direct "$activity" "$work/post.lua" 100
+    for want in $runs; do
+        case $want in
+        get-gateway) run get-gateway "$gateway" "$work/get.lua" 0 ;;
+        get-direct) run get-direct "$products" "$work/get.lua" 0 ;;
+        events-gateway) run events-gateway "$gateway" "$work/post.lua" 100 ;;
+        events-direct) run events-direct "$activity" "$work/post.lua" 100 ;;
+        *)
+            echo "bench/services.sh: unknown run $want" >&2
+            exit 2
+            ;;
+        esac
+    done
 done | tee "$work/runs.jsonl"
 "$py" - "$work/runs.jsonl" <<'EOF'
 import json, statistics, sys
