@@ -519,14 +519,15 @@ static int exchange(svc_h1 *h, bool reused, const char *req, size_t req_len, con
         leftover = r.len - hd.len > hd.length;
     } else {
         /* Framed by the close. */
-        ssize_t n;
-        while ((n = fill(&r, err, err_size)) > 0)
-            if (r.len - hd.len > max_answer) {
-                snprintf(err, err_size, "answer too large");
-                return 502;
-            }
+        ssize_t n = 1;
+        while (r.len - hd.len <= max_answer && (n = fill(&r, err, err_size)) > 0)
+            ;
         if (n < 0)
             return r.status;
+        if (r.len - hd.len > max_answer) {
+            snprintf(err, err_size, "answer too large");
+            return 502;
+        }
         blen = r.len - hd.len;
         hd.close = true;
     }
