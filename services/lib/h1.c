@@ -551,6 +551,9 @@ int svc_h1_call(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, unsigned
                 long *connects, char *err, size_t err_size)
 {
     memset(a, 0, sizeof *a);
+    /* A zero SO_RCVTIMEO would mean no timeout at all: the least is 1 ms. */
+    timeout_ms = timeout_ms ? timeout_ms : 1;
+    connect_ms = connect_ms ? connect_ms : timeout_ms;
     int64_t deadline = now_ms() + timeout_ms;
     if (strpbrk(method, " \t\r\n") || strpbrk(path_and_query, " \t\r\n") ||
         (content_type && strpbrk(content_type, "\r\n"))) {
