@@ -16,39 +16,21 @@ arrived, so their absence means something.
 usage: services_rollback.py PRODUCTS ORDERS CUSTOMERS BROKERS sqlite|pg DB-COMMAND...
 DB-COMMAND runs one SQL text given as its last argument and prints rows one per line
 (`sqlite3 FILE` or `psql -XtAq -v ON_ERROR_STOP=1 URL -c`). Exits 1 with the failed checks."""
-import http.client
 import json
 import subprocess
 import sys
 import time
 
+import services_util
+from services_util import check
+
 products, orders, customers, brokers, dialect = sys.argv[1:6]
 db_cmd = sys.argv[6:]
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def call(addr, method, path, body=None):
-    host, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(host, int(port), timeout=30)
-    data = json.dumps(body).encode() if body is not None else None
-    c.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
-    r = c.getresponse()
-    text = r.read()
-    c.close()
-    try:
-        doc = json.loads(text) if text else None
-    except ValueError:
-        doc = text
-    return r.status, doc
+    st, _, doc = services_util.call(addr, method, path, body)
+    return st, doc
 
 
 def sql(text):
@@ -196,6 +178,6 @@ check(sorted((o, s) for o, s, _ in mine) == sorted(expected),
       f"the probe customer's events: got {sorted(mine)}, expected one per committed change "
       f"{sorted(expected)}")
 
-print(f"services_rollback ({dialect}): {checks} checks, {len(failures)} failed, "
-      f"{len(mine)} events of the probe customer")
-sys.exit(1 if failures else 0)
+print(f"services_rollback ({dialect}): {services_util.checks} checks, "
+      f"{len(services_util.failures)} failed, {len(mine)} events of the probe customer")
+sys.exit(1 if services_util.failures else 0)
