@@ -193,6 +193,9 @@ $(BUILD)/fuzz/fuzz_services_http: $(BUILD)/fuzz/obj/fuzz/fuzz_services_http.o \
 $(BUILD)/fuzz/fuzz_services_csv: $(BUILD)/fuzz/obj/fuzz/fuzz_services_csv.o \
                                  $(BUILD)/fuzz/obj/services/lib/csv.o $(BUILD)/fuzz/libweir.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+$(BUILD)/fuzz/fuzz_services_h1: $(BUILD)/fuzz/obj/fuzz/fuzz_services_h1.o \
+                                $(BUILD)/fuzz/obj/services/lib/h1.o $(BUILD)/fuzz/libweir.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 # The seed corpora, made by code (fuzz/seeds.c NAME DIR).
 $(BUILD)/fuzz/weir-fuzz-seeds: $(BUILD)/fuzz/obj/fuzz/seeds.o $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_SUP) $(BUILD)/fuzz/libweir.a $(LIBS)

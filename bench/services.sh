@@ -7,6 +7,11 @@
 #
 #   bench/services.sh [DURATION_S=30] [CONNECTIONS=1000] [ROUNDS=3]
 #
+# RUNS="get-gateway get-direct" measures only those runs (default: all four); BIN=DIR takes the
+# binaries from DIR instead of build/bin (to measure a saved build back to back with this one).
+#
+# GET runs also print the CPU time (user + system) the gateway and product-service spent per
+# request, from /proc, which the machine's other load disturbs less than the rates.
 # Uses the release binaries (make all), the dev broker and SQLite; wrk runs with 2 threads on
 # the same 2 cores as the services, so every figure here includes the load generator's share.
 set -euo pipefail
@@ -14,7 +19,8 @@ cd "$(dirname "$0")/.."
 dur=${1:-30}
 conns=${2:-1000}
 rounds=${3:-3}
-bin=build/bin
+bin=${BIN:-build/bin}
+runs=${RUNS:-get-gateway get-direct events-gateway events-direct}
 py=/usr/bin/python3
 for b in wrk curl "$py" "$bin/api-gateway" "$bin/product-service" "$bin/activity-service"; do
     command -v "$b" >/dev/null || {
@@ -51,8 +57,9 @@ start() {
 
 start broker "$bin/weir-dev-broker" --quiet
 brokers=$addr
-start product "$bin/product-service" --listen 127.0.0.1:0 --db "$work/svc.db" --threads 8
+start product "$bin/product-service" --listen 127.0.0.1:0 --db "$work/svc.db" --threads "${PRODUCT_THREADS:-8}"
 products=$addr
+product_pid=${pids[-1]}
 start customer "$bin/customer-service" --listen 127.0.0.1:0 --db "$work/svc.db"
 customers=$addr
 start order "$bin/order-service" --listen 127.0.0.1:0 --db "$work/svc.db" --brokers "$brokers"
@@ -61,8 +68,9 @@ start activity "$bin/activity-service" --listen 127.0.0.1:0 --brokers "$brokers"
 activity=$addr
 start gateway "$bin/api-gateway" --listen 127.0.0.1:0 --products "http://$products" \
     --customers "http://$customers" --orders "http://$orders" --activity "http://$activity" \
-    --dynamodb-endpoint http://127.0.0.1:9 --aws-region us-east-1 --threads 8
+    --dynamodb-endpoint http://127.0.0.1:9 --aws-region us-east-1 --threads "${GATEWAY_THREADS:-8}"
 gateway=$addr
+gateway_pid=${pids[-1]}
 
 # 1,000 products, straight to the service.
 n_products=1000
@@ -132,10 +140,17 @@ c.close()
 EOF
 }
 
+cpu_ticks() { # the user+system clock ticks a process has used
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 run() { # label, target host:port, lua, per-request events (0 for GET)
     local label=$1 target=$2 lua=$3 per=$4 before=0 after=0
     ((per == 0)) || before=$(kafka_events)
+    local gw0 ps0 gw1 ps1
+    gw0=$(cpu_ticks "$gateway_pid") ps0=$(cpu_ticks "$product_pid")
     wrk -t2 -c"$conns" -d"${dur}s" --timeout 10s -s "$lua" "http://$target/events" >"$work/wrk.out" 2>&1
+    gw1=$(cpu_ticks "$gateway_pid") ps1=$(cpu_ticks "$product_pid")
     local j
     j=$(grep '^{' "$work/wrk.out" | tail -n 1)
     [[ -n $j ]] || {
@@ -146,14 +161,20 @@ run() { # label, target host:port, lua, per-request events (0 for GET)
         sleep 2
         after=$(kafka_events)
     }
-    "$py" - "$label" "$j" "$per" "$before" "$after" <<'EOF'
+    "$py" - "$label" "$j" "$per" "$before" "$after" $((gw1 - gw0)) $((ps1 - ps0)) \
+        "$(getconf CLK_TCK)" <<'EOF'
 import json, sys
-label, j, per, before, after = sys.argv[1], json.loads(sys.argv[2]), *map(int, sys.argv[3:])
+label, j = sys.argv[1], json.loads(sys.argv[2])
+per, before, after, gw_ticks, ps_ticks, hz = map(int, sys.argv[3:])
 ok = j["requests"] - j["status"] - j["timeout"]
 rps = j["requests"] / j["seconds"]
 out = {"run": label, "rps": round(rps), "p50_ms": j["p50_ms"], "p99_ms": j["p99_ms"],
        "max_ms": j["max_ms"], "errors": j["connect"] + j["read"] + j["write"] + j["timeout"],
        "non2xx": j["status"]}
+# CPU per request, which the other load on a shared machine disturbs less than the rate.
+if not per and j["requests"]:
+    out["gateway_cpu_us"] = round(gw_ticks / hz / j["requests"] * 1e6, 1)
+    out["product_cpu_us"] = round(ps_ticks / hz / j["requests"] * 1e6, 1)
 if per:
     out["events_per_s"] = round((after - before) / j["seconds"])
     out["kafka_events"] = after - before
@@ -165,10 +186,18 @@ EOF
 echo "# $(date -u +%FT%TZ) $(nproc) cores, ${dur}s, $conns connections, $rounds rounds" \
     "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 for ((r = 1; r <= rounds; r++)); do
-    run get-gateway "$gateway" "$work/get.lua" 0
-    run get-direct "$products" "$work/get.lua" 0
-    run events-gateway "$gateway" "$work/post.lua" 100
-    run events-direct "$activity" "$work/post.lua" 100
+    for want in $runs; do
+        case $want in
+        get-gateway) run get-gateway "$gateway" "$work/get.lua" 0 ;;
+        get-direct) run get-direct "$products" "$work/get.lua" 0 ;;
+        events-gateway) run events-gateway "$gateway" "$work/post.lua" 100 ;;
+        events-direct) run events-direct "$activity" "$work/post.lua" 100 ;;
+        *)
+            echo "bench/services.sh: unknown run $want" >&2
+            exit 2
+            ;;
+        esac
+    done
 done | tee "$work/runs.jsonl"
 "$py" - "$work/runs.jsonl" <<'EOF'
 import json, statistics, sys

@@ -482,6 +482,18 @@ static void seeds_services_csv(void)
     seed_text("csv-2", "name,description,price\nx,\"never ends,5\n");
 }
 
+/* Upstream answers, after a first line that is read as an upstream URL. */
+static void seeds_services_h1(void)
+{
+    seed_text("len", "http://127.0.0.1:8081/api\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n"
+                     "Location: /p/1\r\n\r\n{\"a\": 1}");
+    seed_text("chunked", "http://[::1]:80\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
+                         "Transfer-Encoding: chunked\r\nRetry-After: 1\r\n\r\n"
+                         "3;x=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\nT: 1\r\n\r\n");
+    seed_text("close", "http://h\nHTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n{}");
+    seed_text("empty", "http://h:1\nHTTP/1.1 204 No Content\r\n\r\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -537,6 +549,8 @@ int main(int argc, char **argv)
         seeds_services_http();
     else if (!strcmp(name, "services_csv"))
         seeds_services_csv();
+    else if (!strcmp(name, "services_h1"))
+        seeds_services_h1();
     else if (!strcmp(name, "gwindow"))
         seeds_gwindow();
     else {

@@ -1,7 +1,7 @@
 /* api-gateway: the platform's one public entry point. /products, /customers, /orders and
- * /events are passed to their services over kept-alive libcurl connections with a connect and
- * a total timeout (an upstream down, slow or not speaking JSON becomes 503, 504 or 502 with
- * the JSON error); GET /analytics/products/{id}?from=ISO&to=ISO is answered from the analytics
+ * /events are passed to their services over kept-alive connections (lib/client.h) with a
+ * connect and a total timeout (an upstream down, slow or not speaking JSON becomes 503, 504 or 502
+ * with the JSON error); GET /analytics/products/{id}?from=ISO&to=ISO is answered from the analytics
  * job's DynamoDB table with a Query on product_id and window_start BETWEEN from AND to. */
 #include "lib/client.h"
 #include "lib/http.h"
@@ -67,30 +67,62 @@ typedef struct gateway {
 
 /* ---------------------------------------------------------------- the routes to services */
 
+/* The upstream target being built: in `stack` until it outgrows it, then on the heap. */
 typedef struct qbuf {
     char *p;
     size_t len, cap;
     bool failed, has_args;
+    char stack[512];
 } qbuf;
+
+static bool qroom(qbuf *q, size_t n)
+{
+    if (q->failed)
+        return false;
+    if (q->len + n + 1 <= q->cap)
+        return true;
+    size_t cap = q->cap * 2;
+    while (cap < q->len + n + 1)
+        cap *= 2;
+    char *p = q->p == q->stack ? malloc(cap) : realloc(q->p, cap);
+    if (!p) {
+        q->failed = true;
+        return false;
+    }
+    if (q->p == q->stack)
+        memcpy(p, q->stack, q->len + 1);
+    q->p = p, q->cap = cap;
+    return true;
+}
 
 static void qput(qbuf *q, const char *s, size_t n)
 {
-    if (q->failed)
+    if (!qroom(q, n))
         return;
-    if (q->len + n + 1 > q->cap) {
-        size_t cap = q->cap ? q->cap : 256;
-        while (cap < q->len + n + 1)
-            cap *= 2;
-        char *p = realloc(q->p, cap);
-        if (!p) {
-            q->failed = true;
-            return;
-        }
-        q->p = p, q->cap = cap;
-    }
     memcpy(q->p + q->len, s, n);
     q->len += n;
     q->p[q->len] = '\0';
+}
+
+/* Appends s percent-encoded: every byte but the unreserved ones (RFC 3986, as
+ * curl_easy_escape() does), with no allocation for the usual short segment. */
+static void qescape(qbuf *q, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!qroom(q, 3 * n))
+        return;
+    char *o = q->p + q->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    q->len = (size_t)(o - q->p);
 }
 
 /* Re-encodes one query argument: MHD hands them decoded. */
@@ -99,21 +131,13 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind;
     qbuf *q = cls;
-    char *k = curl_easy_escape(NULL, key, 0);
-    char *v = value ? curl_easy_escape(NULL, value, 0) : NULL;
-    if (!k || (value && !v)) {
-        q->failed = true;
-    } else {
-        qput(q, q->has_args ? "&" : "?", 1);
-        q->has_args = true;
-        qput(q, k, strlen(k));
-        if (v) {
-            qput(q, "=", 1);
-            qput(q, v, strlen(v));
-        }
+    qput(q, q->has_args ? "&" : "?", 1);
+    q->has_args = true;
+    qescape(q, key, strlen(key));
+    if (value) {
+        qput(q, "=", 1);
+        qescape(q, value, strlen(value));
     }
-    curl_free(k);
-    curl_free(v);
     return MHD_YES;
 }
 
@@ -121,25 +145,23 @@ static void proxy(const svc_req *req, svc_resp *resp, int up)
 {
     gateway *g = req->app;
     /* The path arrives decoded: each segment is encoded again, then the query string. */
-    qbuf q = {0};
+    qbuf q = {.cap = sizeof q.stack};
+    q.p = q.stack;
+    q.stack[0] = '\0';
     for (const char *seg = req->path; *seg == '/';) {
         const char *next = strchr(seg + 1, '/');
         size_t n = next ? (size_t)(next - seg - 1) : strlen(seg + 1);
-        char *e = curl_easy_escape(NULL, seg + 1, (int)n);
         qput(&q, "/", 1);
-        if (e)
-            qput(&q, e, strlen(e));
-        else
-            q.failed = true;
-        curl_free(e);
+        qescape(&q, seg + 1, n);
         if (!next)
             break;
         seg = next;
     }
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    char *target = q.p;
-    if (q.failed || !target) {
-        free(q.p);
+    const char *target = q.p;
+    if (q.failed || !q.len) {
+        if (q.p != q.stack)
+            free(q.p);
         svc_resp_error(resp, 500, "out of memory");
         return;
     }
@@ -148,7 +170,8 @@ static void proxy(const svc_req *req, svc_resp *resp, int up)
     bool answered =
         svc_client_pass(g->up[up], req->method, target, svc_req_header(req, "Content-Type"),
                         has_body ? req->body : NULL, has_body ? req->body_len : 0, resp);
-    free(target);
+    if (q.p != q.stack)
+        free(q.p);
     if (!answered || resp->status >= 500) {
         int k = answered              ? K_SERVER_ERROR
                 : resp->status == 504 ? K_TIMEOUT

@@ -1,6 +1,6 @@
 /* customer-service: customers, CRUD on /customers over the shared store; an email belongs to
  * one customer (409 otherwise). */
-#include "lib/svc.h"
+#include "lib/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,22 +28,7 @@ static json_t *row(svc_conn *c)
                      svc_conn_text(c, 5));
 }
 
-static svc_conn *conn(const svc_req *req, svc_resp *resp)
-{
-    char err[256];
-    svc_conn *c = svc_conn_acquire(((svc_app *)req->app)->store, err, sizeof err);
-    if (!c)
-        svc_resp_error(resp, 503, "store unavailable: %s", err);
-    return c;
-}
-
-static bool id_param(const svc_req *req, svc_resp *resp, int64_t *id)
-{
-    if (svc_parse_int(req->params[0], 1, INT64_MAX, id))
-        return true;
-    svc_resp_error(resp, 404, "no customer %s (ids are positive integers)", req->params[0]);
-    return false;
-}
+static const svc_resource RES = {.name = "customer", .plural = "customers", .row = row};
 
 typedef struct fields {
     const char *name, *email, *phone, *address;
@@ -75,30 +60,13 @@ static void create(const svc_req *req, svc_resp *resp)
 {
     fields f = {0};
     json_t *o = svc_json_object(req->body, req->body_len, resp);
-    if (!o || !read_fields(o, true, &f, resp)) {
-        json_decref(o);
-        return;
-    }
-    svc_conn *c = conn(req, resp);
-    if (c) {
-        char now[32];
+    if (o && read_fields(o, true, &f, resp)) {
+        char now[32], dup[400];
         svc_now_iso(now, sizeof now);
+        snprintf(dup, sizeof dup, "a customer with email %s exists", f.email);
         svc_val p[] = {SVC_S(f.name), SVC_S(f.email), SVC_S(f.phone ? f.phone : ""),
                        SVC_S(f.address ? f.address : ""), SVC_S(now)};
-        svc_store_err e = svc_conn_exec(c, SQL_INSERT, p, 5);
-        if (e == SVC_STORE_UNIQUE) {
-            svc_resp_error(resp, 409, "a customer with email %s exists", f.email);
-        } else if (e != SVC_STORE_OK) {
-            svc_resp_store(resp, e, c);
-        } else if (svc_conn_next(c)) {
-            snprintf(resp->header_name, sizeof resp->header_name, "Location");
-            snprintf(resp->header_value, sizeof resp->header_value, "/customers/%lld",
-                     (long long)svc_conn_int(c, 0));
-            svc_resp_json(resp, 201, row(c));
-        } else {
-            svc_resp_error(resp, 500, "the insert returned no row");
-        }
-        svc_conn_release(c);
+        svc_resource_one(&RES, req, resp, 201, SQL_INSERT, p, 5, 0, dup);
     }
     json_decref(o);
 }
@@ -106,20 +74,10 @@ static void create(const svc_req *req, svc_resp *resp)
 static void get_one(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
-    if (!id_param(req, resp, &id))
-        return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     svc_val p[] = {SVC_I(id)};
-    svc_store_err e = svc_conn_exec(c, SQL_GET, p, 1);
-    if (e != SVC_STORE_OK)
-        svc_resp_store(resp, e, c);
-    else if (svc_conn_next(c))
-        svc_resp_json(resp, 200, row(c));
-    else
-        svc_resp_error(resp, 404, "no customer %lld", (long long)id);
-    svc_conn_release(c);
+    svc_resource_one(&RES, req, resp, 200, SQL_GET, p, 1, id, NULL);
 }
 
 static void list(const svc_req *req, svc_resp *resp)
@@ -127,74 +85,29 @@ static void list(const svc_req *req, svc_resp *resp)
     int64_t limit, offset;
     if (!svc_req_page(req, &limit, &offset, resp))
         return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
-        return;
     svc_val p[] = {SVC_I(limit), SVC_I(offset)};
-    svc_store_err e = svc_conn_exec(c, SQL_LIST, p, 2);
-    if (e != SVC_STORE_OK) {
-        svc_resp_store(resp, e, c);
-    } else {
-        json_t *items = json_array();
-        while (items && svc_conn_next(c))
-            if (json_array_append_new(items, row(c)) != 0) {
-                json_decref(items);
-                items = NULL;
-            }
-        svc_resp_json(resp, 200,
-                      json_pack("{s:o?, s:I, s:I}", "customers", items, "limit", (json_int_t)limit,
-                                "offset", (json_int_t)offset));
-    }
-    svc_conn_release(c);
+    svc_resource_list(&RES, req, resp, SQL_LIST, p, 2, limit, offset);
 }
 
 static void update(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
     fields f = {0};
-    if (!id_param(req, resp, &id))
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     json_t *o = svc_json_object(req->body, req->body_len, resp);
-    if (!o || !read_fields(o, false, &f, resp)) {
-        json_decref(o);
-        return;
-    }
-    svc_conn *c = conn(req, resp);
-    if (c) {
+    if (o && read_fields(o, false, &f, resp)) {
+        char dup[400];
+        snprintf(dup, sizeof dup, "a customer with email %s exists", f.email ? f.email : "");
         svc_val p[] = {SVC_S(f.name), SVC_S(f.email), SVC_S(f.phone), SVC_S(f.address), SVC_I(id)};
-        svc_store_err e = svc_conn_exec(c, SQL_UPDATE, p, 5);
-        if (e == SVC_STORE_UNIQUE)
-            svc_resp_error(resp, 409, "a customer with email %s exists", f.email);
-        else if (e != SVC_STORE_OK)
-            svc_resp_store(resp, e, c);
-        else if (svc_conn_next(c))
-            svc_resp_json(resp, 200, row(c));
-        else
-            svc_resp_error(resp, 404, "no customer %lld", (long long)id);
-        svc_conn_release(c);
+        svc_resource_one(&RES, req, resp, 200, SQL_UPDATE, p, 5, id, dup);
     }
     json_decref(o);
 }
 
 static void delete (const svc_req *req, svc_resp *resp)
 {
-    int64_t id;
-    if (!id_param(req, resp, &id))
-        return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
-        return;
-    svc_val p[] = {SVC_I(id)};
-    svc_store_err e = svc_conn_exec(c, SQL_DELETE, p, 1);
-    if (e == SVC_STORE_FOREIGN)
-        svc_resp_error(resp, 409, "customer %lld has orders", (long long)id);
-    else if (e != SVC_STORE_OK)
-        svc_resp_store(resp, e, c);
-    else if (svc_conn_changes(c) == 0)
-        svc_resp_error(resp, 404, "no customer %lld", (long long)id);
-    else
-        svc_resp_json(resp, 204, NULL);
-    svc_conn_release(c);
+    svc_resource_delete(&RES, req, resp, SQL_DELETE, "orders");
 }
 
 static const svc_route routes[] = {

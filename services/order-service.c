@@ -2,7 +2,7 @@
  * transaction that creates it (a conditional UPDATE, so concurrent orders for the last unit
  * cannot both win); every create and status change is produced to the `orders` topic, keyed
  * by order id, once its transaction has committed. */
-#include "lib/svc.h"
+#include "lib/resource.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
@@ -101,26 +101,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
+static const svc_resource RES = {.name = "order", .plural = "orders", .row = row};
+
 static double queue_len(void *arg)
 {
     return (double)rd_kafka_outq_len(((events *)arg)->rk);
-}
-
-static svc_conn *conn(const svc_req *req, svc_resp *resp)
-{
-    char err[256];
-    svc_conn *c = svc_conn_acquire(((svc_app *)req->app)->store, err, sizeof err);
-    if (!c)
-        svc_resp_error(resp, 503, "store unavailable: %s", err);
-    return c;
-}
-
-static bool id_param(const svc_req *req, svc_resp *resp, int64_t *id)
-{
-    if (svc_parse_int(req->params[0], 1, INT64_MAX, id))
-        return true;
-    svc_resp_error(resp, 404, "no order %s (ids are positive integers)", req->params[0]);
-    return false;
 }
 
 /* Whether `sql` finds a row for id; on a store error sets resp and returns false with *err. */
@@ -142,7 +127,7 @@ static void create(const svc_req *req, svc_resp *resp)
         return;
     }
     json_decref(o);
-    svc_conn *c = conn(req, resp);
+    svc_conn *c = svc_resource_conn(req, resp);
     if (!c)
         return;
     json_t *order = NULL;
@@ -199,20 +184,10 @@ out:
 static void get_one(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
-    if (!id_param(req, resp, &id))
-        return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     svc_val p[] = {SVC_I(id)};
-    svc_store_err e = svc_conn_exec(c, SQL_GET, p, 1);
-    if (e != SVC_STORE_OK)
-        svc_resp_store(resp, e, c);
-    else if (svc_conn_next(c))
-        svc_resp_json(resp, 200, row(c));
-    else
-        svc_resp_error(resp, 404, "no order %lld", (long long)id);
-    svc_conn_release(c);
+    svc_resource_one(&RES, req, resp, 200, SQL_GET, p, 1, id, NULL);
 }
 
 static void list(const svc_req *req, svc_resp *resp)
@@ -225,26 +200,11 @@ static void list(const svc_req *req, svc_resp *resp)
         svc_resp_error(resp, 400, "customer_id must be a positive integer");
         return;
     }
-    svc_conn *c = conn(req, resp);
-    if (!c)
-        return;
     svc_val p[] = {SVC_I(customer), SVC_I(limit), SVC_I(offset)};
-    svc_store_err e =
-        cust ? svc_conn_exec(c, SQL_LIST_CUST, p, 3) : svc_conn_exec(c, SQL_LIST, p + 1, 2);
-    if (e != SVC_STORE_OK) {
-        svc_resp_store(resp, e, c);
-    } else {
-        json_t *items = json_array();
-        while (items && svc_conn_next(c))
-            if (json_array_append_new(items, row(c)) != 0) {
-                json_decref(items);
-                items = NULL;
-            }
-        svc_resp_json(resp, 200,
-                      json_pack("{s:o?, s:I, s:I}", "orders", items, "limit", (json_int_t)limit,
-                                "offset", (json_int_t)offset));
-    }
-    svc_conn_release(c);
+    if (cust)
+        svc_resource_list(&RES, req, resp, SQL_LIST_CUST, p, 3, limit, offset);
+    else
+        svc_resource_list(&RES, req, resp, SQL_LIST, p + 1, 2, limit, offset);
 }
 
 /* CREATED -> PAID -> SHIPPED; CREATED or PAID -> CANCELLED. */
@@ -263,7 +223,7 @@ static void patch(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
     const char *to = NULL;
-    if (!id_param(req, resp, &id))
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     json_t *o = svc_json_object(req->body, req->body_len, resp);
     if (!o || !svc_json_str(o, "status", true, 32, &to, resp)) {
@@ -276,7 +236,7 @@ static void patch(const svc_req *req, svc_resp *resp)
         json_decref(o);
         return;
     }
-    svc_conn *c = conn(req, resp);
+    svc_conn *c = svc_resource_conn(req, resp);
     if (!c) {
         json_decref(o);
         return;

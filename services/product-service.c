@@ -1,5 +1,5 @@
 /* product-service: the catalogue, CRUD on /products over the shared store. */
-#include "lib/svc.h"
+#include "lib/resource.h"
 
 #include <stdio.h>
 
@@ -30,22 +30,7 @@ static json_t *row(svc_conn *c)
                      (json_int_t)svc_conn_int(c, 5), "created_at", svc_conn_text(c, 6));
 }
 
-static svc_conn *conn(const svc_req *req, svc_resp *resp)
-{
-    char err[256];
-    svc_conn *c = svc_conn_acquire(((svc_app *)req->app)->store, err, sizeof err);
-    if (!c)
-        svc_resp_error(resp, 503, "store unavailable: %s", err);
-    return c;
-}
-
-static bool id_param(const svc_req *req, svc_resp *resp, int64_t *id)
-{
-    if (svc_parse_int(req->params[0], 1, INT64_MAX, id))
-        return true;
-    svc_resp_error(resp, 404, "no product %s (ids are positive integers)", req->params[0]);
-    return false;
-}
+static const svc_resource RES = {.name = "product", .plural = "products", .row = row};
 
 /* The fields of a product in a request body; an absent one stays NULL / unset. */
 typedef struct fields {
@@ -78,12 +63,7 @@ static void create(const svc_req *req, svc_resp *resp)
 {
     fields f = {0};
     json_t *o = svc_json_object(req->body, req->body_len, resp);
-    if (!o || !read_fields(o, true, &f, resp)) {
-        json_decref(o);
-        return;
-    }
-    svc_conn *c = conn(req, resp);
-    if (c) {
+    if (o && read_fields(o, true, &f, resp)) {
         char now[32];
         svc_now_iso(now, sizeof now);
         svc_val p[] = {SVC_S(f.name),
@@ -92,18 +72,7 @@ static void create(const svc_req *req, svc_resp *resp)
                        SVC_S(f.category ? f.category : ""),
                        SVC_I(f.has_stock ? f.stock : 0),
                        SVC_S(now)};
-        svc_store_err e = svc_conn_exec(c, SQL_INSERT, p, 6);
-        if (e != SVC_STORE_OK) {
-            svc_resp_store(resp, e, c);
-        } else if (svc_conn_next(c)) {
-            snprintf(resp->header_name, sizeof resp->header_name, "Location");
-            snprintf(resp->header_value, sizeof resp->header_value, "/products/%lld",
-                     (long long)svc_conn_int(c, 0));
-            svc_resp_json(resp, 201, row(c));
-        } else {
-            svc_resp_error(resp, 500, "the insert returned no row");
-        }
-        svc_conn_release(c);
+        svc_resource_one(&RES, req, resp, 201, SQL_INSERT, p, 6, 0, NULL);
     }
     json_decref(o);
 }
@@ -111,20 +80,10 @@ static void create(const svc_req *req, svc_resp *resp)
 static void get_one(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
-    if (!id_param(req, resp, &id))
-        return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     svc_val p[] = {SVC_I(id)};
-    svc_store_err e = svc_conn_exec(c, SQL_GET, p, 1);
-    if (e != SVC_STORE_OK)
-        svc_resp_store(resp, e, c);
-    else if (svc_conn_next(c))
-        svc_resp_json(resp, 200, row(c));
-    else
-        svc_resp_error(resp, 404, "no product %lld", (long long)id);
-    svc_conn_release(c);
+    svc_resource_one(&RES, req, resp, 200, SQL_GET, p, 1, id, NULL);
 }
 
 static void list(const svc_req *req, svc_resp *resp)
@@ -133,78 +92,35 @@ static void list(const svc_req *req, svc_resp *resp)
     if (!svc_req_page(req, &limit, &offset, resp))
         return;
     const char *cat = svc_req_query(req, "category");
-    svc_conn *c = conn(req, resp);
-    if (!c)
-        return;
     svc_val p[] = {SVC_S(cat), SVC_I(limit), SVC_I(offset)};
-    svc_store_err e =
-        cat ? svc_conn_exec(c, SQL_LIST_CAT, p, 3) : svc_conn_exec(c, SQL_LIST, p + 1, 2);
-    if (e != SVC_STORE_OK) {
-        svc_resp_store(resp, e, c);
-    } else {
-        json_t *items = json_array();
-        while (items && svc_conn_next(c))
-            if (json_array_append_new(items, row(c)) != 0) {
-                json_decref(items);
-                items = NULL;
-            }
-        svc_resp_json(resp, 200,
-                      json_pack("{s:o?, s:I, s:I}", "products", items, "limit", (json_int_t)limit,
-                                "offset", (json_int_t)offset));
-    }
-    svc_conn_release(c);
+    if (cat)
+        svc_resource_list(&RES, req, resp, SQL_LIST_CAT, p, 3, limit, offset);
+    else
+        svc_resource_list(&RES, req, resp, SQL_LIST, p + 1, 2, limit, offset);
 }
 
 static void update(const svc_req *req, svc_resp *resp)
 {
     int64_t id;
     fields f = {0};
-    if (!id_param(req, resp, &id))
+    if (!svc_resource_id(&RES, req, resp, &id))
         return;
     json_t *o = svc_json_object(req->body, req->body_len, resp);
-    if (!o || !read_fields(o, false, &f, resp)) {
-        json_decref(o);
-        return;
-    }
-    svc_conn *c = conn(req, resp);
-    if (c) {
+    if (o && read_fields(o, false, &f, resp)) {
         svc_val p[] = {SVC_S(f.name),
                        SVC_S(f.description),
                        f.has_price ? SVC_D(f.price) : SVC_S(NULL),
                        SVC_S(f.category),
                        f.has_stock ? SVC_I(f.stock) : SVC_S(NULL),
                        SVC_I(id)};
-        svc_store_err e = svc_conn_exec(c, SQL_UPDATE, p, 6);
-        if (e != SVC_STORE_OK)
-            svc_resp_store(resp, e, c);
-        else if (svc_conn_next(c))
-            svc_resp_json(resp, 200, row(c));
-        else
-            svc_resp_error(resp, 404, "no product %lld", (long long)id);
-        svc_conn_release(c);
+        svc_resource_one(&RES, req, resp, 200, SQL_UPDATE, p, 6, id, NULL);
     }
     json_decref(o);
 }
 
 static void delete (const svc_req *req, svc_resp *resp)
 {
-    int64_t id;
-    if (!id_param(req, resp, &id))
-        return;
-    svc_conn *c = conn(req, resp);
-    if (!c)
-        return;
-    svc_val p[] = {SVC_I(id)};
-    svc_store_err e = svc_conn_exec(c, SQL_DELETE, p, 1);
-    if (e == SVC_STORE_FOREIGN)
-        svc_resp_error(resp, 409, "product %lld has orders", (long long)id);
-    else if (e != SVC_STORE_OK)
-        svc_resp_store(resp, e, c);
-    else if (svc_conn_changes(c) == 0)
-        svc_resp_error(resp, 404, "no product %lld", (long long)id);
-    else
-        svc_resp_json(resp, 204, NULL);
-    svc_conn_release(c);
+    svc_resource_delete(&RES, req, resp, SQL_DELETE, "orders");
 }
 
 static const svc_route routes[] = {

@@ -176,6 +176,70 @@ static void *raw_serve(void *arg)
     return NULL;
 }
 
+/* Starts a raw peer answering `conns` connections; its URL in url. */
+static pthread_t peer_start(raw_peer *p, char *url, size_t size)
+{
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(p->fd, 4), 0);
+    assert_int_equal(getsockname(p->fd, (struct sockaddr *)&a, &l), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raw_serve, p), 0);
+    snprintf(url, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    return t;
+}
+
+/* Chunked answers are decoded, whatever their chunks' sizes and extensions. */
+static void test_chunked_answer(void **state)
+{
+    (void)state;
+    raw_peer p = {.answer = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
+                            "Location: /x/7\r\nConnection: close\r\n\r\n"
+                            "4\r\n{\"a\"\r\n3;ext=1\r\n:12\r\nA\r\n3456789012\r\n1\r\n}\r\n"
+                            "0\r\nX-Trailer: y\r\n\r\n",
+                  .conns = 1};
+    char url[128], err[256];
+    pthread_t t = peer_start(&p, url, sizeof url);
+    svc_client *c = svc_client_new(url, 1, 500, 1000, err, sizeof err);
+    svc_resp r = {0};
+    assert_true(svc_client_call(c, "GET", "/x", NULL, 0, &r));
+    assert_int_equal(r.status, 201);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "a")), 123456789012LL);
+    assert_string_equal(r.header_name, "Location");
+    assert_string_equal(r.header_value, "/x/7");
+    json_decref(r.json);
+    svc_client_destroy(c);
+    pthread_join(t, NULL);
+    close(p.fd);
+}
+
+/* An upstream that closes a kept-alive connection between two calls: the second call opens
+ * a new one instead of failing. */
+static void test_closed_keepalive_reconnects(void **state)
+{
+    (void)state;
+    raw_peer p = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"n\": 1}", .conns = 2};
+    char url[128], err[256];
+    pthread_t t = peer_start(&p, url, sizeof url);
+    svc_client *c = svc_client_new(url, 1, 500, 1000, err, sizeof err);
+    for (int i = 0; i < 2; i++) {
+        svc_resp r = {0};
+        assert_true(svc_client_call(c, "POST", "/x", "{}", 2, &r));
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "n")), 1);
+        json_decref(r.json);
+        /* The peer has closed by now; the client learns it only when it sends again. */
+        struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(svc_client_connects(c), 2);
+    svc_client_destroy(c);
+    pthread_join(t, NULL);
+    close(p.fd);
+}
+
 static void bad_peer(const char *answer, const char *needle)
 {
     raw_peer p = {.answer = answer, .conns = 1};
@@ -208,6 +272,9 @@ static void test_bad_answers_are_502(void **state)
     bad_peer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", "not JSON");
     bad_peer("", "");                        /* closed without a word */
     bad_peer("SSH-2.0-OpenSSH\r\n\r\n", ""); /* not HTTP */
+    bad_peer("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"cut\":", "cut short");
+    bad_peer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "chunk");
+    bad_peer("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n{}", "too large");
 }
 
 int main(void)
@@ -217,6 +284,8 @@ int main(void)
         cmocka_unit_test(test_timeout_is_504),
         cmocka_unit_test(test_down_is_503),
         cmocka_unit_test(test_bad_answers_are_502),
+        cmocka_unit_test(test_chunked_answer),
+        cmocka_unit_test(test_closed_keepalive_reconnects),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,6 +1,9 @@
-/* The services' HTTP client over libcurl: a small pool of easy handles, each reused so that
- * its connection stays alive, and curl's errors mapped onto 502/503/504. */
+/* The services' HTTP client: a small pool of handles, each keeping its connection alive from
+ * call to call, and every failure mapped onto 502/503/504. A plain http:// upstream is called
+ * through h1.c, anything else (https://) through libcurl. */
 #include "client.h"
+
+#include "h1.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -16,6 +19,7 @@
  * built once: a bodiless call's, and a call's with the body type it last sent. */
 typedef struct handle {
     CURL *h;
+    svc_h1 own; /* the connection of an http:// upstream's calls */
     bool busy;
     struct curl_slist *plain, *typed;
     char type[160];
@@ -23,6 +27,8 @@ typedef struct handle {
 
 struct svc_client {
     char *base;
+    bool own; /* http://: h1.c's calls to `to` instead of libcurl's */
+    svc_h1_target to;
     unsigned n;
     unsigned connect_ms, timeout_ms;
     handle *hs;
@@ -79,7 +85,10 @@ svc_client *svc_client_new(const char *base_url, unsigned handles, unsigned conn
     size_t bl = strlen(c->base);
     while (bl && c->base[bl - 1] == '/')
         c->base[--bl] = '\0';
+    c->own = svc_h1_target_parse(c->base, &c->to);
     c->n = handles ? handles : 1;
+    for (unsigned i = 0; i < c->n; i++)
+        c->hs[i].own = (svc_h1)SVC_H1_INIT;
     c->connect_ms = connect_timeout_ms, c->timeout_ms = timeout_ms;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -93,6 +102,7 @@ void svc_client_destroy(svc_client *c)
     if (c->hs) {
         for (unsigned i = 0; i < c->n; i++) {
             curl_easy_cleanup(c->hs[i].h);
+            svc_h1_close(&c->hs[i].own);
             curl_slist_free_all(c->hs[i].plain);
             curl_slist_free_all(c->hs[i].typed);
         }
@@ -118,7 +128,7 @@ static handle *take(svc_client *c)
     handle *h = NULL;
     for (;;) {
         for (unsigned i = 0; i < c->n && !h; i++)
-            if (!c->hs[i].busy && c->hs[i].h)
+            if (!c->hs[i].busy && (c->hs[i].h || c->hs[i].own.fd >= 0))
                 h = &c->hs[i];
         for (unsigned i = 0; i < c->n && !h; i++)
             if (!c->hs[i].busy)
@@ -250,10 +260,73 @@ static struct curl_slist *typed_headers(handle *h, const char *type)
     return h->typed;
 }
 
+/* Turns an upstream's answer (status, body p of len bytes, which it frees) into resp. */
+static bool answer(svc_client *c, long status, char *p, size_t len, bool pass, svc_resp *resp)
+{
+    bool ok = false;
+    if (status < 100 || status > 599) {
+        svc_resp_error(resp, 502, "upstream %s: status %ld", c->base, status);
+    } else if (len == 0) {
+        svc_resp_json(resp, (int)status, NULL);
+        resp->status = (int)status;
+        ok = true;
+    } else if (pass) {
+        /* The bytes are checked, not parsed: the caller sends them on as they came. */
+        if (svc_json_valid(p, len)) {
+            svc_resp_raw(resp, (int)status, p, len);
+            p = NULL;
+            ok = true;
+        } else {
+            svc_resp_error(resp, 502, "upstream %s: not JSON", c->base);
+        }
+    } else {
+        json_error_t je;
+        json_t *j = json_loadb(p, len, 0, &je);
+        if (!j) {
+            svc_resp_error(resp, 502, "upstream %s: not JSON (%s)", c->base, je.text);
+        } else {
+            svc_resp_json(resp, (int)status, j);
+            ok = true;
+        }
+    }
+    free(p);
+    return ok;
+}
+
+static bool own_call(svc_client *c, const char *method, const char *path_and_query,
+                     const char *type, const char *body, size_t body_len, bool pass, svc_resp *resp)
+{
+    handle *h = take(c);
+    svc_h1_answer a;
+    long connects = 0;
+    char err[256];
+    int failed =
+        svc_h1_call(&h->own, &c->to, c->connect_ms, c->timeout_ms, method, path_and_query,
+                    body ? type : NULL, body, body_len, MAX_ANSWER, &a, &connects, err, sizeof err);
+    give_back(c, h, connects);
+    resp->header_name[0] = '\0';
+    if (failed) {
+        svc_resp_error(resp, failed, "upstream %s: %s", c->base, err);
+        return false;
+    }
+    if (a.header_name[0]) {
+        snprintf(resp->header_name, sizeof resp->header_name, "%s", a.header_name);
+        snprintf(resp->header_value, sizeof resp->header_value, "%s", a.header_value);
+    }
+    return answer(c, a.status, a.body, a.len, pass, resp);
+}
+
 static bool call(svc_client *c, const char *method, const char *path_and_query,
                  const char *content_type, const char *body, size_t body_len, bool pass,
                  svc_resp *resp)
 {
+    /* A type that would not fit in the cache, or would break the header line, is replaced. */
+    const char *type = content_type && strlen(content_type) < sizeof((handle *)0)->type &&
+                               !strpbrk(content_type, "\r\n")
+                           ? content_type
+                           : "application/json";
+    if (c->own)
+        return own_call(c, method, path_and_query, type, body, body_len, pass, resp);
     char url_buf[512], *url = url_buf;
     size_t ul = strlen(c->base) + strlen(path_and_query) + 1;
     if (ul > sizeof url_buf && !(url = malloc(ul))) {
@@ -261,11 +334,6 @@ static bool call(svc_client *c, const char *method, const char *path_and_query,
         return false;
     }
     snprintf(url, ul, "%s%s", c->base, path_and_query);
-    /* A type that would not fit in the cache, or would break the header line, is replaced. */
-    const char *type = content_type && strlen(content_type) < sizeof((handle *)0)->type &&
-                               !strpbrk(content_type, "\r\n")
-                           ? content_type
-                           : "application/json";
     handle *h = take(c);
     struct curl_slist *hdr = NULL;
     if (handle_init(c, h))
@@ -299,38 +367,14 @@ static bool call(svc_client *c, const char *method, const char *path_and_query,
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
     /* The handle still points at this call's buffers; the next call sets them again first. */
     give_back(c, h, connects);
-    bool ok = false;
+    if (url != url_buf)
+        free(url);
     if (rc != CURLE_OK) {
         resp->header_name[0] = '\0';
         svc_resp_error(resp, b.overflow ? 502 : failure_status(rc), "upstream %s: %s", c->base,
                        b.overflow ? "answer too large" : curl_easy_strerror(rc));
-    } else if (status < 100 || status > 599) {
-        svc_resp_error(resp, 502, "upstream %s: status %ld", c->base, status);
-    } else if (b.len == 0) {
-        svc_resp_json(resp, (int)status, NULL);
-        resp->status = (int)status;
-        ok = true;
-    } else if (pass) {
-        /* The bytes are checked, not parsed: the caller sends them on as they came. */
-        if (svc_json_valid(b.p, b.len)) {
-            svc_resp_raw(resp, (int)status, b.p, b.len);
-            b.p = NULL;
-            ok = true;
-        } else {
-            svc_resp_error(resp, 502, "upstream %s: not JSON", c->base);
-        }
-    } else {
-        json_error_t je;
-        json_t *j = json_loadb(b.p, b.len, 0, &je);
-        if (!j) {
-            svc_resp_error(resp, 502, "upstream %s: not JSON (%s)", c->base, je.text);
-        } else {
-            svc_resp_json(resp, (int)status, j);
-            ok = true;
-        }
+        free(b.p);
+        return false;
     }
-    free(b.p);
-    if (url != url_buf)
-        free(url);
-    return ok;
+    return answer(c, status, b.p, b.len, pass, resp);
 }

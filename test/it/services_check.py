@@ -10,40 +10,11 @@ import sys
 import threading
 import time
 
+import services_util
+from services_util import call, check
+
 products, customers, orders, brokers = sys.argv[1:5]
-failures = []
-checks = 0
 expected_events = []  # (order_id, status) for every committed change
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def call(addr, method, path, body=None, ctype="application/json", raw=None, headers=None):
-    host, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(host, int(port), timeout=30)
-    h = dict(headers or {})
-    data = raw
-    if body is not None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    c.request(method, path, body=data, headers=h)
-    r = c.getresponse()
-    text = r.read()
-    c.close()
-    doc = None
-    if text:
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = text
-    return r.status, r, doc
 
 
 def expect_error(res, status, what, detail_has=None):
@@ -332,5 +303,6 @@ for oid_, status in got:
     by_order.setdefault(oid_, []).append(status)
 check(by_order.get(o1["id"]) == ["CREATED", "PAID", "SHIPPED"], f"order 1 events: {by_order.get(o1['id'])}")
 
-print(f"services_check: {checks} checks, {len(failures)} failed, {len(got)} order events")
-sys.exit(1 if failures else 0)
+print(f"services_check: {services_util.checks} checks, {len(services_util.failures)} failed, "
+      f"{len(got)} order events")
+sys.exit(1 if services_util.failures else 0)

@@ -33,6 +33,8 @@ DB_HOST=127.0.0.1 DB_PORT=$port DB_NAME=postgres DB_USER=weir DB_PASSWORD=$secre
 start_service orders order-service --db "$url" --brokers "$brokers" --threads 8
 grep -q 'store=postgresql' "$work/customers.log" || die "DB_* did not select PostgreSQL"
 $py "$root/test/it/services_check.py" "$products" "$customers" "$orders" "$brokers"
+$py "$root/test/it/services_rollback.py" "$products" "$orders" "$customers" "$brokers" pg \
+    psql -XtAq -v ON_ERROR_STOP=1 "$url" -c || die "rolled-back orders"
 
 # A second replica of order-service on the same database sees the same orders.
 start_service orders2 order-service --db "$url" --brokers "$brokers"

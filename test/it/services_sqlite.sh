@@ -1,6 +1,7 @@
 # product-, customer- and order-service sharing one SQLite file (WAL): every endpoint with good
-# and bad input, the race for the last unit, the order events on `orders`; then a SIGTERM in
-# the middle of a request lets it finish, and every service exits 0 (ASan: no leak).
+# and bad input, the race for the last unit, the order events on `orders` (none for an order the
+# database rolled back); then a SIGTERM in the middle of a request lets it finish, and every
+# service exits 0 (ASan: no leak).
 set -euo pipefail
 source "$(dirname "$0")/services_lib.bash"
 start_broker
@@ -9,6 +10,9 @@ start_service products product-service --db "$db" --threads 4
 start_service customers customer-service --db "$db"
 start_service orders order-service --db "$db" --brokers "$brokers" --threads 8
 $py "$root/test/it/services_check.py" "$products" "$customers" "$orders" "$brokers"
+# Orders the database fails after the order row was inserted: no row, no stock taken, no event.
+$py "$root/test/it/services_rollback.py" "$products" "$orders" "$customers" "$brokers" sqlite \
+    sqlite3 "$db" || die "rolled-back orders"
 sqlite3 "$db" 'PRAGMA journal_mode' | grep -qx wal || die "the store is not in WAL mode"
 # Two order-service processes on the one SQLite file: still exactly one winner per round.
 start_service orders2 order-service --db "$db" --brokers "$brokers"
