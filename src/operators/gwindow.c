@@ -43,11 +43,13 @@
  * A queue is a bucketed timer wheel in front of a heap (weir__tq): the watermark moves
  * forward a little at a time, so most entries are pushed a gap or a window ahead of it, and
  * one heap of a million keys (session windows) cost ten cache misses a pop. Entries of the
- * next 2^WEIR__TQ_SHIFT ms are in a small heap (`near`), those of the following
- * WEIR__TQ_N buckets are appended, unsorted, to their bucket of a ring, and only those
- * further ahead go to a heap (`far`). A bucket moves into `near` once `near` is empty and
- * the watermark reaches the bucket's first instant, so entries still come out in order of
- * threshold, and entries of one threshold all at once.
+ * current 2^WEIR__TQ_SHIFT ms bucket are in a sorted array (`run`, and a small heap,
+ * `near`, for those pushed into it later), those of the following WEIR__TQ_N buckets are
+ * appended, unsorted, to their bucket of a ring, and only those further ahead go to a heap
+ * (`far`). A bucket is sorted into `run` once `run` and `near` are empty and the watermark
+ * reaches the bucket's first instant, so entries still come out in order of threshold, and
+ * entries of one threshold all at once. Knowing the next entries to pop, advance() reads
+ * their keys ahead in stages, as weir_gwindow_process does for records.
  */
 
 static const weir_value missing_value = {.type = WEIR_VALUE_MISSING};
@@ -209,6 +211,7 @@ static void tq_init(weir__tq *q)
 
 static void tq_free(weir__tq *q)
 {
+    free(q->run.v);
     free(q->near.v);
     free(q->far.v);
     if (q->ring)
@@ -220,7 +223,7 @@ static void tq_free(weir__tq *q)
 
 static size_t tq_cap(const weir__tq *q)
 {
-    size_t c = q->near.cap + q->far.cap;
+    size_t c = q->run.cap + q->near.cap + q->far.cap;
     if (q->ring)
         for (size_t i = 0; i < WEIR__TQ_N; i++)
             c += q->ring[i].cap;
@@ -262,13 +265,28 @@ static int tq_push(weir__tq *q, int64_t t, uint32_t key, uint32_t gen, uint64_t 
     return tq_place(q, (weir__hent){t, key, gen, p0});
 }
 
-/* Makes `near` hold the earliest entries when some may be due at wm: while it is empty and
- * the next bucket starts at or before wm, that bucket (and what of `far` comes within the
- * ring) moves in. Returns the earliest entry, or NULL when none is due at wm. Returns -1
- * in *fail when out of memory. */
+static int cmp_hent(const void *a, const void *b)
+{
+    const weir__hent *x = a, *y = b;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* The earliest of `run` and `near`, or NULL when both are empty. */
+static const weir__hent *tq_top(const weir__tq *q)
+{
+    const weir__hent *r = q->run_pos < q->run.n ? &q->run.v[q->run_pos] : NULL;
+    if (q->near.n && (!r || q->near.v[0].t < r->t))
+        return &q->near.v[0];
+    return r;
+}
+
+/* Brings the earliest entries into `run` and `near` when some may be due at wm: while both
+ * are empty and the next bucket starts at or before wm, that bucket is sorted into `run`
+ * (and what of `far` comes within the ring moves in). Returns the earliest entry, or NULL
+ * when none is due at wm. Sets *fail when out of memory. */
 static const weir__hent *tq_due(weir__tq *q, int64_t wm, int *fail)
 {
-    while (!q->near.n) {
+    while (q->run_pos == q->run.n && !q->near.n) {
         int64_t next = q->cur + 1;
         if (!q->ring_n) {
             if (!q->far.n)
@@ -276,19 +294,19 @@ static const weir__hent *tq_due(weir__tq *q, int64_t wm, int *fail)
             int64_t fb = tq_bucket(q->far.v[0].t);
             next = fb > next ? fb : next;
         }
-        /* the bucket's first instant, next * 2^SHIFT, compared without overflow */
+        /* the bucket's first instant, next * 2^SHIFT, is at or before wm */
         if (next > tq_bucket(wm))
             return NULL;
         q->cur = next;
+        q->run.n = q->run_pos = 0;
         if (q->ring_n) {
-            weir__heap *b = &q->ring[(uint64_t)next % WEIR__TQ_N];
-            for (size_t i = 0; i < b->n; i++)
-                if (heap_push(&q->near, b->v[i].t, b->v[i].key, b->v[i].gen, b->v[i].p0) != 0) {
-                    *fail = 1;
-                    return NULL;
-                }
-            q->ring_n -= b->n;
-            b->n = 0;
+            /* The bucket's array becomes `run`, and run's (empty) array the bucket's. */
+            weir__heap *b = &q->ring[(uint64_t)next % WEIR__TQ_N], t = *b;
+            *b = q->run;
+            q->run = t;
+            q->ring_n -= q->run.n;
+            if (q->run.n > 1)
+                qsort(q->run.v, q->run.n, sizeof *q->run.v, cmp_hent);
         }
         while (q->far.n && tq_bucket(q->far.v[0].t) - q->cur <= WEIR__TQ_N)
             if (tq_place(q, heap_pop(&q->far)) != 0) {
@@ -296,7 +314,22 @@ static const weir__hent *tq_due(weir__tq *q, int64_t wm, int *fail)
                 return NULL;
             }
     }
-    return q->near.v[0].t <= wm ? &q->near.v[0] : NULL;
+    const weir__hent *top = tq_top(q);
+    return top->t <= wm ? top : NULL;
+}
+
+/* Pops an entry of threshold t into *out when there is one (all are in run and near). */
+static int tq_pop_at(weir__tq *q, int64_t t, weir__hent *out)
+{
+    if (q->run_pos < q->run.n && q->run.v[q->run_pos].t == t) {
+        *out = q->run.v[q->run_pos++];
+        return 1;
+    }
+    if (q->near.n && q->near.v[0].t == t) {
+        *out = heap_pop(&q->near);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -461,6 +494,25 @@ static void tab_put(weir_gwindow *op, weir__gkey *e)
     op->tab[i] = e;
 }
 
+/* The arrays indexed by a key's slot (keys, gens), read at random when a fire pops: like
+ * the table, a large one is mapped with huge pages. arr_grow returns a copy of old[0..ob)
+ * in a new array of nb bytes (old unchanged), or NULL. */
+static void arr_free(void *p, size_t bytes)
+{
+    if (p && bytes >= WEIR__POOL_CHUNK)
+        munmap(p, bytes);
+    else
+        free(p);
+}
+
+static void *arr_grow(const void *old, size_t ob, size_t nb)
+{
+    void *p = nb >= WEIR__POOL_CHUNK ? huge_map(nb) : malloc(nb);
+    if (p && ob)
+        memcpy(p, old, ob);
+    return p;
+}
+
 /* Frees a table of `bytes` (mapped when at least a huge page). */
 static void tab_free(weir__gkey **t, size_t bytes)
 {
@@ -507,18 +559,22 @@ weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, ui
     if ((op->tcount + 1) * 2 > (op->tab ? op->tmask + 1 : 0) && tab_grow(op) != 0)
         return NULL;
     if (!op->nfree && op->used_slots == op->nkeys_cap) {
-        uint32_t cap = op->nkeys_cap ? op->nkeys_cap * 2 : 256;
-        weir__gkey **keys = realloc(op->keys, cap * sizeof *keys);
-        if (keys)
-            op->keys = keys;
-        uint32_t *gens = keys ? realloc(op->gens, cap * sizeof *gens) : NULL;
-        if (gens)
-            op->gens = gens;
-        uint32_t *fl = gens ? realloc(op->freelist, cap * sizeof *fl) : NULL;
-        if (!fl)
+        uint32_t old = op->nkeys_cap, cap = old ? old * 2 : 256;
+        weir__gkey **keys = arr_grow(op->keys, (size_t)old * sizeof *keys, cap * sizeof *keys);
+        uint32_t *gens = arr_grow(op->gens, (size_t)old * sizeof *gens, cap * sizeof *gens);
+        uint32_t *fl = realloc(op->freelist, cap * sizeof *fl);
+        if (fl)
+            op->freelist = fl;
+        if (!keys || !gens || !fl) {
+            arr_free(keys, cap * sizeof *keys);
+            arr_free(gens, cap * sizeof *gens);
             return NULL;
-        op->freelist = fl;
-        memset(op->gens + op->nkeys_cap, 0, (cap - op->nkeys_cap) * sizeof *gens);
+        }
+        arr_free(op->keys, (size_t)old * sizeof *keys);
+        arr_free(op->gens, (size_t)old * sizeof *gens);
+        op->keys = keys;
+        op->gens = gens;
+        memset(op->gens + old, 0, (cap - old) * sizeof *gens);
         op->nkeys_cap = cap;
     }
     weir__gkey *e = weir__gwindow_mem(op, sizeof *e + klen);
@@ -1186,6 +1242,30 @@ static void touch_due(const weir_gwindow *op, size_t i, size_t m)
     __asm__ volatile("" : : "r"(acc));
 }
 
+/* Reads ahead, in stages, what the fire queue's next entries will read when they pop: the
+ * key's slot in keys and gens, the key, then its oldest block. A key is read only when its
+ * generation matches, so it is alive. */
+static void fire_ahead(const weir_gwindow *op)
+{
+    const weir__tq *q = &op->fire;
+    size_t p = q->run_pos;
+    if (p + 8 < q->run.n) {
+        __builtin_prefetch(&op->gens[q->run.v[p + 8].key]);
+        __builtin_prefetch(&op->keys[q->run.v[p + 8].key]);
+    }
+    if (p + 4 < q->run.n) {
+        const weir__hent *e = &q->run.v[p + 4];
+        if (op->gens[e->key] == e->gen && op->keys[e->key])
+            __builtin_prefetch(op->keys[e->key]);
+    }
+    if (p + 2 < q->run.n) {
+        const weir__hent *e = &q->run.v[p + 2];
+        const weir__gkey *k = op->gens[e->key] == e->gen ? op->keys[e->key] : NULL;
+        if (k && k->n)
+            __builtin_prefetch(k->bl[k->head].b);
+    }
+}
+
 /* Fires and frees what the watermark has passed, in order of threshold (so of window end),
  * and the keys sharing a threshold in order of their bytes: an order that depends on the
  * state alone, so a restored operator fires as an uninterrupted one does. */
@@ -1199,9 +1279,10 @@ static void advance(weir_gwindow *op)
     while (!op->failed && (top = tq_due(&op->fire, wm, &op->failed))) {
         int64_t t = top->t;
         size_t nd = 0;
-        /* Entries of one threshold share a bucket: all are in `near`. */
-        while (op->fire.near.n && op->fire.near.v[0].t == t) {
-            weir__hent h = heap_pop(&op->fire.near);
+        weir__hent h;
+        fire_ahead(op);
+        /* Entries of one threshold share a bucket: all are in `run` and `near`. */
+        while (tq_pop_at(&op->fire, t, &h)) {
             /* Only the generations are read here (entries that no longer match their key's
              * fire_t are skipped when fired): a key is a cache miss. */
             weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
@@ -1235,8 +1316,9 @@ static void advance(weir_gwindow *op)
                 slice_fire_due(op, k);
         }
     }
-    while (!op->failed && tq_due(&op->close, wm, &op->failed)) {
-        weir__hent h = heap_pop(&op->close.near);
+    while (!op->failed && (top = tq_due(&op->close, wm, &op->failed))) {
+        weir__hent h;
+        tq_pop_at(&op->close, top->t, &h);
         weir__gkey *k = op->gens[h.key] == h.gen ? op->keys[h.key] : NULL;
         if (!k || k->close_t != h.t)
             continue;
@@ -1482,8 +1564,8 @@ void weir__gwindow_clear(weir_gwindow *op)
         weir__gwindow_mem_free(op, k, sizeof *k + k->klen);
         op->keys[i] = NULL;
     }
-    free(op->keys);
-    free(op->gens);
+    arr_free(op->keys, (size_t)op->nkeys_cap * sizeof *op->keys);
+    arr_free(op->gens, (size_t)op->nkeys_cap * sizeof *op->gens);
     free(op->freelist);
     tab_free(op->tab, op->tab_bytes);
     op->tab_bytes = 0;

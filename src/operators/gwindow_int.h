@@ -64,12 +64,14 @@ typedef struct weir__heap {
 } weir__heap;
 
 /* Pending fires or cleanups by threshold t, in buckets of 2^WEIR__TQ_SHIFT ms (gwindow.c,
- * "What fires when"): `near` is a heap of every entry of bucket <= cur, ring[b % N] holds
- * bucket b for cur < b <= cur + N, and `far` is a heap of the later ones. */
+ * "What fires when"): `run` (sorted by t, from run_pos on) and the heap `near` hold every
+ * entry of bucket <= cur, ring[b % N] holds bucket b for cur < b <= cur + N, and `far` is a
+ * heap of the later ones. */
 #define WEIR__TQ_SHIFT 6
 #define WEIR__TQ_N     2048
 typedef struct weir__tq {
-    weir__heap near, far;
+    weir__heap run, near, far;
+    size_t run_pos;
     weir__heap *ring; /* WEIR__TQ_N buckets (unsorted), NULL until needed */
     size_t ring_n;    /* entries in ring */
     int64_t cur;
