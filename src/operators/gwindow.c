@@ -1603,23 +1603,26 @@ weir_err weir_gwindow_process(weir_gwindow *op, const weir_row *recs, size_t n, 
         return WEIR_ERR_NOMEM;
     advance(op);
     int session = op->p.spec.kind == WEIR_WINDOW_SESSION;
+    size_t d = session ? 4 : 2;
     for (size_t i = 0; i < n; i++) {
         const weir_row *r = &recs[i];
         /* The state of the records a few ahead, in stages (the key table's slot, the key,
          * then its newest block reference and running state): their cache misses overlap
-         * this work. A key is read only from the table, so it is alive. */
-        if (i + 8 < n && op->tab)
-            __builtin_prefetch(&op->tab[(uint32_t)recs[i + 8].key_hash & op->tmask]);
-        if (i + 4 < n && op->tab) {
-            const weir__gkey *c = op->tab[(uint32_t)recs[i + 4].key_hash & op->tmask];
+         * this work. A key is read only from the table, so it is alive. Session keys (one
+         * per user, 10^6 in gwindow-session-30s) are read twice as far ahead, which measured
+         * faster there; tumbling and hopping windows keep the distances they were tuned with. */
+        if (i + 4 * d < n && op->tab)
+            __builtin_prefetch(&op->tab[(uint32_t)recs[i + 4 * d].key_hash & op->tmask]);
+        if (i + 2 * d < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + 2 * d].key_hash & op->tmask];
             if (c) {
                 __builtin_prefetch(c);
                 __builtin_prefetch(c->kbytes); /* compared by key_find, lines further */
             }
         }
-        if (i + 2 < n && op->tab) {
-            const weir__gkey *c = op->tab[(uint32_t)recs[i + 2].key_hash & op->tmask];
-            if (c && c->hash == recs[i + 2].key_hash && c->n) {
+        if (i + d < n && op->tab) {
+            const weir__gkey *c = op->tab[(uint32_t)recs[i + d].key_hash & op->tmask];
+            if (c && c->hash == recs[i + d].key_hash && c->n) {
                 __builtin_prefetch(c->bl + c->head + c->n - 1);
                 if (session && c->bl == c->inl)
                     __builtin_prefetch(c->inl[c->head + c->n - 1].b); /* its open session */
