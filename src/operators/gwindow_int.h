@@ -63,6 +63,30 @@ typedef struct weir__heap {
     size_t n, cap;
 } weir__heap;
 
+/* Pending fires or cleanups by threshold t, in buckets of 2^WEIR__TQ_SHIFT ms (gwindow.c,
+ * "What fires when"): `run` (sorted by t, from run_pos on) and the heap `near` hold every
+ * entry of bucket <= cur, ring[b % N] holds bucket b for cur < b <= cur + N, and `far` is a
+ * heap of the later ones. */
+#define WEIR__TQ_SHIFT 6
+#define WEIR__TQ_N     2048
+typedef struct weir__tq {
+    weir__heap run, near, far;
+    size_t run_pos;
+    weir__heap *ring; /* WEIR__TQ_N buckets (unsorted), NULL until needed */
+    size_t ring_n;    /* entries in ring */
+    int64_t cur;
+} weir__tq;
+
+/* Keys and blocks of up to WEIR__POOL_MAX bytes come from 2 MiB chunks mapped with
+ * transparent huge pages, a free list per 16-byte size class (gwindow.c, "Memory"). */
+#define WEIR__POOL_MAX   1024
+#define WEIR__POOL_CHUNK ((size_t)2 << 20)
+typedef struct weir__pool {
+    void *free[WEIR__POOL_MAX / 16 + 1];
+    char *bump, *bump_end;
+    void *chunks; /* each chunk's first word links the next */
+} weir__pool;
+
 struct weir_gwindow {
     weir_gwindow_params p;
     weir_gagg_def defs[WEIR_GWINDOW_MAX_AGGS];
@@ -83,12 +107,14 @@ struct weir_gwindow {
     uint32_t *gens;
     uint32_t nkeys_cap, *freelist, nfree, used_slots;
     weir__gkey **tab; /* open addressing, linear probing, at most half full */
+    size_t tab_bytes; /* mapped, when at least a huge page */
     uint32_t tmask, tcount;
-    weir__heap fire, close;
+    weir__tq fire, close;
     weir__fent *due; /* fire entries of one threshold */
     size_t due_cap;
     weir_value *vals;
     uint8_t *tmp; /* a block for merging slices */
+    weir__pool pool;
     weir_gwindow_counters st;
     int single; /* final mode, or no lateness: one event per window (emit and free) */
     int failed; /* out of memory: only destroy */
@@ -99,6 +125,10 @@ struct weir_gwindow {
 weir__gkey *weir__gkey_insert(weir_gwindow *op, uint64_t hash, const char *k, uint32_t klen);
 weir__gblock *weir__gblock_new(weir_gwindow *op);
 void weir__gblock_free(weir_gwindow *op, weir__gblock *b);
+/* Zeroed memory of n bytes from the operator's pool (NULL when out of memory), and its
+ * release: n must be the size it was allocated with. */
+void *weir__gwindow_mem(weir_gwindow *op, size_t n);
+void weir__gwindow_mem_free(weir_gwindow *op, void *p, size_t n);
 int weir__gkey_append(weir__gkey *k, weir__gblock *b);
 void weir__gwindow_clear(weir_gwindow *op);
 int weir__gwindow_reschedule(weir_gwindow *op);

@@ -323,7 +323,7 @@ static weir_err read_state(weir_gwindow *t, rbuf *r, char *errstr, size_t n)
             }
             if (session && a >= b)
                 return WEIR_ERR_CORRUPT;
-            weir__gblock *blk = calloc(1, t->block_size);
+            weir__gblock *blk = weir__gwindow_mem(t, t->block_size);
             if (!blk)
                 return WEIR_ERR_NOMEM;
             size_t a_ok = 0;
@@ -344,7 +344,7 @@ static weir_err read_state(weir_gwindow *t, rbuf *r, char *errstr, size_t n)
                 for (size_t q = 0; q < a_ok; q++)
                     if (t->defs[q].ops->free)
                         t->defs[q].ops->free((uint8_t *)blk + t->offs[q], t->defs[q].params);
-                free(blk);
+                weir__gwindow_mem_free(t, blk, t->block_size);
                 if (arc == WEIR_ERR_CORRUPT)
                     weir__errf(errstr, n, "snapshot: a state of aggregate %zu is malformed",
                                a_ok + 1);
