@@ -17,8 +17,8 @@
  * still know whether a value remains. Values are compared by their bytes, so the count is
  * exact whatever the hash does.
  *
- * Layout, for the cache: an open-addressing table (linear probing, at most half full) of
- * 24-byte entries holding the low 32 bits of the value's XXH3-64, its length, its
+ * Layout, for the cache: an open-addressing table (linear probing, at most 3/4 full) of
+ * 24-byte entries holding 32 bits of the value's hash (vhash), its length, its
  * multiplicity and, for a value of at most 8 bytes (a user id, a number's text), the bytes
  * themselves, so that finding one costs one cache miss; a longer value's bytes are in an
  * arena and the entry holds their offset. A set of one value keeps it inline in the state
@@ -30,7 +30,7 @@
  * every set a window's running state is built from consistent with it).
  */
 typedef struct dentry {
-    uint32_t h;    /* low 32 bits of the value's XXH3-64 */
+    uint32_t h;    /* 32 bits of vhash(value) */
     uint32_t len1; /* length + 1; 0 marks an empty slot */
     uint64_t v;    /* the bytes (at most 8, zero-padded), or their offset in the arena */
     uint64_t mult; /* records of the value */
@@ -66,6 +66,23 @@ static uint64_t pack(const char *p, size_t len)
 static const char *dval(const dset *s, const dentry *e)
 {
     return e->len1 - 1 <= INLINE_MAX ? (const char *)&e->v : s->arena + e->v;
+}
+
+/* The hash of a value's bytes. A value of at most 8 bytes (an id, an integer's text: most
+ * values) is mixed from its packed bytes with a few multiplies, where XXH3's length dispatch
+ * would cost more than the probe; longer values take XXH3-64. The hash is never written out
+ * (a restored set hashes its values again), so it may change between versions. */
+static uint32_t vhash(const char *p, size_t len)
+{
+    if (len > INLINE_MAX)
+        return (uint32_t)XXH3_64bits(p, len);
+    uint64_t x = pack(p, len) + (uint64_t)len * 0x9e3779b97f4a7c15u;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdu;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53u;
+    x ^= x >> 33;
+    return (uint32_t)x;
 }
 
 /* The entries of a set: its table, or `one`, as an array of slots. */
@@ -159,7 +176,7 @@ static weir_err dset_insert(dset *s, uint32_t h, const char *p, size_t len, uint
     if (!s->tab && s->n == 0) {
         s->one = ne;
     } else {
-        if ((s->n + 1) * 2 > s->cap && grow_table(s) != 0)
+        if ((uint64_t)(s->n + 1) * 4 > (uint64_t)s->cap * 3 && grow_table(s) != 0)
             return WEIR_ERR_NOMEM;
         if (len > INLINE_MAX)
             ne.v = s->used;
@@ -238,7 +255,7 @@ static weir_err dset_add(void *state, const weir_value *v, const weir_row *r, co
     size_t len;
     if (weir__distinct_text(v, buf, &p, &len) != 0)
         return WEIR_OK;
-    return dset_insert(state, (uint32_t)XXH3_64bits(p, len), p, len, 1, NULL);
+    return dset_insert(state, vhash(p, len), p, len, 1, NULL);
 }
 
 static weir_err dset_merge(void *dst, const void *src, const void *params)
@@ -351,7 +368,7 @@ static weir_err dset_deserialize(void *state, const uint8_t *in, size_t len, con
         uint32_t l = weir__get_le32(in + pos);
         const char *p = (const char *)in + pos + 4;
         int fresh = 0;
-        weir_err rc = dset_insert(s, (uint32_t)XXH3_64bits(p, l), p, l, 1, &fresh);
+        weir_err rc = dset_insert(s, vhash(p, l), p, l, 1, &fresh);
         if (rc == WEIR_OK && !fresh)
             rc = WEIR_ERR_CORRUPT; /* a value written twice */
         if (rc != WEIR_OK) {
