@@ -452,9 +452,30 @@ done:
         compact(s);
 }
 
+/* Digits (and sign) of the decimal text of x. */
+static size_t dec_len(int64_t x)
+{
+    uint64_t u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+    size_t n = 1 + (x < 0);
+    while (u >= 10) {
+        u /= 10;
+        n++;
+    }
+    return n;
+}
+
 static weir_err dset_add(void *state, const weir_value *v, const weir_row *r, const void *params)
 {
     (void)r, (void)params;
+    dset *s = state;
+    /* Dense counts take an integer as it is: no text, no hash. The bounds are those of
+     * canon_int (at most 18 digits), so that 7 and "7" still land on one count. */
+    if (s->cnt && v && v->type == WEIR_VALUE_INT && v->u.i > -1000000000000000000 &&
+        v->u.i < 1000000000000000000) {
+        int rc = dense_add(s, v->u.i, dec_len(v->u.i), 1, NULL);
+        if (rc <= 0)
+            return rc ? WEIR_ERR_NOMEM : WEIR_OK;
+    }
     char buf[24];
     const char *p;
     size_t len;
