@@ -244,6 +244,7 @@ int bench_nexmark_q7(bench_ctx *ctx);
 int bench_nexmark_q11(bench_ctx *ctx);
 int bench_nexmark_q15(bench_ctx *ctx);
 int bench_nexmark_q16(bench_ctx *ctx);
+int bench_window_json_4agg(bench_ctx *ctx);
 int bench_gwindow_tumble(bench_ctx *ctx);
 int bench_gwindow_hop5(bench_ctx *ctx);
 int bench_gwindow_hop60(bench_ctx *ctx);

@@ -1171,6 +1171,134 @@ static void snapshot_case(weir_window_spec spec, int final)
     free(e);
 }
 
+/* ---------------------------------------------------------------- the exact set's two modes */
+
+/* A value of pool `pool` (0: packed integers, 1: their text as strings, 2: integers far
+ * apart, 3: texts that are not canonical integers, 4: long strings), as the aggregate gets
+ * it, with its text (how the reference counts it) in txt. */
+static weir_value set_value(uint64_t *rs, int pool, int range, char *sbuf, char *txt)
+{
+    weir_value v;
+    uint64_t r = rng_next(rs);
+    int64_t i = (int64_t)(r % (uint64_t)range) - (pool == 0 && (r >> 40) % 7 == 0 ? 5 : 0);
+    switch (pool) {
+    case 0:
+        v.type = WEIR_VALUE_INT;
+        v.u.i = i;
+        snprintf(txt, 64, "%lld", (long long)i);
+        return v;
+    case 2:
+        v.type = WEIR_VALUE_INT;
+        v.u.i = (int64_t)(r >> 4) - (int64_t)(r & 1) * INT64_MAX;
+        snprintf(txt, 64, "%lld", (long long)v.u.i);
+        return v;
+    case 1: snprintf(sbuf, 64, "%lld", (long long)i); break;
+    case 3: snprintf(sbuf, 64, (r >> 50) & 1 ? "0%lld" : "+%lld", (long long)(i % 50)); break;
+    default: snprintf(sbuf, 64, "a rather long value number %lld", (long long)(i % 300)); break;
+    }
+    v.type = WEIR_VALUE_STRING;
+    v.u.s.ptr = sbuf;
+    v.u.s.len = strlen(sbuf);
+    strcpy(txt, sbuf);
+    return v;
+}
+
+static int cmp_txt(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Distinct texts among n of 64 bytes each (sorted in place). */
+static int64_t set_ref_distinct(char (*t)[64], size_t n)
+{
+    qsort(t, n, 64, cmp_txt);
+    int64_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += i == 0 || strcmp(t[i], t[i - 1]) != 0;
+    return d;
+}
+
+static int64_t set_result(void *st)
+{
+    weir_value out;
+    assert_int_equal(weir_gagg_count_distinct.result(st, NULL, &out), WEIR_OK);
+    return out.u.i;
+}
+
+/* count_distinct's set, dense counts or table, against sorted texts: records into a "slice"
+ * and a "running" set, more into the running one only, the slice taken out (unmerge), a
+ * merge, and a snapshot round trip, with every mix of pools turning the set from one mode to
+ * the other and back. */
+static void test_distinct_set_modes(void **state)
+{
+    (void)state;
+    const weir_gagg_ops *o = &weir_gagg_count_distinct;
+    enum { N = 6000 };
+    char(*all)[64] = malloc((size_t)N * 2 * 64), (*extra)[64] = malloc((size_t)N * 64);
+    uint8_t *slice = malloc(o->state_size), *run = malloc(o->state_size),
+            *back = malloc(o->state_size), *sum = malloc(o->state_size);
+    assert_non_null(all);
+    assert_non_null(extra);
+    char sbuf[64];
+    static const int mixes[][3] = {{0, 0, 0}, {0, 1, 0}, {0, 0, 3}, {1, 1, 1}, {0, 2, 0},
+                                   {2, 2, 2}, {0, 4, 0}, {3, 0, 0}, {0, 0, 4}, {1, 0, 2}};
+    static const int ranges[] = {40, 900, 5000, 100000};
+    uint64_t rs = 42;
+    for (size_t m = 0; m < sizeof mixes / sizeof mixes[0]; m++) {
+        for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
+            o->init(slice, NULL);
+            o->init(run, NULL);
+            size_t na = 0, ne = 0;
+            int n1 = (int)(rng_next(&rs) % N), n2 = (int)(rng_next(&rs) % N);
+            for (int i = 0; i < n1 + n2; i++) {
+                /* The pool changes at a third and at two thirds of each phase. */
+                int phase = i < n1 ? i * 3 / (n1 ? n1 : 1) : (i - n1) * 3 / (n2 ? n2 : 1);
+                int pool = mixes[m][phase > 2 ? 2 : phase];
+                char *txt = i < n1 ? all[na++] : extra[ne++];
+                weir_value v = set_value(&rs, pool, ranges[g], sbuf, txt);
+                if (i < n1)
+                    assert_int_equal(o->add(slice, &v, NULL, NULL), WEIR_OK);
+                assert_int_equal(o->add(run, &v, NULL, NULL), WEIR_OK);
+            }
+            for (size_t i = 0; i < ne; i++)
+                memcpy(all[na + i], extra[i], 64);
+            assert_int_equal(set_result(slice), set_ref_distinct(all, na));
+            /* Every record's text: the slice's (sorted above) and the others'. */
+            int64_t both = set_ref_distinct(all, na + ne);
+            assert_int_equal(set_result(run), both);
+
+            /* A snapshot of the running set restores to the same count. */
+            size_t sz = o->serialized_size(run, NULL);
+            uint8_t *buf = malloc(sz ? sz : 1);
+            assert_int_equal(o->serialize(run, buf, NULL), sz);
+            assert_int_equal(o->deserialize(back, buf, sz, NULL), WEIR_OK);
+            assert_int_equal(set_result(back), both);
+            free(buf);
+
+            /* merge: back (the running set's values) with the slice's. */
+            o->init(sum, NULL);
+            assert_int_equal(o->merge(sum, back, NULL), WEIR_OK);
+            assert_int_equal(o->merge(sum, slice, NULL), WEIR_OK);
+            assert_int_equal(set_result(sum), both);
+
+            /* unmerge: the running set without the slice's records. */
+            assert_int_equal(o->unmerge(run, slice, NULL), WEIR_OK);
+            assert_int_equal(set_result(run), set_ref_distinct(extra, ne));
+            assert_int_equal(o->serialized_size(run, NULL) >= 4, 1);
+            o->free(slice, NULL);
+            o->free(run, NULL);
+            o->free(back, NULL);
+            o->free(sum, NULL);
+        }
+    }
+    free(all);
+    free(extra);
+    free(slice);
+    free(run);
+    free(back);
+    free(sum);
+}
+
 static void test_snapshot_round_trip(void **state)
 {
     (void)state;
@@ -1409,6 +1537,7 @@ int main(void)
         cmocka_unit_test(test_session_by_hand),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_observe),
+        cmocka_unit_test(test_distinct_set_modes),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_snapshot_mismatch),
         cmocka_unit_test(test_custom_aggregate),

@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "state/bytes.h"
+#include "util/decimal.h"
 #include "weir/value.h"
 
 /* The text a distinct aggregate counts for `v`: a string's bytes, an integer's decimal
@@ -22,7 +22,7 @@ static inline int weir__distinct_text(const weir_value *v, char *buf, const char
         return 0;
     }
     if (v->type == WEIR_VALUE_INT) {
-        *len = (size_t)snprintf(buf, 24, "%lld", (long long)v->u.i);
+        *len = weir__i64_dec(buf, v->u.i);
         *ptr = buf;
         return 0;
     }
