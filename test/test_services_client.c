@@ -177,18 +177,25 @@ static void *raw_serve(void *arg)
     return NULL;
 }
 
+/* A listening socket on a free loopback port; its URL in url. */
+static int listen_loopback(char *url, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    snprintf(url, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    return fd;
+}
+
 /* Starts a raw peer answering `conns` connections; its URL in url. */
 static pthread_t peer_start(raw_peer *p, char *url, size_t size)
 {
-    p->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(p->fd, 4), 0);
-    assert_int_equal(getsockname(p->fd, (struct sockaddr *)&a, &l), 0);
+    p->fd = listen_loopback(url, size);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, raw_serve, p), 0);
-    snprintf(url, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
     return t;
 }
 
@@ -244,16 +251,8 @@ static void test_closed_keepalive_reconnects(void **state)
 static void bad_peer(const char *answer, const char *needle)
 {
     raw_peer p = {.answer = answer, .conns = 1};
-    p.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(p.fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(p.fd, 4), 0);
-    assert_int_equal(getsockname(p.fd, (struct sockaddr *)&a, &l), 0);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, raw_serve, &p), 0);
     char url[128], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    pthread_t t = peer_start(&p, url, sizeof url);
     svc_client *c = svc_client_new(url, 1, 500, 1000, err, sizeof err);
     svc_resp r = {0};
     assert_false(svc_client_call(c, "GET", "/x", NULL, 0, &r));
@@ -325,15 +324,9 @@ static void *script_serve(void *arg)
 
 static pthread_t script_start(script_peer *p, char *url, size_t size)
 {
-    p->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(p->fd, 4), 0);
-    assert_int_equal(getsockname(p->fd, (struct sockaddr *)&a, &l), 0);
+    p->fd = listen_loopback(url, size);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, script_serve, p), 0);
-    snprintf(url, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
     return t;
 }
 
@@ -465,16 +458,10 @@ static void test_chunk_framing_is_not_the_answer(void **state)
 {
     (void)state;
     static int fd;
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    char url[128], err[256];
+    fd = listen_loopback(url, sizeof url);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, ext_serve, &fd), 0);
-    char url[128], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
     svc_h1_target tg;
     assert_true(svc_h1_target_parse(url, &tg));
     svc_h1 h = SVC_H1_INIT;
