@@ -1,7 +1,9 @@
 /* The services' own HTTP/1.1 client for http:// upstreams. It exists for the gateway's cost
  * per proxied request: libcurl's hop spent most of it in poll rounds, header callbacks and
  * allocations, where a blocking keep-alive socket needs one sendmsg and, for an answer that
- * arrives whole, one recv (bounded by SO_RCVTIMEO; later reads poll the time left). */
+ * arrives whole, one recv. The first recv is bounded by SO_RCVTIMEO set to the call's time
+ * left (only when that changed), later reads poll the time left, and a send that would block
+ * polls it too: the timeout bounds the whole call, a retry on a new connection included. */
 #include "h1.h"
 
 #include <errno.h>
@@ -87,6 +89,7 @@ void svc_h1_close(svc_h1 *h)
     if (h->fd >= 0)
         close(h->fd);
     h->fd = -1;
+    h->rcv_ms = 0;
     free(h->buf);
     h->buf = NULL;
     h->cap = 0;
@@ -97,11 +100,12 @@ static void drop(svc_h1 *h)
     if (h->fd >= 0)
         close(h->fd);
     h->fd = -1;
+    h->rcv_ms = 0;
 }
 
 /* Opens h->fd to t within connect_ms (and the call's deadline); 0 or the failure's status. */
-static int open_conn(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, unsigned timeout_ms,
-                     int64_t deadline, char *err, size_t err_size)
+static int open_conn(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, int64_t deadline,
+                     char *err, size_t err_size)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int rc = getaddrinfo(t->host, t->port, &hints, &ai);
@@ -145,13 +149,11 @@ static int open_conn(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, uns
                 break;
             continue;
         }
-        /* Blocking from here: the reads and writes are bounded by the socket timeouts. */
+        /* Blocking from here: fill() bounds the reads by the call's deadline, send_all() the
+         * writes. */
         int one = 1, fl = fcntl(fd, F_GETFL);
-        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
             snprintf(err, err_size, "socket options: %s", strerror(errno));
             close(fd);
             status = 503;
@@ -163,18 +165,34 @@ static int open_conn(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, uns
     return h->fd >= 0 ? 0 : status;
 }
 
-/* Writes the head and the body; 0, or -1 with errno (EAGAIN: the send timeout passed). */
+/* Writes the head and the body by the deadline; 0, or -1 with errno (EAGAIN: the deadline
+ * passed) and *sent the bytes the kernel took. A write that would block polls the time left
+ * instead of blocking on a socket timeout, which would bound each write, not the call. */
 static int send_all(int fd, const char *head, size_t head_len, const char *body, size_t body_len,
-                    int64_t deadline)
+                    int64_t deadline, size_t *sent)
 {
     struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body ? body_len : 0}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = body && body_len ? 2 : 1};
+    *sent = 0;
     while (m.msg_iovlen) {
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int64_t left = deadline - now_ms();
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int pr = left > 0 ? poll(&pf, 1, (int)left) : 0;
+            if (pr < 0 && errno != EINTR)
+                return -1;
+            if (pr == 0) {
+                errno = EAGAIN;
+                return -1;
+            }
+            continue;
+        }
         if (n < 0)
             return -1;
+        *sent += (size_t)n;
         while (m.msg_iovlen && (size_t)n >= m.msg_iov->iov_len) {
             n -= (ssize_t)m.msg_iov->iov_len;
             m.msg_iov++, m.msg_iovlen--;
@@ -182,10 +200,6 @@ static int send_all(int fd, const char *head, size_t head_len, const char *body,
         if (m.msg_iovlen) {
             m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + n;
             m.msg_iov->iov_len -= (size_t)n;
-            if (now_ms() >= deadline) {
-                errno = EAGAIN;
-                return -1;
-            }
         }
     }
     return 0;
@@ -223,16 +237,26 @@ static ssize_t fill(reader *r, char *err, size_t err_size)
         h->buf = p, h->cap = cap;
     }
     for (;;) {
+        int64_t left = r->deadline - now_ms();
+        if (left <= 0) {
+            errno = EAGAIN;
+            goto failed;
+        }
         if (r->polled) {
-            int64_t left = r->deadline - now_ms();
             struct pollfd pf = {.fd = h->fd, .events = POLLIN};
-            int pr = left > 0 ? poll(&pf, 1, (int)left) : 0;
+            int pr = poll(&pf, 1, (int)left);
             if (pr < 0 && errno == EINTR)
                 continue;
             if (pr == 0) {
                 errno = EAGAIN;
                 goto failed;
             }
+        } else if (left != h->rcv_ms) {
+            /* The first read blocks for the call's time left, not for a whole timeout. */
+            struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+            if (setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                goto failed;
+            h->rcv_ms = left;
         }
         r->polled = true;
         ssize_t n = recv(h->fd, h->buf + r->len, h->cap - r->len - 1, 0);
@@ -280,11 +304,25 @@ static bool has_token(const char *v, size_t vl, const char *token)
     return false;
 }
 
+/* Whether the last of the codings in v[0..vl) is `chunked` (RFC 9112 6.3: only then is the
+ * body chunked; otherwise it runs to the close). */
+static bool chunked_last(const char *v, size_t vl)
+{
+    const char *t = v;
+    for (size_t i = 0; i < vl; i++)
+        if (v[i] == ',')
+            t = v + i + 1;
+    size_t tl = (size_t)(v + vl - t);
+    while (tl && (*t == ' ' || *t == '\t'))
+        t++, tl--;
+    return tl == 7 && strncasecmp(t, "chunked", 7) == 0;
+}
+
 /* What the head says about the body. */
 typedef struct head {
     size_t len; /* bytes of the head, its blank line included */
     int status;
-    bool chunked, close, has_length;
+    bool chunked, close, has_length, has_te;
     size_t length;
 } head;
 
@@ -294,7 +332,8 @@ static bool parse_head(const char *buf, size_t n, head *hd, size_t max_answer, s
 {
     const char *p = buf, *end = buf + n;
     const char *eol = memchr(p, '\r', n);
-    if (!eol || eol + 1 >= end || eol[1] != '\n' || eol - p < 12 || strncmp(p, "HTTP/1.", 7) != 0 ||
+    if (!eol || eol + 1 >= end || eol[1] != '\n' || eol - p < 12 ||
+        memchr(p, '\n', (size_t)(eol - p)) || strncmp(p, "HTTP/1.", 7) != 0 ||
         (p[7] != '0' && p[7] != '1') || p[8] != ' ' || p[9] < '1' || p[9] > '5' || p[10] < '0' ||
         p[10] > '9' || p[11] < '0' || p[11] > '9' || (eol - p > 12 && p[12] != ' ')) {
         snprintf(err, err_size, "not an HTTP answer");
@@ -312,6 +351,16 @@ static bool parse_head(const char *buf, size_t n, head *hd, size_t max_answer, s
         const char *v;
         if (ll == 0)
             break;
+        /* Either would make this reader and another see different headers (RFC 9112 5.2 lets
+         * a gateway answer an obs-fold with a 502). */
+        if (memchr(p, '\n', ll)) {
+            snprintf(err, err_size, "a bare LF in a header line");
+            return false;
+        }
+        if (*p == ' ' || *p == '\t') {
+            snprintf(err, err_size, "a folded header line");
+            return false;
+        }
         if (header_is(p, ll, "Content-Length", &v, &vl)) {
             size_t len = 0;
             if (vl == 0) {
@@ -333,7 +382,8 @@ static bool parse_head(const char *buf, size_t n, head *hd, size_t max_answer, s
             }
             hd->has_length = true, hd->length = len;
         } else if (header_is(p, ll, "Transfer-Encoding", &v, &vl)) {
-            hd->chunked = has_token(v, vl, "chunked");
+            hd->has_te = true;
+            hd->chunked = chunked_last(v, vl);
         } else if (header_is(p, ll, "Connection", &v, &vl)) {
             if (has_token(v, vl, "close"))
                 hd->close = true;
@@ -348,6 +398,12 @@ static bool parse_head(const char *buf, size_t n, head *hd, size_t max_answer, s
             a->header_value[vl] = '\0';
         }
         p = le + 2;
+    }
+    /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length; both at once put the framing
+     * in doubt, so the connection is not used again. */
+    if (hd->has_te) {
+        hd->close = hd->close || hd->has_length;
+        hd->has_length = false;
     }
     return true;
 }
@@ -421,9 +477,13 @@ static ptrdiff_t dechunk(reader *r, size_t start, size_t max_answer, bool *lefto
             }
             continue;
         }
-        /* Everything read is decoded: its space is reused before reading more. */
-        if (rp == r->len)
-            r->len = rp = wp;
+        /* What is decoded so far stays below wp; the rest (a part of a line) moves down to
+         * it, so that the sizes and CRLFs read never take up the room of the answer. */
+        if (rp > wp) {
+            memmove(buf + wp, buf + rp, r->len - rp);
+            r->len -= rp - wp;
+            rp = wp;
+        }
         if ((st == SIZE || st == TRAILER) && r->len - rp > 4096) {
             r->status = 502;
             snprintf(err, err_size, "a chunk line too long");
@@ -440,19 +500,25 @@ static ptrdiff_t dechunk(reader *r, size_t start, size_t max_answer, bool *lefto
 }
 
 /* One exchange on the open h->fd. Returns 0, a failure status, or -1 when a reused
- * connection turned out closed before any answer byte (the caller may try a new one). */
-static int exchange(svc_h1 *h, bool reused, const char *req, size_t req_len, const char *body,
-                    size_t body_len, bool no_body, size_t max_answer, int64_t deadline,
-                    svc_h1_answer *a, char *err, size_t err_size)
+ * connection turned out closed before the upstream could have acted on the request: nothing
+ * of it was sent, or (for an idempotent request only) no answer byte came. The caller may
+ * then try a new connection. */
+static int exchange(svc_h1 *h, bool reused, bool idempotent, const char *req, size_t req_len,
+                    const char *body, size_t body_len, bool no_body, size_t max_answer,
+                    int64_t deadline, svc_h1_answer *a, char *err, size_t err_size)
 {
-    if (send_all(h->fd, req, req_len, body, body_len, deadline) != 0) {
+    size_t sent;
+    if (send_all(h->fd, req, req_len, body, body_len, deadline, &sent) != 0) {
         int e = errno;
-        if (reused && (e == EPIPE || e == ECONNRESET))
+        if (reused && (e == EPIPE || e == ECONNRESET) && (idempotent || sent == 0))
             return -1;
         snprintf(err, err_size, "sending the request: %s",
                  e == EAGAIN || e == EWOULDBLOCK ? "timed out" : strerror(e));
         return e == EAGAIN || e == EWOULDBLOCK ? 504 : 502;
     }
+    /* A request sent whole may have been processed by an upstream that closed before it
+     * answered: only an idempotent one is sent again. */
+    bool retry = reused && idempotent;
     reader r = {.h = h, .limit = MAX_HEAD + max_answer + 16384, .deadline = deadline};
     head hd;
     for (;;) {
@@ -466,12 +532,12 @@ static int exchange(svc_h1 *h, bool reused, const char *req, size_t req_len, con
             }
             from = r.len > 3 ? r.len - 3 : 0;
             ssize_t n = fill(&r, err, err_size);
-            if (n < 0 && reused && r.len == 0 && r.err_no == ECONNRESET)
+            if (n < 0 && retry && r.len == 0 && r.err_no == ECONNRESET)
                 return -1;
             if (n < 0)
                 return r.status;
             if (n == 0) {
-                if (reused && r.len == 0)
+                if (retry && r.len == 0)
                     return -1;
                 snprintf(err, err_size, r.len ? "answer cut short" : "closed without an answer");
                 return 502;
@@ -562,6 +628,11 @@ int svc_h1_call(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, unsigned
     }
     bool sends_body = body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
                       strcmp(method, "PATCH") == 0;
+    /* RFC 9110 9.2.2; a request that may not be repeated is not sent on a kept-alive
+     * connection the upstream has already closed, as far as a look at it can tell. */
+    bool idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+                      strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0 ||
+                      strcmp(method, "OPTIONS") == 0;
     char stack[1024], *req = stack;
     char extra[224] = "";
     if (sends_body)
@@ -582,16 +653,22 @@ int svc_h1_call(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, unsigned
         snprintf(req, (size_t)n + 1, fmt, method, t->prefix, path_and_query, t->authority, extra);
     }
     int rc = -1;
+    if (h->fd >= 0 && !idempotent) {
+        char c;
+        ssize_t peek = recv(h->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (peek >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            drop(h);
+    }
     for (int attempt = 0; attempt < 2 && rc == -1; attempt++) {
         bool reused = h->fd >= 0;
         if (!reused) {
-            rc = open_conn(h, t, connect_ms, timeout_ms, deadline, err, err_size);
+            rc = open_conn(h, t, connect_ms, deadline, err, err_size);
             if (rc != 0)
                 break;
             ++*connects;
         }
-        rc = exchange(h, reused, req, (size_t)n, body, body_len, strcmp(method, "HEAD") == 0,
-                      max_answer, deadline, a, err, err_size);
+        rc = exchange(h, reused, idempotent, req, (size_t)n, body, body_len,
+                      strcmp(method, "HEAD") == 0, max_answer, deadline, a, err, err_size);
         if (rc != 0)
             drop(h);
     }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where an http:// URL points. */
 typedef struct svc_h1_target {
@@ -24,6 +25,7 @@ bool svc_h1_target_parse(const char *url, svc_h1_target *t);
  * at a time; svc_h1_close() closes it and frees the buffer. */
 typedef struct svc_h1 {
     int fd;
+    int64_t rcv_ms; /* the SO_RCVTIMEO set on fd, 0 for none */
     char *buf;
     size_t cap;
 } svc_h1;
@@ -48,7 +50,9 @@ typedef struct svc_h1_answer {
  * NULL) and reads the answer into *a. Returns 0, or the status the failure becomes with its
  * reason in err: 503 (cannot resolve or connect), 504 (connect_ms or timeout_ms passed), 502
  * (closed, not HTTP, larger than max_answer), 500 (a request that cannot be written). A
- * kept-alive connection the upstream had closed is replaced once, before any answer byte.
+ * kept-alive connection the upstream had closed is replaced once, before any answer byte, and
+ * only when the request could not have been acted on: unsent, or idempotent (GET, HEAD, PUT,
+ * DELETE, OPTIONS). timeout_ms bounds the whole call, connecting and a retry included.
  * *connects grows by the connections opened. */
 int svc_h1_call(svc_h1 *h, const svc_h1_target *t, unsigned connect_ms, unsigned timeout_ms,
                 const char *method, const char *path_and_query, const char *content_type,
