@@ -109,11 +109,12 @@ void weir__meaning_diff(const weir_conf *conf, const char *m, size_t mlen, char 
         }
         a += tl + 1;
     }
-    /* No configuration key differs: the window job's step does (weir_window_step). */
+    /* No configuration key differs: the window job's step does (weir_window_step), or the
+     * running version has keys the checkpoint's did not write. */
     if (!dl && other[0])
         snprintf(diff, sizeof diff, "%s (now another step, or none)", other);
     else if (!dl)
-        snprintf(diff, sizeof diff, "no step (now a step)");
+        snprintf(diff, sizeof diff, "no step (now a step, or keys this checkpoint has none of)");
     snprintf(why, size,
              "taken with another configuration: %s; use --reset-state to start from empty "
              "state",
