@@ -9,6 +9,8 @@
 #
 # RUNS="get-gateway get-direct" measures only those runs (default: all four); BIN=DIR takes the
 # binaries from DIR instead of build/bin (to measure a saved build back to back with this one).
+# GATEWAY_THREADS (32, the gateway's default) and PRODUCT_THREADS (4, the service's default)
+# set their --threads: the gateway's threads each block while their upstream call runs.
 #
 # GET runs also print the CPU time (user + system) the gateway and product-service spent per
 # request, from /proc, which the machine's other load disturbs less than the rates.
@@ -57,7 +59,7 @@ start() {
 
 start broker "$bin/weir-dev-broker" --quiet
 brokers=$addr
-start product "$bin/product-service" --listen 127.0.0.1:0 --db "$work/svc.db" --threads "${PRODUCT_THREADS:-8}"
+start product "$bin/product-service" --listen 127.0.0.1:0 --db "$work/svc.db" --threads "${PRODUCT_THREADS:-4}"
 products=$addr
 product_pid=${pids[-1]}
 start customer "$bin/customer-service" --listen 127.0.0.1:0 --db "$work/svc.db"
@@ -68,7 +70,7 @@ start activity "$bin/activity-service" --listen 127.0.0.1:0 --brokers "$brokers"
 activity=$addr
 start gateway "$bin/api-gateway" --listen 127.0.0.1:0 --products "http://$products" \
     --customers "http://$customers" --orders "http://$orders" --activity "http://$activity" \
-    --dynamodb-endpoint http://127.0.0.1:9 --aws-region us-east-1 --threads "${GATEWAY_THREADS:-8}"
+    --dynamodb-endpoint http://127.0.0.1:9 --aws-region us-east-1 --threads "${GATEWAY_THREADS:-32}"
 gateway=$addr
 gateway_pid=${pids[-1]}
 

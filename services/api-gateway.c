@@ -394,7 +394,8 @@ static void usage(FILE *out)
         "                        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN\n"
         "  --timeout-ms          total time of one upstream call, 1..600000 (default 5000)\n"
         "  --connect-timeout-ms  connect time of one upstream call (default 1000)\n"
-        "  --threads             worker threads, 1..256 (default 8)\n"
+        "  --threads             worker threads, each blocked while its upstream call runs,\n"
+        "                        1..256 (default 32)\n"
         "  --body-limit          largest request body in bytes (default 1048576)\n"
         "The listener also serves /healthz, /readyz and /metrics (Prometheus).\n",
         up_defaults[0], up_defaults[1], up_defaults[2], up_defaults[3]);
@@ -456,8 +457,8 @@ static int parse(int argc, char **argv, gw_config *cfg, svc_ops *ops, char *err,
         cfg->up[i] = (env = getenv(up_env[i])) && *env ? env : up_defaults[i];
     cfg->table = (env = getenv("DYNAMODB_TABLE")) && *env ? env : "ecom-analytics";
     cfg->endpoint = (env = getenv("DYNAMODB_ENDPOINT")) && *env ? env : "";
-    cfg->region = ""; /* empty: the DynamoDB client reads $AWS_REGION itself */
-    cfg->threads = 8;
+    cfg->region = "";  /* empty: the DynamoDB client reads $AWS_REGION itself */
+    cfg->threads = 32; /* each blocks while its upstream call runs: 2 cores need many */
     cfg->body_limit = SVC_BODY_LIMIT_DEF;
     cfg->timeout_ms = 5000;
     cfg->connect_timeout_ms = 1000;
