@@ -63,9 +63,12 @@ void svc_resource_list(const svc_resource *r, const svc_req *req, svc_resp *resp
                 json_decref(items);
                 items = NULL;
             }
+        /* Out of memory for a row or the page: a 500 (svc_resp_json of NULL), not a page
+         * whose rows read null. */
         svc_resp_json(resp, 200,
-                      json_pack("{s:o?, s:I, s:I}", r->plural, items, "limit", (json_int_t)limit,
-                                "offset", (json_int_t)offset));
+                      items ? json_pack("{s:o, s:I, s:I}", r->plural, items, "limit",
+                                        (json_int_t)limit, "offset", (json_int_t)offset)
+                            : NULL);
     }
     svc_conn_release(c);
 }
