@@ -1,5 +1,5 @@
-# Shared by the metrics tests (sourced, not run). The sourcing script defines `fail` and
-# `work` (its temporary directory) before calling any of these.
+# Shared by the metrics tests (sourced, not run). The sourcing script defines `fail`, `work`
+# (its temporary directory) and `root` (the project) before calling any of these.
 
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -52,4 +52,19 @@ start_prometheus() {
         sleep 0.1
     done
     fail "prometheus not ready in 30 s"
+}
+
+# start_dynalite: dynalite (test/peers) on a free loopback port; sets dport and dpid (the
+# caller's cleanup kills dpid) and returns once it answers (or after 10 s: the job's DynamoDB
+# requests then fail, and the test with them).
+start_dynalite() {
+    local dynalite=$root/test/peers/node_modules/dynalite/cli.js
+    [[ -f $dynalite ]] || fail "dynalite missing: run make deps (npm ci in test/peers)"
+    dport=$(free_port)
+    node "$dynalite" --host 127.0.0.1 --port "$dport" --createTableMs 20 >"$work/dynalite.log" 2>&1 &
+    dpid=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$dport" && return 0
+        sleep 0.1
+    done
 }

@@ -73,15 +73,7 @@ with open(sys.argv[1], "w") as f:
         time.sleep(0.2)
 EOF
 fpid=$!
-dynalite=$root/test/peers/node_modules/dynalite/cli.js
-[[ -f $dynalite ]] || fail "dynalite missing: run make deps (npm ci in test/peers)"
-dport=$(free_port)
-node "$dynalite" --host 127.0.0.1 --port "$dport" --createTableMs 20 >"$work/dynalite.log" 2>&1 &
-dpid=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$dport" && break
-    sleep 0.1
-done
+start_dynalite
 mport=$(free_port)
 "$W" "${job[@]}" --input "$work/in" --output /dev/null --log-format json --log-level debug \
     --metrics-port "$mport" -X input.batch.records=16 --watermark-stuck 30s \
