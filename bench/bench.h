@@ -10,6 +10,7 @@
 
 #include "support/gen.h"
 #include "weir/event.h"
+#include "weir/window_job.h"
 
 #define BENCH_MAX_RUNS 64
 #define BENCH_MAX_ARMS 4
@@ -193,6 +194,10 @@ int bench_wait(pid_t pid);
  */
 double bench_run_job(char *const argv[], const char *log, int *status, uint64_t *peak_rss,
                      char *summary, size_t summary_size);
+/* Runs the generic window job configured in `conf` over the JSON lines at `path`, its output
+ * to /dev/null (sets input.path and output.path), in this process; fills `st`. */
+weir_err bench_window_job_file(weir_conf *conf, const char *path, weir_window_job_stats *st,
+                               char *err, size_t errlen);
 /* The number after "key": in a JSON line, or -1. */
 double bench_summary_num(const char *line, const char *key);
 /* Sends SIGTERM, waits up to `grace_ms`, then SIGKILL; reaps it. */

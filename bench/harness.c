@@ -699,3 +699,12 @@ int bench_wait_port(int port, pid_t pid, int timeout_ms)
     }
     return -1;
 }
+
+weir_err bench_window_job_file(weir_conf *conf, const char *path, weir_window_job_stats *st,
+                               char *err, size_t errlen)
+{
+    weir_err rc = weir_conf_set(conf, "input.path", path, err, errlen);
+    if (rc == WEIR_OK)
+        rc = weir_conf_set(conf, "output.path", "/dev/null", err, errlen);
+    return rc == WEIR_OK ? weir_window_job_run_file(conf, NULL, st, err, errlen) : rc;
+}

@@ -158,11 +158,7 @@ static double run_json(void *opaque, uint64_t *events, char *err, size_t errlen)
         weir_window_job_stats st;
         weir_err rc = conf ? nxq_config_apply(conf, in->query, err, errlen) : WEIR_ERR_NOMEM;
         if (rc == WEIR_OK)
-            rc = weir_conf_set(conf, "input.path", in->path, err, errlen);
-        if (rc == WEIR_OK)
-            rc = weir_conf_set(conf, "output.path", "/dev/null", err, errlen);
-        if (rc == WEIR_OK)
-            rc = weir_window_job_run_file(conf, NULL, &st, err, errlen);
+            rc = bench_window_job_file(conf, in->path, &st, err, errlen);
         weir_conf_destroy(conf);
         if (rc != WEIR_OK)
             return -1;

@@ -62,11 +62,7 @@ static double ww_run(void *opaque, uint64_t *events, char *err, size_t errlen)
     for (size_t i = 0; rc == WEIR_OK && i < sizeof AGGS / sizeof AGGS[0]; i++)
         rc = weir_conf_set(conf, "aggregates", AGGS[i], err, errlen);
     if (rc == WEIR_OK)
-        rc = weir_conf_set(conf, "input.path", in->path, err, errlen);
-    if (rc == WEIR_OK)
-        rc = weir_conf_set(conf, "output.path", "/dev/null", err, errlen);
-    if (rc == WEIR_OK)
-        rc = weir_window_job_run_file(conf, NULL, &st, err, errlen);
+        rc = bench_window_job_file(conf, in->path, &st, err, errlen);
     weir_conf_destroy(conf);
     if (rc != WEIR_OK)
         return -1;
