@@ -14,9 +14,8 @@ weir_sink *weir_sink_new(const weir_sink_ops *ops, void *impl, char *errstr, siz
                           : !ops->flush  ? "flush"
                                          : NULL;
     if (missing) {
-        weir__errf(errstr, errstr_size, "weir_sink_new: sink %s%s%s is missing its %s function",
-                   ops && ops->name ? "\"" : "", ops && ops->name ? ops->name : "",
-                   ops && ops->name ? "\"" : "", missing);
+        weir__errf(errstr, errstr_size, "weir_sink_new: sink \"%s\" is missing its %s function",
+                   ops && ops->name ? ops->name : "", missing);
         return NULL;
     }
     weir_sink *s = calloc(1, sizeof *s);
